@@ -1,0 +1,159 @@
+"""Findings: what a check found, where, and what the operator does about it.
+
+Every finding has a stable code from `CATALOGUE`, which also fixes its severity
+and its plain-language fix, so that the same problem reads the same wherever it
+is found. Row ids are capped; `row_count` says how many rows there are in all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+ROW_ID_CAP = 20
+
+
+class Severity(StrEnum):
+    BLOCKING = "blocking"
+    WARNING = "warning"
+    INFO = "info"
+
+
+SEVERITY_ORDER = (Severity.BLOCKING, Severity.WARNING, Severity.INFO)
+
+
+@dataclass(frozen=True)
+class Kind:
+    severity: Severity
+    fix: str
+
+
+CLEAN = "run clean_legacy, which fixes this in a copy and logs every change"
+EDIT = "correct these rows in the legacy app (or a copy of the file), then run precheck again"
+
+CATALOGUE: dict[str, Kind] = {
+    "file.integrity": Kind(
+        Severity.BLOCKING,
+        "the file is damaged: restore it from a backup or recover it with sqlite3's .recover",
+    ),
+    "schema.missing-table": Kind(
+        Severity.BLOCKING,
+        "this is not a complete legacy file: check that --source is the right one",
+    ),
+    "schema.missing-column": Kind(
+        Severity.BLOCKING,
+        "this is not a complete legacy file: check that --source is the right one",
+    ),
+    "schema.older-generation": Kind(Severity.INFO, "nothing to do: the importer fills these in"),
+    "schema.unknown-table": Kind(
+        Severity.WARNING, "check whether this table holds anything the studio needs"
+    ),
+    "schema.unknown-column": Kind(
+        Severity.WARNING, "check whether this column holds anything the studio needs"
+    ),
+    "trainers.duplicate-email": Kind(
+        Severity.BLOCKING,
+        f"{CLEAN} (the first account keeps the address, the others get a plus-address on the "
+        "same mailbox), or set one with clean_legacy --email USERNAME=ADDRESS",
+    ),
+    "trainers.unusable-password": Kind(
+        Severity.WARNING,
+        "these trainers cannot keep their password: send them a password reset after cutover",
+    ),
+    "pairs.merge": Kind(Severity.INFO, "nothing to do: the importer merges the two tables"),
+    "pairs.duplicate-row": Kind(Severity.BLOCKING, f"{CLEAN} (it drops the old table's copy)"),
+    "pairs.conflicting-row": Kind(
+        Severity.BLOCKING,
+        "decide which copy is right and delete the other in the legacy app or a copy of the file",
+    ),
+    "reference.dangling": Kind(
+        Severity.BLOCKING, f"{CLEAN} (it quarantines these rows), or {EDIT}"
+    ),
+    "reference.inferable-trainer": Kind(
+        Severity.INFO, "nothing to do: the trainer of the row's package, else its client, is used"
+    ),
+    "reference.uninferable-trainer": Kind(
+        Severity.BLOCKING, f"{CLEAN} (it quarantines these rows), or {EDIT}"
+    ),
+    "fees.missing": Kind(
+        Severity.WARNING, f"{CLEAN} (it computes the breakdown with the app's own fee rule)"
+    ),
+    "fees.inconsistent": Kind(
+        Severity.WARNING,
+        "check these amounts with the studio: they are carried over as they are",
+    ),
+    "normalise.gender": Kind(Severity.INFO, "nothing to do: shown so the mapping can be checked"),
+    "normalise.payment-method": Kind(
+        Severity.INFO,
+        "nothing to do: the text as typed is kept beside the normalised method",
+    ),
+    "value.wrong-type": Kind(Severity.BLOCKING, EDIT),
+    "value.unreadable-value": Kind(Severity.BLOCKING, EDIT),
+    "value.out-of-range": Kind(Severity.BLOCKING, EDIT),
+    "value.missing-value": Kind(Severity.BLOCKING, EDIT),
+    "value.unknown-choice": Kind(Severity.BLOCKING, EDIT),
+    "value.unstorable-text": Kind(
+        Severity.BLOCKING, f"{CLEAN} (it makes the text storable and logs the original bytes)"
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    severity: Severity
+    summary: str
+    fix: str
+    table: str | None = None
+    column: str | None = None
+    row_ids: tuple[Any, ...] = ()
+    row_count: int = 0
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "severity": str(self.severity),
+            "table": self.table,
+            "column": self.column,
+            "summary": self.summary,
+            "fix": self.fix,
+            "row_count": self.row_count,
+            "row_ids": list(self.row_ids),
+            "row_ids_capped": self.row_count > len(self.row_ids),
+            "details": self.details,
+        }
+
+
+def finding(
+    code: str,
+    summary: str,
+    *,
+    table: str | None = None,
+    column: str | None = None,
+    row_ids: Iterable[Any] = (),
+    row_count: int | None = None,
+    details: dict[str, Any] | None = None,
+) -> Finding:
+    kind = CATALOGUE[code]
+    ids = list(row_ids)
+    return Finding(
+        code=code,
+        severity=kind.severity,
+        summary=summary,
+        fix=kind.fix,
+        table=table,
+        column=column,
+        row_ids=tuple(ids[:ROW_ID_CAP]),
+        row_count=len(ids) if row_count is None else row_count,
+        details=details or {},
+    )
+
+
+def by_severity(findings: Iterable[Finding]) -> dict[Severity, list[Finding]]:
+    grouped: dict[Severity, list[Finding]] = {severity: [] for severity in SEVERITY_ORDER}
+    for item in findings:
+        grouped[item.severity].append(item)
+    return grouped

@@ -1,0 +1,47 @@
+"""What a particular legacy file holds, against what the importer knows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .legacy import LegacySource
+from .legacy.schema import newest_schema
+from .specs import SPECS, TableSpec
+
+
+@dataclass(frozen=True)
+class LegacyLayout:
+    """The tables of one legacy file, each with the columns it really has."""
+
+    columns: dict[str, tuple[str, ...]]
+
+    @classmethod
+    def read(cls, source: LegacySource) -> LegacyLayout:
+        return cls(
+            columns={
+                table: tuple(column.name for column in source.columns(table))
+                for table in source.table_names()
+            }
+        )
+
+    def has_table(self, table: str) -> bool:
+        return table in self.columns
+
+    def has_column(self, table: str, column: str) -> bool:
+        return column in self.columns.get(table, ())
+
+    def present_columns(self, spec: TableSpec) -> tuple[str, ...]:
+        """The spec's source columns that this file has, in the spec's order."""
+        return tuple(c for c in spec.source_columns if self.has_column(spec.table, c))
+
+    @property
+    def known_tables(self) -> list[str]:
+        return [table for table in SPECS if self.has_table(table)]
+
+    @property
+    def unknown_tables(self) -> list[str]:
+        return sorted(self.columns.keys() - newest_schema().keys())
+
+    def unknown_columns(self, table: str) -> list[str]:
+        known = {column.name for column in newest_schema().get(table, ())}
+        return [column for column in self.columns.get(table, ()) if column not in known]

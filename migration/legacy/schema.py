@@ -1,0 +1,133 @@
+"""What the legacy file looks like: its newest schema, and what older files may lack.
+
+The column lists come from `schema.sql` (the real file's DDL, column for column)
+by letting SQLite itself parse it, so there is one source of truth for them.
+The generations table mirrors the legacy README's "Schema generations".
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+SCHEMA_SQL_PATH = Path(__file__).with_name("schema.sql")
+
+
+@dataclass(frozen=True)
+class LegacyColumn:
+    name: str
+    declared_type: str
+    not_null: bool
+
+
+@dataclass(frozen=True)
+class Generation:
+    """A change the legacy app made to its schema over its life (newest last)."""
+
+    name: str
+    tables: tuple[str, ...] = ()
+    columns: tuple[tuple[str, str], ...] = ()  # (table, column)
+    when_missing: str = ""
+
+
+GENERATIONS: tuple[Generation, ...] = (
+    Generation(
+        "rate limiting",
+        columns=(("trainers", "failed_login_attempts"), ("trainers", "locked_until")),
+        when_missing="0 failed attempts, not locked",
+    ),
+    Generation(
+        "assessment ownership",
+        columns=(("assessments", "trainer_id"),),
+        when_missing="the client's trainer",
+    ),
+    Generation(
+        "later scores",
+        columns=(
+            ("assessments", "shoulder_mobility_score"),
+            ("assessments", "farmer_carry_score"),
+        ),
+        when_missing="NULL",
+    ),
+    Generation(
+        "table rename",
+        tables=("sessions", "payments"),
+        when_missing="only the old tables training_sessions and payment_records exist",
+    ),
+    Generation(
+        "trainer on new tables",
+        columns=(("sessions", "trainer_id"), ("payments", "trainer_id")),
+        when_missing="the trainer of the row's package, else of its client",
+    ),
+    Generation(
+        "fee migration",
+        tables=("fee_audit_log",),
+        columns=(
+            *(
+                ("session_packages", column)
+                for column in (
+                    "gross_amount",
+                    "vat_amount",
+                    "card_fee_amount",
+                    "net_amount",
+                    "vat_rate",
+                    "card_fee_rate",
+                    "fee_calculation_method",
+                )
+            ),
+            *(
+                ("payments", column)
+                for column in (
+                    "gross_amount",
+                    "vat_amount",
+                    "card_fee_amount",
+                    "net_amount",
+                    "vat_rate",
+                    "card_fee_rate",
+                )
+            ),
+        ),
+        when_missing="fee breakdown computed by the app's fee rule",
+    ),
+)
+
+
+def schema_sql() -> str:
+    return SCHEMA_SQL_PATH.read_text(encoding="utf-8")
+
+
+@cache
+def newest_schema() -> dict[str, tuple[LegacyColumn, ...]]:
+    """Every table of the newest legacy schema, with its columns in file order."""
+    connection = sqlite3.connect(":memory:")
+    try:
+        connection.executescript(schema_sql())
+        tables = [
+            name
+            for (name,) in connection.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' "
+                "AND name NOT LIKE 'sqlite_%' ORDER BY rowid"
+            )
+        ]
+        return {
+            table: tuple(
+                LegacyColumn(name=name, declared_type=declared_type, not_null=bool(not_null))
+                for name, declared_type, not_null in connection.execute(
+                    'SELECT name, type, "notnull" FROM pragma_table_info(?) ORDER BY cid',
+                    (table,),
+                )
+            )
+            for table in tables
+        }
+    finally:
+        connection.close()
+
+
+def optional_tables() -> dict[str, Generation]:
+    return {table: generation for generation in GENERATIONS for table in generation.tables}
+
+
+def optional_columns() -> dict[tuple[str, str], Generation]:
+    return {column: generation for generation in GENERATIONS for column in generation.columns}

@@ -1,0 +1,220 @@
+"""Reading a legacy file through the read-only `legacy` database alias.
+
+`open_legacy(path)` checks that the file is there and is SQLite, registers the
+alias for the duration of the `with` block, opened with `mode=ro` and
+`query_only`, so nothing done through it can change the file. Every failure to
+read is a `LegacyFileError` whose message is one line naming the file and the
+problem.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from django.conf import settings
+from django.db import DatabaseError, connections
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+DEFAULT_BATCH_SIZE = 5_000
+
+
+class LegacyFileError(Exception):
+    """The legacy file cannot be read; the message names the file and the problem."""
+
+
+def quote_identifier(name: str) -> str:
+    """Quote a table or column name taken from the legacy file, whatever it contains."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def decode_legacy_text(raw: bytes) -> str:
+    # The legacy app never checked its text: bytes that are not UTF-8 are kept
+    # (as lone surrogates, reversible) so that precheck can report them instead
+    # of the whole read failing.
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class ColumnInfo:
+    name: str
+    declared_type: str
+    not_null: bool
+    primary_key: bool
+
+
+class LegacySource:
+    """The open legacy file: its tables, their columns, and their rows."""
+
+    def __init__(self, path: Path, alias: str):
+        self.path = path
+        self.alias = alias
+
+    @property
+    def connection(self):
+        return connections[self.alias]
+
+    @contextmanager
+    def _reading(self, what: str) -> Iterator[None]:
+        # A damaged page may only show when it is read, deep into a table.
+        try:
+            yield
+        except DatabaseError as error:
+            raise LegacyFileError(f"{self.path}: reading {what} failed ({error})") from error
+
+    def _fetchall(
+        self, sql: str, params: Sequence[Any] | None = None, *, what: str = "the file"
+    ) -> list[tuple]:
+        with self._reading(what), self.connection.cursor() as cursor:
+            # Without params Django passes the SQL through untouched, so a quoted
+            # identifier holding '%' (legacy names are not ours) needs no escaping.
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+
+    def query(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
+        """Run a read-only query and return all its rows (placeholders are `%s`)."""
+        return self._fetchall(sql, params)
+
+    def table_names(self) -> list[str]:
+        return [
+            name
+            for (name,) in self._fetchall(
+                "SELECT name FROM sqlite_master WHERE type = 'table' "
+                "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name"
+            )
+        ]
+
+    def columns(self, table: str) -> list[ColumnInfo]:
+        return [
+            ColumnInfo(name, declared_type, bool(not_null), bool(pk))
+            for name, declared_type, not_null, pk in self._fetchall(
+                'SELECT name, type, "notnull", pk FROM pragma_table_info(%s) ORDER BY cid',
+                (table,),
+            )
+        ]
+
+    def count(self, table: str) -> int:
+        return self._fetchall(f"SELECT count(*) FROM {quote_identifier(table)}", what=table)[0][0]
+
+    def has_rowid(self, table: str) -> bool:
+        try:
+            with self.connection.cursor() as cursor:
+                cursor.execute(f"SELECT rowid FROM {quote_identifier(table)} LIMIT 0")
+        except DatabaseError:
+            return False  # a WITHOUT ROWID table, or one with a column named rowid
+        return True
+
+    def rows(
+        self,
+        table: str,
+        columns: Sequence[str],
+        *,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+    ) -> Iterator[tuple]:
+        """Every row of `table` as a tuple of `columns`, streamed in rowid ranges.
+
+        Ranges keep memory flat and each query short, however large the table.
+        """
+        selected = ", ".join(quote_identifier(column) for column in columns)
+        name = quote_identifier(table)
+        if not self.has_rowid(table):
+            with self._reading(table), self.connection.cursor() as cursor:
+                cursor.execute(f"SELECT {selected} FROM {name}")
+                while batch := cursor.fetchmany(batch_size):
+                    yield from batch
+            return
+        last_rowid = -(2**63)
+        with self._reading(table), self.connection.cursor() as cursor:
+            while True:
+                # Both numbers are ours (ints); no params keeps identifiers untouched.
+                cursor.execute(
+                    f"SELECT rowid, {selected} FROM {name} WHERE rowid > {int(last_rowid)} "
+                    f"ORDER BY rowid LIMIT {int(batch_size)}"
+                )
+                batch = cursor.fetchall()
+                if not batch:
+                    return
+                last_rowid = batch[-1][0]
+                for row in batch:
+                    yield row[1:]
+                if len(batch) < batch_size:
+                    return
+
+    def integrity_check(self) -> list[str]:
+        """SQLite's own verdict on the file: ["ok"] when it is sound."""
+        return [message for (message,) in self._fetchall("PRAGMA integrity_check")]
+
+
+def _check_is_sqlite_file(path: Path) -> None:
+    if not path.exists():
+        raise LegacyFileError(f"{path}: no such file; check the --source path")
+    if not path.is_file():
+        raise LegacyFileError(f"{path}: not a file; --source takes the legacy .db file")
+    try:
+        with path.open("rb") as file:
+            header = file.read(len(SQLITE_HEADER))
+    except OSError as error:
+        raise LegacyFileError(f"{path}: cannot be read ({error.strerror})") from error
+    if not header:
+        raise LegacyFileError(f"{path}: the file is empty, not a SQLite database")
+    if header != SQLITE_HEADER:
+        raise LegacyFileError(f"{path}: not a SQLite database (wrong file header)")
+
+
+def _read_only_settings(path: Path) -> dict[str, Any]:
+    return {
+        "ENGINE": "django.db.backends.sqlite3",
+        # mode=ro: SQLite itself refuses to write the file.
+        "NAME": f"file:{quote(str(path))}?mode=ro",
+        "OPTIONS": {
+            # Django's default converters would turn TIMESTAMP and BOOLEAN
+            # columns into Python values on the way out, hiding what the file
+            # really holds; the migration reads raw values and converts them itself.
+            "detect_types": 0,
+            "init_command": "PRAGMA query_only = ON",
+        },
+        "TEST": {"MIGRATE": False},
+    }
+
+
+@contextmanager
+def open_legacy(path: str | Path) -> Iterator[LegacySource]:
+    """Open the legacy file read-only as the `legacy` alias, for the `with` block."""
+    path = Path(path).expanduser().resolve()
+    _check_is_sqlite_file(path)
+    alias = settings.LEGACY_DATABASE_ALIAS
+    if alias in connections.settings:
+        raise LegacyFileError(f"{path}: another legacy file is already open as {alias!r}")
+    # configure_settings fills in Django's defaults; it insists on seeing "default".
+    connections.settings[alias] = connections.configure_settings(
+        {"default": connections.settings["default"], alias: _read_only_settings(path)}
+    )[alias]
+    try:
+        connection = connections[alias]
+        try:
+            connection.ensure_connection()
+            connection.connection.text_factory = decode_legacy_text
+            # Reading the schema makes SQLite check the header and page 1 now,
+            # so that a damaged file is reported here, before any work starts.
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT count(*) FROM sqlite_master")
+        except DatabaseError as error:
+            raise LegacyFileError(f"{path}: cannot be read as SQLite ({error})") from error
+        yield LegacySource(path, alias)
+    finally:
+        connections[alias].close()
+        del connections[alias]
+        del connections.settings[alias]

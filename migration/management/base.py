@@ -1,0 +1,56 @@
+"""What every command that reads a legacy file and writes a report has in common."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from migration.legacy import LegacyFileError, LegacySource, open_legacy
+from migration.reports import FORMATS
+
+# Exit codes, the same for every command (documented in the README).
+EXIT_FINDINGS = 1  # the command ran, and what it found stands in the way
+EXIT_UNREADABLE = 2  # the legacy file cannot be read
+
+
+class ReportCommand(BaseCommand):
+    formats: tuple[str, ...] = FORMATS
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--source", required=True, help="The legacy SQLite file to read.")
+        parser.add_argument(
+            "--format",
+            choices=self.formats,
+            default="text",
+            help="How to write the report (default: text).",
+        )
+        parser.add_argument(
+            "--output", help="Write the report to this file instead of standard output."
+        )
+
+    @contextmanager
+    def legacy_source(self, path: str) -> Iterator[LegacySource]:
+        try:
+            with open_legacy(path) as source:
+                yield source
+        except LegacyFileError as error:
+            raise CommandError(str(error), returncode=EXIT_UNREADABLE) from error
+
+    def write_report(self, rendered: str, output: str | None) -> None:
+        if output is None:
+            self.stdout.write(rendered, ending="")
+            return
+        target = Path(output)
+        try:
+            # Written beside the target and renamed, so a report is never half there.
+            fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+            with os.fdopen(fd, "w", encoding="utf-8") as file:
+                file.write(rendered)
+            os.replace(temporary, target)
+        except OSError as error:
+            raise CommandError(f"{output}: cannot write the report ({error.strerror})") from error

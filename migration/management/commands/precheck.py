@@ -1,0 +1,23 @@
+from django.core.management.base import CommandError
+
+from migration.management.base import EXIT_FINDINGS, ReportCommand
+from migration.precheck import run_precheck
+from migration.reports import render_precheck
+
+
+class Command(ReportCommand):
+    help = (
+        "Read a legacy file (read-only) and report everything that stands between it and a "
+        f"clean import. Exits {EXIT_FINDINGS} when something blocks an import."
+    )
+
+    def handle(self, *args, **options):
+        with self.legacy_source(options["source"]) as source:
+            report = run_precheck(source)
+        self.write_report(render_precheck(report, options["format"]), options["output"])
+        if report.blocking:
+            raise CommandError(
+                f"{len(report.blocking)} blocking finding(s) in {report.source}: "
+                "fix them (clean_legacy handles most) before importing",
+                returncode=EXIT_FINDINGS,
+            )

@@ -1,0 +1,526 @@
+"""Precheck: everything that stands between a legacy file and a clean import.
+
+`run_precheck(source)` reads the file (read-only, streamed) and returns a
+`PrecheckReport`: the table inventory, the schema generation, SQLite's own
+integrity verdict, and the findings of each check below. Nothing is printed
+here; the command renders the report.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from .findings import Finding, Severity, by_severity, finding
+from .layout import LegacyLayout
+from .legacy import LegacySource, file_sha256, quote_identifier
+from .legacy.schema import GENERATIONS, newest_schema, optional_columns, optional_tables
+from .specs import SPECS, TABLE_PAIRS, TableSpec
+from .transforms import (
+    GENDERS,
+    PAYMENT_METHODS,
+    LegacyValueError,
+    is_legacy_bcrypt,
+    payment_method,
+)
+
+Check = Callable[[LegacySource, LegacyLayout], Iterator[Finding]]
+
+
+@dataclass(frozen=True)
+class TableInventory:
+    table: str
+    model: str | None
+    rows: int | None
+    status: str
+
+
+@dataclass(frozen=True)
+class GenerationStatus:
+    name: str
+    present: bool
+    missing: tuple[str, ...]  # "table" or "table.column"
+    when_missing: str
+
+
+@dataclass(frozen=True)
+class PrecheckReport:
+    source: str
+    size_bytes: int
+    sha256: str
+    integrity: tuple[str, ...]
+    tables: tuple[TableInventory, ...]
+    generations: tuple[GenerationStatus, ...]
+    findings: tuple[Finding, ...] = field(default=())
+
+    @property
+    def total_rows(self) -> int:
+        return sum(table.rows or 0 for table in self.tables)
+
+    @property
+    def blocking(self) -> list[Finding]:
+        return by_severity(self.findings)[Severity.BLOCKING]
+
+    @property
+    def is_newest_generation(self) -> bool:
+        return all(generation.present for generation in self.generations)
+
+    def to_dict(self) -> dict[str, Any]:
+        counts = {
+            str(severity): len(items) for severity, items in by_severity(self.findings).items()
+        }
+        return {
+            "source": self.source,
+            "size_bytes": self.size_bytes,
+            "sha256": self.sha256,
+            "integrity": list(self.integrity),
+            "tables": [table.__dict__ for table in self.tables],
+            "total_tables": len([table for table in self.tables if table.rows is not None]),
+            "total_rows": self.total_rows,
+            "generations": [
+                {**generation.__dict__, "missing": list(generation.missing)}
+                for generation in self.generations
+            ],
+            "counts": counts,
+            "importable": not self.blocking,
+            "findings": [item.to_dict() for item in self.findings],
+        }
+
+
+def run_precheck(source: LegacySource) -> PrecheckReport:
+    layout = LegacyLayout.read(source)
+    integrity = tuple(source.integrity_check())
+    findings: list[Finding] = []
+    if integrity != ("ok",):
+        findings.append(
+            finding(
+                "file.integrity",
+                f"SQLite's integrity check failed: {'; '.join(integrity[:3])}",
+                row_count=len(integrity),
+            )
+        )
+    for check in CHECKS:
+        findings.extend(check(source, layout))
+    return PrecheckReport(
+        source=str(source.path),
+        size_bytes=source.path.stat().st_size,
+        sha256=file_sha256(source.path),
+        integrity=integrity,
+        tables=tuple(_inventory(source, layout)),
+        generations=tuple(_generations(layout)),
+        findings=tuple(findings),
+    )
+
+
+def _inventory(source: LegacySource, layout: LegacyLayout) -> Iterator[TableInventory]:
+    optional = optional_tables()
+    for table, spec in SPECS.items():
+        if not layout.has_table(table):
+            status = "missing (older generation)" if table in optional else "missing"
+            yield TableInventory(table, spec.model, None, status)
+            continue
+        status = f"merged with {spec.merge_into}" if spec.merge_into else "ok"
+        yield TableInventory(table, spec.model, source.count(table), status)
+    for table in layout.unknown_tables:
+        yield TableInventory(table, None, source.count(table), "unknown: not imported")
+
+
+def _generations(layout: LegacyLayout) -> Iterator[GenerationStatus]:
+    for generation in GENERATIONS:
+        missing = [table for table in generation.tables if not layout.has_table(table)]
+        missing += [
+            f"{table}.{column}"
+            for table, column in generation.columns
+            if layout.has_table(table) and not layout.has_column(table, column)
+        ]
+        yield GenerationStatus(
+            generation.name, not missing, tuple(missing), generation.when_missing
+        )
+
+
+# --- the checks -----------------------------------------------------------
+
+
+def check_schema(source: LegacySource, layout: LegacyLayout) -> Iterator[Finding]:
+    optional_table = optional_tables()
+    optional_column = optional_columns()
+    for table, columns in newest_schema().items():
+        if not layout.has_table(table):
+            if table in optional_table:
+                generation = optional_table[table]
+                yield finding(
+                    "schema.older-generation",
+                    f"no table {table} (before the {generation.name!r} change): "
+                    f"{generation.when_missing}",
+                    table=table,
+                )
+            else:
+                yield finding("schema.missing-table", f"the file has no table {table}", table=table)
+            continue
+        for column in columns:
+            if layout.has_column(table, column.name):
+                continue
+            generation = optional_column.get((table, column.name))
+            if generation is not None:
+                yield finding(
+                    "schema.older-generation",
+                    f"no column {table}.{column.name} (before the {generation.name!r} change): "
+                    f"{generation.when_missing}",
+                    table=table,
+                    column=column.name,
+                )
+            else:
+                yield finding(
+                    "schema.missing-column",
+                    f"the file has no column {table}.{column.name}",
+                    table=table,
+                    column=column.name,
+                )
+    for table in layout.unknown_tables:
+        yield finding(
+            "schema.unknown-table",
+            f"table {table} is not part of the legacy app's schema: its "
+            f"{source.count(table)} rows are not imported",
+            table=table,
+        )
+    for table in layout.known_tables:
+        for column in layout.unknown_columns(table):
+            yield finding(
+                "schema.unknown-column",
+                f"column {table}.{column} is not part of the legacy app's schema: "
+                "it has no field in the target",
+                table=table,
+                column=column,
+            )
+
+
+def check_values(source: LegacySource, layout: LegacyLayout) -> Iterator[Finding]:
+    """Every value through the importer's own converter: what fails here would fail there."""
+    for spec in SPECS.values():
+        if not layout.has_table(spec.table):
+            continue
+        yield from _check_table_values(source, layout, spec)
+
+
+def _check_table_values(
+    source: LegacySource, layout: LegacyLayout, spec: TableSpec
+) -> Iterator[Finding]:
+    present = layout.present_columns(spec)
+    position = {column: index for index, column in enumerate(present)}
+    checks = [
+        (c.column, position[c.column], c.convert) for c in spec.columns if c.column in position
+    ]
+    id_position = position.get("id")
+    failures: dict[tuple[str, str], list[Any]] = defaultdict(list)
+    examples: dict[tuple[str, str], str] = {}
+    for row in source.rows(spec.table, present):
+        row_id = row[id_position] if id_position is not None else None
+        for column, index, convert in checks:
+            try:
+                convert(row[index])
+            except LegacyValueError as error:
+                key = (column, str(error.problem))
+                failures[key].append(row_id)
+                examples.setdefault(key, error.detail)
+    for (column, problem), row_ids in failures.items():
+        yield finding(
+            f"value.{problem}",
+            f"{spec.table}.{column}: {len(row_ids)} value(s) the importer cannot take, "
+            f"e.g. {examples[column, problem]}",
+            table=spec.table,
+            column=column,
+            row_ids=sorted(row_ids, key=_sort_key),
+        )
+
+
+def _sort_key(value: Any) -> tuple[int, Any]:
+    return (0, value) if isinstance(value, int) else (1, str(value))
+
+
+def check_duplicate_emails(source: LegacySource, layout: LegacyLayout) -> Iterator[Finding]:
+    if not (layout.has_column("trainers", "email") and layout.has_column("trainers", "username")):
+        return
+    accounts: dict[str, list[tuple[Any, Any]]] = defaultdict(list)
+    for row_id, username, email in source.rows("trainers", ("id", "username", "email")):
+        if isinstance(email, str) and email.strip():
+            accounts[email.strip().casefold()].append((row_id, username))
+    for rows in accounts.values():
+        if len(rows) > 1:
+            usernames = ", ".join(str(username) for _, username in rows)
+            yield finding(
+                "trainers.duplicate-email",
+                f"trainers {usernames} share one e-mail address; the target needs one each",
+                table="trainers",
+                column="email",
+                row_ids=[row_id for row_id, _ in rows],
+                details={"usernames": [username for _, username in rows]},
+            )
+
+
+def check_passwords(source: LegacySource, layout: LegacyLayout) -> Iterator[Finding]:
+    if not layout.has_column("trainers", "password_hash"):
+        return
+    unusable = [
+        (row_id, username)
+        for row_id, username, password_hash in source.rows(
+            "trainers", ("id", "username", "password_hash")
+        )
+        if not is_legacy_bcrypt(password_hash)
+    ]
+    if unusable:
+        yield finding(
+            "trainers.unusable-password",
+            f"{len(unusable)} trainer(s) have a password hash that is not bcrypt: "
+            f"{', '.join(str(username) for _, username in unusable[:10])}",
+            table="trainers",
+            column="password_hash",
+            row_ids=[row_id for row_id, _ in unusable],
+        )
+
+
+def check_table_pairs(source: LegacySource, layout: LegacyLayout) -> Iterator[Finding]:
+    for pair in TABLE_PAIRS:
+        if not (layout.has_table(pair.new) and layout.has_table(pair.old)):
+            continue
+        new, old = quote_identifier(pair.new), quote_identifier(pair.old)
+        colliding = source.query(f"SELECT count(*) FROM {old} o JOIN {new} n ON n.id = o.id")[0][0]
+        yield finding(
+            "pairs.merge",
+            f"{pair.old} ({source.count(pair.old)} rows) and {pair.new} "
+            f"({source.count(pair.new)} rows) merge into {SPECS[pair.new].model}; "
+            f"{colliding} id(s) collide: {pair.old}'s rows get ids after the highest",
+            table=pair.old,
+            row_count=colliding,
+            details={"colliding_ids": colliding},
+        )
+        keys = [c for c in pair.natural_key if _on_both_sides(layout, pair, c)]
+        if len(keys) < len(pair.natural_key):
+            continue
+        content = [c for c in pair.content if _on_both_sides(layout, pair, c)]
+        same_key = " AND ".join(f"o.{quote_identifier(c)} IS n.{quote_identifier(c)}" for c in keys)
+        same_content = (
+            " AND ".join(f"o.{quote_identifier(c)} IS n.{quote_identifier(c)}" for c in content)
+            or "1"
+        )
+        matches = source.query(
+            f"SELECT o.id, n.id, ({same_content}) FROM {old} o JOIN {new} n ON {same_key} "
+            "ORDER BY o.id"
+        )
+        duplicates = [(old_id, new_id) for old_id, new_id, same in matches if same]
+        conflicts = [(old_id, new_id) for old_id, new_id, same in matches if not same]
+        if duplicates:
+            yield finding(
+                "pairs.duplicate-row",
+                f"{len(duplicates)} row(s) of {pair.old} are also in {pair.new} "
+                f"(same {', '.join(keys)}): importing both would count them twice",
+                table=pair.old,
+                row_ids=[old_id for old_id, _ in duplicates],
+                details={"pairs": [list(p) for p in duplicates[:20]]},
+            )
+        if conflicts:
+            yield finding(
+                "pairs.conflicting-row",
+                f"{len(conflicts)} row(s) of {pair.old} match a {pair.new} row on "
+                f"{', '.join(keys)} but differ in {', '.join(content)}",
+                table=pair.old,
+                row_ids=[old_id for old_id, _ in conflicts],
+                details={"pairs": [list(p) for p in conflicts[:20]]},
+            )
+
+
+def _on_both_sides(layout: LegacyLayout, pair, column: str) -> bool:
+    return layout.has_column(pair.new, column) and layout.has_column(pair.old, column)
+
+
+def check_references(source: LegacySource, layout: LegacyLayout) -> Iterator[Finding]:
+    for spec in SPECS.values():
+        if not layout.has_table(spec.table):
+            continue
+        for column, target in spec.references.items():
+            if not layout.has_column(spec.table, column):
+                continue
+            yield from _dangling(source, layout, spec.table, column, target)
+        yield from _missing_trainers(source, layout, spec)
+
+
+def _dangling(
+    source: LegacySource, layout: LegacyLayout, table: str, column: str, target: str
+) -> Iterator[Finding]:
+    child, reference = quote_identifier(table), quote_identifier(column)
+    if layout.has_table(target):
+        sql = (
+            f"SELECT c.id FROM {child} c WHERE c.{reference} IS NOT NULL AND c.{reference} != '' "
+            f"AND NOT EXISTS (SELECT 1 FROM {quote_identifier(target)} p "
+            f"WHERE p.id = c.{reference}) ORDER BY c.id"
+        )
+    else:
+        sql = (
+            f"SELECT id FROM {child} WHERE {reference} IS NOT NULL AND {reference} != '' "
+            "ORDER BY id"
+        )
+    row_ids = [row_id for (row_id,) in source.query(sql)]
+    if row_ids:
+        yield finding(
+            "reference.dangling",
+            f"{table}.{column}: {len(row_ids)} row(s) point at {target} rows that do not exist",
+            table=table,
+            column=column,
+            row_ids=row_ids,
+        )
+
+
+def _trainer_lookup(source: LegacySource, layout: LegacyLayout, table: str) -> dict[Any, Any]:
+    if not layout.has_column(table, "trainer_id"):
+        return {}
+    trainers = set()
+    if layout.has_table("trainers"):
+        trainers = {row_id for (row_id,) in source.rows("trainers", ("id",))}
+    return {
+        row_id: trainer_id
+        for row_id, trainer_id in source.rows(table, ("id", "trainer_id"))
+        if trainer_id in trainers
+    }
+
+
+def _missing_trainers(
+    source: LegacySource, layout: LegacyLayout, spec: TableSpec
+) -> Iterator[Finding]:
+    trainer = next((c for c in spec.columns if c.infer is not None), None)
+    if trainer is None:
+        return
+    has_column = layout.has_column(spec.table, trainer.column)
+    via = [c for c in trainer.infer.via if layout.has_column(spec.table, c)]
+    columns = ("id", *via, *((trainer.column,) if has_column else ()))
+    lookups = {column: _trainer_lookup(source, layout, spec.references[column]) for column in via}
+    inferable, uninferable = [], []
+    for row in source.rows(spec.table, columns):
+        if has_column and row[-1] not in (None, ""):
+            continue
+        values = dict(zip(columns, row, strict=True))
+        if any(lookups[column].get(values[column]) is not None for column in via):
+            inferable.append(values["id"])
+        else:
+            uninferable.append(values["id"])
+    if inferable:
+        yield finding(
+            "reference.inferable-trainer",
+            f"{spec.table}: {len(inferable)} row(s) name no trainer; "
+            f"inferred from {' or '.join(trainer.infer.via)}",
+            table=spec.table,
+            column=trainer.column,
+            row_ids=inferable,
+        )
+    if uninferable:
+        yield finding(
+            "reference.uninferable-trainer",
+            f"{spec.table}: {len(uninferable)} row(s) name no trainer, and neither their "
+            f"{' nor their '.join(trainer.infer.via)} leads to one",
+            table=spec.table,
+            column=trainer.column,
+            row_ids=uninferable,
+        )
+
+
+FEE_AMOUNTS = ("gross_amount", "vat_amount", "card_fee_amount", "net_amount")
+
+
+def check_fees(source: LegacySource, layout: LegacyLayout) -> Iterator[Finding]:
+    for table in ("session_packages", "payments", "payment_records"):
+        if not layout.has_table(table):
+            continue
+        name = quote_identifier(table)
+        if not all(layout.has_column(table, column) for column in FEE_AMOUNTS):
+            missing = [row_id for (row_id,) in source.query(f"SELECT id FROM {name} ORDER BY id")]
+            reason = "the table has no fee columns"
+        else:
+            missing = [
+                row_id
+                for (row_id,) in source.query(
+                    f"SELECT id FROM {name} WHERE gross_amount IS NULL ORDER BY id"
+                )
+            ]
+            reason = "no breakdown recorded"
+            inconsistent = [
+                row_id
+                for (row_id,) in source.query(
+                    f"SELECT id FROM {name} WHERE gross_amount IS NOT NULL AND gross_amount != "
+                    "coalesce(vat_amount, 0) + coalesce(card_fee_amount, 0) "
+                    "+ coalesce(net_amount, 0) ORDER BY id"
+                )
+            ]
+            if inconsistent:
+                yield finding(
+                    "fees.inconsistent",
+                    f"{table}: {len(inconsistent)} fee breakdown(s) where gross is not "
+                    "VAT + card fee + net",
+                    table=table,
+                    row_ids=inconsistent,
+                )
+        if missing:
+            yield finding(
+                "fees.missing",
+                f"{table}: {len(missing)} row(s) without a fee breakdown ({reason}); "
+                "the app's fee rule can compute it",
+                table=table,
+                row_ids=missing,
+            )
+
+
+def check_normalised_values(source: LegacySource, layout: LegacyLayout) -> Iterator[Finding]:
+    if layout.has_column("clients", "gender"):
+        counts = Counter(
+            value for (value,) in source.rows("clients", ("gender",)) if value is not None
+        )
+        mapping = {
+            str(value): GENDERS.get(value.strip().lower(), "not recognised")
+            if isinstance(value, str)
+            else "not recognised"
+            for value in counts
+        }
+        yield finding(
+            "normalise.gender",
+            "clients.gender: "
+            + ", ".join(f"{value} → {mapping[str(value)]} ({n})" for value, n in counts.items()),
+            table="clients",
+            column="gender",
+            row_count=sum(counts.values()),
+            details={str(v): {"to": mapping[str(v)], "rows": n} for v, n in counts.items()},
+        )
+    methods: Counter[str] = Counter()
+    for table in ("payments", "payment_records"):
+        if layout.has_column(table, "payment_method"):
+            methods.update(
+                value
+                for (value,) in source.rows(table, ("payment_method",))
+                if isinstance(value, str) and value != ""
+            )
+    if methods:
+        mapping = {value: payment_method(value) for value in methods}
+        unrecognised = [value for value in methods if value.strip().lower() not in PAYMENT_METHODS]
+        summary = "payment_method: " + ", ".join(
+            f"{value} → {mapping[value]} ({n})" for value, n in methods.most_common()
+        )
+        if unrecognised:
+            summary += f"; {len(unrecognised)} unrecognised text(s) become 'other'"
+        yield finding(
+            "normalise.payment-method",
+            summary,
+            table="payments",
+            column="payment_method",
+            row_count=sum(methods.values()),
+            details={v: {"to": mapping[v], "rows": n} for v, n in methods.most_common()},
+        )
+
+
+CHECKS: tuple[Check, ...] = (
+    check_schema,
+    check_values,
+    check_duplicate_emails,
+    check_passwords,
+    check_table_pairs,
+    check_references,
+    check_fees,
+    check_normalised_values,
+)

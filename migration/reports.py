@@ -1,0 +1,136 @@
+"""Rendering reports as text (for a person), markdown (for a ticket) or JSON (for a machine).
+
+Each report is a dataclass with `to_dict()`; this module turns it into a string
+and never looks at the database.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import date, datetime, time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from .findings import Finding, Severity, by_severity
+from .precheck import PrecheckReport
+
+FORMATS = ("text", "json", "markdown")
+
+HEADINGS = {Severity.BLOCKING: "Blocking", Severity.WARNING: "Warnings", Severity.INFO: "Info"}
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot render {type(value).__name__} as JSON")
+
+
+def to_json(data: dict[str, Any]) -> str:
+    return json.dumps(data, ensure_ascii=False, indent=2, default=_json_default) + "\n"
+
+
+def human_size(size: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024
+    raise AssertionError("unreachable")
+
+
+def _row_ids(item: Finding) -> str:
+    ids = ", ".join(str(row_id) for row_id in item.row_ids)
+    more = item.row_count - len(item.row_ids)
+    return f"{ids} and {more} more" if more > 0 else ids
+
+
+def render_precheck(report: PrecheckReport, fmt: str) -> str:
+    if fmt == "json":
+        return to_json(report.to_dict())
+    lines = _precheck_markdown(report) if fmt == "markdown" else _precheck_text(report)
+    return "\n".join(lines) + "\n"
+
+
+def _generation_line(report: PrecheckReport) -> str:
+    if report.is_newest_generation:
+        return "newest generation (every schema change present)"
+    older = [g for g in report.generations if not g.present]
+    return "older generation, without: " + "; ".join(
+        f"{g.name} ({', '.join(g.missing)})" for g in older
+    )
+
+
+def _verdict(report: PrecheckReport) -> str:
+    blocking = len(report.blocking)
+    if blocking:
+        return (
+            f"Result: {blocking} blocking finding(s): this file cannot be imported as it is. "
+            "Apply the fixes above (clean_legacy handles most), then run precheck again."
+        )
+    return "Result: nothing blocks an import of this file."
+
+
+def _precheck_text(report: PrecheckReport) -> Iterator[str]:
+    yield f"Precheck of {report.source}"
+    yield f"  file:      {human_size(report.size_bytes)}, sha256 {report.sha256}"
+    yield f"  integrity: {'ok' if report.integrity == ('ok',) else 'FAILED'}"
+    yield f"  schema:    {_generation_line(report)}"
+    yield ""
+    width = max(len(table.table) for table in report.tables) + 2
+    yield f"  {'table':<{width}}{'target model':<26}{'rows':>10}  status"
+    for table in report.tables:
+        rows = "-" if table.rows is None else f"{table.rows:,}"
+        yield f"  {table.table:<{width}}{table.model or '-':<26}{rows:>10}  {table.status}"
+    counted = [table for table in report.tables if table.rows is not None]
+    yield f"  {'total':<{width}}{f'{len(counted)} tables':<26}{report.total_rows:>10,}"
+    for severity, items in by_severity(report.findings).items():
+        if not items:
+            continue
+        yield ""
+        yield f"{HEADINGS[severity]} ({len(items)})"
+        for item in items:
+            yield f"  [{item.code}] {item.summary}"
+            if item.row_ids:
+                yield f"      rows: {_row_ids(item)}"
+            yield f"      fix:  {item.fix}"
+    yield ""
+    yield _verdict(report)
+
+
+def _markdown_cell(value: Any) -> str:
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def _precheck_markdown(report: PrecheckReport) -> Iterator[str]:
+    yield f"# Precheck of `{report.source}`"
+    yield ""
+    yield f"- File: {human_size(report.size_bytes)}, sha256 `{report.sha256}`"
+    yield f"- Integrity: {'ok' if report.integrity == ('ok',) else 'FAILED'}"
+    yield f"- Schema: {_generation_line(report)}"
+    yield ""
+    yield "| table | target model | rows | status |"
+    yield "|---|---|---:|---|"
+    for table in report.tables:
+        rows = "-" if table.rows is None else f"{table.rows:,}"
+        yield f"| {table.table} | {table.model or '-'} | {rows} | {table.status} |"
+    yield f"| **total** | | **{report.total_rows:,}** | |"
+    for severity, items in by_severity(report.findings).items():
+        if not items:
+            continue
+        yield ""
+        yield f"## {HEADINGS[severity]} ({len(items)})"
+        yield ""
+        yield "| code | finding | rows | fix |"
+        yield "|---|---|---|---|"
+        for item in items:
+            yield (
+                f"| `{item.code}` | {_markdown_cell(item.summary)} | "
+                f"{_markdown_cell(_row_ids(item))} | {_markdown_cell(item.fix)} |"
+            )
+    yield ""
+    yield _verdict(report)

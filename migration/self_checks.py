@@ -1,0 +1,72 @@
+"""The migration's checks on itself, run by Django's system checks.
+
+Every table and column of the newest legacy schema must be mapped by a spec,
+and every mapped field must exist on its model: a column added to schema.sql
+without a home, or a renamed model field, fails `manage.py check` (and so
+every command) loudly instead of losing data quietly.
+"""
+
+from django.apps import apps
+from django.core import checks
+
+from .legacy.schema import newest_schema
+from .specs import IMPORT_ORDER, SPECS
+
+
+def _field_names(model) -> set[str]:
+    names = set()
+    for field in model._meta.concrete_fields:
+        names.update({field.name, field.attname})
+    return names
+
+
+@checks.register()
+def specs_cover_legacy_schema(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    errors: list[checks.CheckMessage] = []
+    schema = newest_schema()
+    for table in schema.keys() - SPECS.keys():
+        errors.append(checks.Error(f"legacy table {table!r} has no spec", id="migration.E001"))
+    for table in SPECS.keys() - schema.keys():
+        errors.append(
+            checks.Error(f"spec for {table!r}: no such legacy table", id="migration.E002")
+        )
+    for spec in IMPORT_ORDER:
+        known = {column.name for column in schema.get(spec.table, ())}
+        unmapped = known - set(spec.source_columns)
+        if unmapped:
+            errors.append(
+                checks.Error(
+                    f"legacy {spec.table}: columns without a home: {', '.join(sorted(unmapped))}",
+                    id="migration.E003",
+                )
+            )
+        for column in spec.source_columns:
+            if column not in known:
+                errors.append(
+                    checks.Error(
+                        f"spec for {spec.table}: no legacy column {column!r}", id="migration.E004"
+                    )
+                )
+        try:
+            model = apps.get_model(spec.model)
+        except LookupError:
+            errors.append(checks.Error(f"{spec.table}: no model {spec.model}", id="migration.E005"))
+            continue
+        fields = _field_names(model)
+        for column in spec.columns:
+            if column.field not in fields:
+                errors.append(
+                    checks.Error(
+                        f"{spec.table}.{column.column}: {spec.model} has no field {column.field!r}",
+                        id="migration.E006",
+                    )
+                )
+        for reference, table in spec.references.items():
+            if table not in SPECS:
+                errors.append(
+                    checks.Error(
+                        f"{spec.table}.{reference} points at unmapped table {table!r}",
+                        id="migration.E007",
+                    )
+                )
+    return errors

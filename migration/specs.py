@@ -1,0 +1,372 @@
+"""Where each legacy table goes: one declaration per table.
+
+A `TableSpec` names the legacy table, the target model, and for each legacy
+column the field it fills and the converter that reads it (see transforms).
+A column may fill more than one field (a trainer's `name` also gives first and
+last name; a payment method is normalised and kept verbatim). `references`
+names the legacy table a column's ids point at; `infer` says how to find a
+trainer the row does not name; `if_missing` is what an older file, which lacks
+the column altogether, gets (see legacy/schema.py's generations).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import transforms as t
+
+
+class _Required:
+    def __repr__(self) -> str:
+        return "REQUIRED"
+
+
+REQUIRED: Any = _Required()
+
+
+@dataclass(frozen=True)
+class InferTrainer:
+    """A missing trainer id is the trainer of the first of these rows that has one."""
+
+    via: tuple[str, ...]  # reference columns, tried in order: "package_id", "client_id"
+
+
+@dataclass(frozen=True)
+class ColumnMap:
+    column: str
+    field: str
+    convert: t.Converter
+    references: str | None = None
+    infer: InferTrainer | None = None
+    if_missing: Any = REQUIRED
+
+
+def col(column: str, convert: t.Converter, *, to: str | None = None, **options: Any) -> ColumnMap:
+    return ColumnMap(column=column, field=to or column, convert=convert, **options)
+
+
+def ref(column: str, table: str, *, optional: bool = False, **options: Any) -> ColumnMap:
+    convert = t.optional_legacy_id if optional else t.legacy_id
+    return ColumnMap(column=column, field=column, convert=convert, references=table, **options)
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    table: str
+    model: str  # "app_label.ModelName"
+    columns: tuple[ColumnMap, ...]
+    # An old table whose rows join the new table's in the same model: the new
+    # table keeps its ids, and colliding old ids are renumbered after the highest.
+    merge_into: str | None = None
+
+    @property
+    def source_columns(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(column.column for column in self.columns))
+
+    @property
+    def references(self) -> dict[str, str]:
+        return {c.column: c.references for c in self.columns if c.references}
+
+
+@dataclass(frozen=True)
+class TablePair:
+    """The app's old and new table for the same thing; a row on both sides is a duplicate."""
+
+    new: str
+    old: str
+    natural_key: tuple[str, ...]
+    content: tuple[str, ...] = field(default=())  # compared when the natural key matches
+
+
+TRAINER_OF_CLIENT = InferTrainer(via=("client_id",))
+TRAINER_OF_PACKAGE_OR_CLIENT = InferTrainer(via=("package_id", "client_id"))
+AMOUNT = t.won()
+OPTIONAL_AMOUNT = t.won(required=False)
+COUNT = t.integer(0)
+SCORE = t.integer(0, t.INT16_MAX, required=False)
+MEASURE = t.real(0)
+NOTES = t.optional_text()
+
+
+def first_name(raw: Any) -> str:
+    return t.split_name(t.text()(raw))[0]
+
+
+def last_name(raw: Any) -> str:
+    return t.split_name(t.text()(raw))[1]
+
+
+def fee_method(raw: Any) -> str | None:
+    if raw is None or raw == "" or raw == "inclusive":
+        return raw or None
+    raise t.LegacyValueError(t.ValueProblem.UNKNOWN_CHOICE, f"{raw!r} is not 'inclusive'")
+
+
+def required_rate(raw: Any):
+    value = t.rate(raw)
+    if value is None:
+        raise t.LegacyValueError(t.ValueProblem.MISSING, "empty where a rate is required")
+    return value
+
+
+def fee_columns(*, with_method: bool) -> tuple[ColumnMap, ...]:
+    # Added by the app's fee migration; an older file has none of them.
+    columns = (
+        col("gross_amount", OPTIONAL_AMOUNT, if_missing=None),
+        col("vat_amount", OPTIONAL_AMOUNT, if_missing=None),
+        col("card_fee_amount", OPTIONAL_AMOUNT, if_missing=None),
+        col("net_amount", OPTIONAL_AMOUNT, if_missing=None),
+        col("vat_rate", t.rate, if_missing=None),
+        col("card_fee_rate", t.rate, if_missing=None),
+    )
+    if with_method:
+        columns += (col("fee_calculation_method", fee_method, if_missing=None),)
+    return columns
+
+
+TRAINERS = TableSpec(
+    table="trainers",
+    model="accounts.User",
+    columns=(
+        col("id", t.legacy_id),
+        col("username", t.text(150)),
+        col("password_hash", t.django_password, to="password"),
+        col("name", t.text()),
+        col("name", first_name, to="first_name"),
+        col("name", last_name, to="last_name"),
+        col("email", t.text(254)),
+        col("created_at", t.required_timestamp, to="date_joined"),
+        col("last_login", t.legacy_timestamp),
+        col("failed_login_attempts", COUNT, if_missing=0),
+        col("locked_until", t.legacy_timestamp, if_missing=None),
+    ),
+)
+
+CLIENTS = TableSpec(
+    table="clients",
+    model="clients.Client",
+    columns=(
+        col("id", t.legacy_id),
+        ref("trainer_id", "trainers"),
+        col("name", t.text()),
+        col("age", t.integer(0, 150)),
+        col("gender", t.gender),
+        col("height", t.real(0.01, 300, required=True)),
+        col("weight", t.real(0.01, 500, required=True)),
+        col("email", t.optional_text(254)),
+        col("phone", t.optional_text(40)),
+        col("created_at", t.required_timestamp),
+        col("updated_at", t.required_timestamp),
+    ),
+)
+
+ASSESSMENTS = TableSpec(
+    table="assessments",
+    model="assessments.Assessment",
+    columns=(
+        col("id", t.legacy_id),
+        ref("client_id", "clients"),
+        ref("trainer_id", "trainers", optional=True, infer=TRAINER_OF_CLIENT, if_missing=None),
+        col("date", t.plain_date),
+        col("overhead_squat_score", SCORE),
+        col("overhead_squat_notes", NOTES),
+        col("overhead_squat_compensations", NOTES),
+        col("push_up_score", SCORE),
+        col("push_up_reps", t.integer(0, required=False)),
+        col("push_up_notes", NOTES),
+        col("push_up_compensations", NOTES),
+        col("single_leg_balance_left_eyes_open", MEASURE),
+        col("single_leg_balance_right_eyes_open", MEASURE),
+        col("single_leg_balance_left_eyes_closed", MEASURE),
+        col("single_leg_balance_right_eyes_closed", MEASURE),
+        col("single_leg_balance_notes", NOTES),
+        col("toe_touch_score", SCORE),
+        # Toe-touch distance is measured from the floor: short of it is negative.
+        col("toe_touch_distance", t.real(None)),
+        col("toe_touch_notes", NOTES),
+        col("toe_touch_compensations", NOTES),
+        col("shoulder_mobility_left", MEASURE),
+        col("shoulder_mobility_right", MEASURE),
+        col("shoulder_mobility_notes", NOTES),
+        col("shoulder_mobility_compensations", NOTES),
+        col("farmer_carry_weight", MEASURE),
+        col("farmer_carry_distance", MEASURE),
+        col("farmer_carry_notes", NOTES),
+        col("farmer_carry_compensations", NOTES),
+        col("harvard_step_test_heart_rate", SCORE),
+        col("harvard_step_test_duration", MEASURE),
+        col("harvard_step_test_notes", NOTES),
+        col("overall_score", MEASURE),
+        col("strength_score", MEASURE),
+        col("mobility_score", MEASURE),
+        col("balance_score", MEASURE),
+        col("cardio_score", MEASURE),
+        col("created_at", t.required_timestamp),
+        col("shoulder_mobility_score", SCORE, if_missing=None),
+        col("farmer_carry_score", SCORE, if_missing=None),
+    ),
+)
+
+SESSION_PACKAGES = TableSpec(
+    table="session_packages",
+    model="training.SessionPackage",
+    columns=(
+        col("id", t.legacy_id),
+        ref("client_id", "clients"),
+        ref("trainer_id", "trainers"),
+        col("total_amount", AMOUNT),
+        col("session_price", AMOUNT),
+        col("total_sessions", COUNT),
+        # Carried verbatim: an older rule rescaled them, so they may even be negative.
+        col("remaining_credits", t.won(minimum=None)),
+        col("remaining_sessions", t.integer(None)),
+        col("package_name", NOTES),
+        col("notes", NOTES),
+        col("created_at", t.required_timestamp),
+        col("updated_at", t.required_timestamp),
+        col("is_active", t.boolean),
+        *fee_columns(with_method=True),
+    ),
+)
+
+SESSIONS = TableSpec(
+    table="sessions",
+    model="training.Session",
+    columns=(
+        col("id", t.legacy_id),
+        ref("client_id", "clients"),
+        ref("package_id", "session_packages"),
+        ref(
+            "trainer_id",
+            "trainers",
+            optional=True,
+            infer=TRAINER_OF_PACKAGE_OR_CLIENT,
+            if_missing=None,
+        ),
+        col("session_date", t.plain_date),
+        col("session_time", t.time_of_day),
+        col("session_duration", t.integer(1)),
+        col("session_cost", AMOUNT),
+        col("status", t.session_status),
+        col("notes", NOTES),
+        col("created_at", t.required_timestamp),
+        col("completed_at", t.legacy_timestamp),
+    ),
+)
+
+TRAINING_SESSIONS = TableSpec(
+    table="training_sessions",
+    model="training.Session",
+    merge_into="sessions",
+    columns=(
+        col("id", t.legacy_id),
+        ref("client_id", "clients"),
+        ref("trainer_id", "trainers"),
+        ref("package_id", "session_packages"),
+        col("session_date", t.plain_date),
+        col("session_time", t.time_of_day),
+        col("session_duration", t.integer(1)),
+        col("session_cost", AMOUNT),
+        col("status", t.session_status),
+        col("notes", NOTES),
+        col("created_at", t.required_timestamp),
+        col("completed_at", t.legacy_timestamp),
+    ),
+)
+
+PAYMENTS = TableSpec(
+    table="payments",
+    model="training.Payment",
+    columns=(
+        col("id", t.legacy_id),
+        ref("client_id", "clients"),
+        ref("package_id", "session_packages", optional=True),
+        ref(
+            "trainer_id",
+            "trainers",
+            optional=True,
+            infer=TRAINER_OF_PACKAGE_OR_CLIENT,
+            if_missing=None,
+        ),
+        col("amount", AMOUNT),
+        col("payment_method", t.payment_method),
+        col("payment_method", t.verbatim_text, to="payment_method_text"),
+        col("description", NOTES),
+        col("payment_date", t.plain_date),
+        col("created_at", t.required_timestamp),
+        *fee_columns(with_method=False),
+    ),
+)
+
+PAYMENT_RECORDS = TableSpec(
+    table="payment_records",
+    model="training.Payment",
+    merge_into="payments",
+    columns=(
+        col("id", t.legacy_id),
+        ref("client_id", "clients"),
+        ref("trainer_id", "trainers"),
+        ref("package_id", "session_packages", optional=True),
+        col("amount", AMOUNT),
+        col("payment_method", t.payment_method),
+        col("payment_method", t.verbatim_text, to="payment_method_text"),
+        col("payment_date", t.plain_date),
+        col("description", NOTES),
+        col("created_at", t.required_timestamp),
+    ),
+)
+
+FEE_AUDIT_LOG = TableSpec(
+    table="fee_audit_log",
+    model="training.FeeAuditLog",
+    columns=(
+        col("id", t.legacy_id),
+        ref("package_id", "session_packages", optional=True),
+        ref("payment_id", "payments", optional=True),
+        col("calculation_type", t.text(50)),
+        col("gross_amount", AMOUNT),
+        col("vat_amount", AMOUNT),
+        col("card_fee_amount", AMOUNT),
+        col("net_amount", AMOUNT),
+        col("vat_rate", required_rate),
+        col("card_fee_rate", required_rate),
+        col("calculation_details", t.json_object),
+        ref("created_by", "trainers", optional=True),
+        col("created_at", t.required_timestamp),
+    ),
+)
+
+# Dependency order: every table comes after the tables its rows point at. The
+# new table of a pair comes before the old one, so that the new table keeps its
+# ids and the old table's colliding ids are renumbered after them.
+IMPORT_ORDER: tuple[TableSpec, ...] = (
+    TRAINERS,
+    CLIENTS,
+    ASSESSMENTS,
+    SESSION_PACKAGES,
+    SESSIONS,
+    TRAINING_SESSIONS,
+    PAYMENTS,
+    PAYMENT_RECORDS,
+    FEE_AUDIT_LOG,
+)
+
+SPECS: dict[str, TableSpec] = {spec.table: spec for spec in IMPORT_ORDER}
+
+# The app switched tables without moving rows. A row present on both sides
+# (same client, package, date, and time or amount) is one session or payment.
+TABLE_PAIRS: tuple[TablePair, ...] = (
+    TablePair(
+        new="sessions",
+        old="training_sessions",
+        natural_key=("client_id", "package_id", "session_date", "session_time"),
+        content=("session_duration", "session_cost", "status", "notes"),
+    ),
+    TablePair(
+        new="payments",
+        old="payment_records",
+        natural_key=("client_id", "package_id", "payment_date", "amount"),
+        content=("payment_method", "description"),
+    ),
+)

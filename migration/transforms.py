@@ -1,0 +1,379 @@
+"""Pure conversions from legacy values to the values the target stores.
+
+Each converter takes one raw value exactly as SQLite returned it and returns
+the target value, or raises `LegacyValueError` saying what is wrong with it.
+Precheck runs the very same converters over every value, so a file that
+precheck passes is a file the importer can read.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time, tzinfo
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from functools import cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.contrib.auth.hashers import make_password
+
+Converter = Callable[[Any], Any]
+
+INT32_MAX = 2**31 - 1
+INT16_MAX = 2**15 - 1
+MAX_WON_DIGITS = 15  # the money fields' max_digits
+
+
+class ValueProblem(StrEnum):
+    WRONG_TYPE = "wrong-type"
+    UNREADABLE = "unreadable-value"
+    OUT_OF_RANGE = "out-of-range"
+    UNSTORABLE_TEXT = "unstorable-text"
+    MISSING = "missing-value"
+    UNKNOWN_CHOICE = "unknown-choice"
+
+
+class LegacyValueError(ValueError):
+    def __init__(self, problem: ValueProblem, detail: str):
+        super().__init__(detail)
+        self.problem = problem
+        self.detail = detail
+
+
+def _type_name(raw: Any) -> str:
+    return {str: "text", int: "integer", float: "real", bytes: "blob"}.get(
+        type(raw), type(raw).__name__
+    )
+
+
+def _wrong_type(raw: Any, expected: str) -> LegacyValueError:
+    return LegacyValueError(ValueProblem.WRONG_TYPE, f"{_type_name(raw)} where {expected} belongs")
+
+
+# --- text -----------------------------------------------------------------
+
+
+def storable_text(text: str) -> str:
+    """The text itself, if the target can store it (PostgreSQL refuses NUL and non-UTF-8)."""
+    if "\x00" in text:
+        raise LegacyValueError(ValueProblem.UNSTORABLE_TEXT, "contains a NUL character")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise LegacyValueError(
+            ValueProblem.UNSTORABLE_TEXT, "contains bytes that are not UTF-8"
+        ) from None
+    return text
+
+
+def _as_text(raw: Any) -> str:
+    if isinstance(raw, str):
+        return storable_text(raw)
+    if isinstance(raw, int):
+        return str(raw)  # a number in a text column reads back as the same digits
+    raise _wrong_type(raw, "text")
+
+
+def text(max_length: int | None = None) -> Converter:
+    """Required text: NULL or empty is a missing value."""
+
+    def convert(raw: Any) -> str:
+        if raw is None or raw == "":
+            raise LegacyValueError(ValueProblem.MISSING, "empty where a value is required")
+        value = _as_text(raw)
+        if max_length is not None and len(value) > max_length:
+            raise LegacyValueError(
+                ValueProblem.OUT_OF_RANGE, f"{len(value)} characters, at most {max_length} fit"
+            )
+        return value
+
+    return convert
+
+
+def optional_text(max_length: int | None = None) -> Converter:
+    """Optional text: the legacy app stored "no value" as '' as often as NULL; both become NULL."""
+    required = text(max_length)
+
+    def convert(raw: Any) -> str | None:
+        if raw is None or raw == "":
+            return None
+        return required(raw)
+
+    return convert
+
+
+def verbatim_text(raw: Any) -> str | None:
+    """Text kept exactly as typed, '' included (only NULL stays NULL)."""
+    if raw is None:
+        return None
+    return _as_text(raw)
+
+
+# --- numbers --------------------------------------------------------------
+
+
+def _as_integer(raw: Any) -> int:
+    if isinstance(raw, bool):
+        raise _wrong_type(raw, "an integer")
+    if isinstance(raw, int):
+        return raw
+    if isinstance(raw, float) and raw.is_integer():
+        return int(raw)
+    raise _wrong_type(raw, "an integer")
+
+
+def _check_range(value, minimum, maximum):
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        raise LegacyValueError(
+            ValueProblem.OUT_OF_RANGE, f"{value} is outside {minimum}..{maximum}"
+        )
+    return value
+
+
+def integer(
+    minimum: int | None = 0, maximum: int | None = INT32_MAX, *, required: bool = True
+) -> Converter:
+    def convert(raw: Any) -> int | None:
+        if raw is None or raw == "":
+            if required:
+                raise LegacyValueError(ValueProblem.MISSING, "empty where a number is required")
+            return None
+        return _check_range(_as_integer(raw), minimum, maximum)
+
+    return convert
+
+
+def real(
+    minimum: float | None = 0, maximum: float | None = None, *, required: bool = False
+) -> Converter:
+    def convert(raw: Any) -> float | None:
+        if raw is None or raw == "":
+            if required:
+                raise LegacyValueError(ValueProblem.MISSING, "empty where a number is required")
+            return None
+        if isinstance(raw, bool) or not isinstance(raw, int | float):
+            raise _wrong_type(raw, "a number")
+        value = float(raw)
+        if not math.isfinite(value):
+            raise LegacyValueError(ValueProblem.OUT_OF_RANGE, f"{raw} is not a finite number")
+        return _check_range(value, minimum, maximum)
+
+    return convert
+
+
+def legacy_id(raw: Any) -> int:
+    """A row id, or a reference to one."""
+    if raw is None or raw == "":
+        raise LegacyValueError(ValueProblem.MISSING, "empty where a row id is required")
+    return _check_range(_as_integer(raw), 1, 2**63 - 1)
+
+
+def optional_legacy_id(raw: Any) -> int | None:
+    if raw is None or raw == "":
+        return None
+    return legacy_id(raw)
+
+
+def won(minimum: int | None = 0, *, required: bool = True) -> Converter:
+    """Whole Korean won, exact: INTEGER in some tables, REAL (300000.0) in others."""
+    maximum = 10**MAX_WON_DIGITS - 1
+
+    def convert(raw: Any) -> Decimal | None:
+        if raw is None or raw == "":
+            if required:
+                raise LegacyValueError(ValueProblem.MISSING, "empty where an amount is required")
+            return None
+        if isinstance(raw, bool) or not isinstance(raw, int | float):
+            raise _wrong_type(raw, "an amount in won")
+        if isinstance(raw, float) and not (math.isfinite(raw) and raw.is_integer()):
+            raise LegacyValueError(ValueProblem.OUT_OF_RANGE, f"{raw} is not a whole number of won")
+        return Decimal(_check_range(int(raw), minimum, maximum))
+
+    return convert
+
+
+def rate(raw: Any) -> Decimal | None:
+    """A fee rate such as 0.035: read from its shortest decimal form, so 0.035 stays 0.035."""
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+        raise _wrong_type(raw, "a rate")
+    try:
+        value = Decimal(repr(raw) if isinstance(raw, float) else str(raw))
+    except InvalidOperation:
+        raise _wrong_type(raw, "a rate") from None
+    if not value.is_finite() or not 0 <= value < 1:
+        raise LegacyValueError(ValueProblem.OUT_OF_RANGE, f"{raw} is not a rate between 0 and 1")
+    if value != value.quantize(Decimal("0.0001")):
+        raise LegacyValueError(ValueProblem.OUT_OF_RANGE, f"{raw} has more than 4 decimal places")
+    return value
+
+
+def boolean(raw: Any) -> bool:
+    if raw in (0, 1) and not isinstance(raw, float | str):
+        return bool(raw)
+    raise _wrong_type(raw, "1 or 0")
+
+
+# --- dates and times ------------------------------------------------------
+
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+SQLITE_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
+HAS_TIME_OF_DAY = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}")
+
+
+@cache
+def legacy_time_zone() -> tzinfo:
+    return ZoneInfo(settings.LEGACY_TIME_ZONE)
+
+
+def plain_date(raw: Any) -> date:
+    if raw is None or raw == "":
+        raise LegacyValueError(ValueProblem.MISSING, "empty where a date is required")
+    if not isinstance(raw, str):
+        raise _wrong_type(raw, "a date")
+    if not ISO_DATE.fullmatch(raw):
+        raise LegacyValueError(ValueProblem.UNREADABLE, f"{raw!r} is not a YYYY-MM-DD date")
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise LegacyValueError(ValueProblem.UNREADABLE, f"{raw!r} is not a real date") from None
+
+
+def time_of_day(raw: Any) -> time | None:
+    """A time of day such as '10:00:25.813560': microseconds kept."""
+    if raw is None or raw == "":
+        return None
+    if not isinstance(raw, str):
+        raise _wrong_type(raw, "a time of day")
+    try:
+        return time.fromisoformat(raw)
+    except ValueError:
+        raise LegacyValueError(ValueProblem.UNREADABLE, f"{raw!r} is not a time of day") from None
+
+
+def legacy_timestamp(raw: Any, legacy_tz: tzinfo | None = None) -> datetime | None:
+    """A moment, made time-zone aware by how it was written.
+
+    SQLite's CURRENT_TIMESTAMP writes 'YYYY-MM-DD HH:MM:SS' in UTC; the app's
+    Python wrote `datetime.now()` in the studio's local time, with a fraction
+    of a second or a 'T' (isoformat). That is the rule the legacy README gives
+    for last_login, and it holds for every timestamp column: a value in
+    SQLite's exact shape is UTC, any other is local time.
+    """
+    if raw is None or raw == "":
+        return None
+    if not isinstance(raw, str):
+        raise _wrong_type(raw, "a date and time")
+    if not HAS_TIME_OF_DAY.match(raw):
+        raise LegacyValueError(ValueProblem.UNREADABLE, f"{raw!r} is not a date and time")
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        raise LegacyValueError(ValueProblem.UNREADABLE, f"{raw!r} is not a date and time") from None
+    if moment.tzinfo is not None:
+        return moment
+    if SQLITE_TIMESTAMP.fullmatch(raw):
+        return moment.replace(tzinfo=UTC)
+    return moment.replace(tzinfo=legacy_tz or legacy_time_zone())
+
+
+def required_timestamp(raw: Any) -> datetime:
+    moment = legacy_timestamp(raw)
+    if moment is None:
+        raise LegacyValueError(ValueProblem.MISSING, "empty where a date and time is required")
+    return moment
+
+
+# --- vocabularies ---------------------------------------------------------
+
+GENDERS = {"남성": "male", "여성": "female", "male": "male", "female": "female"}
+
+
+def gender(raw: Any) -> str:
+    if raw is None or raw == "":
+        raise LegacyValueError(ValueProblem.MISSING, "empty where a gender is required")
+    if not isinstance(raw, str):
+        raise _wrong_type(raw, "a gender")
+    try:
+        return GENDERS[raw.strip().lower()]
+    except KeyError:
+        raise LegacyValueError(
+            ValueProblem.UNKNOWN_CHOICE, f"{raw!r} is not one of {', '.join(GENDERS)}"
+        ) from None
+
+
+# The legacy payment method is free text; "Package Purchase" was a package sale,
+# and the app took cards for those.
+PAYMENT_METHODS = {
+    "card": "card",
+    "카드": "card",
+    "package purchase": "card",
+    "cash": "cash",
+    "현금": "cash",
+    "transfer": "transfer",
+    "bank transfer": "transfer",
+    "계좌이체": "transfer",
+}
+
+
+def payment_method(raw: Any) -> str | None:
+    """The payment method as one of the target's choices; anything unrecognised is 'other'."""
+    if raw is None or raw == "":
+        return None
+    if not isinstance(raw, str):
+        raise _wrong_type(raw, "a payment method")
+    return PAYMENT_METHODS.get(raw.strip().lower(), "other")
+
+
+SESSION_STATUSES = ("scheduled", "completed", "cancelled")
+
+
+def session_status(raw: Any) -> str:
+    if raw in SESSION_STATUSES:
+        return raw
+    if raw is None or raw == "":
+        raise LegacyValueError(ValueProblem.MISSING, "empty where a session status is required")
+    raise LegacyValueError(
+        ValueProblem.UNKNOWN_CHOICE, f"{raw!r} is not one of {', '.join(SESSION_STATUSES)}"
+    )
+
+
+def json_object(raw: Any) -> Any:
+    if raw is None or raw == "":
+        return None
+    if not isinstance(raw, str):
+        raise _wrong_type(raw, "JSON text")
+    try:
+        return json.loads(storable_text(raw))
+    except json.JSONDecodeError as error:
+        raise LegacyValueError(ValueProblem.UNREADABLE, f"not valid JSON ({error.msg})") from None
+
+
+# --- trainers -------------------------------------------------------------
+
+LEGACY_BCRYPT = re.compile(r"\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}")
+LEGACY_BCRYPT_ALGORITHM = "legacy_bcrypt"
+
+
+def is_legacy_bcrypt(raw: Any) -> bool:
+    return isinstance(raw, str) and LEGACY_BCRYPT.fullmatch(raw) is not None
+
+
+def django_password(raw: Any) -> str:
+    """The legacy hash in a form Django's hashers check; any other hash cannot be
+    checked, so its trainer gets an unusable password and must reset it."""
+    if is_legacy_bcrypt(raw):
+        return f"{LEGACY_BCRYPT_ALGORITHM}${raw}"
+    return make_password(None)
+
+
+def split_name(name: str) -> tuple[str, str]:
+    """First word, and the rest; a name with no space is all first name."""
+    first, _, rest = name.strip().partition(" ")
+    return first, rest.strip()
