@@ -19,7 +19,9 @@ def notes():
 class Assessment(models.Model):
     """A fitness assessment: seven tests, each with its measures and notes."""
 
-    client = models.ForeignKey("clients.Client", on_delete=models.PROTECT, related_name="assessments")
+    client = models.ForeignKey(
+        "clients.Client", on_delete=models.PROTECT, related_name="assessments"
+    )
     trainer = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="assessments"
     )

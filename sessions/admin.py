@@ -5,7 +5,14 @@ from .models import FeeAuditLog, Payment, Session, SessionPackage
 
 @admin.register(SessionPackage)
 class SessionPackageAdmin(admin.ModelAdmin):
-    list_display = ("__str__", "client", "trainer", "total_amount", "remaining_sessions", "is_active")
+    list_display = (
+        "__str__",
+        "client",
+        "trainer",
+        "total_amount",
+        "remaining_sessions",
+        "is_active",
+    )
     list_filter = ("is_active", "trainer")
 
 

@@ -63,7 +63,12 @@ class SessionPackage(models.Model):
 
     class Meta:
         constraints = non_negative(
-            "sessionpackage", "total_amount", "session_price", *FEE_FIELDS, "vat_rate", "card_fee_rate"
+            "sessionpackage",
+            "total_amount",
+            "session_price",
+            *FEE_FIELDS,
+            "vat_rate",
+            "card_fee_rate",
         )
 
     def __str__(self) -> str:
@@ -103,6 +108,9 @@ class Session(models.Model):
                 name="training_session_status_valid",
             ),
         ]
+
+    def __str__(self) -> str:
+        return f"Session on {self.session_date} ({self.status})"
 
 
 class PaymentMethod(models.TextChoices):
@@ -149,6 +157,9 @@ class Payment(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        return f"Payment of {self.amount} won on {self.payment_date}"
+
 
 class FeeAuditLog(models.Model):
     """One fee calculation: which package or payment, the breakdown, and how it was computed."""
@@ -178,3 +189,6 @@ class FeeAuditLog(models.Model):
 
     class Meta:
         constraints = non_negative("feeauditlog", *FEE_FIELDS, "vat_rate", "card_fee_rate")
+
+    def __str__(self) -> str:
+        return f"{self.calculation_type} at {self.created_at}"
