@@ -1,0 +1,45 @@
+import hashlib
+import os
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from tests.legacy_files import LegacyFile
+
+
+def pytest_configure(config):
+    # CI proves the suite on PostgreSQL; a missing DATABASE_URL must not quietly mean SQLite.
+    if os.environ.get("CI") and not os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        raise pytest.UsageError("CI runs the suite on PostgreSQL: set DATABASE_URL=postgres://...")
+
+
+@pytest.fixture
+def legacy_file(tmp_path: Path):
+    """A new legacy file with the real schema and no rows; call .close() before reading it."""
+    built = LegacyFile(tmp_path / "legacy.db")
+    yield built
+    built.connection.close()
+
+
+@pytest.fixture
+def legacy_db(django_db_blocker):
+    """Lets a test read legacy files: pytest-django blocks every database alias by default."""
+    with django_db_blocker.unblock():
+        yield
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def run_command(name: str, *args: str) -> tuple[int, str]:
+    """Run a management command as an operator would; return its exit code and output."""
+    stdout = StringIO()
+    try:
+        call_command(name, *args, stdout=stdout, stderr=StringIO())
+    except CommandError as error:
+        return error.returncode, stdout.getvalue() + f"\nCommandError: {error}"
+    return 0, stdout.getvalue()

@@ -1,0 +1,203 @@
+"""Small legacy files built for one test each.
+
+`LegacyFile` creates a file with the real legacy schema and inserts rows with
+sensible defaults, so that a test states only what matters to it. A file built
+with the defaults alone is clean: precheck finds nothing blocking in it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from migration.legacy.schema import schema_sql
+
+# A well-formed bcrypt hash (of no password anyone knows): precheck looks at the form only.
+BCRYPT_HASH = "$2b$12$" + "abcdefghijklmnopqrstuv" + "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcde"
+UTC_STAMP = "2024-03-01 09:00:00"
+
+
+class LegacyFile:
+    def __init__(self, path: Path):
+        self.path = path
+        self.connection = sqlite3.connect(path)
+        self.connection.executescript(schema_sql())
+        self._numbers = itertools.count(1)
+
+    def execute(self, sql: str, params: tuple = ()) -> None:
+        self.connection.execute(sql, params)
+        self.connection.commit()
+
+    def insert(self, table: str, **values: Any) -> int:
+        columns = ", ".join(f'"{column}"' for column in values)
+        marks = ", ".join("?" for _ in values)
+        cursor = self.connection.execute(
+            f'INSERT INTO "{table}" ({columns}) VALUES ({marks})', tuple(values.values())
+        )
+        self.connection.commit()
+        return cursor.lastrowid
+
+    def close(self) -> Path:
+        self.connection.close()
+        return self.path
+
+    # --- one row of each table, with defaults a clean file would have ---
+
+    def trainer(self, **values: Any) -> int:
+        n = next(self._numbers)
+        return self.insert(
+            "trainers",
+            **{
+                "username": f"trainer{n}",
+                "password_hash": BCRYPT_HASH,
+                "name": f"Trainer {n}",
+                "email": f"trainer{n}@example.com",
+                "created_at": UTC_STAMP,
+                **values,
+            },
+        )
+
+    def client(self, trainer_id: int, **values: Any) -> int:
+        return self.insert(
+            "clients",
+            **{
+                "trainer_id": trainer_id,
+                "name": "Client",
+                "age": 35,
+                "gender": "여성",
+                "height": 165.2,
+                "weight": 58.4,
+                "email": "",
+                "phone": "",
+                "created_at": UTC_STAMP,
+                "updated_at": UTC_STAMP,
+                **values,
+            },
+        )
+
+    def package(self, client_id: int, trainer_id: int, **values: Any) -> int:
+        return self.insert(
+            "session_packages",
+            **{
+                "client_id": client_id,
+                "trainer_id": trainer_id,
+                "total_amount": 300000,
+                "session_price": 60000,
+                "total_sessions": 5,
+                "remaining_credits": 262227,
+                "remaining_sessions": 5,
+                "created_at": UTC_STAMP,
+                "updated_at": UTC_STAMP,
+                "is_active": 1,
+                "gross_amount": 300000,
+                "vat_amount": 27273,
+                "card_fee_amount": 10500,
+                "net_amount": 262227,
+                "vat_rate": 0.10,
+                "card_fee_rate": 0.035,
+                "fee_calculation_method": "inclusive",
+                **values,
+            },
+        )
+
+    def session(self, client_id: int, package_id: int, trainer_id: int | None, **values) -> int:
+        return self.insert(
+            "sessions",
+            **{
+                "client_id": client_id,
+                "package_id": package_id,
+                "trainer_id": trainer_id,
+                "session_date": "2024-03-05",
+                "session_time": "10:00:25.813560",
+                "session_duration": 60,
+                "session_cost": 60000.0,
+                "status": "completed",
+                "created_at": UTC_STAMP,
+                "completed_at": UTC_STAMP,
+                **values,
+            },
+        )
+
+    def training_session(self, client_id: int, package_id: int, trainer_id: int, **values) -> int:
+        return self.insert(
+            "training_sessions",
+            **{
+                "client_id": client_id,
+                "package_id": package_id,
+                "trainer_id": trainer_id,
+                "session_date": "2024-02-05",
+                "session_time": None,
+                "session_duration": 60,
+                "session_cost": 60000,
+                "status": "completed",
+                "created_at": UTC_STAMP,
+                **values,
+            },
+        )
+
+    def payment(self, client_id: int, package_id: int | None, trainer_id: int | None, **values):
+        return self.insert(
+            "payments",
+            **{
+                "client_id": client_id,
+                "package_id": package_id,
+                "trainer_id": trainer_id,
+                "amount": 300000.0,
+                "payment_method": "카드",
+                "payment_date": "2024-03-01",
+                "created_at": UTC_STAMP,
+                "gross_amount": 300000,
+                "vat_amount": 27273,
+                "card_fee_amount": 10500,
+                "net_amount": 262227,
+                "vat_rate": 0.10,
+                "card_fee_rate": 0.035,
+                **values,
+            },
+        )
+
+    def payment_record(self, client_id: int, package_id: int | None, trainer_id: int, **values):
+        return self.insert(
+            "payment_records",
+            **{
+                "client_id": client_id,
+                "package_id": package_id,
+                "trainer_id": trainer_id,
+                "amount": 300000,
+                "payment_method": "현금",
+                "payment_date": "2024-02-01",
+                "created_at": UTC_STAMP,
+                **values,
+            },
+        )
+
+    def assessment(self, client_id: int, trainer_id: int, **values: Any) -> int:
+        return self.insert(
+            "assessments",
+            **{
+                "client_id": client_id,
+                "trainer_id": trainer_id,
+                "date": "2024-03-02",
+                "overhead_squat_score": 2,
+                "single_leg_balance_left_eyes_open": 12.37,
+                "overall_score": 71.5,
+                "created_at": UTC_STAMP,
+                **values,
+            },
+        )
+
+    def small_studio(self) -> dict[str, int]:
+        """One of each row, all consistent: the base most tests start from."""
+        trainer = self.trainer()
+        client = self.client(trainer)
+        package = self.package(client, trainer)
+        return {
+            "trainer": trainer,
+            "client": client,
+            "package": package,
+            "assessment": self.assessment(client, trainer),
+            "session": self.session(client, package, trainer),
+            "payment": self.payment(client, package, trainer),
+        }

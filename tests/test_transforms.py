@@ -1,0 +1,249 @@
+"""The pure conversions, without a database."""
+
+from datetime import UTC, date, datetime, time, timedelta, timezone
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import bcrypt
+import pytest
+from django.contrib.auth.hashers import check_password, is_password_usable
+
+from migration import transforms as t
+from migration.fees import fee_breakdown
+from migration.transforms import LegacyValueError, ValueProblem
+
+SEOUL = ZoneInfo("Asia/Seoul")
+
+
+def problem_of(convert, raw) -> ValueProblem:
+    with pytest.raises(LegacyValueError) as caught:
+        convert(raw)
+    return caught.value.problem
+
+
+class TestTimestamps:
+    def test_sqlite_current_timestamp_is_utc(self):
+        assert t.legacy_timestamp("2024-03-01 09:00:00") == datetime(2024, 3, 1, 9, tzinfo=UTC)
+
+    def test_python_now_with_fraction_is_studio_local_time(self):
+        moment = t.legacy_timestamp("2024-03-01 18:00:00.123456")
+        assert moment == datetime(2024, 3, 1, 18, 0, 0, 123456, tzinfo=SEOUL)
+        assert moment.astimezone(UTC) == datetime(2024, 3, 1, 9, 0, 0, 123456, tzinfo=UTC)
+
+    def test_isoformat_with_t_is_studio_local_time(self):
+        # locked_until is written with isoformat(), which drops a zero fraction.
+        assert t.legacy_timestamp("2024-03-01T18:05:00") == datetime(
+            2024, 3, 1, 18, 5, tzinfo=SEOUL
+        )
+
+    def test_explicit_offset_is_respected(self):
+        moment = t.legacy_timestamp("2024-03-01T18:05:00+01:00")
+        assert moment.utcoffset() == timedelta(hours=1)
+
+    def test_the_studio_zone_can_be_given(self):
+        plus_two = timezone(timedelta(hours=2))
+        moment = t.legacy_timestamp("2024-03-01 10:00:00.5", legacy_tz=plus_two)
+        assert moment.astimezone(UTC).hour == 8
+
+    @pytest.mark.parametrize("raw", [None, ""])
+    def test_empty_is_none(self, raw):
+        assert t.legacy_timestamp(raw) is None
+
+    @pytest.mark.parametrize(
+        "raw", ["01/03/2024 10:00", "2024-03-01", "yesterday", "2024-13-01 10:00:00"]
+    )
+    def test_unreadable(self, raw):
+        assert problem_of(t.legacy_timestamp, raw) is ValueProblem.UNREADABLE
+
+    def test_a_number_is_the_wrong_type(self):
+        assert problem_of(t.legacy_timestamp, 1709283600) is ValueProblem.WRONG_TYPE
+
+    def test_required_timestamp_refuses_empty(self):
+        assert problem_of(t.required_timestamp, None) is ValueProblem.MISSING
+
+
+class TestDatesAndTimes:
+    def test_plain_date(self):
+        assert t.plain_date("2024-02-29") == date(2024, 2, 29)
+
+    @pytest.mark.parametrize("raw", ["2023-02-29", "05/03/2024", "20240305", "2024-03-05 10:00:00"])
+    def test_unreadable_dates(self, raw):
+        assert problem_of(t.plain_date, raw) is ValueProblem.UNREADABLE
+
+    def test_time_of_day_keeps_microseconds(self):
+        assert t.time_of_day("10:00:25.813560") == time(10, 0, 25, 813560)
+
+    def test_time_of_day_may_be_absent(self):
+        assert t.time_of_day(None) is None
+        assert t.time_of_day("") is None
+
+    def test_time_of_day_unreadable(self):
+        assert problem_of(t.time_of_day, "25:00") is ValueProblem.UNREADABLE
+
+
+class TestText:
+    def test_optional_text_empty_becomes_null(self):
+        convert = t.optional_text()
+        assert convert("") is None
+        assert convert(None) is None
+        assert convert("010-1234-5678") == "010-1234-5678"
+
+    def test_required_text_refuses_empty(self):
+        assert problem_of(t.text(), "") is ValueProblem.MISSING
+
+    def test_verbatim_text_keeps_empty(self):
+        assert t.verbatim_text("") == ""
+        assert t.verbatim_text(None) is None
+
+    def test_nul_cannot_be_stored(self):
+        assert problem_of(t.text(), "Kim\x00") is ValueProblem.UNSTORABLE_TEXT
+
+    def test_invalid_utf8_cannot_be_stored(self):
+        # The reader decodes with surrogateescape, so bad bytes arrive as lone surrogates.
+        raw = b"Kim \xff".decode("utf-8", "surrogateescape")
+        assert problem_of(t.optional_text(), raw) is ValueProblem.UNSTORABLE_TEXT
+
+    def test_too_long(self):
+        assert problem_of(t.text(5), "abcdef") is ValueProblem.OUT_OF_RANGE
+
+    def test_korean_text_is_kept(self):
+        assert t.text()("스쿼트 시 무릎이 안쪽으로") == "스쿼트 시 무릎이 안쪽으로"
+
+
+class TestNumbers:
+    def test_won_from_integer_and_real_is_exact(self):
+        convert = t.won()
+        assert convert(300000) == Decimal(300000)
+        assert convert(300000.0) == Decimal(300000)
+        assert isinstance(convert(300000.0), Decimal)
+
+    def test_fractional_won_is_refused(self):
+        assert problem_of(t.won(), 300000.5) is ValueProblem.OUT_OF_RANGE
+
+    def test_negative_won_is_refused_unless_allowed(self):
+        assert problem_of(t.won(), -1) is ValueProblem.OUT_OF_RANGE
+        assert t.won(minimum=None)(-1) == Decimal(-1)
+
+    def test_text_in_a_money_column(self):
+        assert problem_of(t.won(), "300,000") is ValueProblem.WRONG_TYPE
+
+    def test_integer_range(self):
+        age = t.integer(0, 150)
+        assert age(35) == 35
+        assert problem_of(age, 400) is ValueProblem.OUT_OF_RANGE
+        assert problem_of(age, "thirty") is ValueProblem.WRONG_TYPE
+        assert problem_of(age, 35.5) is ValueProblem.WRONG_TYPE
+
+    def test_integers_beyond_64_bits_are_out_of_range(self):
+        # SQLite stores such a number as REAL; it cannot be an id.
+        assert problem_of(t.legacy_id, float(2**70)) is ValueProblem.OUT_OF_RANGE
+
+    def test_real_keeps_fractions(self):
+        assert t.real(0)(12.37) == 12.37
+        assert problem_of(t.real(0), float("nan")) is ValueProblem.OUT_OF_RANGE
+
+    def test_rate_keeps_0_035_exactly(self):
+        assert t.rate(0.035) == Decimal("0.035")
+        assert t.rate(0.1) == Decimal("0.1")
+        assert problem_of(t.rate, 1.5) is ValueProblem.OUT_OF_RANGE
+
+    def test_boolean(self):
+        assert t.boolean(1) is True
+        assert t.boolean(0) is False
+        assert problem_of(t.boolean, "yes") is ValueProblem.WRONG_TYPE
+
+
+class TestVocabularies:
+    @pytest.mark.parametrize(
+        ("raw", "expected"), [("남성", "male"), ("여성", "female"), (" 여성 ", "female")]
+    )
+    def test_gender(self, raw, expected):
+        assert t.gender(raw) == expected
+
+    def test_unknown_gender(self):
+        assert problem_of(t.gender, "여자") is ValueProblem.UNKNOWN_CHOICE
+
+    @pytest.mark.parametrize(
+        ("raw", "expected"),
+        [
+            ("card", "card"),
+            ("카드", "card"),
+            ("Package Purchase", "card"),
+            ("현금", "cash"),
+            ("계좌이체", "transfer"),
+            ("상품권", "other"),
+            ("", None),
+            (None, None),
+        ],
+    )
+    def test_payment_method(self, raw, expected):
+        assert t.payment_method(raw) == expected
+
+    def test_session_status(self):
+        assert t.session_status("cancelled") == "cancelled"
+        assert problem_of(t.session_status, "done") is ValueProblem.UNKNOWN_CHOICE
+
+
+class TestTrainers:
+    @pytest.mark.parametrize(
+        ("name", "expected"),
+        [
+            ("Kim Min Jun", ("Kim", "Min Jun")),
+            ("김민준", ("김민준", "")),
+            ("  Lee  Sol ", ("Lee", "Sol")),
+        ],
+    )
+    def test_split_name(self, name, expected):
+        assert t.split_name(name) == expected
+
+    def test_bcrypt_hash_is_recognised(self):
+        valid = "$2b$12$" + "a" * 53
+        assert t.is_legacy_bcrypt(valid)
+        assert not t.is_legacy_bcrypt(valid[:-1])
+        assert not t.is_legacy_bcrypt("sha256$salt$abcdef")
+        assert not t.is_legacy_bcrypt(valid.encode())
+
+    def test_non_bcrypt_hash_becomes_unusable(self):
+        password = t.django_password(
+            "5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8"
+        )
+        assert not is_password_usable(password)
+        assert "5e884898" not in password
+
+    def test_bcrypt_hash_checks_the_old_password(self):
+        legacy_hash = bcrypt.hashpw(b"studio-pass-1", bcrypt.gensalt(4)).decode()
+        password = t.django_password(legacy_hash)
+        assert check_password("studio-pass-1", password)
+        assert not check_password("studio-pass-2", password)
+
+    def test_long_password_checks_like_the_legacy_app(self):
+        long_password = "트레이너의 아주 긴 비밀번호" * 4  # well over 72 bytes in UTF-8
+        assert len(long_password.encode()) > 72
+        legacy_hash = bcrypt.hashpw(long_password.encode()[:72], bcrypt.gensalt(4)).decode()
+        assert check_password(long_password, t.django_password(legacy_hash))
+
+
+class TestFeeRule:
+    @pytest.mark.parametrize(
+        ("gross", "vat", "card_fee", "net"),
+        [
+            (1_980_000, 180_000, 69_300, 1_730_700),
+            (300_000, 27_273, 10_500, 262_227),
+            (2_280_000, 207_273, 79_800, 1_992_927),
+        ],
+    )
+    def test_the_readme_examples(self, gross, vat, card_fee, net):
+        breakdown = fee_breakdown(gross)
+        assert (breakdown.vat_amount, breakdown.card_fee_amount, breakdown.net_amount) == (
+            vat,
+            card_fee,
+            net,
+        )
+        assert breakdown.is_consistent
+        assert breakdown.card_fee_rate == Decimal("0.035")
+        assert breakdown.method == "inclusive"
+
+    def test_half_won_rounds_up(self):
+        # 10 x 0.035 = 0.35 -> 0; 100 x 0.035 = 3.5 -> 4 (ROUND_HALF_UP, not banker's rounding)
+        assert fee_breakdown(100).card_fee_amount == 4
+        assert fee_breakdown(110).vat_amount == 10
