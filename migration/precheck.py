@@ -208,6 +208,8 @@ def _check_table_values(
     source: LegacySource, layout: LegacyLayout, spec: TableSpec
 ) -> Iterator[Finding]:
     present = layout.present_columns(spec)
+    if not present:
+        return  # check_schema reports every missing column
     position = {column: index for index, column in enumerate(present)}
     checks = [
         (c.column, position[c.column], c.convert) for c in spec.columns if c.column in position
@@ -308,8 +310,14 @@ def check_table_pairs(source: LegacySource, layout: LegacyLayout) -> Iterator[Fi
             f"SELECT o.id, n.id, ({same_content}) FROM {old} o JOIN {new} n ON {same_key} "
             "ORDER BY o.id"
         )
-        duplicates = [(old_id, new_id) for old_id, new_id, same in matches if same]
-        conflicts = [(old_id, new_id) for old_id, new_id, same in matches if not same]
+        # An old row may match several new ones: it is one duplicate, reported once,
+        # and a conflict only if it matches none of them exactly.
+        best_match: dict[Any, tuple[Any, bool]] = {}
+        for old_id, new_id, same in matches:
+            if old_id not in best_match or (same and not best_match[old_id][1]):
+                best_match[old_id] = (new_id, bool(same))
+        duplicates = [(o, n) for o, (n, same) in best_match.items() if same]
+        conflicts = [(o, n) for o, (n, same) in best_match.items() if not same]
         if duplicates:
             yield finding(
                 "pairs.duplicate-row",
@@ -469,49 +477,58 @@ def check_fees(source: LegacySource, layout: LegacyLayout) -> Iterator[Finding]:
 
 
 def check_normalised_values(source: LegacySource, layout: LegacyLayout) -> Iterator[Finding]:
-    if layout.has_column("clients", "gender"):
-        counts = Counter(
-            value for (value,) in source.rows("clients", ("gender",)) if value is not None
+    yield from _gender_mapping(source, layout)
+    yield from _payment_method_mapping(source, layout)
+
+
+def _gender_mapping(source: LegacySource, layout: LegacyLayout) -> Iterator[Finding]:
+    if not layout.has_column("clients", "gender"):
+        return
+    counts = Counter(value for (value,) in source.rows("clients", ("gender",)) if value is not None)
+    if not counts:
+        return
+    mapping = {
+        value: GENDERS.get(value.strip().lower(), "not recognised")
+        if isinstance(value, str)
+        else "not recognised"
+        for value in counts
+    }
+    yield finding(
+        "normalise.gender",
+        "clients.gender: "
+        + ", ".join(f"{value} → {mapping[value]} ({n})" for value, n in counts.most_common()),
+        table="clients",
+        column="gender",
+        row_count=counts.total(),
+        details={str(v): {"to": mapping[v], "rows": n} for v, n in counts.most_common()},
+    )
+
+
+def _payment_method_mapping(source: LegacySource, layout: LegacyLayout) -> Iterator[Finding]:
+    tables = [t for t in ("payments", "payment_records") if layout.has_column(t, "payment_method")]
+    counts: Counter[str] = Counter()
+    for table in tables:
+        counts.update(
+            value
+            for (value,) in source.rows(table, ("payment_method",))
+            if isinstance(value, str) and value != ""
         )
-        mapping = {
-            str(value): GENDERS.get(value.strip().lower(), "not recognised")
-            if isinstance(value, str)
-            else "not recognised"
-            for value in counts
-        }
-        yield finding(
-            "normalise.gender",
-            "clients.gender: "
-            + ", ".join(f"{value} → {mapping[str(value)]} ({n})" for value, n in counts.items()),
-            table="clients",
-            column="gender",
-            row_count=sum(counts.values()),
-            details={str(v): {"to": mapping[str(v)], "rows": n} for v, n in counts.items()},
-        )
-    methods: Counter[str] = Counter()
-    for table in ("payments", "payment_records"):
-        if layout.has_column(table, "payment_method"):
-            methods.update(
-                value
-                for (value,) in source.rows(table, ("payment_method",))
-                if isinstance(value, str) and value != ""
-            )
-    if methods:
-        mapping = {value: payment_method(value) for value in methods}
-        unrecognised = [value for value in methods if value.strip().lower() not in PAYMENT_METHODS]
-        summary = "payment_method: " + ", ".join(
-            f"{value} → {mapping[value]} ({n})" for value, n in methods.most_common()
-        )
-        if unrecognised:
-            summary += f"; {len(unrecognised)} unrecognised text(s) become 'other'"
-        yield finding(
-            "normalise.payment-method",
-            summary,
-            table="payments",
-            column="payment_method",
-            row_count=sum(methods.values()),
-            details={v: {"to": mapping[v], "rows": n} for v, n in methods.most_common()},
-        )
+    if not counts:
+        return
+    mapping = {value: payment_method(value) for value in counts}
+    unrecognised = [value for value in counts if value.strip().lower() not in PAYMENT_METHODS]
+    summary = f"{' and '.join(tables)} payment_method: " + ", ".join(
+        f"{value} → {mapping[value]} ({n})" for value, n in counts.most_common()
+    )
+    if unrecognised:
+        summary += f"; {len(unrecognised)} unrecognised text(s) become 'other'"
+    yield finding(
+        "normalise.payment-method",
+        summary,
+        column="payment_method",
+        row_count=counts.total(),
+        details={v: {"to": mapping[v], "rows": n} for v, n in counts.most_common()},
+    )
 
 
 CHECKS: tuple[Check, ...] = (

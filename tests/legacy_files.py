@@ -15,7 +15,7 @@ from typing import Any
 from migration.legacy.schema import schema_sql
 
 # A well-formed bcrypt hash (of no password anyone knows): precheck looks at the form only.
-BCRYPT_HASH = "$2b$12$" + "abcdefghijklmnopqrstuv" + "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcde"
+BCRYPT_HASH = "$2b$12$" + "abcdefghijklmnopqrstuv" + "0123456789ABCDEFGHIJKLMNOPQRSTU"
 UTC_STAMP = "2024-03-01 09:00:00"
 
 

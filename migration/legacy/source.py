@@ -109,13 +109,23 @@ class LegacySource:
     def count(self, table: str) -> int:
         return self._fetchall(f"SELECT count(*) FROM {quote_identifier(table)}", what=table)[0][0]
 
-    def has_rowid(self, table: str) -> bool:
-        try:
-            with self.connection.cursor() as cursor:
-                cursor.execute(f"SELECT rowid FROM {quote_identifier(table)} LIMIT 0")
-        except DatabaseError:
-            return False  # a WITHOUT ROWID table, or one with a column named rowid
-        return True
+    def rowid_name(self, table: str) -> str | None:
+        """The name that reaches this table's real rowid, or None if nothing does.
+
+        A hand-added column called `rowid` would shadow SQLite's own; its
+        other spellings may still reach it. WITHOUT ROWID tables have none.
+        """
+        taken = {column.name.lower() for column in self.columns(table)}
+        for name in ("rowid", "_rowid_", "oid"):
+            if name in taken:
+                continue
+            try:
+                with self.connection.cursor() as cursor:
+                    cursor.execute(f"SELECT {name} FROM {quote_identifier(table)} LIMIT 0")
+            except DatabaseError:
+                return None  # a WITHOUT ROWID table
+            return name
+        return None
 
     def rows(
         self,
@@ -130,7 +140,8 @@ class LegacySource:
         """
         selected = ", ".join(quote_identifier(column) for column in columns)
         name = quote_identifier(table)
-        if not self.has_rowid(table):
+        rowid = self.rowid_name(table)
+        if rowid is None:
             with self._reading(table), self.connection.cursor() as cursor:
                 cursor.execute(f"SELECT {selected} FROM {name}")
                 while batch := cursor.fetchmany(batch_size):
@@ -141,8 +152,8 @@ class LegacySource:
             while True:
                 # Both numbers are ours (ints); no params keeps identifiers untouched.
                 cursor.execute(
-                    f"SELECT rowid, {selected} FROM {name} WHERE rowid > {int(last_rowid)} "
-                    f"ORDER BY rowid LIMIT {int(batch_size)}"
+                    f"SELECT {rowid}, {selected} FROM {name} WHERE {rowid} > {int(last_rowid)} "
+                    f"ORDER BY {rowid} LIMIT {int(batch_size)}"
                 )
                 batch = cursor.fetchall()
                 if not batch:

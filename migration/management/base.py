@@ -42,6 +42,9 @@ class ReportCommand(BaseCommand):
             raise CommandError(str(error), returncode=EXIT_UNREADABLE) from error
 
     def write_report(self, rendered: str, output: str | None) -> None:
+        # Legacy text that is not UTF-8 arrives as lone surrogates; a report
+        # shows those bytes escaped (\udcff) rather than failing to be written.
+        rendered = rendered.encode("utf-8", "backslashreplace").decode("utf-8")
         if output is None:
             self.stdout.write(rendered, ending="")
             return

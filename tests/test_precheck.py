@@ -1,0 +1,643 @@
+"""Precheck on small legacy files: each finding it can make, its report formats, its exit codes."""
+
+import json
+import sqlite3
+from pathlib import Path
+
+import bcrypt
+import pytest
+
+from migration.findings import CATALOGUE, Finding, Severity
+from migration.legacy import open_legacy
+from migration.legacy.schema import newest_schema
+from migration.precheck import PrecheckReport, run_precheck
+from tests.conftest import run_command, sha256_of
+from tests.legacy_files import UTC_STAMP, LegacyFile
+
+pytestmark = pytest.mark.usefixtures("legacy_db")
+
+# A real bcrypt hash of a known password (cost 4 keeps the suite fast).
+BCRYPT = bcrypt.hashpw(b"correct horse battery", bcrypt.gensalt(4)).decode()
+# The app once stored salted SHA-256: such a user cannot keep the password.
+SHA256_HASH = "sha256$studio-salt$5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8"
+
+
+@pytest.fixture
+def studio(legacy_file: LegacyFile) -> dict[str, int]:
+    """small_studio() with a real bcrypt hash: no finding but the informational ones."""
+    ids = legacy_file.small_studio()
+    legacy_file.execute("UPDATE trainers SET password_hash = ?", (BCRYPT,))
+    return ids
+
+
+def precheck(legacy_file: LegacyFile) -> PrecheckReport:
+    path = legacy_file.close()
+    with open_legacy(path) as source:
+        return run_precheck(source)
+
+
+def problems(report: PrecheckReport) -> list[str]:
+    """The codes of every blocking finding and warning, in report order."""
+    return [item.code for item in report.findings if item.severity != Severity.INFO]
+
+
+def the(report: PrecheckReport, code: str) -> Finding:
+    matches = [item for item in report.findings if item.code == code]
+    assert len(matches) == 1, f"expected one {code}, got {report.findings}"
+    return matches[0]
+
+
+def precheck_command(legacy_file: LegacyFile, *options: str) -> tuple[int, str]:
+    return run_command("precheck", "--source", str(legacy_file.close()), *options)
+
+
+def report_part(output: str) -> str:
+    """The report itself, without the CommandError line run_command appends."""
+    return output.split("\nCommandError: ")[0]
+
+
+# --- a clean file ---------------------------------------------------------
+
+
+def test_small_studio_has_nothing_blocking_and_exits_0(legacy_file):
+    legacy_file.small_studio()
+    report = precheck(legacy_file)
+    assert report.blocking == []
+    code, output = precheck_command(legacy_file)
+    assert code == 0
+    assert "Result: nothing blocks an import of this file." in output
+
+
+def test_clean_studio_has_only_informational_findings(legacy_file, studio):
+    report = precheck(legacy_file)
+    assert report.integrity == ("ok",)
+    assert report.is_newest_generation
+    assert problems(report) == []
+    assert sorted(item.code for item in report.findings) == [
+        "normalise.gender",
+        "normalise.payment-method",
+        "pairs.merge",
+        "pairs.merge",
+    ]
+
+
+def test_builder_default_trainer_has_a_usable_password(legacy_file):
+    legacy_file.small_studio()
+    assert "trainers.unusable-password" not in problems(precheck(legacy_file))
+
+
+# --- file.integrity -------------------------------------------------------
+
+
+def test_damaged_index_page_is_blocking_file_integrity(legacy_file, studio):
+    for n in range(20):
+        legacy_file.client(studio["trainer"], name=f"Client {n}", phone=f"010-{n:04d}")
+    legacy_file.execute("CREATE INDEX idx_clients_contact ON clients (phone, email, name)")
+    path = legacy_file.close()
+    with sqlite3.connect(path) as connection:
+        page_size = connection.execute("PRAGMA page_size").fetchone()[0]
+        (root,) = connection.execute(
+            "SELECT rootpage FROM sqlite_master WHERE name = 'idx_clients_contact'"
+        ).fetchone()
+    connection.close()
+    assert root > 1  # page 1 holds the schema; this damage only shows when checked
+    data = bytearray(path.read_bytes())
+    start = (root - 1) * page_size
+    at = data.find(b"010-0005", start, start + page_size)
+    assert at != -1
+    data[at : at + 8] = b"010-9995"  # the index entry no longer matches its row
+    path.write_bytes(bytes(data))
+
+    report = precheck(legacy_file)
+    item = the(report, "file.integrity")
+    assert item.severity == Severity.BLOCKING
+    assert "idx_clients_contact" in item.summary
+    assert item.row_count == len(report.integrity) >= 1
+    code, output = precheck_command(legacy_file)
+    assert code == 1
+    assert "integrity: FAILED" in output
+
+
+# --- schema ---------------------------------------------------------------
+
+
+def test_missing_table_is_blocking(legacy_file, studio):
+    legacy_file.execute("DROP TABLE assessments")
+    report = precheck(legacy_file)
+    item = the(report, "schema.missing-table")
+    assert (item.severity, item.table, item.column) == (Severity.BLOCKING, "assessments", None)
+    assert problems(report) == ["schema.missing-table"]
+
+
+def test_missing_required_column_is_blocking(legacy_file, studio):
+    legacy_file.execute("ALTER TABLE clients DROP COLUMN age")
+    report = precheck(legacy_file)
+    item = the(report, "schema.missing-column")
+    assert (item.severity, item.table, item.column) == (Severity.BLOCKING, "clients", "age")
+    assert problems(report) == ["schema.missing-column"]
+    assert precheck_command(legacy_file)[0] == 1
+
+
+def test_older_generations_are_info_not_blocking(legacy_file, studio):
+    legacy_file.execute("ALTER TABLE trainers DROP COLUMN failed_login_attempts")
+    legacy_file.execute("DROP TABLE fee_audit_log")
+    legacy_file.execute("ALTER TABLE sessions DROP COLUMN trainer_id")
+    report = precheck(legacy_file)
+    older = [item for item in report.findings if item.code == "schema.older-generation"]
+    assert {(item.table, item.column) for item in older} == {
+        ("trainers", "failed_login_attempts"),
+        ("fee_audit_log", None),
+        ("sessions", "trainer_id"),
+    }
+    assert {item.severity for item in older} == {Severity.INFO}
+    assert problems(report) == []
+    assert {g.name: g.missing for g in report.generations if not g.present} == {
+        "rate limiting": ("trainers.failed_login_attempts",),
+        "trainer on new tables": ("sessions.trainer_id",),
+        "fee migration": ("fee_audit_log",),
+    }
+    assert precheck_command(legacy_file)[0] == 0
+
+
+def test_sessions_without_trainer_column_have_inferable_trainers(legacy_file, studio):
+    second = legacy_file.session(studio["client"], studio["package"], studio["trainer"])
+    legacy_file.execute("ALTER TABLE sessions DROP COLUMN trainer_id")
+    item = the(precheck(legacy_file), "reference.inferable-trainer")
+    assert (item.severity, item.table, item.column) == (Severity.INFO, "sessions", "trainer_id")
+    assert item.row_ids == (studio["session"], second)
+
+
+def test_assessments_without_trainer_column_take_the_clients_trainer(legacy_file, studio):
+    # A foreign key names assessments.trainer_id, so SQLite cannot drop it: rebuild the table.
+    columns = ", ".join(
+        f'"{c.name}" {c.declared_type}{" PRIMARY KEY" if c.name == "id" else ""}'
+        for c in newest_schema()["assessments"]
+        if c.name != "trainer_id"
+    )
+    legacy_file.execute("DROP TABLE assessments")
+    legacy_file.execute(f"CREATE TABLE assessments ({columns})")
+    assessment = legacy_file.insert(
+        "assessments", client_id=studio["client"], date="2024-03-02", created_at=UTC_STAMP
+    )
+    report = precheck(legacy_file)
+    assert the(report, "schema.older-generation").column == "trainer_id"
+    item = the(report, "reference.inferable-trainer")
+    assert (item.table, item.row_ids) == ("assessments", (assessment,))
+    assert problems(report) == []
+
+
+def test_unknown_table_is_a_warning(legacy_file, studio):
+    legacy_file.execute("CREATE TABLE body_scans (id INTEGER PRIMARY KEY, result TEXT)")
+    legacy_file.insert("body_scans", result="ok")
+    legacy_file.insert("body_scans", result="ok")
+    report = precheck(legacy_file)
+    item = the(report, "schema.unknown-table")
+    assert (item.severity, item.table) == (Severity.WARNING, "body_scans")
+    assert "2 rows are not imported" in item.summary
+    assert problems(report) == ["schema.unknown-table"]
+    inventory = {table.table: table for table in report.tables}
+    assert (inventory["body_scans"].rows, inventory["body_scans"].status) == (
+        2,
+        "unknown: not imported",
+    )
+
+
+def test_unknown_column_is_a_warning(legacy_file, studio):
+    legacy_file.execute("ALTER TABLE clients ADD COLUMN instagram TEXT")
+    report = precheck(legacy_file)
+    item = the(report, "schema.unknown-column")
+    assert (item.severity, item.table, item.column) == (Severity.WARNING, "clients", "instagram")
+    assert problems(report) == ["schema.unknown-column"]
+
+
+def test_known_table_with_none_of_its_columns_reports_missing_columns(legacy_file, studio):
+    legacy_file.execute("DROP TABLE fee_audit_log")
+    legacy_file.execute("CREATE TABLE fee_audit_log (note TEXT)")
+    code, output = precheck_command(legacy_file, "--format", "json")
+    assert code == 1
+    findings = json.loads(report_part(output))["findings"]
+    assert {"schema.missing-column", "schema.unknown-column"} <= {f["code"] for f in findings}
+
+
+# --- values ---------------------------------------------------------------
+
+
+def add_row(legacy_file: LegacyFile, ids: dict[str, int], table: str, values: dict) -> int:
+    trainer, client, package = ids["trainer"], ids["client"], ids["package"]
+    if table == "clients":
+        return legacy_file.client(trainer, **values)
+    if table == "sessions":
+        return legacy_file.session(client, package, trainer, **values)
+    return legacy_file.payment(client, package, trainer, **values)
+
+
+@pytest.mark.parametrize(
+    ("table", "column", "values", "code"),
+    [
+        pytest.param("clients", "age", {"age": "thirty"}, "value.wrong-type", id="text-age"),
+        pytest.param(
+            "sessions",
+            "session_date",
+            {"session_date": "05/03/2024"},
+            "value.unreadable-value",
+            id="day-month-year-date",
+        ),
+        pytest.param("clients", "age", {"age": 400}, "value.out-of-range", id="age-400"),
+        pytest.param(
+            "payments", "amount", {"amount": -5.0}, "value.out-of-range", id="negative-amount"
+        ),
+        pytest.param("clients", "name", {"name": ""}, "value.missing-value", id="empty-name"),
+        pytest.param(
+            "sessions", "status", {"status": "done"}, "value.unknown-choice", id="status-done"
+        ),
+        pytest.param(
+            "clients", "name", {"name": "Kim\x00Min"}, "value.unstorable-text", id="nul-in-name"
+        ),
+    ],
+)
+def test_bad_value_is_blocking(legacy_file, studio, table, column, values, code):
+    bad = add_row(legacy_file, studio, table, values)
+    report = precheck(legacy_file)
+    item = the(report, code)
+    assert (item.severity, item.table, item.column) == (Severity.BLOCKING, table, column)
+    assert (item.row_ids, item.row_count) == ((bad,), 1)
+    assert problems(report) == [code]
+
+
+def test_invalid_utf8_text_is_unstorable(legacy_file, studio):
+    bad = legacy_file.client(studio["trainer"])
+    legacy_file.execute(
+        "UPDATE clients SET name = CAST(X'4B696DFF4D696E' AS TEXT) WHERE id = ?", (bad,)
+    )
+    report = precheck(legacy_file)
+    item = the(report, "value.unstorable-text")
+    assert (item.table, item.column, item.row_ids) == ("clients", "name", (bad,))
+    assert "not UTF-8" in item.summary
+    assert problems(report) == ["value.unstorable-text"]
+
+
+def test_more_than_20_bad_rows_report_20_ids_and_the_full_count(legacy_file, studio):
+    bad = [legacy_file.client(studio["trainer"], age=-1) for _ in range(25)]
+    item = the(precheck(legacy_file), "value.out-of-range")
+    assert item.row_ids == tuple(bad[:20])
+    assert item.row_count == 25
+    code, output = precheck_command(legacy_file, "--format", "json")
+    (as_json,) = [f for f in json.loads(report_part(output))["findings"] if f["code"] == item.code]
+    assert (len(as_json["row_ids"]), as_json["row_count"], as_json["row_ids_capped"]) == (
+        20,
+        25,
+        True,
+    )
+    text = report_part(precheck_command(legacy_file)[1])
+    assert f"rows: {', '.join(map(str, bad[:20]))} and 5 more" in text
+
+
+# --- trainers -------------------------------------------------------------
+
+
+def test_emails_differing_in_case_and_spaces_are_duplicates(legacy_file):
+    first = legacy_file.trainer(username="criminal", email="Kim.Trainer@Gmail.com")
+    legacy_file.trainer(username="someone", email="someone@gmail.com")
+    second = legacy_file.trainer(username="jaesun9090", email="  kim.trainer@gmail.com ")
+    legacy_file.execute("UPDATE trainers SET password_hash = ?", (BCRYPT,))
+    report = precheck(legacy_file)
+    item = the(report, "trainers.duplicate-email")
+    assert (item.severity, item.table, item.column) == (Severity.BLOCKING, "trainers", "email")
+    assert item.row_ids == (first, second)
+    assert item.details["usernames"] == ["criminal", "jaesun9090"]
+    assert "criminal" in item.summary and "jaesun9090" in item.summary
+    assert problems(report) == ["trainers.duplicate-email"]
+
+
+def test_non_bcrypt_password_is_a_warning(legacy_file, studio):
+    legacy_file.trainer(username="kept", password_hash=BCRYPT)
+    old = legacy_file.trainer(username="oldtimer", password_hash=SHA256_HASH)
+    report = precheck(legacy_file)
+    item = the(report, "trainers.unusable-password")
+    assert (item.severity, item.table, item.column) == (
+        Severity.WARNING,
+        "trainers",
+        "password_hash",
+    )
+    assert item.row_ids == (old,)
+    assert "oldtimer" in item.summary
+    assert problems(report) == ["trainers.unusable-password"]
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "markdown"])
+def test_password_hashes_never_appear_in_a_report(legacy_file, studio, fmt, tmp_path):
+    legacy_file.trainer(username="oldtimer", password_hash=SHA256_HASH)
+    legacy_file.trainer(username="same", email="trainer1@example.com", password_hash=SHA256_HASH)
+    code, output = precheck_command(legacy_file, "--format", fmt)
+    assert code == 1  # the duplicate e-mail: blocking findings name trainers too
+    assert "oldtimer" in output
+    written = tmp_path / f"report.{fmt}"
+    precheck_command(legacy_file, "--format", fmt, "--output", str(written))
+    for rendered in (output, written.read_text(encoding="utf-8")):
+        assert SHA256_HASH not in rendered
+        assert "5e884898da28" not in rendered
+        assert BCRYPT not in rendered
+        assert BCRYPT[7:29] not in rendered  # not even the salt
+
+
+# --- the duplicate tables -------------------------------------------------
+
+
+def test_row_on_both_sides_is_a_duplicate(legacy_file, studio):
+    client, package, trainer = studio["client"], studio["package"], studio["trainer"]
+    old = legacy_file.training_session(
+        client, package, trainer, session_date="2024-03-05", session_time="10:00:25.813560"
+    )
+    report = precheck(legacy_file)
+    item = the(report, "pairs.duplicate-row")
+    assert (item.severity, item.table, item.row_ids) == (
+        Severity.BLOCKING,
+        "training_sessions",
+        (old,),
+    )
+    assert item.details["pairs"] == [[old, studio["session"]]]
+    assert problems(report) == ["pairs.duplicate-row"]
+
+
+def test_same_natural_key_with_other_content_is_a_conflict(legacy_file, studio):
+    client, package, trainer = studio["client"], studio["package"], studio["trainer"]
+    old = legacy_file.training_session(
+        client,
+        package,
+        trainer,
+        session_date="2024-03-05",
+        session_time="10:00:25.813560",
+        status="cancelled",
+    )
+    report = precheck(legacy_file)
+    item = the(report, "pairs.conflicting-row")
+    assert (item.severity, item.table, item.row_ids) == (
+        Severity.BLOCKING,
+        "training_sessions",
+        (old,),
+    )
+    assert "status" in item.summary
+    assert problems(report) == ["pairs.conflicting-row"]
+
+
+def test_payment_on_both_sides_is_a_duplicate(legacy_file, studio):
+    client, package, trainer = studio["client"], studio["package"], studio["trainer"]
+    # 300000 (INTEGER, old table) is the same amount as 300000.0 (REAL, new table).
+    old = legacy_file.payment_record(
+        client, package, trainer, payment_date="2024-03-01", payment_method="카드"
+    )
+    report = precheck(legacy_file)
+    item = the(report, "pairs.duplicate-row")
+    assert (item.table, item.row_ids) == ("payment_records", (old,))
+    assert "pairs.conflicting-row" not in problems(report)
+
+
+def test_rows_only_on_one_side_merge_with_colliding_ids_counted(legacy_file, studio):
+    client, package, trainer = studio["client"], studio["package"], studio["trainer"]
+    legacy_file.training_session(client, package, trainer, session_date="2024-01-02")
+    legacy_file.training_session(client, package, trainer, session_date="2024-01-03")
+    report = precheck(legacy_file)
+    merges = {item.table: item for item in report.findings if item.code == "pairs.merge"}
+    assert merges["training_sessions"].severity == Severity.INFO
+    assert merges["training_sessions"].row_count == 1  # old ids 1, 2 against new id 1
+    assert merges["payment_records"].row_count == 0
+    assert problems(report) == []
+
+
+def test_old_row_matching_two_new_rows_is_one_duplicate(legacy_file, studio):
+    client, package, trainer = studio["client"], studio["package"], studio["trainer"]
+    legacy_file.session(client, package, trainer)  # the same session entered twice
+    old = legacy_file.training_session(
+        client, package, trainer, session_date="2024-03-05", session_time="10:00:25.813560"
+    )
+    item = the(precheck(legacy_file), "pairs.duplicate-row")
+    assert (item.row_ids, item.row_count) == ((old,), 1)
+
+
+# --- references -----------------------------------------------------------
+
+
+def test_client_whose_trainer_is_gone_is_dangling(legacy_file, studio):
+    orphan = legacy_file.client(99)
+    report = precheck(legacy_file)
+    item = the(report, "reference.dangling")
+    assert (item.severity, item.table, item.column) == (Severity.BLOCKING, "clients", "trainer_id")
+    assert item.row_ids == (orphan,)
+    assert problems(report) == ["reference.dangling"]
+
+
+def test_session_on_a_missing_package_is_dangling(legacy_file, studio):
+    orphan = legacy_file.session(studio["client"], 77, studio["trainer"])
+    report = precheck(legacy_file)
+    item = the(report, "reference.dangling")
+    assert (item.table, item.column, item.row_ids) == ("sessions", "package_id", (orphan,))
+    assert problems(report) == ["reference.dangling"]
+
+
+def test_session_whose_package_and_client_lead_to_no_trainer(legacy_file, studio):
+    inferable = legacy_file.session(studio["client"], studio["package"], None)
+    lost_client = legacy_file.client(98)
+    lost_package = legacy_file.package(lost_client, 98)
+    lost = legacy_file.session(lost_client, lost_package, None)
+    report = precheck(legacy_file)
+    item = the(report, "reference.uninferable-trainer")
+    assert (item.severity, item.table, item.column) == (
+        Severity.BLOCKING,
+        "sessions",
+        "trainer_id",
+    )
+    assert item.row_ids == (lost,)
+    assert the(report, "reference.inferable-trainer").row_ids == (inferable,)
+
+
+def test_payment_without_trainer_or_package_takes_the_clients_trainer(legacy_file, studio):
+    payment = legacy_file.payment(studio["client"], None, None)
+    report = precheck(legacy_file)
+    item = the(report, "reference.inferable-trainer")
+    assert (item.table, item.row_ids) == ("payments", (payment,))
+    assert problems(report) == []
+
+
+# --- fees -----------------------------------------------------------------
+
+
+def test_package_without_gross_amount_misses_its_fee_breakdown(legacy_file, studio):
+    bare = legacy_file.package(
+        studio["client"],
+        studio["trainer"],
+        gross_amount=None,
+        vat_amount=None,
+        card_fee_amount=None,
+        net_amount=None,
+    )
+    report = precheck(legacy_file)
+    item = the(report, "fees.missing")
+    assert (item.severity, item.table, item.row_ids) == (
+        Severity.WARNING,
+        "session_packages",
+        (bare,),
+    )
+    assert problems(report) == ["fees.missing"]
+
+
+def test_gross_that_is_not_the_sum_of_its_parts_is_inconsistent(legacy_file, studio):
+    odd = legacy_file.package(studio["client"], studio["trainer"], net_amount=262000)
+    report = precheck(legacy_file)
+    item = the(report, "fees.inconsistent")
+    assert (item.severity, item.table, item.row_ids) == (
+        Severity.WARNING,
+        "session_packages",
+        (odd,),
+    )
+    assert problems(report) == ["fees.inconsistent"]
+
+
+def test_payment_records_always_miss_their_fee_breakdown(legacy_file, studio):
+    client, trainer = studio["client"], studio["trainer"]
+    first = legacy_file.payment_record(client, None, trainer, payment_date="2024-01-01")
+    second = legacy_file.payment_record(client, None, trainer, payment_date="2024-01-02")
+    report = precheck(legacy_file)
+    item = the(report, "fees.missing")
+    assert (item.table, item.row_ids) == ("payment_records", (first, second))
+    assert "no fee columns" in item.summary
+    assert problems(report) == ["fees.missing"]
+
+
+# --- normalisation --------------------------------------------------------
+
+
+def test_gender_mapping_is_shown_with_counts(legacy_file, studio):
+    legacy_file.client(studio["trainer"], gender="남성")
+    legacy_file.client(studio["trainer"], gender="남성")
+    item = the(precheck(legacy_file), "normalise.gender")
+    assert (item.severity, item.table, item.column) == (Severity.INFO, "clients", "gender")
+    assert item.details == {
+        "여성": {"to": "female", "rows": 1},
+        "남성": {"to": "male", "rows": 2},
+    }
+    assert item.row_count == 3
+
+
+def test_payment_method_mapping_is_shown_with_counts(legacy_file, studio):
+    client, package, trainer = studio["client"], studio["package"], studio["trainer"]
+    for method in ("현금", "계좌이체", "Package Purchase", "paid by venmo"):
+        legacy_file.payment(client, package, trainer, payment_method=method)
+    legacy_file.payment_record(client, None, trainer, payment_method="현금")
+    item = the(precheck(legacy_file), "normalise.payment-method")
+    assert item.severity == Severity.INFO
+    assert item.details == {
+        "현금": {"to": "cash", "rows": 2},
+        "카드": {"to": "card", "rows": 1},
+        "계좌이체": {"to": "transfer", "rows": 1},
+        "Package Purchase": {"to": "card", "rows": 1},
+        "paid by venmo": {"to": "other", "rows": 1},
+    }
+    assert item.row_count == 6
+    assert "1 unrecognised text(s) become 'other'" in item.summary
+
+
+# --- every code, and the report -------------------------------------------
+
+
+def test_every_catalogue_code_is_tested_here():
+    # A new code in the catalogue needs a test in this module that produces it.
+    source = Path(__file__).read_text(encoding="utf-8")
+    assert [code for code in CATALOGUE if f'"{code}"' not in source] == []
+
+
+def file_with_one_of_each_severity(legacy_file: LegacyFile) -> None:
+    legacy_file.trainer(username="criminal", email="a@gmail.com", password_hash=BCRYPT)
+    legacy_file.trainer(username="jaesun9090", email="A@gmail.com", password_hash=BCRYPT)
+    legacy_file.execute("ALTER TABLE clients ADD COLUMN instagram TEXT")
+    legacy_file.client(1)
+
+
+def test_blocking_file_exits_1_and_text_lists_blocking_first(legacy_file):
+    file_with_one_of_each_severity(legacy_file)
+    code, output = precheck_command(legacy_file)
+    assert code == 1
+    assert "1 blocking finding(s)" in output.split("\nCommandError: ")[1]
+    lines = report_part(output).splitlines()
+
+    def where(start: str) -> int:
+        return next(n for n, line in enumerate(lines) if line.startswith(start))
+
+    inventory, blocking = where("  table "), where("Blocking (1)")
+    warnings, info, verdict = where("Warnings (1)"), where("Info ("), where("Result: ")
+    assert inventory < blocking < where("  [trainers.duplicate-email]") < warnings
+    assert warnings < where("  [schema.unknown-column]") < info < where("  [pairs.merge]")
+    assert info < verdict
+    assert where("  trainers ") < blocking and where("  total ") < blocking
+
+
+def test_json_report(legacy_file, studio):
+    code, output = precheck_command(legacy_file, "--format", "json")
+    assert code == 0
+    report = json.loads(output)
+    assert {"tables", "total_rows", "findings", "importable"} <= report.keys()
+    assert report["importable"] is True
+    assert report["total_rows"] == 6
+    assert {t["table"]: t["rows"] for t in report["tables"]}["clients"] == 1
+
+
+def test_json_report_of_a_blocked_file(legacy_file):
+    file_with_one_of_each_severity(legacy_file)
+    code, output = precheck_command(legacy_file, "--format", "json")
+    assert code == 1
+    report = json.loads(report_part(output))
+    assert report["importable"] is False
+    (duplicate,) = [f for f in report["findings"] if f["code"] == "trainers.duplicate-email"]
+    assert (duplicate["severity"], duplicate["row_ids"]) == ("blocking", [1, 2])
+
+
+def test_markdown_report_has_tables(legacy_file):
+    file_with_one_of_each_severity(legacy_file)
+    output = report_part(precheck_command(legacy_file, "--format", "markdown")[1])
+    lines = output.splitlines()
+    assert "| table | target model | rows | status |" in lines
+    assert lines[lines.index("| table | target model | rows | status |") + 1].startswith("|---")
+    assert "## Blocking (1)" in lines
+    assert "| code | finding | rows | fix |" in lines
+    assert any(line.startswith("| `trainers.duplicate-email` |") for line in lines)
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "markdown"])
+def test_output_file_gets_the_report_and_stdout_nothing(legacy_file, studio, fmt, tmp_path):
+    target = tmp_path / "report.out"
+    code, output = precheck_command(legacy_file, "--format", fmt, "--output", str(target))
+    assert (code, output) == (0, "")
+    written = target.read_text(encoding="utf-8")
+    _, printed = precheck_command(legacy_file, "--format", fmt)
+    assert written == printed
+
+
+def test_output_file_of_a_blocked_file_still_written(legacy_file, tmp_path):
+    file_with_one_of_each_severity(legacy_file)
+    target = tmp_path / "report.json"
+    code, output = precheck_command(legacy_file, "--format", "json", "--output", str(target))
+    assert code == 1
+    assert report_part(output) == ""
+    assert json.loads(target.read_text(encoding="utf-8"))["importable"] is False
+
+
+# --- read-only ------------------------------------------------------------
+
+
+def test_precheck_leaves_a_clean_file_unchanged(legacy_file, studio):
+    path = legacy_file.close()
+    before = sha256_of(path)
+    assert precheck_command(legacy_file)[0] == 0
+    assert sha256_of(path) == before
+    assert precheck(legacy_file).sha256 == before
+
+
+def test_precheck_leaves_a_file_with_problems_unchanged(legacy_file, studio):
+    legacy_file.client(99, age="thirty", name="")
+    legacy_file.session(studio["client"], 77, None, status="done")
+    legacy_file.trainer(username="oldtimer", email="trainer1@example.com", password_hash="x")
+    legacy_file.execute("ALTER TABLE clients ADD COLUMN instagram TEXT")
+    path = legacy_file.close()
+    before = sha256_of(path)
+    for fmt in ("text", "json", "markdown"):
+        assert precheck_command(legacy_file, "--format", fmt)[0] == 1
+    assert sha256_of(path) == before
