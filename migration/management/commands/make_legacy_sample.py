@@ -1,0 +1,65 @@
+"""Write a sample legacy file: the production file's shape, or a studio chain's size."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from migration.sample import SampleSummary, write_chain_sample, write_production_sample
+
+
+class Command(BaseCommand):
+    help = (
+        "Write a sample legacy SQLite file with the legacy schema: by default one "
+        "shaped like the 42-row production file; with --sessions N, a studio chain "
+        "with N sessions and every other table in proportion."
+    )
+    # Pure file writing: no project database, models or checks are involved.
+    requires_system_checks: list[str] = []
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--output", required=True, type=Path, help="Where to write the sample file."
+        )
+        parser.add_argument(
+            "--sessions",
+            type=int,
+            help="Write a studio chain with this many sessions instead of the production shape.",
+        )
+        parser.add_argument(
+            "--force", action="store_true", help="Overwrite the output file if it exists."
+        )
+
+    def handle(self, *args: object, **options: object) -> None:
+        output: Path = options["output"]
+        sessions: int | None = options["sessions"]
+        if sessions is not None and sessions < 1:
+            raise CommandError(f"--sessions must be at least 1, not {sessions}.")
+        summary = self.write_sample(output=output, sessions=sessions, force=options["force"])
+        if options["verbosity"] >= 1:
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Wrote {summary.path}: {len(summary.row_counts)} tables, "
+                    f"{summary.total_rows:,} rows."
+                )
+            )
+
+    def write_sample(self, *, output: Path, sessions: int | None, force: bool) -> SampleSummary:
+        try:
+            if sessions is None:
+                return write_production_sample(output=output, overwrite=force)
+            return write_chain_sample(output=output, sessions=sessions, overwrite=force)
+        except FileExistsError as error:
+            raise CommandError(
+                f"{output} already exists. "
+                "Pass --force to overwrite it, or choose another --output."
+            ) from error
+        except OSError as error:
+            raise CommandError(
+                f"Cannot write {output}: {error.strerror or error}. "
+                "Choose an --output in an existing, writable directory."
+            ) from error
+        except sqlite3.Error as error:
+            raise CommandError(f"Could not write the sample to {output}: {error}.") from error
