@@ -63,7 +63,11 @@ CATALOGUE: dict[str, Kind] = {
         "these trainers cannot keep their password: send them a password reset after cutover",
     ),
     "pairs.merge": Kind(Severity.INFO, "nothing to do: the importer merges the two tables"),
-    "pairs.duplicate-row": Kind(Severity.BLOCKING, f"{CLEAN} (it drops the old table's copy)"),
+    "pairs.duplicate-row": Kind(
+        Severity.WARNING,
+        "nothing is needed: the importer merges each into its twin (ledger action 'merged'); "
+        f"or {CLEAN} (it drops the old table's copy)",
+    ),
     "pairs.conflicting-row": Kind(
         Severity.BLOCKING,
         "decide which copy is right and delete the other in the legacy app or a copy of the file",
@@ -79,6 +83,11 @@ CATALOGUE: dict[str, Kind] = {
     ),
     "fees.missing": Kind(
         Severity.WARNING, f"{CLEAN} (it computes the breakdown with the app's own fee rule)"
+    ),
+    "fees.not-recorded": Kind(
+        Severity.INFO,
+        "nothing to do: the app's old payments table never had fee columns, and its rows "
+        "are carried over without a breakdown, as the app left them",
     ),
     "fees.inconsistent": Kind(
         Severity.WARNING,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .legacy import LegacySource
-from .legacy.schema import newest_schema
+from .legacy.schema import is_tool_table, newest_schema
 from .specs import SPECS, TableSpec
 
 
@@ -40,7 +40,16 @@ class LegacyLayout:
 
     @property
     def unknown_tables(self) -> list[str]:
-        return sorted(self.columns.keys() - newest_schema().keys())
+        return sorted(
+            table
+            for table in self.columns.keys() - newest_schema().keys()
+            if not is_tool_table(table)
+        )
+
+    @property
+    def tool_tables(self) -> list[str]:
+        """Tables clean_legacy wrote into a cleaned copy."""
+        return sorted(table for table in self.columns if is_tool_table(table))
 
     def unknown_columns(self, table: str) -> list[str]:
         known = {column.name for column in newest_schema().get(table, ())}

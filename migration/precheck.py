@@ -16,7 +16,13 @@ from typing import Any
 from .findings import Finding, Severity, by_severity, finding
 from .layout import LegacyLayout
 from .legacy import LegacySource, file_sha256, quote_identifier
-from .legacy.schema import GENERATIONS, newest_schema, optional_columns, optional_tables
+from .legacy.schema import (
+    GENERATIONS,
+    is_tool_table,
+    newest_schema,
+    optional_columns,
+    optional_tables,
+)
 from .specs import SPECS, TABLE_PAIRS, TableSpec
 from .transforms import (
     GENDERS,
@@ -56,8 +62,13 @@ class PrecheckReport:
     findings: tuple[Finding, ...] = field(default=())
 
     @property
+    def legacy_tables(self) -> list[TableInventory]:
+        """The file's own tables, present ones only: not those clean_legacy added."""
+        return [t for t in self.tables if t.rows is not None and not is_tool_table(t.table)]
+
+    @property
     def total_rows(self) -> int:
-        return sum(table.rows or 0 for table in self.tables)
+        return sum(table.rows for table in self.legacy_tables)
 
     @property
     def blocking(self) -> list[Finding]:
@@ -77,7 +88,7 @@ class PrecheckReport:
             "sha256": self.sha256,
             "integrity": list(self.integrity),
             "tables": [table.__dict__ for table in self.tables],
-            "total_tables": len([table for table in self.tables if table.rows is not None]),
+            "total_tables": len(self.legacy_tables),
             "total_rows": self.total_rows,
             "generations": [
                 {**generation.__dict__, "missing": list(generation.missing)}
@@ -125,6 +136,8 @@ def _inventory(source: LegacySource, layout: LegacyLayout) -> Iterator[TableInve
         yield TableInventory(table, spec.model, source.count(table), status)
     for table in layout.unknown_tables:
         yield TableInventory(table, None, source.count(table), "unknown: not imported")
+    for table in layout.tool_tables:
+        yield TableInventory(table, None, source.count(table), "written by clean_legacy")
 
 
 def _generations(layout: LegacyLayout) -> Iterator[GenerationStatus]:
@@ -435,29 +448,22 @@ FEE_AMOUNTS = ("gross_amount", "vat_amount", "card_fee_amount", "net_amount")
 
 
 def check_fees(source: LegacySource, layout: LegacyLayout) -> Iterator[Finding]:
-    for table in ("session_packages", "payments", "payment_records"):
+    for table in ("session_packages", "payments"):
         if not layout.has_table(table):
             continue
         name = quote_identifier(table)
         if not all(layout.has_column(table, column) for column in FEE_AMOUNTS):
-            missing = [row_id for (row_id,) in source.query(f"SELECT id FROM {name} ORDER BY id")]
-            reason = "the table has no fee columns"
+            missing = _ids(source, f"SELECT id FROM {name} ORDER BY id")
+            reason = "the file predates the app's fee migration"
         else:
-            missing = [
-                row_id
-                for (row_id,) in source.query(
-                    f"SELECT id FROM {name} WHERE gross_amount IS NULL ORDER BY id"
-                )
-            ]
+            missing = _ids(source, f"SELECT id FROM {name} WHERE gross_amount IS NULL ORDER BY id")
             reason = "no breakdown recorded"
-            inconsistent = [
-                row_id
-                for (row_id,) in source.query(
-                    f"SELECT id FROM {name} WHERE gross_amount IS NOT NULL AND gross_amount != "
-                    "coalesce(vat_amount, 0) + coalesce(card_fee_amount, 0) "
-                    "+ coalesce(net_amount, 0) ORDER BY id"
-                )
-            ]
+            inconsistent = _ids(
+                source,
+                f"SELECT id FROM {name} WHERE gross_amount IS NOT NULL AND gross_amount != "
+                "coalesce(vat_amount, 0) + coalesce(card_fee_amount, 0) "
+                "+ coalesce(net_amount, 0) ORDER BY id",
+            )
             if inconsistent:
                 yield finding(
                     "fees.inconsistent",
@@ -474,6 +480,19 @@ def check_fees(source: LegacySource, layout: LegacyLayout) -> Iterator[Finding]:
                 table=table,
                 row_ids=missing,
             )
+    if layout.has_table("payment_records"):
+        old_rows = _ids(source, "SELECT id FROM payment_records ORDER BY id")
+        if old_rows:
+            yield finding(
+                "fees.not-recorded",
+                f"payment_records: {len(old_rows)} old payment(s) without a fee breakdown",
+                table="payment_records",
+                row_ids=old_rows,
+            )
+
+
+def _ids(source: LegacySource, sql: str) -> list[Any]:
+    return [row_id for (row_id,) in source.query(sql)]
 
 
 def check_normalised_values(source: LegacySource, layout: LegacyLayout) -> Iterator[Finding]:

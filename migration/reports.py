@@ -86,8 +86,8 @@ def _precheck_text(report: PrecheckReport) -> Iterator[str]:
     for table in report.tables:
         rows = "-" if table.rows is None else f"{table.rows:,}"
         yield f"  {table.table:<{width}}{table.model or '-':<26}{rows:>10}  {table.status}"
-    counted = [table for table in report.tables if table.rows is not None]
-    yield f"  {'total':<{width}}{f'{len(counted)} tables':<26}{report.total_rows:>10,}"
+    tables = f"{len(report.legacy_tables)} tables"
+    yield f"  {'total':<{width}}{tables:<26}{report.total_rows:>10,}"
     for severity, items in by_severity(report.findings).items():
         if not items:
             continue

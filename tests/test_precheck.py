@@ -350,8 +350,9 @@ def test_row_on_both_sides_is_a_duplicate(legacy_file, studio):
     )
     report = precheck(legacy_file)
     item = the(report, "pairs.duplicate-row")
+    # Not blocking: the importer merges the two into one target row.
     assert (item.severity, item.table, item.row_ids) == (
-        Severity.BLOCKING,
+        Severity.WARNING,
         "training_sessions",
         (old,),
     )
@@ -492,15 +493,27 @@ def test_gross_that_is_not_the_sum_of_its_parts_is_inconsistent(legacy_file, stu
     assert problems(report) == ["fees.inconsistent"]
 
 
-def test_payment_records_always_miss_their_fee_breakdown(legacy_file, studio):
+def test_payment_records_never_had_a_fee_breakdown(legacy_file, studio):
     client, trainer = studio["client"], studio["trainer"]
     first = legacy_file.payment_record(client, None, trainer, payment_date="2024-01-01")
     second = legacy_file.payment_record(client, None, trainer, payment_date="2024-01-02")
     report = precheck(legacy_file)
+    item = the(report, "fees.not-recorded")
+    assert (item.severity, item.table, item.row_ids) == (
+        Severity.INFO,
+        "payment_records",
+        (first, second),
+    )
+    assert problems(report) == []
+
+
+def test_an_older_file_without_fee_columns_misses_every_breakdown(legacy_file, studio):
+    for column in ("gross_amount", "vat_amount", "card_fee_amount", "net_amount"):
+        legacy_file.execute(f"ALTER TABLE payments DROP COLUMN {column}")
+    report = precheck(legacy_file)
     item = the(report, "fees.missing")
-    assert (item.table, item.row_ids) == ("payment_records", (first, second))
-    assert "no fee columns" in item.summary
-    assert problems(report) == ["fees.missing"]
+    assert (item.table, item.row_ids) == ("payments", (studio["payment"],))
+    assert "predates the app's fee migration" in item.summary
 
 
 # --- normalisation --------------------------------------------------------

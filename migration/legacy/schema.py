@@ -131,3 +131,46 @@ def optional_tables() -> dict[str, Generation]:
 
 def optional_columns() -> dict[tuple[str, str], Generation]:
     return {column: generation for generation in GENERATIONS for column in generation.columns}
+
+
+# --- The tool's own tables, inside a copy written by clean_legacy ------------
+# Their names start with a prefix the legacy app never used, so that precheck
+# and the importer know them from a studio's hand-made tables.
+
+TOOL_TABLE_PREFIX = "_migration_"
+CHANGES_TABLE = "_migration_changes"  # every change clean_legacy made, with the old value
+QUARANTINE_TABLE = "_migration_quarantine"  # rows that cannot be imported, with why
+CLEANINGS_TABLE = "_migration_cleanings"  # one row per clean_legacy run, with the source's hash
+
+TOOL_TABLES_SQL = f"""
+CREATE TABLE IF NOT EXISTS {CHANGES_TABLE} (
+    id INTEGER PRIMARY KEY,
+    table_name TEXT NOT NULL,
+    row_id INTEGER,
+    column_name TEXT,
+    old_value,
+    new_value,
+    rule TEXT NOT NULL,
+    changed_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS {QUARANTINE_TABLE} (
+    id INTEGER PRIMARY KEY,
+    source_table TEXT NOT NULL,
+    source_id INTEGER,
+    reason TEXT NOT NULL,
+    row_json TEXT NOT NULL,
+    quarantined_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS {CLEANINGS_TABLE} (
+    id INTEGER PRIMARY KEY,
+    source_path TEXT NOT NULL,
+    source_sha256 TEXT NOT NULL,
+    cleaned_at TEXT NOT NULL,
+    changes INTEGER NOT NULL,
+    quarantined INTEGER NOT NULL
+);
+"""
+
+
+def is_tool_table(table: str) -> bool:
+    return table.startswith(TOOL_TABLE_PREFIX)

@@ -1,0 +1,69 @@
+"""The import ledger: every run, and what became of every legacy row.
+
+The ledger is what makes a re-run safe (a row whose source hash has not changed
+is skipped), what lets verify_import prove the import row by row, and where the
+legacy row itself is kept, unknown columns included, so that nothing in the
+legacy file is ever lost.
+"""
+
+from django.db import models
+
+
+class ImportRun(models.Model):
+    class Outcome(models.TextChoices):
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    source_path = models.TextField()
+    source_sha256 = models.CharField(max_length=64)
+    options = models.JSONField(default=dict)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.RUNNING)
+    # The table being imported when the run stopped, if it did not finish.
+    stopped_at_table = models.CharField(max_length=100, blank=True)
+    error = models.TextField(blank=True)
+    report = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"Import of {self.source_path} at {self.started_at:%Y-%m-%d %H:%M} ({self.outcome})"
+
+
+class LedgerEntry(models.Model):
+    class Action(models.TextChoices):
+        CREATED = "created", "Created"
+        UPDATED = "updated", "Updated"
+        UNCHANGED = "unchanged", "Unchanged"
+        MERGED = "merged", "Merged into the row of its twin"
+        QUARANTINED = "quarantined", "Quarantined by clean_legacy"
+
+    legacy_table = models.CharField(max_length=100)
+    legacy_id = models.BigIntegerField()
+    target_model = models.CharField(max_length=100)
+    target_id = models.BigIntegerField(null=True, blank=True)
+    action = models.CharField(max_length=12, choices=Action.choices)
+    source_hash = models.CharField(max_length=32, help_text="Hash of the legacy row as read.")
+    target_hash = models.CharField(
+        max_length=32,
+        blank=True,
+        help_text="Hash of the target row's fields as imported: a different hash now means "
+        "the row was edited in Django since.",
+    )
+    raw = models.JSONField(help_text="The legacy row, every column, exactly as read.")
+    run = models.ForeignKey(ImportRun, on_delete=models.PROTECT, related_name="entries")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["legacy_table", "legacy_id"], name="migration_ledger_one_entry_per_row"
+            ),
+        ]
+        indexes = [models.Index(fields=["target_model", "target_id"])]
+        verbose_name_plural = "ledger entries"
+
+    def __str__(self) -> str:
+        return f"{self.legacy_table} {self.legacy_id} → {self.target_model} {self.target_id}"

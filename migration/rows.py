@@ -1,0 +1,84 @@
+"""A legacy row as data that survives anything: canonical JSON, and its hash.
+
+The ledger keeps every legacy row verbatim (unknown columns included), the
+cleaner keeps quarantined rows the same way, and a row's hash tells a re-run or
+a verification whether the row changed since. One canonical form serves all
+three: JSON with sorted keys, floats in their shortest exact form, BLOBs and
+text that is not UTF-8 tagged so that they come back exactly.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
+from typing import Any
+
+BLOB_TAG = "$blob"
+SURROGATE_TAG = "$text-bytes"  # text that was not UTF-8, as its original bytes
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return {BLOB_TAG: base64.b64encode(value).decode("ascii")}
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raw = value.encode("utf-8", "surrogateescape")
+            return {SURROGATE_TAG: base64.b64encode(raw).decode("ascii")}
+        return value
+    return value
+
+
+def raw_row(columns: Iterable[str], values: Iterable[Any]) -> dict[str, Any]:
+    """A legacy row as a JSON-safe dict, every column kept."""
+    return {column: _jsonable(value) for column, value in zip(columns, values, strict=True)}
+
+
+def canonical_json(data: Mapping[str, Any]) -> str:
+    return json.dumps(
+        data, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=_target_value
+    )
+
+
+def decimal_text(value: Decimal) -> str:
+    """'300000' for 300000 and 300000.00 alike, '0.035' for 0.0350: the number, not its scale."""
+    if value == value.to_integral_value():
+        return str(int(value))
+    return str(value.normalize())
+
+
+def _target_value(value: Any) -> Any:
+    # Target values (see target_fingerprint) that JSON has no type for.
+    if isinstance(value, Decimal):
+        return decimal_text(value)
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    raise TypeError(f"no canonical form for {type(value).__name__}")
+
+
+def digest(text: str) -> str:
+    # Change detection, not security: BLAKE2b is fast and 128 bits never collide by chance.
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+
+
+def row_hash(row: Mapping[str, Any]) -> str:
+    return digest(canonical_json(row))
+
+
+def target_fingerprint(values: Mapping[str, Any]) -> str:
+    """The hash of a target row's imported field values, to notice edits made in Django later.
+
+    Times are compared as instants (UTC) and amounts as numbers, so a value read
+    back from the database hashes like the value that was written.
+    """
+    normalised = {}
+    for name, value in values.items():
+        if isinstance(value, datetime) and value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        normalised[name] = value
+    return digest(canonical_json(normalised))
