@@ -23,6 +23,7 @@ from .legacy.schema import (
     optional_columns,
     optional_tables,
 )
+from .pairs import match_pair_rows
 from .specs import SPECS, TABLE_PAIRS, TableSpec
 from .transforms import (
     GENDERS,
@@ -310,49 +311,27 @@ def check_table_pairs(source: LegacySource, layout: LegacyLayout) -> Iterator[Fi
             row_count=colliding,
             details={"colliding_ids": colliding},
         )
-        keys = [c for c in pair.natural_key if _on_both_sides(layout, pair, c)]
-        if len(keys) < len(pair.natural_key):
+        matches = match_pair_rows(source.query, layout, pair)
+        if matches is None:
             continue
-        content = [c for c in pair.content if _on_both_sides(layout, pair, c)]
-        same_key = " AND ".join(f"o.{quote_identifier(c)} IS n.{quote_identifier(c)}" for c in keys)
-        same_content = (
-            " AND ".join(f"o.{quote_identifier(c)} IS n.{quote_identifier(c)}" for c in content)
-            or "1"
-        )
-        matches = source.query(
-            f"SELECT o.id, n.id, ({same_content}) FROM {old} o JOIN {new} n ON {same_key} "
-            "ORDER BY o.id"
-        )
-        # An old row may match several new ones: it is one duplicate, reported once,
-        # and a conflict only if it matches none of them exactly.
-        best_match: dict[Any, tuple[Any, bool]] = {}
-        for old_id, new_id, same in matches:
-            if old_id not in best_match or (same and not best_match[old_id][1]):
-                best_match[old_id] = (new_id, bool(same))
-        duplicates = [(o, n) for o, (n, same) in best_match.items() if same]
-        conflicts = [(o, n) for o, (n, same) in best_match.items() if not same]
-        if duplicates:
+        if matches.duplicates:
             yield finding(
                 "pairs.duplicate-row",
-                f"{len(duplicates)} row(s) of {pair.old} are also in {pair.new} "
-                f"(same {', '.join(keys)}): importing both would count them twice",
+                f"{len(matches.duplicates)} row(s) of {pair.old} are also in {pair.new} "
+                f"(same {', '.join(matches.keys)} and content): they are one row each",
                 table=pair.old,
-                row_ids=[old_id for old_id, _ in duplicates],
-                details={"pairs": [list(p) for p in duplicates[:20]]},
+                row_ids=list(matches.duplicates),
+                details={"pairs": [list(p) for p in list(matches.duplicates.items())[:20]]},
             )
-        if conflicts:
+        if matches.conflicts:
             yield finding(
                 "pairs.conflicting-row",
-                f"{len(conflicts)} row(s) of {pair.old} match a {pair.new} row on "
-                f"{', '.join(keys)} but differ in {', '.join(content)}",
+                f"{len(matches.conflicts)} row(s) of {pair.old} match a {pair.new} row on "
+                f"{', '.join(matches.keys)} but differ in {', '.join(matches.content)}",
                 table=pair.old,
-                row_ids=[old_id for old_id, _ in conflicts],
-                details={"pairs": [list(p) for p in conflicts[:20]]},
+                row_ids=list(matches.conflicts),
+                details={"pairs": [list(p) for p in list(matches.conflicts.items())[:20]]},
             )
-
-
-def _on_both_sides(layout: LegacyLayout, pair, column: str) -> bool:
-    return layout.has_column(pair.new, column) and layout.has_column(pair.old, column)
 
 
 def check_references(source: LegacySource, layout: LegacyLayout) -> Iterator[Finding]:
