@@ -6,7 +6,12 @@ legacy row itself is kept, unknown columns included, so that nothing in the
 legacy file is ever lost.
 """
 
+import uuid
+
 from django.db import models
+
+# The ledger's keys are UUIDs made in Python: writing the ledger draws no value
+# from a database sequence, so a dry run (rolled back) leaves every sequence as it was.
 
 
 class ImportRun(models.Model):
@@ -15,6 +20,7 @@ class ImportRun(models.Model):
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
 
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     source_path = models.TextField()
     source_sha256 = models.CharField(max_length=64)
     options = models.JSONField(default=dict)
@@ -41,6 +47,7 @@ class LedgerEntry(models.Model):
         MERGED = "merged", "Merged into the row of its twin"
         QUARANTINED = "quarantined", "Quarantined by clean_legacy"
 
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     legacy_table = models.CharField(max_length=100)
     legacy_id = models.BigIntegerField()
     target_model = models.CharField(max_length=100)

@@ -11,10 +11,13 @@ from collections.abc import Iterator
 from datetime import date, datetime, time
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .findings import Finding, Severity, by_severity
 from .precheck import PrecheckReport
+
+if TYPE_CHECKING:
+    from .importer import ImportReport
 
 FORMATS = ("text", "json", "markdown")
 
@@ -100,6 +103,59 @@ def _precheck_text(report: PrecheckReport) -> Iterator[str]:
             yield f"      fix:  {item.fix}"
     yield ""
     yield _verdict(report)
+
+
+def render_import(report: ImportReport, fmt: str) -> str:
+    if fmt == "json":
+        return to_json(report.to_dict())
+    return "\n".join(_import_text(report)) + "\n"
+
+
+IMPORT_COLUMNS = ("read", "created", "updated", "unchanged", "merged", "quarantined")
+
+
+def _import_text(report: ImportReport) -> Iterator[str]:
+    title = f"Import of {report.source}"
+    if report.dry_run:
+        title += "  [DRY RUN: rolled back, the database is unchanged]"
+    yield title
+    elapsed = (report.finished_at - report.started_at).total_seconds() if report.finished_at else 0
+    yield f"  sha256 {report.sha256}, run {report.run_id}, {elapsed:.1f} s"
+    yield ""
+    width = max([len(t.table) for t in report.tables] + [5]) + 2
+    header = "".join(f"{name:>12}" for name in (*IMPORT_COLUMNS, "conflicts", "seconds", "rows/s"))
+    yield f"  {'table':<{width}}{'target model':<26}{header}"
+    for table in report.tables:
+        counts = "".join(f"{getattr(table, name):>12,}" for name in IMPORT_COLUMNS)
+        yield (
+            f"  {table.table:<{width}}{table.model:<26}{counts}{len(table.conflicts):>12,}"
+            f"{table.seconds:>12.2f}{table.rows_per_second:>12,.0f}"
+        )
+    totals = report.totals()
+    counts = "".join(f"{totals[name]:>12,}" for name in IMPORT_COLUMNS)
+    yield f"  {'total':<{width}}{'':<26}{counts}{totals['conflicts']:>12,}"
+    if report.conflicts:
+        yield ""
+        yield (
+            f"Conflicts ({len(report.conflicts)}): legacy rows changed since their import whose "
+            "target row was also edited in Django; both left as they are:"
+        )
+        for conflict in report.conflicts[:50]:
+            yield (
+                f"  {conflict.table} {conflict.legacy_id} -> "
+                f"{conflict.target_model} {conflict.target_id}"
+            )
+    gone = [t for t in report.tables if t.gone_from_legacy]
+    if gone:
+        yield ""
+        yield "Gone from the legacy file since an earlier import (left in the target):"
+        for table in gone:
+            yield f"  {table.table}: {table.gone_from_legacy:,} row(s)"
+    if report.sequences:
+        yield ""
+        yield "Id sequences now past the highest id: " + ", ".join(
+            f"{label} {value:,}" for label, value in report.sequences.items()
+        )
 
 
 def _markdown_cell(value: Any) -> str:

@@ -1,0 +1,637 @@
+"""Import: every legacy row into its target model, table by table, through the ORM.
+
+`import_legacy(...)` refuses a file that precheck blocks, then imports the
+tables in `specs.IMPORT_ORDER`, each in its own atomic transaction, keeping the
+ledger: for every legacy row, where it went, what was done, its hash and the
+row itself. A re-run compares each row's hash with the ledger's: unchanged rows
+are skipped, changed ones updated (unless the target row was edited in Django
+since, which is a conflict, reported and left alone), new ones created.
+A dry run is the same run inside one outer transaction, rolled back.
+
+Nothing here prints: results come back as data, and progress goes to a callback.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from itertools import islice
+from typing import Any
+
+from django.apps import apps
+from django.db import DatabaseError, connections, transaction
+from django.db.models import Max, Model
+from django.utils import timezone
+
+from .findings import Finding
+from .layout import LegacyLayout
+from .legacy import LegacySource, quote_identifier
+from .legacy.schema import QUARANTINE_TABLE
+from .models import ImportRun, LedgerEntry
+from .pairs import match_pair_rows
+from .precheck import run_precheck
+from .reports import to_json
+from .rows import raw_row, row_hash, target_fingerprint
+from .specs import IMPORT_ORDER, REQUIRED, TABLE_PAIRS, ColumnMap, TableSpec
+
+BATCH_SIZE = 2_000
+Action = LedgerEntry.Action
+Progress = Callable[[str, int, int], None]  # table, rows done, rows in all
+
+
+class ImportRefused(Exception):
+    """Precheck found something that blocks an import; nothing was written."""
+
+    def __init__(self, findings: list[Finding]):
+        super().__init__(f"{len(findings)} blocking finding(s)")
+        self.findings = findings
+
+
+class ImportFailed(Exception):
+    """A table could not be imported; its transaction was rolled back."""
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """A legacy row that changed since its import, whose target row was edited in Django too."""
+
+    table: str
+    legacy_id: int
+    target_model: str
+    target_id: int
+
+
+@dataclass
+class TableResult:
+    table: str
+    model: str
+    read: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    merged: int = 0
+    quarantined: int = 0
+    conflicts: list[Conflict] = field(default_factory=list)
+    gone_from_legacy: int = 0  # in the ledger, no longer in the file: left in the target
+    seconds: float = 0.0
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.read / self.seconds if self.seconds else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "table": self.table,
+            "model": self.model,
+            "read": self.read,
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "merged": self.merged,
+            "quarantined": self.quarantined,
+            "conflicts": [c.__dict__ for c in self.conflicts],
+            "gone_from_legacy": self.gone_from_legacy,
+            "seconds": round(self.seconds, 3),
+            "rows_per_second": round(self.rows_per_second),
+        }
+
+
+@dataclass
+class ImportReport:
+    source: str
+    sha256: str
+    dry_run: bool
+    run_id: str
+    started_at: datetime
+    finished_at: datetime | None = None
+    tables: list[TableResult] = field(default_factory=list)
+    sequences: dict[str, int] = field(default_factory=dict)
+
+    COUNTS = ("read", "created", "updated", "unchanged", "merged", "quarantined")
+
+    def totals(self) -> dict[str, int]:
+        totals = {name: sum(getattr(t, name) for t in self.tables) for name in self.COUNTS}
+        totals["conflicts"] = sum(len(t.conflicts) for t in self.tables)
+        totals["gone_from_legacy"] = sum(t.gone_from_legacy for t in self.tables)
+        return totals
+
+    @property
+    def conflicts(self) -> list[Conflict]:
+        return [conflict for table in self.tables for conflict in table.conflicts]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "sha256": self.sha256,
+            "dry_run": self.dry_run,
+            "run_id": self.run_id,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "tables": [table.to_dict() for table in self.tables],
+            "totals": self.totals(),
+            "sequences": self.sequences,
+        }
+
+
+# --- the id map -----------------------------------------------------------
+
+
+class IdMap:
+    """Legacy id -> target id, for the tables whose rows may be renumbered.
+
+    Only the tables of an old/new pair are ever renumbered (the old side's ids
+    collide with the new side's); every other table keeps its legacy ids, and
+    asking this map about one of them is a bug that fails loudly.
+    """
+
+    REMAPPED = frozenset(table for pair in TABLE_PAIRS for table in (pair.new, pair.old))
+
+    def __init__(self, using: str):
+        self.using = using
+
+    def target_ids(self, table: str, legacy_ids: Iterable[int]) -> dict[int, int]:
+        if table not in self.REMAPPED:
+            raise LookupError(f"{table} keeps its legacy ids: it has no id map")
+        return dict(
+            LedgerEntry.objects.using(self.using)
+            .filter(legacy_table=table, legacy_id__in=set(legacy_ids), target_id__isnull=False)
+            .values_list("legacy_id", "target_id")
+        )
+
+
+# --- reading and converting one table ------------------------------------
+
+
+def _batches(rows: Iterable[tuple], size: int) -> Iterator[list[tuple]]:
+    iterator = iter(rows)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+@dataclass(frozen=True)
+class LegacyRow:
+    legacy_id: int
+    raw: dict[str, Any]
+    source_hash: str
+    values: dict[str, Any]  # target field -> converted value (references still legacy ids)
+
+
+class TrainerLookup:
+    """Who trains a legacy client or package, for rows that name no trainer."""
+
+    def __init__(self, source: LegacySource, layout: LegacyLayout):
+        self._source, self._layout = source, layout
+        self._by_table: dict[str, dict[Any, Any]] = {}
+
+    def trainer_of(self, table: str, legacy_id: Any) -> Any:
+        if table not in self._by_table:
+            self._by_table[table] = self._load(table)
+        return self._by_table[table].get(legacy_id)
+
+    def _load(self, table: str) -> dict[Any, Any]:
+        if not self._layout.has_column(table, "trainer_id"):
+            return {}
+        trainers = {row_id for (row_id,) in self._source.rows("trainers", ("id",))}
+        return {
+            row_id: trainer_id
+            for row_id, trainer_id in self._source.rows(table, ("id", "trainer_id"))
+            if trainer_id in trainers
+        }
+
+
+def convert_row(
+    spec: TableSpec,
+    columns: tuple[str, ...],
+    values: tuple,
+    trainers: TrainerLookup,
+) -> LegacyRow:
+    """One legacy row, read as the spec says: pure but for the trainer lookup."""
+    raw = raw_row(columns, values)
+    by_column = dict(zip(columns, values, strict=True))
+    converted: dict[str, Any] = {}
+    for column in spec.columns:
+        converted[column.field] = _convert(column, by_column)
+    for column in spec.columns:
+        if column.infer is not None and converted[column.field] is None:
+            converted[column.field] = _infer_trainer(spec, column, converted, trainers)
+    return LegacyRow(converted["id"], raw, row_hash(raw), converted)
+
+
+def _convert(column: ColumnMap, by_column: dict[str, Any]) -> Any:
+    if column.column not in by_column:
+        if column.if_missing is REQUIRED:
+            raise ImportFailed(f"the file has no column {column.column}")
+        return column.if_missing
+    return column.convert(by_column[column.column])
+
+
+def _infer_trainer(
+    spec: TableSpec, column: ColumnMap, converted: dict[str, Any], trainers: TrainerLookup
+) -> Any:
+    for via in column.infer.via:
+        trainer = trainers.trainer_of(spec.references[via], converted.get(via))
+        if trainer is not None:
+            return trainer
+    return None
+
+
+# --- importing one table --------------------------------------------------
+
+
+class TableImport:
+    """One legacy table into its model: one job, one transaction (the caller's)."""
+
+    def __init__(
+        self,
+        *,
+        spec: TableSpec,
+        source: LegacySource,
+        layout: LegacyLayout,
+        run: ImportRun,
+        using: str,
+        trainers: TrainerLookup,
+        id_map: IdMap,
+    ):
+        self.spec, self.source, self.layout = spec, source, layout
+        self.run, self.using = run, using
+        self.trainers, self.id_map = trainers, id_map
+        self.model: type[Model] = apps.get_model(spec.model)
+        self.fields = tuple(dict.fromkeys(c.field for c in spec.columns if c.field != "id"))
+        self.result = TableResult(spec.table, spec.model)
+        self.twins = self._twins()
+        self._next_id: int | None = None
+
+    def _twins(self) -> dict[Any, Any]:
+        """For an old table: its rows that are exact twins of a new-table row."""
+        if self.spec.merge_into is None:
+            return {}
+        pair = next(p for p in TABLE_PAIRS if p.old == self.spec.table)
+        matches = match_pair_rows(self.source.query, self.layout, pair)
+        return matches.duplicates if matches else {}
+
+    def run_import(self, progress: Progress | None) -> TableResult:
+        started = time.monotonic()
+        columns = self.layout.columns[self.spec.table]
+        total = self.source.count(self.spec.table)
+        rows = self.source.rows(self.spec.table, columns, batch_size=BATCH_SIZE)
+        for batch in _batches(rows, BATCH_SIZE):
+            self._import_batch(
+                [convert_row(self.spec, columns, row, self.trainers) for row in batch]
+            )
+            if progress:
+                progress(self.spec.table, self.result.read, total)
+        self._record_quarantined()
+        self._check_references()
+        self.result.gone_from_legacy = self._count_gone()
+        self.result.seconds = time.monotonic() - started
+        return self.result
+
+    def _import_batch(self, rows: list[LegacyRow]) -> None:
+        self.result.read += len(rows)
+        self._remap_references(rows)
+        ledger = {
+            entry.legacy_id: entry
+            for entry in LedgerEntry.objects.using(self.using).filter(
+                legacy_table=self.spec.table, legacy_id__in=[row.legacy_id for row in rows]
+            )
+        }
+        # A row quarantined by an earlier clean is back in its table: import it afresh.
+        back = [e.pk for e in ledger.values() if e.action == Action.QUARANTINED]
+        if back:
+            LedgerEntry.objects.using(self.using).filter(pk__in=back).delete()
+            ledger = {k: e for k, e in ledger.items() if e.action != Action.QUARANTINED}
+        changed = [
+            row
+            for row in rows
+            if row.legacy_id not in ledger or ledger[row.legacy_id].source_hash != row.source_hash
+        ]
+        self.result.unchanged += len(rows) - len(changed)
+        new_rows = [row for row in changed if row.legacy_id not in ledger]
+        self._create(new_rows)
+        self._update([(row, ledger[row.legacy_id]) for row in changed if row.legacy_id in ledger])
+
+    def _remap_references(self, rows: list[LegacyRow]) -> None:
+        for column, table in self.spec.references.items():
+            if table not in IdMap.REMAPPED:
+                continue
+            mapping = self.id_map.target_ids(table, {row.values[column] for row in rows})
+            for row in rows:
+                if row.values[column] is not None:
+                    row.values[column] = mapping[row.values[column]]
+
+    # creating
+
+    def _create(self, rows: list[LegacyRow]) -> None:
+        if not rows:
+            return
+        merged = [row for row in rows if row.legacy_id in self.twins]
+        created = [row for row in rows if row.legacy_id not in self.twins]
+        target_ids = self._allocate_ids(created)
+        objects = [
+            self.model(pk=target_ids[row.legacy_id], **self._field_values(row)) for row in created
+        ]
+        self._write(lambda: self.model.objects.using(self.using).bulk_create(objects), created)
+        entries = [
+            self._entry(row, target_ids[row.legacy_id], Action.CREATED, self._fingerprint(row))
+            for row in created
+        ]
+        entries += self._merged_entries(merged)
+        LedgerEntry.objects.using(self.using).bulk_create(entries)
+        self.result.created += len(created)
+        self.result.merged += len(merged)
+
+    def _merged_entries(self, rows: list[LegacyRow]) -> list[LedgerEntry]:
+        if not rows:
+            return []
+        twin_targets = self.id_map.target_ids(
+            self.spec.merge_into, {self.twins[row.legacy_id] for row in rows}
+        )
+        return [
+            self._entry(row, twin_targets[self.twins[row.legacy_id]], Action.MERGED, "")
+            for row in rows
+        ]
+
+    def _allocate_ids(self, rows: list[LegacyRow]) -> dict[int, int]:
+        """Legacy ids where they are free; after the highest id where they are not.
+
+        An old table's rows always go after the highest (its ids collide with the
+        new table's by design). A new table's id is taken only by a row imported
+        from the old table on an earlier run: that row keeps it.
+        """
+        if self.spec.merge_into is not None:
+            return {row.legacy_id: self._take_next_id() for row in rows}
+        wanted = [row.legacy_id for row in rows]
+        taken = set(
+            self.model.objects.using(self.using).filter(pk__in=wanted).values_list("pk", flat=True)
+        )
+        if taken and self.spec.table not in IdMap.REMAPPED:
+            raise ImportFailed(
+                f"{self.spec.model} already holds id(s) {_some(taken)} that did not come from "
+                f"this legacy file's {self.spec.table}: importing would overwrite them"
+            )
+        return {
+            row.legacy_id: self._take_next_id() if row.legacy_id in taken else row.legacy_id
+            for row in rows
+        }
+
+    def _take_next_id(self) -> int:
+        if self._next_id is None:
+            highest_target = self.model.objects.using(self.using).aggregate(top=Max("pk"))["top"]
+            highest_new = self._highest_legacy_id_of_new_table()
+            self._next_id = max(highest_target or 0, highest_new) + 1
+        taken, self._next_id = self._next_id, self._next_id + 1
+        return taken
+
+    def _highest_legacy_id_of_new_table(self) -> int:
+        # The new table's ids are reserved even before they are imported.
+        pair = next((p for p in TABLE_PAIRS if self.spec.table in (p.old, p.new)), None)
+        if pair is None or not self.layout.has_table(pair.new):
+            return 0
+        sql = f"SELECT coalesce(max(id), 0) FROM {quote_identifier(pair.new)}"
+        return self.source.query(sql)[0][0]
+
+    # updating
+
+    def _update(self, pairs: list[tuple[LegacyRow, LedgerEntry]]) -> None:
+        if not pairs:
+            return
+        current = {
+            values.pop("pk"): target_fingerprint(values)
+            for values in self.model.objects.using(self.using)
+            .filter(pk__in=[entry.target_id for _, entry in pairs if entry.target_id])
+            .values("pk", *self.fields)
+        }
+        updates, entries = [], []
+        for row, entry in pairs:
+            if entry.action == Action.MERGED and row.legacy_id in self.twins:
+                self._refresh_entry(entry, row, Action.MERGED, "")
+                entries.append(entry)
+                self.result.merged += 1
+                continue
+            if entry.action == Action.MERGED or current.get(entry.target_id) != entry.target_hash:
+                self.result.conflicts.append(
+                    Conflict(self.spec.table, row.legacy_id, self.spec.model, entry.target_id)
+                )
+                continue
+            updates.append(self.model(pk=entry.target_id, **self._field_values(row)))
+            self._refresh_entry(entry, row, Action.UPDATED, self._fingerprint(row))
+            entries.append(entry)
+        self._write(
+            lambda: self.model.objects.using(self.using).bulk_update(updates, self.fields),
+            [row for row, _ in pairs],
+        )
+        LedgerEntry.objects.using(self.using).bulk_update(
+            entries, ["action", "source_hash", "target_hash", "raw", "run"]
+        )
+        self.result.updated += len(updates)
+
+    def _refresh_entry(self, entry: LedgerEntry, row: LegacyRow, action: str, target_hash: str):
+        entry.action, entry.source_hash, entry.target_hash = action, row.source_hash, target_hash
+        entry.raw, entry.run = row.raw, self.run
+
+    # quarantined rows and rows gone from the file
+
+    def _record_quarantined(self) -> None:
+        """Rows clean_legacy moved aside: in the ledger too, so that every row is accounted for."""
+        if not self.layout.has_table(QUARANTINE_TABLE):
+            return
+        rows = self.source.query(
+            f"SELECT source_id, row_json FROM {QUARANTINE_TABLE} "
+            "WHERE source_table = %s ORDER BY source_id",
+            [self.spec.table],
+        )
+        if not rows:
+            return
+        existing = set(
+            LedgerEntry.objects.using(self.using)
+            .filter(legacy_table=self.spec.table, legacy_id__in=[r[0] for r in rows])
+            .values_list("legacy_id", flat=True)
+        )
+        entries = []
+        for legacy_id, row_json in rows:
+            raw = json.loads(row_json)
+            if legacy_id not in existing:
+                row = LegacyRow(legacy_id, raw, row_hash(raw), {})
+                entries.append(self._entry(row, None, Action.QUARANTINED, ""))
+        LedgerEntry.objects.using(self.using).bulk_create(entries)
+        self.result.quarantined += len(rows)
+        self.result.read += len(rows)
+
+    def _check_references(self) -> None:
+        """Every foreign key of the table, checked now, at once, inside its transaction.
+
+        The target's foreign keys are deferred to commit; checking them here
+        names the table, and makes a dry run (which never commits) check them too.
+        """
+        try:
+            connections[self.using].check_constraints(table_names=[self.model._meta.db_table])
+        except DatabaseError as error:
+            raise ImportFailed(
+                f"{self.spec.table}: rows point at rows that do not exist in the target: "
+                f"{str(error).strip().splitlines()[0]}"
+            ) from error
+
+    def _count_gone(self) -> int:
+        in_ledger = (
+            LedgerEntry.objects.using(self.using)
+            .filter(legacy_table=self.spec.table)
+            .exclude(action=Action.QUARANTINED)
+            .count()
+        )
+        return max(0, in_ledger - (self.result.read - self.result.quarantined))
+
+    # helpers
+
+    def _field_values(self, row: LegacyRow) -> dict[str, Any]:
+        return {name: row.values[name] for name in self.fields}
+
+    def _fingerprint(self, row: LegacyRow) -> str:
+        return target_fingerprint(self._field_values(row))
+
+    def _entry(
+        self, row: LegacyRow, target_id: int | None, action: str, target_hash: str
+    ) -> LedgerEntry:
+        return LedgerEntry(
+            legacy_table=self.spec.table,
+            legacy_id=row.legacy_id,
+            target_model=self.spec.model,
+            target_id=target_id,
+            action=action,
+            source_hash=row.source_hash,
+            target_hash=target_hash,
+            raw=row.raw,
+            run=self.run,
+        )
+
+    def _write(self, write: Callable[[], Any], rows: list[LegacyRow]) -> None:
+        try:
+            with transaction.atomic(using=self.using):
+                write()
+        except DatabaseError as error:
+            ids = _some(row.legacy_id for row in rows)
+            raise ImportFailed(
+                f"could not write {self.spec.table} rows {ids} to {self.spec.model}: "
+                f"{str(error).strip().splitlines()[0]}"
+            ) from error
+
+
+def _some(ids: Iterable[Any], shown: int = 5) -> str:
+    ids = sorted(ids)
+    more = f" and {len(ids) - shown} more" if len(ids) > shown else ""
+    return ", ".join(str(i) for i in ids[:shown]) + more
+
+
+# --- the whole import -----------------------------------------------------
+
+
+def import_legacy(
+    *,
+    source: LegacySource,
+    using: str,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Import the legacy file into the target database `using`; see the module docstring."""
+    precheck = run_precheck(source)
+    if precheck.blocking:
+        raise ImportRefused(precheck.blocking)
+    if dry_run:
+        with transaction.atomic(using=using):
+            report = _import_tables(source, using, precheck.sha256, dry_run=True, progress=progress)
+            transaction.set_rollback(True, using=using)
+        return report
+    return _import_tables(source, using, precheck.sha256, dry_run=False, progress=progress)
+
+
+def _import_tables(
+    source: LegacySource, using: str, sha256: str, *, dry_run: bool, progress: Progress | None
+) -> ImportReport:
+    layout = LegacyLayout.read(source)
+    run = ImportRun.objects.using(using).create(
+        source_path=str(source.path),
+        source_sha256=sha256,
+        options={"dry_run": dry_run},
+        started_at=timezone.now(),
+    )
+    report = ImportReport(str(source.path), sha256, dry_run, str(run.pk), run.started_at)
+    trainers, id_map = TrainerLookup(source, layout), IdMap(using)
+    try:
+        for spec in IMPORT_ORDER:
+            if not layout.has_table(spec.table):
+                continue
+            _mark(run, using, stopped_at_table=spec.table)
+            with transaction.atomic(using=using):
+                table_import = TableImport(
+                    spec=spec,
+                    source=source,
+                    layout=layout,
+                    run=run,
+                    using=using,
+                    trainers=trainers,
+                    id_map=id_map,
+                )
+                report.tables.append(table_import.run_import(progress))
+        if not dry_run:
+            report.sequences = advance_sequences(using)
+    except (ImportFailed, DatabaseError) as error:
+        _mark(run, using, outcome=ImportRun.Outcome.FAILED, error=str(error))
+        raise
+    report.finished_at = timezone.now()
+    _mark(
+        run,
+        using,
+        outcome=ImportRun.Outcome.SUCCEEDED,
+        stopped_at_table="",
+        finished_at=report.finished_at,
+        report=report.to_dict(),
+    )
+    return report
+
+
+def _mark(run: ImportRun, using: str, **fields: Any) -> None:
+    for name, value in fields.items():
+        setattr(run, name, value)
+    if "report" in fields:
+        # JSONField needs JSON-ready values; the report's datetimes become text.
+        run.report = json.loads(to_json(fields["report"]))
+    ImportRun.objects.using(using).filter(pk=run.pk).update(
+        **{name: getattr(run, name) for name in fields}
+    )
+
+
+# --- sequences ------------------------------------------------------------
+
+
+def target_models() -> list[type[Model]]:
+    return list(dict.fromkeys(apps.get_model(spec.model) for spec in IMPORT_ORDER))
+
+
+def advance_sequences(using: str) -> dict[str, int]:
+    """Move each target table's id sequence past its highest id, never back.
+
+    Rows were written with their legacy ids, which PostgreSQL's sequences do
+    not see; without this the app's next insert would collide. SQLite keeps
+    its own counter up to date on every insert, so there is nothing to do there.
+    """
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        return {}
+    positions = {}
+    with connection.cursor() as cursor:
+        for model in target_models():
+            table, column = model._meta.db_table, model._meta.pk.column
+            cursor.execute("SELECT pg_get_serial_sequence(%s, %s)", [table, column])
+            (sequence,) = cursor.fetchone()
+            quote = connection.ops.quote_name
+            # The sequence's own position counts too, so it never moves back.
+            cursor.execute(
+                f"SELECT setval(%s, greatest("
+                f"(SELECT coalesce(max({quote(column)}), 0) FROM {quote(table)}), "
+                f"(SELECT last_value - (NOT is_called)::int FROM {sequence}), 1), true)",
+                [sequence],
+            )
+            positions[model._meta.label] = cursor.fetchone()[0]
+    return positions

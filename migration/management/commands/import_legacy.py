@@ -1,0 +1,71 @@
+import sys
+
+from django.core.management.base import CommandError
+from django.db import DEFAULT_DB_ALIAS, DatabaseError
+
+from migration.importer import ImportFailed, ImportRefused, import_legacy
+from migration.management.base import EXIT_FINDINGS, ReportCommand
+from migration.reports import render_import
+
+
+class Command(ReportCommand):
+    help = (
+        "Import a legacy file into the target database through the ORM, one atomic "
+        "transaction per table, keeping a ledger that makes re-runs safe."
+    )
+    formats = ("text", "json")
+
+    def add_arguments(self, parser) -> None:
+        super().add_arguments(parser)
+        parser.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="Run the whole import and roll it back: the database is unchanged afterwards.",
+        )
+        parser.add_argument(
+            "--database",
+            default=DEFAULT_DB_ALIAS,
+            help='Nominates the database to import into. Defaults to the "default" database.',
+        )
+
+    def handle(self, *args, **options):
+        with self.legacy_source(options["source"]) as source:
+            try:
+                report = import_legacy(
+                    source=source,
+                    using=options["database"],
+                    dry_run=options["dry_run"],
+                    progress=self.progress_printer(options["verbosity"]),
+                )
+            except ImportRefused as refused:
+                for item in refused.findings:
+                    self.stderr.write(f"  [{item.code}] {item.summary}")
+                raise CommandError(
+                    f"precheck finds {len(refused.findings)} blocking issue(s) in "
+                    f"{source.path}: run clean_legacy (or fix them), then import the result",
+                    returncode=EXIT_FINDINGS,
+                ) from refused
+            except (ImportFailed, DatabaseError) as error:
+                raise CommandError(
+                    f"import stopped: {error}. Tables before it are committed; run "
+                    "import_legacy again to finish"
+                ) from error
+        self.write_report(render_import(report, options["format"]), options["output"])
+        if report.conflicts:
+            raise CommandError(
+                f"{len(report.conflicts)} conflict(s): rows edited in Django since their import "
+                "were not overwritten (listed in the report)",
+                returncode=EXIT_FINDINGS,
+            )
+
+    def progress_printer(self, verbosity: int):
+        # Drawn only on a terminal, so that piped output and CI logs stay clean.
+        if verbosity < 1 or not sys.stderr.isatty():
+            return None
+
+        def show(table: str, done: int, total: int) -> None:
+            end = "\n" if done >= total else ""
+            self.stderr.write(f"\r  {table}: {done:,} / {total:,} rows", ending=end)
+            self.stderr.flush()
+
+        return show
