@@ -26,6 +26,7 @@ from django.db import DatabaseError, connections, transaction
 from django.db.models import Max, Model
 from django.utils import timezone
 
+from .conversion import LegacyRow, TrainerLookup, convert_row
 from .findings import Finding
 from .layout import LegacyLayout
 from .legacy import LegacySource, quote_identifier
@@ -34,8 +35,8 @@ from .models import ImportRun, LedgerEntry
 from .pairs import match_pair_rows
 from .precheck import run_precheck
 from .reports import to_json
-from .rows import raw_row, row_hash, target_fingerprint
-from .specs import IMPORT_ORDER, REQUIRED, TABLE_PAIRS, ColumnMap, TableSpec
+from .rows import row_hash, target_fingerprint
+from .specs import IMPORT_ORDER, TABLE_PAIRS, TableSpec
 
 BATCH_SIZE = 2_000
 Action = LedgerEntry.Action
@@ -169,73 +170,6 @@ def _batches(rows: Iterable[tuple], size: int) -> Iterator[list[tuple]]:
     iterator = iter(rows)
     while batch := list(islice(iterator, size)):
         yield batch
-
-
-@dataclass(frozen=True)
-class LegacyRow:
-    legacy_id: int
-    raw: dict[str, Any]
-    source_hash: str
-    values: dict[str, Any]  # target field -> converted value (references still legacy ids)
-
-
-class TrainerLookup:
-    """Who trains a legacy client or package, for rows that name no trainer."""
-
-    def __init__(self, source: LegacySource, layout: LegacyLayout):
-        self._source, self._layout = source, layout
-        self._by_table: dict[str, dict[Any, Any]] = {}
-
-    def trainer_of(self, table: str, legacy_id: Any) -> Any:
-        if table not in self._by_table:
-            self._by_table[table] = self._load(table)
-        return self._by_table[table].get(legacy_id)
-
-    def _load(self, table: str) -> dict[Any, Any]:
-        if not self._layout.has_column(table, "trainer_id"):
-            return {}
-        trainers = {row_id for (row_id,) in self._source.rows("trainers", ("id",))}
-        return {
-            row_id: trainer_id
-            for row_id, trainer_id in self._source.rows(table, ("id", "trainer_id"))
-            if trainer_id in trainers
-        }
-
-
-def convert_row(
-    spec: TableSpec,
-    columns: tuple[str, ...],
-    values: tuple,
-    trainers: TrainerLookup,
-) -> LegacyRow:
-    """One legacy row, read as the spec says: pure but for the trainer lookup."""
-    raw = raw_row(columns, values)
-    by_column = dict(zip(columns, values, strict=True))
-    converted: dict[str, Any] = {}
-    for column in spec.columns:
-        converted[column.field] = _convert(column, by_column)
-    for column in spec.columns:
-        if column.infer is not None and converted[column.field] is None:
-            converted[column.field] = _infer_trainer(spec, column, converted, trainers)
-    return LegacyRow(converted["id"], raw, row_hash(raw), converted)
-
-
-def _convert(column: ColumnMap, by_column: dict[str, Any]) -> Any:
-    if column.column not in by_column:
-        if column.if_missing is REQUIRED:
-            raise ImportFailed(f"the file has no column {column.column}")
-        return column.if_missing
-    return column.convert(by_column[column.column])
-
-
-def _infer_trainer(
-    spec: TableSpec, column: ColumnMap, converted: dict[str, Any], trainers: TrainerLookup
-) -> Any:
-    for via in column.infer.via:
-        trainer = trainers.trainer_of(spec.references[via], converted.get(via))
-        if trainer is not None:
-            return trainer
-    return None
 
 
 # --- importing one table --------------------------------------------------

@@ -552,10 +552,12 @@ def test_payment_method_mapping_is_shown_with_counts(legacy_file, studio):
 # --- every code, and the report -------------------------------------------
 
 
-def test_every_catalogue_code_is_tested_here():
-    # A new code in the catalogue needs a test in this module that produces it.
+def test_every_precheck_code_is_tested_here():
+    # A new precheck code in the catalogue needs a test in this module that produces it
+    # (verify_import's codes are tested with verify_import).
     source = Path(__file__).read_text(encoding="utf-8")
-    assert [code for code in CATALOGUE if f'"{code}"' not in source] == []
+    codes = [code for code in CATALOGUE if not code.startswith("verify.")]
+    assert [code for code in codes if f'"{code}"' not in source] == []
 
 
 def file_with_one_of_each_severity(legacy_file: LegacyFile) -> None:
