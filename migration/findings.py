@@ -106,6 +106,61 @@ CATALOGUE: dict[str, Kind] = {
     "value.unstorable-text": Kind(
         Severity.BLOCKING, f"{CLEAN} (it makes the text storable and logs the original bytes)"
     ),
+    # verify_import: does the target match the legacy file, row by row?
+    "verify.not-imported": Kind(
+        Severity.BLOCKING, "run import_legacy with this file first, then verify again"
+    ),
+    "verify.legacy-added": Kind(
+        Severity.BLOCKING,
+        "the legacy app was used after the import: run import_legacy again before cutover",
+    ),
+    "verify.legacy-changed": Kind(
+        Severity.BLOCKING,
+        "the legacy app was used after the import: run import_legacy again before cutover",
+    ),
+    "verify.legacy-deleted": Kind(
+        Severity.BLOCKING,
+        "rows were deleted in the legacy app after the import: their target rows are still "
+        "there; decide with the studio whether they should go",
+    ),
+    "verify.row-balance": Kind(
+        Severity.BLOCKING,
+        "the ledger does not account for every legacy row: run import_legacy again",
+    ),
+    "verify.target-missing": Kind(
+        Severity.BLOCKING,
+        "imported rows are gone from the target: restore them, or re-import from the ledger",
+    ),
+    "verify.target-extra": Kind(
+        Severity.INFO, "nothing to do if the studio created these rows in the new app"
+    ),
+    "verify.field-mismatch": Kind(
+        Severity.BLOCKING,
+        "a target value is not what its legacy row says: investigate, then re-import",
+    ),
+    "verify.money-total": Kind(
+        Severity.BLOCKING,
+        "the target's money does not add up to the legacy file's: investigate before cutover",
+    ),
+    "verify.dangling-reference": Kind(
+        Severity.BLOCKING, "target rows point at rows that do not exist: investigate"
+    ),
+    "verify.duplicate-email": Kind(
+        Severity.BLOCKING, "give each account its own e-mail address in the admin"
+    ),
+    "verify.sequence-behind": Kind(
+        Severity.BLOCKING,
+        "the next insert would collide: run import_legacy again (it moves sequences on)",
+    ),
+    "verify.password-count": Kind(
+        Severity.BLOCKING,
+        "trainers who had a bcrypt password cannot log in with it: investigate",
+    ),
+    "verify.drift": Kind(
+        Severity.WARNING,
+        "rows were edited in Django since their import; expected after cutover "
+        "(a failure only with --strict)",
+    ),
 }
 
 

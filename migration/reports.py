@@ -18,6 +18,7 @@ from .precheck import PrecheckReport
 
 if TYPE_CHECKING:
     from .importer import ImportReport
+    from .verify import VerifyReport
 
 FORMATS = ("text", "json", "markdown")
 
@@ -156,6 +157,34 @@ def _import_text(report: ImportReport) -> Iterator[str]:
         yield "Id sequences now past the highest id: " + ", ".join(
             f"{label} {value:,}" for label, value in report.sequences.items()
         )
+
+
+def render_verify(report: VerifyReport, fmt: str) -> str:
+    if fmt == "json":
+        return to_json(report.to_dict())
+    return "\n".join(_verify_text(report)) + "\n"
+
+
+def _verify_text(report: VerifyReport) -> Iterator[str]:
+    yield f"Verification of the import of {report.source}"
+    if report.run_id is not None:
+        same = "the file imported" if report.sha256 == report.imported_sha256 else "CHANGED since"
+        yield f"  sha256 {report.sha256} ({same}), import run {report.run_id}"
+    yield ""
+    for check in report.checks:
+        mark = "ok  " if not check.failures(strict=report.strict) else "FAIL"
+        yield f"  {mark} {check.name}: {check.summary}"
+        for item in check.findings:
+            yield f"         [{item.code}] {item.summary}"
+            if item.row_ids:
+                yield f"             rows: {_row_ids(item)}"
+            yield f"             fix:  {item.fix}"
+    yield ""
+    if report.passed:
+        yield "Result: the target matches the legacy file."
+    else:
+        strict = " (--strict: edits since the import count)" if report.strict else ""
+        yield f"Result: {len(report.failures)} check finding(s) fail{strict}."
 
 
 def _markdown_cell(value: Any) -> str:

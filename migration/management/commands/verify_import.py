@@ -1,0 +1,39 @@
+from django.core.management.base import CommandError
+from django.db import DEFAULT_DB_ALIAS
+
+from migration.management.base import EXIT_FINDINGS, ReportCommand
+from migration.reports import render_verify
+from migration.verify import verify_import
+
+
+class Command(ReportCommand):
+    help = (
+        "Prove that the target matches the legacy file, row by row. "
+        f"Exits 0 only when everything holds, {EXIT_FINDINGS} otherwise."
+    )
+    formats = ("text", "json")
+
+    def add_arguments(self, parser) -> None:
+        super().add_arguments(parser)
+        parser.add_argument(
+            "--strict",
+            action="store_true",
+            help="Count rows edited in Django since their import as failures.",
+        )
+        parser.add_argument(
+            "--database",
+            default=DEFAULT_DB_ALIAS,
+            help='Nominates the database to verify. Defaults to the "default" database.',
+        )
+
+    def handle(self, *args, **options):
+        with self.legacy_source(options["source"]) as source:
+            report = verify_import(
+                source=source, using=options["database"], strict=options["strict"]
+            )
+        self.write_report(render_verify(report, options["format"]), options["output"])
+        if not report.passed:
+            raise CommandError(
+                f"verification failed: {len(report.failures)} finding(s) (see the report)",
+                returncode=EXIT_FINDINGS,
+            )
