@@ -2,7 +2,9 @@
 
 A trainer locked in the legacy app stays locked until `locked_until` passes,
 and the policy goes on: `LOGIN_FAILURE_LIMIT` failed logins in a row lock the
-account for `LOGIN_LOCKOUT_DURATION`. A successful login clears the count.
+account for `LOGIN_LOCKOUT_DURATION`. Only a successful login clears the
+count: once a lock has run out, the next failure locks the account again, so a
+guesser gets one try per lock period, never a fresh five.
 """
 
 from django.conf import settings
