@@ -29,7 +29,7 @@ from django.contrib.auth.hashers import is_password_usable
 from django.core.exceptions import FieldDoesNotExist
 from django.db import connections
 from django.db.models import Count, DecimalField, ForeignKey, Model, Sum
-from django.db.models.functions import Lower
+from django.db.models.functions import Lower, Trim
 
 from .conversion import LegacyRow, TrainerLookup, convert_row
 from .findings import Finding, Severity, finding
@@ -529,7 +529,8 @@ def unique_emails(using: str) -> CheckOutcome:
     duplicates = list(
         user_model.objects.using(using)
         .exclude(email="")
-        .annotate(address=Lower("email"))
+        # As precheck: case and surrounding spaces do not make two addresses different.
+        .annotate(address=Lower(Trim("email")))
         .values("address")
         .annotate(n=Count("pk"))
         .filter(n__gt=1)
@@ -541,7 +542,8 @@ def unique_emails(using: str) -> CheckOutcome:
             "accounts "
             + ", ".join(
                 user_model.objects.using(using)
-                .filter(email__iexact=address)
+                .annotate(address=Lower(Trim("email")))
+                .filter(address=address)
                 .values_list("username", flat=True)
             )
             + " share one e-mail address",
