@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
@@ -248,13 +249,13 @@ class TableImport:
         self._update([(row, ledger[row.legacy_id]) for row in changed if row.legacy_id in ledger])
 
     def _remap_references(self, rows: list[LegacyRow]) -> None:
-        for column, table in self.spec.references.items():
+        for name, table in self.spec.reference_fields.items():
             if table not in IdMap.REMAPPED:
                 continue
-            mapping = self.id_map.target_ids(table, {row.values[column] for row in rows})
+            mapping = self.id_map.target_ids(table, {row.values[name] for row in rows})
             for row in rows:
-                if row.values[column] is not None:
-                    row.values[column] = mapping[row.values[column]]
+                if row.values[name] is not None:
+                    row.values[name] = mapping[row.values[name]]
 
     # creating
 
@@ -301,15 +302,27 @@ class TableImport:
         taken = set(
             self.model.objects.using(self.using).filter(pk__in=wanted).values_list("pk", flat=True)
         )
-        if taken and self.spec.table not in IdMap.REMAPPED:
+        foreign = taken - self._ids_held_by_the_old_table(taken)
+        if foreign:
             raise ImportFailed(
-                f"{self.spec.model} already holds id(s) {_some(taken)} that did not come from "
-                f"this legacy file's {self.spec.table}: importing would overwrite them"
+                f"{self.spec.model} already holds id(s) {_some(foreign)} that did not come from "
+                f"this legacy file: importing {self.spec.table} would overwrite them"
             )
         return {
             row.legacy_id: self._take_next_id() if row.legacy_id in taken else row.legacy_id
             for row in rows
         }
+
+    def _ids_held_by_the_old_table(self, ids: set[int]) -> set[int]:
+        """Of these target ids, those an earlier run gave to the pair's old table's rows."""
+        old = next((p.old for p in TABLE_PAIRS if p.new == self.spec.table), None)
+        if old is None or not ids:
+            return set()
+        return set(
+            LedgerEntry.objects.using(self.using)
+            .filter(legacy_table=old, target_id__in=ids)
+            .values_list("target_id", flat=True)
+        )
 
     def _take_next_id(self) -> int:
         if self._next_id is None:
@@ -510,8 +523,16 @@ def _import_tables(
                 report.tables.append(table_import.run_import(progress))
         if not dry_run:
             report.sequences = advance_sequences(using)
-    except (ImportFailed, DatabaseError) as error:
-        _mark(run, using, outcome=ImportRun.Outcome.FAILED, error=str(error))
+    except Exception as error:
+        # Whatever stopped the run, the ledger says so and where; and the tables
+        # committed before it get their sequences moved, or the app's next
+        # insert into them would collide with an imported id.
+        # If the database itself is gone, neither can be recorded: the error that
+        # stopped the run is what the operator must see.
+        with suppress(DatabaseError):
+            _mark(run, using, outcome=ImportRun.Outcome.FAILED, error=str(error))
+            if not dry_run:
+                report.sequences = advance_sequences(using)
         raise
     report.finished_at = timezone.now()
     _mark(

@@ -46,9 +46,14 @@ def col(column: str, convert: t.Converter, *, to: str | None = None, **options: 
     return ColumnMap(column=column, field=to or column, convert=convert, **options)
 
 
-def ref(column: str, table: str, *, optional: bool = False, **options: Any) -> ColumnMap:
+def ref(
+    column: str, table: str, *, to: str | None = None, optional: bool = False, **options: Any
+) -> ColumnMap:
+    """A column of legacy ids pointing at `table`; it fills the foreign key's id field."""
     convert = t.optional_legacy_id if optional else t.legacy_id
-    return ColumnMap(column=column, field=column, convert=convert, references=table, **options)
+    return ColumnMap(
+        column=column, field=to or column, convert=convert, references=table, **options
+    )
 
 
 @dataclass(frozen=True)
@@ -66,7 +71,13 @@ class TableSpec:
 
     @property
     def references(self) -> dict[str, str]:
+        """Legacy column -> the legacy table its ids point at."""
         return {c.column: c.references for c in self.columns if c.references}
+
+    @property
+    def reference_fields(self) -> dict[str, str]:
+        """Target field -> the legacy table whose ids it holds (before any renumbering)."""
+        return {c.field: c.references for c in self.columns if c.references}
 
 
 @dataclass(frozen=True)
@@ -332,7 +343,7 @@ FEE_AUDIT_LOG = TableSpec(
         col("vat_rate", required_rate),
         col("card_fee_rate", required_rate),
         col("calculation_details", t.json_object),
-        ref("created_by", "trainers", optional=True),
+        ref("created_by", "trainers", to="created_by_id", optional=True),
         col("created_at", t.required_timestamp),
     ),
 )

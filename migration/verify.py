@@ -262,10 +262,10 @@ class TableChecks:
     def _references(self, spec: TableSpec, rows: list[LegacyRow]) -> dict[str, dict[Any, Any]]:
         """Legacy id -> target id, from the ledger, for references to renumbered tables."""
         maps = {}
-        for column, table in spec.references.items():
+        for name, table in spec.reference_fields.items():
             if table in REMAPPED:
-                ids = {row.values[column] for row in rows if row.values[column] is not None}
-                maps[column] = dict(
+                ids = {row.values[name] for row in rows if row.values[name] is not None}
+                maps[name] = dict(
                     _ledger(self.using, table)
                     .filter(legacy_id__in=ids)
                     .values_list("legacy_id", "target_id")
@@ -277,9 +277,9 @@ class TableChecks:
         spec: TableSpec, row: LegacyRow, references: dict[str, dict], fields: tuple[str, ...]
     ) -> dict[str, Any]:
         expected = {name: row.values[name] for name in fields}
-        for column, mapping in references.items():
-            if expected[column] is not None:
-                expected[column] = mapping.get(expected[column])
+        for name, mapping in references.items():
+            if expected[name] is not None:
+                expected[name] = mapping.get(expected[name])
         return expected
 
     # the outcomes of the pass, one check each

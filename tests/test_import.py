@@ -1,0 +1,1069 @@
+"""import_legacy end to end, against PostgreSQL: the sample, re-runs, dry runs, sequences, failures.
+
+Every test reads real legacy files (the production sample, or a small file
+built for the test) through the command or `import_legacy`, and checks the
+target's rows, the ledger and the report. Tests that look at commits, dry-run
+rollback or sequence positions run outside a test transaction
+(`transaction=True`): the importer opens its own transactions, and PostgreSQL
+sequences ignore rollbacks.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from contextlib import closing
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
+from io import StringIO
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.contrib.auth import authenticate
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection
+
+from accounts.models import User
+from assessments.models import Assessment
+from clients.models import Client
+from migration.importer import ImportFailed, import_legacy
+from migration.legacy import open_legacy
+from migration.legacy.schema import QUARANTINE_TABLE, TOOL_TABLES_SQL
+from migration.models import ImportRun, LedgerEntry
+from migration.sample import SAMPLE_PASSWORDS, write_production_sample
+from sessions.models import FeeAuditLog, Payment, Session, SessionPackage
+from tests.conftest import sha256_of
+from tests.legacy_files import UTC_STAMP
+
+pytestmark = pytest.mark.usefixtures("legacy_db")
+
+# Transactions and sequences are only observable outside a test transaction.
+COMMITS = pytest.mark.django_db(transaction=True)
+ROWS = pytest.mark.django_db
+
+LEGACY_TABLES = (
+    "trainers",
+    "clients",
+    "assessments",
+    "session_packages",
+    "sessions",
+    "training_sessions",
+    "payments",
+    "payment_records",
+    "fee_audit_log",
+)
+LEGACY_ROWS = {
+    "trainers": 7,
+    "clients": 10,
+    "assessments": 7,
+    "session_packages": 5,
+    "sessions": 4,
+    "training_sessions": 3,
+    "payments": 4,
+    "payment_records": 2,
+    "fee_audit_log": 0,
+}
+TARGET_ROWS = {
+    User: 7,
+    Client: 10,
+    Assessment: 7,
+    SessionPackage: 5,
+    Session: 7,
+    Payment: 6,
+    FeeAuditLog: 0,
+}
+# Legacy id -> target id of the renumbered old tables, in legacy id order after
+# the highest id of their new table (sessions 1-4, payments 1-4).
+RENUMBERED = {
+    "training_sessions": {1: 5, 2: 6, 3: 7},
+    "payment_records": {1: 5, 2: 6},
+}
+# Listed here, not taken from the importer, so that a model it forgets shows.
+TARGET_MODELS = list(TARGET_ROWS)
+OUTCOMES = ("created", "updated", "unchanged", "merged", "quarantined")
+COUNT_NAMES = ("read", *OUTCOMES)
+
+
+# --- helpers --------------------------------------------------------------
+
+
+@pytest.fixture
+def sample(tmp_path: Path) -> Path:
+    """The production sample with its duplicate e-mail fixed by hand (clean_legacy's job)."""
+    path = write_production_sample(output=tmp_path / "fitness_assessment.db").path
+    legacy_sql(
+        path,
+        "UPDATE trainers SET email = 'jaesun.kim+jaesun9090@gmail.com' "
+        "WHERE username = 'jaesun9090'",
+    )
+    return path
+
+
+def legacy_sql(path: Path, sql: str, params: tuple = ()) -> None:
+    """Change the legacy file as the legacy app would have, between two imports."""
+    with closing(sqlite3.connect(path)) as legacy:
+        legacy.execute(sql, params)
+        legacy.commit()
+
+
+def legacy_rows(path: Path, table: str) -> dict[int, dict[str, Any]]:
+    """Every row of a legacy table, every column, as sqlite3 itself reads it."""
+    with closing(sqlite3.connect(path)) as legacy:
+        legacy.row_factory = sqlite3.Row
+        return {row["id"]: dict(row) for row in legacy.execute(f'SELECT * FROM "{table}"')}
+
+
+def run_import(path: Path, *options: str) -> tuple[int, str, str]:
+    """import_legacy as an operator runs it: (exit code, stdout, stderr + CommandError)."""
+    stdout, stderr = StringIO(), StringIO()
+    try:
+        call_command("import_legacy", "--source", str(path), *options, stdout=stdout, stderr=stderr)
+    except CommandError as error:
+        return error.returncode, stdout.getvalue(), stderr.getvalue() + f"CommandError: {error}"
+    return 0, stdout.getvalue(), stderr.getvalue()
+
+
+def imported(path: Path, *options: str) -> dict[str, Any]:
+    """Import with a JSON report, expecting success; return the report."""
+    code, out, err = run_import(path, "--format", "json", *options)
+    assert code == 0, err
+    return json.loads(out)
+
+
+def by_table(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {table["table"]: table for table in report["tables"]}
+
+
+def counts(report: dict[str, Any], table: str) -> dict[str, int]:
+    row = by_table(report)[table]
+    return {name: row[name] for name in (*COUNT_NAMES, "gone_from_legacy")} | {
+        "conflicts": len(row["conflicts"])
+    }
+
+
+def accounted_for(outcomes: dict[str, int], conflicts: int) -> int:
+    """Rows given an outcome: every row read must have exactly one."""
+    return sum(outcomes[name] for name in OUTCOMES) + conflicts
+
+
+def target_counts() -> dict[str, int]:
+    models = [*TARGET_MODELS, ImportRun, LedgerEntry]
+    return {model._meta.label: model.objects.count() for model in models}
+
+
+def ledger(table: str, legacy_id: int) -> LedgerEntry:
+    return LedgerEntry.objects.get(legacy_table=table, legacy_id=legacy_id)
+
+
+def sequence_of(model) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_get_serial_sequence(%s, %s)", [model._meta.db_table, model._meta.pk.column]
+        )
+        return cursor.fetchone()[0]
+
+
+def sequence_position(model) -> tuple[int, bool]:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT last_value, is_called FROM {sequence_of(model)}")
+        return cursor.fetchone()
+
+
+def sequence_positions() -> dict[str, tuple[int, bool]]:
+    return {model._meta.label: sequence_position(model) for model in TARGET_MODELS}
+
+
+def set_sequence(model, value: int, is_called: bool = True) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT setval(%s, %s, %s)", [sequence_of(model), value, is_called])
+
+
+def new_client() -> Client:
+    """A client added in Django after the import, its id drawn from the sequence."""
+    return Client.objects.create(
+        trainer_id=1, name="새 회원", age=30, gender="female", height=160.0, weight=55.0
+    )
+
+
+# --- the production sample ------------------------------------------------
+
+
+@ROWS
+def test_sample_imports_every_row_with_its_legacy_id(sample):
+    before = sha256_of(sample)
+    report = imported(sample)
+
+    assert {model: model.objects.count() for model in TARGET_ROWS} == TARGET_ROWS
+    assert sorted(Client.objects.values_list("pk", flat=True)) == list(range(3, 13))
+    assert sorted(User.objects.values_list("pk", flat=True)) == list(range(1, 8))
+    assert sorted(Session.objects.values_list("pk", flat=True)) == list(range(1, 8))
+    assert sorted(Payment.objects.values_list("pk", flat=True)) == list(range(1, 7))
+    assert {t: counts(report, t)["created"] for t in LEGACY_TABLES} == LEGACY_ROWS
+    assert report["totals"]["read"] == report["totals"]["created"] == 42
+    assert sha256_of(sample) == before
+
+
+@ROWS
+def test_old_tables_are_renumbered_after_the_new_tables_in_id_order(sample):
+    imported(sample)
+    for table, target_ids in RENUMBERED.items():
+        entries = LedgerEntry.objects.filter(legacy_table=table).order_by("legacy_id")
+        assert {e.legacy_id: e.target_id for e in entries} == target_ids
+    # Each renumbered row is the right legacy row: its date (and amount) say which.
+    sessions = legacy_rows(sample, "training_sessions")
+    for legacy_id, target_id in RENUMBERED["training_sessions"].items():
+        session = Session.objects.get(pk=target_id)
+        assert session.session_date.isoformat() == sessions[legacy_id]["session_date"]
+        assert session.package_id == sessions[legacy_id]["package_id"]
+    records = legacy_rows(sample, "payment_records")
+    for legacy_id, target_id in RENUMBERED["payment_records"].items():
+        payment = Payment.objects.get(pk=target_id)
+        assert payment.payment_date.isoformat() == records[legacy_id]["payment_date"]
+        assert payment.amount == Decimal(records[legacy_id]["amount"])
+    # The new tables keep their own ids.
+    for legacy_id, row in legacy_rows(sample, "sessions").items():
+        assert Session.objects.get(pk=legacy_id).session_date.isoformat() == row["session_date"]
+
+
+@ROWS
+def test_ledger_has_one_created_entry_per_legacy_row_with_the_row_verbatim(sample):
+    imported(sample)
+    assert LedgerEntry.objects.count() == 42
+    run = ImportRun.objects.get()
+    for table in LEGACY_TABLES:
+        rows = legacy_rows(sample, table)
+        entries = {e.legacy_id: e for e in LedgerEntry.objects.filter(legacy_table=table)}
+        assert entries.keys() == rows.keys(), table
+        for legacy_id, entry in entries.items():
+            expected_target = RENUMBERED.get(table, {}).get(legacy_id, legacy_id)
+            assert (entry.target_id, entry.action, entry.run_id) == (
+                expected_target,
+                "created",
+                run.pk,
+            ), (table, legacy_id)
+            # Every column, of the same type: REAL money stays 60000.0, INTEGER 60000.
+            as_typed = {column: (type(v), v) for column, v in entry.raw.items()}
+            assert as_typed == {column: (type(v), v) for column, v in rows[legacy_id].items()}
+    trainer = ledger("trainers", 4).raw
+    assert trainer["password_hash"].startswith("$2b$12$")
+
+
+@ROWS
+def test_import_run_succeeds_and_keeps_its_report(sample):
+    code, out, err = run_import(sample)
+    assert code == 0, err
+    run = ImportRun.objects.get()
+    assert run.outcome == ImportRun.Outcome.SUCCEEDED
+    assert run.stopped_at_table == "" and run.error == ""
+    assert run.finished_at is not None and run.finished_at >= run.started_at
+    assert run.source_sha256 == sha256_of(sample)
+    assert run.report["totals"]["created"] == 42
+    assert run.report["dry_run"] is False
+    assert {t["table"]: t["created"] for t in run.report["tables"]} == LEGACY_ROWS
+    assert str(run.pk) in out
+
+
+@ROWS
+def test_password_hashes_are_in_the_ledger_but_never_in_a_report(sample):
+    hashes = [row["password_hash"] for row in legacy_rows(sample, "trainers").values()]
+    code, text, _ = run_import(sample)
+    assert code == 0
+    _, as_json, _ = run_import(sample, "--format", "json")
+    stored = json.dumps([run.report for run in ImportRun.objects.all()])
+    for password_hash in hashes:
+        assert password_hash not in text
+        assert password_hash not in as_json
+        assert password_hash[7:] not in stored  # not even without its "$2b$12$"
+    trainers = LedgerEntry.objects.filter(legacy_table="trainers")
+    assert {entry.raw["password_hash"] for entry in trainers} == set(hashes)
+
+
+# --- transforms, end to end -----------------------------------------------
+
+
+SEOUL = ZoneInfo("Asia/Seoul")
+
+
+@ROWS
+def test_values_are_converted_as_the_specs_say(sample):
+    imported(sample)
+
+    session = Session.objects.get(pk=1)
+    assert session.session_time == time(10, 0, 25, 813560)
+    assert Session.objects.get(pk=2).session_time is None
+    assert Session.objects.get(pk=RENUMBERED["training_sessions"][2]).session_time == time(
+        10, 2, 11, 402917
+    )
+    assert session.session_cost == Decimal("60000") and type(session.session_cost) is Decimal
+
+    package = SessionPackage.objects.get(pk=3)  # topped up: 1,980,000 + 300,000
+    assert (
+        package.gross_amount,
+        package.vat_amount,
+        package.card_fee_amount,
+        package.net_amount,
+    ) == (Decimal(2280000), Decimal(207273), Decimal(79800), Decimal(1992927))
+    assert package.card_fee_rate == Decimal("0.035") and package.vat_rate == Decimal("0.1")
+    assert package.remaining_credits == Decimal(1835590)
+    payment = Payment.objects.get(pk=1)
+    assert payment.amount == Decimal(1980000) and payment.net_amount == Decimal(1730700)
+    assert Payment.objects.get(pk=RENUMBERED["payment_records"][2]).amount == Decimal(600000)
+
+    assert all(client.email is None and client.phone is None for client in Client.objects.all())
+    assert Client.objects.get(pk=3).gender == "male"
+    assert Client.objects.get(pk=4).gender == "female"
+
+    methods = {p.pk: (p.payment_method, p.payment_method_text) for p in Payment.objects.all()}
+    assert methods == {
+        1: ("card", "Package Purchase"),
+        2: ("transfer", "계좌이체"),
+        3: ("card", "카드"),
+        4: ("card", "card"),
+        5: ("cash", "현금"),
+        6: ("card", "card"),
+    }
+
+    assert SessionPackage.objects.get(pk=5).is_active is False
+    assert Session.objects.get(pk=4).notes is None  # '' is no note
+    assert Assessment.objects.get(pk=1).toe_touch_distance == -6.5
+    assert Assessment.objects.get(pk=1).shoulder_mobility_score is None
+
+
+@ROWS
+def test_sample_trainer_names_are_kept_and_all_first_name(sample):
+    imported(sample)
+    minji = User.objects.get(username="minji.park")
+    # A Korean name has no space: all of it is the first name, as split_name says.
+    assert (minji.name, minji.first_name, minji.last_name) == ("박민지", "박민지", "")
+    assert minji.email == "minji.park@example.com"
+    assert minji.username == "minji.park"
+
+
+@ROWS
+def test_a_trainer_name_with_spaces_is_split_at_the_first(legacy_file):
+    legacy_file.trainer(name="Kim Min Jun", username="kim", email="kim@example.com")
+    imported(legacy_file.close())
+    kim = User.objects.get(username="kim")
+    assert (kim.name, kim.first_name, kim.last_name) == ("Kim Min Jun", "Kim", "Min Jun")
+
+
+@ROWS
+def test_timestamps_are_aware_and_mean_the_right_instant(sample):
+    imported(sample)
+    minji = User.objects.get(username="minji.park")
+    # created_at in SQLite's shape: UTC.
+    assert minji.date_joined == datetime(2024, 1, 15, 2, 11, 32, tzinfo=UTC)
+    # last_login with a fraction: written by Python, in Seoul.
+    assert minji.last_login == datetime(2025, 3, 14, 9, 12, 44, 518230, tzinfo=SEOUL)
+    assert minji.last_login == datetime(2025, 3, 14, 0, 12, 44, 518230, tzinfo=UTC)
+    # last_login without a fraction: written by SQLite, UTC.
+    criminal = User.objects.get(username="criminal")
+    assert criminal.last_login == datetime(2024, 11, 2, 13, 40, 9, tzinfo=UTC)
+    # locked_until, isoformat() with a T: local.
+    dohyun = User.objects.get(username="dohyun88")
+    assert dohyun.locked_until == datetime(2025, 3, 2, 5, 5, 11, 204311, tzinfo=UTC)
+    assert dohyun.failed_login_attempts == 2
+    assert User.objects.get(username="yuna.kang").last_login is None
+    client = Client.objects.get(pk=3)
+    assert client.created_at == datetime(2024, 1, 22, 5, 13, 9, tzinfo=UTC)
+    assert client.updated_at == datetime(2024, 4, 24, 6, 40, 12, tzinfo=UTC)
+    assert Session.objects.get(pk=1).completed_at == datetime(2024, 9, 17, 2, 4, 48, tzinfo=UTC)
+    for moment in User.objects.values_list("date_joined", flat=True):
+        assert moment.tzinfo is not None
+
+
+@ROWS
+def test_a_session_without_a_trainer_gets_its_packages_trainer(sample):
+    assert legacy_rows(sample, "sessions")[2]["trainer_id"] is None
+    imported(sample)
+    assert Session.objects.get(pk=2).trainer_id == 5  # package 3's trainer
+    assert ledger("sessions", 2).raw["trainer_id"] is None  # the raw row stays as it was
+    assert Session.objects.get(pk=1).trainer_id == 5
+    assert Session.objects.get(pk=3).trainer_id == 6
+
+
+# --- passwords ------------------------------------------------------------
+
+
+@ROWS
+def test_every_sample_trainer_logs_in_and_the_hash_is_upgraded(sample):
+    imported(sample)
+    assert len(SAMPLE_PASSWORDS) == User.objects.count() == 7
+    assert len(SAMPLE_PASSWORDS["seoyeon.choi"].encode()) > 72
+    for username, password in SAMPLE_PASSWORDS.items():
+        assert User.objects.get(username=username).password.startswith("legacy_bcrypt$$2b$12$")
+        user = authenticate(username=username, password=password)
+        assert user is not None and user.username == username, username
+        user.refresh_from_db()
+        assert user.password.startswith("pbkdf2_sha256$"), username
+    # The upgraded hash still takes the long passphrase, now all of it.
+    passphrase = SAMPLE_PASSWORDS["seoyeon.choi"]
+    assert authenticate(username="seoyeon.choi", password=passphrase) is not None
+    assert authenticate(username="minji.park", password="squat2024!") is not None
+    assert authenticate(username="minji.park", password="squat2024?") is None
+
+
+# --- re-runs --------------------------------------------------------------
+
+
+def snapshot() -> dict[str, Any]:
+    """Every target row's values, and the ledger, to compare a re-run against."""
+    rows = {
+        model._meta.label: list(model.objects.order_by("pk").values()) for model in TARGET_MODELS
+    }
+    rows["ledger"] = list(
+        LedgerEntry.objects.order_by("legacy_table", "legacy_id").values(
+            "legacy_table", "legacy_id", "target_id", "action", "source_hash", "target_hash", "raw"
+        )
+    )
+    return rows
+
+
+@ROWS
+def test_a_second_import_changes_nothing(sample):
+    imported(sample)
+    before = snapshot()
+    report = imported(sample)
+    for table in LEGACY_TABLES:
+        assert counts(report, table) == {
+            "read": LEGACY_ROWS[table],
+            "created": 0,
+            "updated": 0,
+            "unchanged": LEGACY_ROWS[table],
+            "merged": 0,
+            "quarantined": 0,
+            "gone_from_legacy": 0,
+            "conflicts": 0,
+        }, table
+    assert report["totals"]["unchanged"] == 42
+    assert snapshot() == before
+    assert ImportRun.objects.filter(outcome="succeeded").count() == 2
+
+
+@ROWS
+def test_a_legacy_row_added_after_the_import_is_created_next_time(sample):
+    imported(sample)
+    legacy_sql(
+        sample,
+        "INSERT INTO clients (id, trainer_id, name, age, gender, height, weight, email, phone, "
+        "created_at, updated_at) VALUES (13, 2, '김하늘', 27, '여성', 163.5, 51.2, '', "
+        "'010-1234-5678', '2025-03-20 01:00:00', '2025-03-20 01:00:00')",
+    )
+    report = imported(sample)
+    assert counts(report, "clients")["created"] == 1
+    assert counts(report, "clients")["unchanged"] == 10
+    assert report["totals"]["created"] == 1 and report["totals"]["unchanged"] == 42
+    added = Client.objects.get(pk=13)
+    assert (added.name, added.gender, added.phone, added.email) == (
+        "김하늘",
+        "female",
+        "010-1234-5678",
+        None,
+    )
+    entry = ledger("clients", 13)
+    assert (entry.action, entry.target_id) == ("created", 13)
+    assert entry.run == ImportRun.objects.order_by("-started_at").first()
+    assert Client.objects.count() == 11
+
+
+@ROWS
+def test_a_legacy_row_changed_after_the_import_is_updated(sample):
+    imported(sample)
+    legacy_sql(
+        sample,
+        "UPDATE clients SET weight = 76.9, updated_at = ? WHERE id = 3",
+        ("2025-03-21 04:00:00",),
+    )
+    # A renumbered row is updated at its target id.
+    legacy_sql(sample, "UPDATE training_sessions SET notes = '하체 + 코어' WHERE id = 1")
+    report = imported(sample)
+    assert counts(report, "clients")["updated"] == 1
+    assert counts(report, "training_sessions")["updated"] == 1
+    assert report["totals"]["updated"] == 2 and report["totals"]["unchanged"] == 40
+    client = Client.objects.get(pk=3)
+    assert client.weight == 76.9
+    assert client.updated_at == datetime(2025, 3, 21, 4, tzinfo=UTC)
+    assert Session.objects.get(pk=5).notes == "하체 + 코어"
+    entry = ledger("clients", 3)
+    assert entry.action == "updated" and entry.raw["weight"] == 76.9
+    assert ledger("training_sessions", 1).target_id == 5
+    assert Client.objects.count() == 10 and Session.objects.count() == 7
+    # Updated rows are unchanged on the next run.
+    assert imported(sample)["totals"]["unchanged"] == 42
+
+
+@ROWS
+def test_a_row_edited_in_django_and_changed_in_legacy_is_a_conflict(sample):
+    imported(sample)
+    Client.objects.filter(pk=4).update(name="박지우 (회원 요청으로 변경)")
+    legacy_sql(sample, "UPDATE clients SET weight = 55.5 WHERE id = 4")
+    entry_before = ledger("clients", 4)
+
+    code, out, err = run_import(sample)
+
+    assert code == 1
+    assert "1 conflict(s)" in err
+    assert "Conflicts (1)" in out
+    assert "  clients 4 -> clients.Client 4" in out.splitlines()
+    client = Client.objects.get(pk=4)
+    assert (client.name, client.weight) == ("박지우 (회원 요청으로 변경)", 54.7)
+    entry = ledger("clients", 4)
+    assert (entry.action, entry.source_hash, entry.raw) == (
+        entry_before.action,
+        entry_before.source_hash,
+        entry_before.raw,
+    )
+    run = ImportRun.objects.order_by("-started_at").first()
+    assert run.outcome == "succeeded"  # the run itself finished: the conflict is reported
+    assert run.report["totals"]["conflicts"] == 1
+    clients = next(t for t in run.report["tables"] if t["table"] == "clients")
+    assert clients["conflicts"] == [
+        {"table": "clients", "legacy_id": 4, "target_model": "clients.Client", "target_id": 4}
+    ]
+    # Still a conflict next time: nothing was settled behind the operator's back.
+    assert run_import(sample)[0] == 1
+
+
+@ROWS
+def test_a_row_edited_in_django_whose_legacy_row_did_not_change_stays_edited(sample):
+    imported(sample)
+    Client.objects.filter(pk=5).update(name="정하은 (VIP)", weight=60.0)
+    report = imported(sample)
+    assert counts(report, "clients")["unchanged"] == 10
+    assert report["totals"]["conflicts"] == 0 and report["totals"]["updated"] == 0
+    client = Client.objects.get(pk=5)
+    assert (client.name, client.weight) == ("정하은 (VIP)", 60.0)
+    assert ledger("clients", 5).action == "created"
+
+
+@ROWS
+def test_a_new_sessions_row_whose_id_a_renumbered_row_holds_gets_a_fresh_id(sample):
+    imported(sample)
+    renumbered = Session.objects.get(pk=5)  # training_sessions 1
+    legacy_sql(
+        sample,
+        "INSERT INTO sessions (id, client_id, package_id, session_date, session_time, "
+        "session_duration, session_cost, status, notes, created_at, completed_at, trainer_id) "
+        "VALUES (5, 11, 4, '2025-03-25', '18:30:00.000001', 60, 60000.0, 'scheduled', "
+        "'새 세션', '2025-03-20 09:00:00', NULL, 6)",
+    )
+    report = imported(sample)
+    assert counts(report, "sessions")["created"] == 1
+    entry = ledger("sessions", 5)
+    assert entry.target_id == 8  # after the highest id in the target
+    added = Session.objects.get(pk=8)
+    assert (added.notes, added.session_time) == ("새 세션", time(18, 30, 0, 1))
+    assert Session.objects.count() == 8
+    kept = Session.objects.get(pk=5)
+    assert [getattr(kept, f.attname) for f in Session._meta.fields] == [
+        getattr(renumbered, f.attname) for f in Session._meta.fields
+    ]
+    assert ledger("training_sessions", 1).target_id == 5
+    assert counts(report, "training_sessions")["unchanged"] == 3
+
+
+@ROWS
+def test_a_changed_row_in_every_table_is_updated_without_a_false_conflict(sample):
+    """The fingerprint of a target row read back matches the one written, in every model."""
+    imported(sample)
+    changes = {
+        "trainers": "UPDATE trainers SET failed_login_attempts = 1 WHERE id IN (1, 6)",
+        "clients": "UPDATE clients SET age = 35 WHERE id = 3",
+        "assessments": "UPDATE assessments SET push_up_reps = 19 WHERE id = 1",
+        "session_packages": "UPDATE session_packages SET remaining_sessions = 34 WHERE id = 3",
+        "sessions": "UPDATE sessions SET status = 'completed' WHERE id = 4",
+        "training_sessions": "UPDATE training_sessions SET notes = '보강' WHERE id = 3",
+        "payments": "UPDATE payments SET description = 'PT 30회 (정정)' WHERE id = 1",
+        "payment_records": "UPDATE payment_records SET description = '정정' WHERE id = 2",
+    }
+    for sql in changes.values():
+        legacy_sql(sample, sql)
+    report = imported(sample)
+    assert report["totals"]["conflicts"] == 0
+    assert {t: counts(report, t)["updated"] for t in changes} == {
+        **dict.fromkeys(changes, 1),
+        "trainers": 2,
+    }
+    assert User.objects.get(pk=6).failed_login_attempts == 1
+    assert SessionPackage.objects.get(pk=3).remaining_sessions == 34
+    assert Session.objects.get(pk=4).status == "completed"
+    assert Session.objects.get(pk=RENUMBERED["training_sessions"][3]).notes == "보강"
+    assert Payment.objects.get(pk=1).description == "PT 30회 (정정)"
+    assert Payment.objects.get(pk=RENUMBERED["payment_records"][2]).description == "정정"
+
+
+FEE_AUDIT_ROW = (  # params: payment_id, calculation_details, created_by
+    "INSERT INTO fee_audit_log (id, package_id, payment_id, calculation_type, gross_amount, "
+    "vat_amount, card_fee_amount, net_amount, vat_rate, card_fee_rate, calculation_details, "
+    "created_by, created_at) VALUES (1, 5, ?, 'payment', 300000, 27273, 10500, 262227, 0.1, "
+    "0.035, ?, ?, '2025-03-22 02:00:01')"
+)
+FEE_DETAILS = {"rule": "inclusive", "note": "수동 입력"}
+NEW_PAYMENT_5 = (
+    "INSERT INTO payments (id, client_id, package_id, amount, payment_method, description, "
+    "payment_date, created_at, trainer_id, gross_amount, vat_amount, card_fee_amount, "
+    "net_amount, vat_rate, card_fee_rate) VALUES (5, 12, 5, 300000.0, '카드', '추가 결제', "
+    "'2025-03-22', '2025-03-22 02:00:00', NULL, 300000, 27273, 10500, 262227, 0.1, 0.035)"
+)
+
+
+@ROWS
+def test_a_reference_to_a_renumbered_row_follows_it(sample):
+    """A new payments row whose id payment_records 1 holds gets a new id; references follow."""
+    imported(sample)
+    legacy_sql(sample, NEW_PAYMENT_5)
+    legacy_sql(sample, FEE_AUDIT_ROW, (5, json.dumps(FEE_DETAILS, ensure_ascii=False), None))
+    report = imported(sample)
+    assert counts(report, "payments")["created"] == 1
+    assert counts(report, "fee_audit_log")["created"] == 1
+    payment = Payment.objects.get(pk=ledger("payments", 5).target_id)
+    assert payment.pk == 7 and payment.description == "추가 결제"
+    assert payment.trainer_id == 7  # NULL in the file: package 5's trainer
+    audit = FeeAuditLog.objects.get(pk=1)
+    assert audit.payment_id == 7  # not 5, which is payment_records 1
+    assert Payment.objects.get(pk=5).payment_method_text == "현금"
+    assert audit.calculation_details == FEE_DETAILS
+    assert (audit.vat_rate, audit.card_fee_rate) == (Decimal("0.1"), Decimal("0.035"))
+
+
+@ROWS
+def test_a_fee_audit_row_keeps_the_trainer_who_made_it(sample):
+    legacy_sql(sample, FEE_AUDIT_ROW, (1, json.dumps(FEE_DETAILS), 7))
+    imported(sample)
+    assert FeeAuditLog.objects.get(pk=1).created_by_id == 7
+
+
+@ROWS
+def test_a_row_deleted_from_the_legacy_file_is_counted_and_left_in_the_target(sample):
+    imported(sample)
+    legacy_sql(sample, "DELETE FROM assessments WHERE id = 7")
+    code, out, _ = run_import(sample)
+    assert code == 0
+    assert "Gone from the legacy file since an earlier import (left in the target):" in out
+    assert "  assessments: 1 row(s)" in out.splitlines()
+    assert Assessment.objects.filter(pk=7).exists()
+    report = ImportRun.objects.order_by("-started_at").first().report
+    assert report["totals"]["gone_from_legacy"] == 1
+
+
+# --- dry run --------------------------------------------------------------
+
+
+@COMMITS
+def test_dry_run_reports_and_leaves_an_empty_database_as_it_was(sample):
+    assert set(target_counts().values()) == {0}
+    for model in TARGET_MODELS:
+        set_sequence(model, 1, is_called=False)  # so that any move would show
+    sequences = sequence_positions()
+
+    code, out, err = run_import(sample, "--dry-run")
+
+    assert code == 0, err
+    assert out.splitlines()[0] == (
+        f"Import of {sample}  [DRY RUN: rolled back, the database is unchanged]"
+    )
+    total = next(line for line in out.splitlines() if line.lstrip().startswith("total"))
+    assert total.split()[1:3] == ["42", "42"]  # read, created: the real run, rolled back
+    assert set(target_counts().values()) == {0}
+    assert sequence_positions() == sequences
+    assert "Id sequences" not in out
+
+
+@COMMITS
+def test_dry_run_after_an_import_changes_nothing(sample):
+    imported(sample)
+    legacy_sql(sample, "UPDATE clients SET weight = 99.9 WHERE id = 3")
+    legacy_sql(
+        sample,
+        "INSERT INTO payments (id, client_id, package_id, amount, payment_method, "
+        "payment_date, created_at, trainer_id) "
+        "VALUES (5, 12, 5, 300000.0, '현금', '2025-03-22', '2025-03-22 02:00:00', 7)",
+    )
+    before, sequences, rows = target_counts(), sequence_positions(), snapshot()
+
+    report = imported(sample, "--dry-run")
+
+    assert report["dry_run"] is True
+    assert counts(report, "clients")["updated"] == 1
+    assert counts(report, "payments")["created"] == 1
+    assert report["sequences"] == {}
+    assert target_counts() == before
+    assert sequence_positions() == sequences
+    assert snapshot() == rows
+    assert Client.objects.get(pk=3).weight == 78.2
+
+
+# --- sequences ------------------------------------------------------------
+
+
+@COMMITS
+def test_an_import_moves_every_sequence_past_the_highest_id(sample):
+    for model in TARGET_MODELS:
+        set_sequence(model, 1, is_called=False)  # as on a new database
+    report = imported(sample)
+    for model in TARGET_MODELS:
+        highest = max(model.objects.values_list("pk", flat=True), default=0)
+        last_value, is_called = sequence_position(model)
+        assert is_called and last_value >= highest, model._meta.label
+        if highest:
+            assert last_value == highest, model._meta.label  # the next id is highest + 1
+        assert report["sequences"][model._meta.label] == last_value
+    assert new_client().pk == 13
+    assert Session.objects.create(
+        client_id=3, trainer_id=1, package_id=1, session_date=date(2025, 4, 1),
+        session_duration=60, session_cost=Decimal(60000),
+    ).pk == 8  # fmt: skip
+
+
+@COMMITS
+def test_a_second_import_never_moves_a_sequence_back(sample):
+    imported(sample)
+    set_sequence(Client, 500)
+    set_sequence(Payment, 40)
+    report = imported(sample)
+    assert sequence_position(Client) == (500, True)
+    assert sequence_position(Payment) == (40, True)
+    assert report["sequences"]["clients.Client"] == 500
+    assert new_client().pk == 501
+    # A sequence set but never used (is_called false) is not moved back either.
+    set_sequence(Client, 900, is_called=False)
+    imported(sample)
+    assert new_client().pk == 900
+
+
+# --- refusal --------------------------------------------------------------
+
+
+@COMMITS
+def test_a_file_with_a_blocking_finding_is_refused_and_nothing_written(tmp_path):
+    unmodified = write_production_sample(output=tmp_path / "production.db").path
+    before = sha256_of(unmodified)
+
+    code, out, err = run_import(unmodified)
+
+    assert code == 1
+    assert out == ""
+    assert "[trainers.duplicate-email]" in err
+    assert "criminal, jaesun9090" in err
+    assert "blocking issue(s)" in err and "clean_legacy" in err
+    assert set(target_counts().values()) == {0}
+    assert sha256_of(unmodified) == before
+
+
+# --- one transaction per table --------------------------------------------
+
+FROZEN_PAYMENTS = """
+CREATE FUNCTION test_import_refuse_payment() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION 'payments are frozen for the audit'; END $$;
+CREATE TRIGGER test_import_refuse_payment BEFORE INSERT ON training_payment
+FOR EACH ROW EXECUTE FUNCTION test_import_refuse_payment();
+"""
+THAWED_PAYMENTS = """
+DROP TRIGGER IF EXISTS test_import_refuse_payment ON training_payment;
+DROP FUNCTION IF EXISTS test_import_refuse_payment();
+"""
+
+
+@pytest.fixture
+def frozen_payments():
+    """The target refuses every new payment (a trigger), until thaw() is called."""
+
+    def thaw() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(THAWED_PAYMENTS)
+
+    with connection.cursor() as cursor:
+        cursor.execute(FROZEN_PAYMENTS)
+    yield thaw
+    thaw()
+
+
+@COMMITS
+def test_a_failing_table_rolls_back_alone_and_a_second_run_finishes(sample, frozen_payments):
+    code, out, err = run_import(sample)
+
+    assert code != 0
+    assert out == ""
+    message = err.removeprefix("CommandError: ")
+    assert "\n" not in message.strip()
+    assert message.startswith("import stopped: could not write payments rows 1, 2, 3, 4 ")
+    assert "payments are frozen for the audit" in message
+    assert "run import_legacy again" in message
+    # The tables before it are committed ...
+    assert User.objects.count() == 7
+    assert Client.objects.count() == 10
+    assert Assessment.objects.count() == 7
+    assert SessionPackage.objects.count() == 5
+    assert Session.objects.count() == 7
+    # ... the failing one is empty, and nothing after it ran.
+    assert Payment.objects.count() == 0
+    done = set(LedgerEntry.objects.values_list("legacy_table", flat=True))
+    assert done == {
+        "trainers",
+        "clients",
+        "assessments",
+        "session_packages",
+        "sessions",
+        "training_sessions",
+    }
+    assert LedgerEntry.objects.count() == 7 + 10 + 7 + 5 + 4 + 3
+    run = ImportRun.objects.get()
+    assert run.outcome == "failed"
+    assert run.stopped_at_table == "payments"
+    assert "payments are frozen for the audit" in run.error
+    assert run.finished_at is None and run.report is None
+
+    frozen_payments()
+    report = imported(sample)
+
+    assert {t: counts(report, t)["created"] for t in LEGACY_TABLES} == {
+        **dict.fromkeys(LEGACY_TABLES, 0),
+        "payments": 4,
+        "payment_records": 2,
+    }
+    assert report["totals"]["unchanged"] == 36
+    assert {model: model.objects.count() for model in TARGET_ROWS} == TARGET_ROWS
+    assert LedgerEntry.objects.count() == 42
+    assert {e.legacy_id: e.target_id for e in LedgerEntry.objects.filter(
+        legacy_table="payment_records"
+    )} == RENUMBERED["payment_records"]  # fmt: skip
+    assert sorted(Payment.objects.values_list("pk", flat=True)) == [1, 2, 3, 4, 5, 6]
+    runs = ImportRun.objects.order_by("started_at")
+    assert [run.outcome for run in runs] == ["failed", "succeeded"]
+
+
+def obstacle(model, pk: int):
+    """A target row with a legacy id that no legacy file put there (its own trainer and client)."""
+    trainer = User.objects.create(id=900, username="frontdesk", email="desk@example.com")
+    client = Client.objects.create(
+        id=900, trainer=trainer, name="Walk-in", age=40, gender="male", height=170, weight=70
+    )
+    if model is SessionPackage:
+        return SessionPackage.objects.create(
+            id=pk, client=client, trainer=trainer, total_amount=Decimal(100000),
+            session_price=Decimal(50000), total_sessions=2, remaining_credits=Decimal(0),
+            remaining_sessions=2,
+        )  # fmt: skip
+    return Payment.objects.create(
+        id=pk, client=client, trainer=trainer, amount=Decimal(50000), payment_date=date(2025, 1, 2)
+    )
+
+
+@COMMITS
+def test_a_target_row_holding_a_legacy_id_stops_the_import_at_its_table(sample):
+    package = obstacle(SessionPackage, 1)
+
+    code, out, err = run_import(sample)
+
+    assert code != 0
+    message = err.removeprefix("CommandError: ")
+    assert "\n" not in message.strip()
+    assert (
+        "training.SessionPackage already holds id(s) 1 that did not come from this legacy "
+        "file: importing session_packages would overwrite them" in message
+    )
+    run = ImportRun.objects.get()
+    assert (run.outcome, run.stopped_at_table) == ("failed", "session_packages")
+    assert Assessment.objects.count() == 7  # committed before it
+    assert list(SessionPackage.objects.values_list("pk", flat=True)) == [package.pk]
+    assert Session.objects.count() == 0
+
+    package.delete()
+    report = imported(sample)
+    assert counts(report, "session_packages")["created"] == 5
+    assert counts(report, "clients")["unchanged"] == 10
+    assert {model: model.objects.count() for model in TARGET_ROWS} == {
+        **TARGET_ROWS,
+        User: 8,
+        Client: 11,
+    }
+
+
+@COMMITS
+def test_import_legacy_raises_import_failed_naming_the_table(sample):
+    obstacle(SessionPackage, 2)
+    with open_legacy(sample) as source, pytest.raises(ImportFailed, match="session_packages"):
+        import_legacy(source=source, using="default")
+    assert ImportRun.objects.get().stopped_at_table == "session_packages"
+
+
+@COMMITS
+def test_a_payment_not_from_the_file_holding_id_1_stops_the_import(sample):
+    held = obstacle(Payment, 1)
+
+    code, _, err = run_import(sample)
+
+    assert code != 0, "the import went on and renumbered legacy payment 1"
+    assert "training.Payment already holds id(s) 1" in err
+    assert ImportRun.objects.get().stopped_at_table == "payments"
+    assert list(Payment.objects.values_list("pk", flat=True)) == [held.pk]
+
+
+@COMMITS
+def test_tables_a_failed_run_committed_have_their_sequences_advanced(sample, frozen_payments):
+    for model in TARGET_MODELS:
+        set_sequence(model, 1, is_called=False)  # as on a new database
+    code, _, _ = run_import(sample)
+    assert code != 0 and User.objects.count() == 7
+    for model in (User, Client, Assessment, SessionPackage, Session):
+        highest = max(model.objects.values_list("pk", flat=True))
+        last_value, is_called = sequence_position(model)
+        assert is_called and last_value >= highest, model._meta.label
+
+
+# --- merged duplicates and quarantined rows -------------------------------
+
+
+@ROWS
+def test_an_old_row_twin_of_a_new_row_is_merged_into_it(legacy_file):
+    ids = legacy_file.small_studio()
+    legacy_file.training_session(
+        ids["client"],
+        ids["package"],
+        ids["trainer"],
+        session_date="2024-03-05",
+        session_time="10:00:25.813560",
+        session_cost=60000,
+        status="completed",
+        created_at=UTC_STAMP,
+        completed_at=UTC_STAMP,
+    )
+    path = legacy_file.close()
+
+    report = imported(path)
+
+    assert Session.objects.count() == 1
+    session = Session.objects.get()
+    assert session.pk == ids["session"]
+    merged = ledger("training_sessions", 1)
+    assert (merged.action, merged.target_id, merged.target_model) == (
+        "merged",
+        session.pk,
+        "training.Session",
+    )
+    assert merged.raw["session_cost"] == 60000 and merged.raw["id"] == 1
+    assert counts(report, "training_sessions")["merged"] == 1
+    assert counts(report, "training_sessions")["created"] == 0
+    assert report["totals"]["merged"] == 1
+    # Still one session, and still merged, on the next run.
+    again = imported(path)
+    assert Session.objects.count() == 1
+    assert counts(again, "training_sessions")["unchanged"] == 1
+    assert ledger("training_sessions", 1).action == "merged"
+
+
+@ROWS
+def test_a_quarantined_row_is_in_the_ledger_without_a_target(legacy_file):
+    ids = legacy_file.small_studio()
+    legacy_file.connection.executescript(TOOL_TABLES_SQL)
+    quarantined = {
+        "id": 99,
+        "client_id": ids["client"],
+        "package_id": 404,
+        "session_date": "2024-03-12",
+        "session_time": None,
+        "session_duration": 60,
+        "session_cost": 60000.0,
+        "status": "completed",
+        "notes": "패키지 없음",
+        "created_at": "2024-03-01 09:00:00",
+        "completed_at": None,
+        "trainer_id": None,
+    }
+    legacy_file.insert(
+        QUARANTINE_TABLE,
+        source_table="sessions",
+        source_id=99,
+        reason="reference.dangling: package_id 404 does not exist",
+        row_json=json.dumps(quarantined, ensure_ascii=False),
+        quarantined_at="2025-03-20 01:00:00",
+    )
+    path = legacy_file.close()
+
+    code, out, err = run_import(path)
+
+    assert code == 0, err
+    entry = ledger("sessions", 99)
+    assert (entry.action, entry.target_id) == ("quarantined", None)
+    assert entry.raw == quarantined
+    assert not Session.objects.filter(pk=99).exists()
+    assert Session.objects.count() == 1
+    line = next(line.split() for line in out.splitlines() if line.lstrip().startswith("sessions"))
+    # table, model, read, created, updated, unchanged, merged, quarantined, conflicts, ...
+    assert line[2:9] == ["2", "1", "0", "0", "0", "1", "0"]
+    assert ImportRun.objects.get().report["totals"]["quarantined"] == 1
+    # A re-run keeps the one entry.
+    assert counts(imported(path), "sessions")["quarantined"] == 1
+    assert LedgerEntry.objects.filter(action="quarantined").count() == 1
+
+
+# --- the report -----------------------------------------------------------
+
+
+@ROWS
+def test_text_report_lists_every_table_and_a_total(sample):
+    code, out, _ = run_import(sample)
+    assert code == 0
+    lines = out.splitlines()
+    header = next(line for line in lines if line.lstrip().startswith("table"))
+    assert header.split() == [
+        "table",
+        "target",
+        "model",
+        *COUNT_NAMES,
+        "conflicts",
+        "seconds",
+        "rows/s",
+    ]
+    rows = {line.split()[0]: line.split() for line in lines if line.startswith("  ")}
+    for table in LEGACY_TABLES:
+        read, created = rows[table][2:4]
+        assert (int(read), int(created)) == (LEGACY_ROWS[table], LEGACY_ROWS[table]), table
+        assert float(rows[table][9]) >= 0  # seconds
+    assert rows["total"][1:8] == ["42", "42", "0", "0", "0", "0", "0"]
+
+
+@ROWS
+def test_json_report_totals_add_up(sample, tmp_path):
+    imported(sample)
+    # A re-run with every kind of outcome: created, updated, unchanged and a conflict.
+    legacy_sql(
+        sample,
+        "INSERT INTO clients (id, trainer_id, name, age, gender, height, weight, "
+        "created_at, updated_at) VALUES (13, 1, '새 회원', 30, '남성', 170.0, 70.0, "
+        "'2025-03-20 01:00:00', '2025-03-20 01:00:00')",
+    )
+    legacy_sql(sample, "UPDATE clients SET age = 35 WHERE id = 3")
+    legacy_sql(sample, "UPDATE clients SET age = 29 WHERE id = 4")
+    Client.objects.filter(pk=4).update(phone="010-0000-0000")
+    output = tmp_path / "report.json"
+
+    code, out, err = run_import(sample, "--format", "json", "--output", str(output))
+
+    assert code == 1, err  # the conflict
+    assert out == ""
+    report = json.loads(output.read_text(encoding="utf-8"))
+    totals = report["totals"]
+    assert (totals["created"], totals["updated"], totals["conflicts"]) == (1, 1, 1)
+    assert totals["read"] == 43
+    assert totals["read"] == accounted_for(totals, totals["conflicts"])
+    for table in report["tables"]:
+        assert table["read"] == accounted_for(table, len(table["conflicts"])), table["table"]
+    for name in COUNT_NAMES:
+        assert totals[name] == sum(table[name] for table in report["tables"])
+    assert [t["table"] for t in report["tables"]] == list(LEGACY_TABLES)
+    assert report["sha256"] == sha256_of(sample)
+
+
+@ROWS
+def test_output_writes_the_text_report_to_a_file(sample, tmp_path):
+    output = tmp_path / "import.txt"
+    code, out, _ = run_import(sample, "--output", str(output))
+    assert code == 0
+    assert out == ""
+    written = output.read_text(encoding="utf-8")
+    assert written.startswith(f"Import of {sample}\n")
+    assert "  total" in written
