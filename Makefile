@@ -6,6 +6,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 SAMPLE := var/legacy-sample.db
+CLEANED := var/legacy-cleaned.db
+TARGET := env -u DATABASE_URL $(BIN)/python manage.py
 # The suite runs against PostgreSQL, never silently against SQLite.
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 
@@ -19,13 +21,19 @@ $(INSTALLED): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
-# The main job on the bundled sample, into the embedded SQLite target.
+# The main job on the bundled sample, into the embedded SQLite target:
+# precheck, clean, precheck the copy, import (dry run first), verify.
 demo: $(INSTALLED)
 	mkdir -p var
-	env -u DATABASE_URL $(BIN)/python manage.py migrate --verbosity 0
-	env -u DATABASE_URL $(BIN)/python manage.py make_legacy_sample --output $(SAMPLE) --force
+	$(TARGET) migrate --verbosity 0
+	$(TARGET) make_legacy_sample --output $(SAMPLE) --force
 	@# precheck exits 1 on the sample (its duplicate e-mail blocks an import); 2 would be a real failure.
-	env -u DATABASE_URL $(BIN)/python manage.py precheck --source $(SAMPLE); test $$? -le 1
+	$(TARGET) precheck --source $(SAMPLE); test $$? -le 1
+	$(TARGET) clean_legacy --source $(SAMPLE) --output $(CLEANED) --force
+	$(TARGET) precheck --source $(CLEANED)
+	$(TARGET) import_legacy --source $(CLEANED) --dry-run
+	$(TARGET) import_legacy --source $(CLEANED)
+	$(TARGET) verify_import --source $(CLEANED)
 
 test: $(INSTALLED)
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(BIN)/python -m pytest $(PYTEST_ARGS)

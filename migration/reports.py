@@ -219,3 +219,179 @@ def _precheck_markdown(report: PrecheckReport) -> Iterator[str]:
             )
     yield ""
     yield _verdict(report)
+
+
+# --- clean_legacy -------------------------------------------------------------
+
+if TYPE_CHECKING:
+    from .clean import CleanReport, EmailChange, PairConflict
+
+
+EMAIL_HOW = {"plus-address": "plus-address on the same mailbox", "explicit": "set with --email"}
+
+
+def render_clean(report: CleanReport, fmt: str) -> str:
+    if fmt == "json":
+        return to_json(report.to_dict())
+    lines = _clean_markdown(report) if fmt == "markdown" else _clean_text(report)
+    return "\n".join(lines) + "\n"
+
+
+def _capped_ids(row_ids: tuple[Any, ...], total: int) -> str:
+    ids = ", ".join(str(row_id) for row_id in row_ids)
+    more = total - len(row_ids)
+    return f"{ids} and {more:,} more" if more > 0 else ids
+
+
+def _email_line(change: EmailChange) -> str:
+    return (
+        f"{change.username} (id {change.trainer_id}): {change.old_address} -> "
+        f"{change.new_address} ({EMAIL_HOW.get(change.how, change.how)})"
+    )
+
+
+def _conflict_line(conflict: PairConflict) -> str:
+    differing = ", ".join(conflict.differing) or "content"
+    return (
+        f"{conflict.old_table} {conflict.old_id} and {conflict.new_table} {conflict.new_id}: "
+        f"the same row by its natural key, but different {differing}"
+    )
+
+
+def _left_for_a_person(report: CleanReport) -> int:
+    return len(report.conflicts) + len(report.other_blocking)
+
+
+def _clean_verdict(report: CleanReport) -> str:
+    if report.precheck_blocking is None:
+        return f"Result: {report.output} is written; run precheck on it before importing."
+    if report.needs_person:
+        return (
+            f"Result: {report.output} is written, but cannot be imported yet: "
+            f"{_left_for_a_person(report)} item(s) above need a person. Correct them in the "
+            "legacy app (or a copy of the file), then run clean_legacy again."
+        )
+    return f"Result: precheck finds nothing blocking in {report.output}: it is ready to import."
+
+
+def _clean_text(report: CleanReport) -> Iterator[str]:
+    yield f"Clean of {report.source}"
+    yield f"  source:     {report.source}"
+    yield f"              sha256 {report.source_sha256} (only read, never changed)"
+    yield f"  cleaned:    {report.output}"
+    yield f"              sha256 {report.output_sha256}"
+    yield (
+        f"  change log: table {report.changes_table} in the cleaned copy "
+        f"({report.total_changes:,} change(s) this run, each with its old value)"
+    )
+    yield (
+        f"  quarantine: table {report.quarantine_table} in the cleaned copy "
+        f"({report.total_quarantined:,} row(s) this run, each with its whole row)"
+    )
+    yield ""
+    if not report.rules:
+        yield "No changes: the file needed none of clean_legacy's fixes."
+    else:
+        yield f"Changes by rule ({report.total_changes:,})"
+        for summary in report.rules:
+            yield (
+                f"  [{summary.rule}] {summary.table}: {summary.changes:,} change(s) to "
+                f"{summary.rows:,} row(s): {summary.description}"
+            )
+            if summary.row_ids:
+                yield f"      rows: {_capped_ids(summary.row_ids, summary.rows)}"
+            if summary.rule == "trainers.duplicate-email":
+                for change in report.emails:
+                    yield f"      {_email_line(change)}"
+    if report.quarantined:
+        yield ""
+        yield f"Quarantined ({report.total_quarantined:,})"
+        for quarantined in report.quarantined:
+            yield f"  {quarantined.table}: {quarantined.rows:,} row(s)"
+            for row in quarantined.examples:
+                yield f"      {row.row_id}: {row.reason}"
+            if quarantined.rows > len(quarantined.examples):
+                more = quarantined.rows - len(quarantined.examples)
+                yield f"      and {more:,} more (all in {report.quarantine_table})"
+    if report.needs_person:
+        yield ""
+        yield f"Left for a person ({_left_for_a_person(report)})"
+        for conflict in report.conflicts:
+            yield f"  [{conflict.code}] {_conflict_line(conflict)}"
+        if report.conflicts:
+            yield f"      fix:  {report.conflicts[0].fix}"
+        for item in report.other_blocking:
+            yield f"  [{item.code}] {item.summary}"
+            if item.row_ids:
+                yield f"      rows: {_row_ids(item)}"
+            yield f"      fix:  {item.fix}"
+    yield ""
+    yield _clean_verdict(report)
+
+
+def _clean_markdown(report: CleanReport) -> Iterator[str]:
+    yield f"# Clean of `{report.source}`"
+    yield ""
+    yield f"- Source: `{report.source}`, sha256 `{report.source_sha256}` (only read, never changed)"
+    yield f"- Cleaned copy: `{report.output}`, sha256 `{report.output_sha256}`"
+    yield (
+        f"- Change log: table `{report.changes_table}` in the cleaned copy "
+        f"({report.total_changes:,} change(s) this run)"
+    )
+    yield (
+        f"- Quarantine: table `{report.quarantine_table}` in the cleaned copy "
+        f"({report.total_quarantined:,} row(s) this run)"
+    )
+    yield ""
+    yield "## Changes by rule"
+    yield ""
+    if not report.rules:
+        yield "No changes: the file needed none of clean_legacy's fixes."
+    else:
+        yield "| rule | table | changes | rows | row ids | what |"
+        yield "|---|---|---:|---:|---|---|"
+        for s in report.rules:
+            yield (
+                f"| `{s.rule}` | {s.table} | {s.changes:,} | {s.rows:,} | "
+                f"{_markdown_cell(_capped_ids(s.row_ids, s.rows))} | "
+                f"{_markdown_cell(s.description)} |"
+            )
+    if report.emails:
+        yield ""
+        yield "### E-mail addresses changed"
+        yield ""
+        for change in report.emails:
+            yield f"- {_markdown_cell(_email_line(change))}"
+    if report.quarantined:
+        yield ""
+        yield f"## Quarantined ({report.total_quarantined:,})"
+        yield ""
+        yield "| table | id | rule | reason |"
+        yield "|---|---|---|---|"
+        for quarantined in report.quarantined:
+            for row in quarantined.examples:
+                yield (
+                    f"| {quarantined.table} | {row.row_id} | `{row.rule}` | "
+                    f"{_markdown_cell(row.reason)} |"
+                )
+            if quarantined.rows > len(quarantined.examples):
+                more = quarantined.rows - len(quarantined.examples)
+                yield f"| {quarantined.table} | and {more:,} more | | |"
+    if report.needs_person:
+        yield ""
+        yield f"## Left for a person ({_left_for_a_person(report)})"
+        yield ""
+        yield "| code | what | rows | fix |"
+        yield "|---|---|---|---|"
+        for conflict in report.conflicts:
+            yield (
+                f"| `{conflict.code}` | {_markdown_cell(_conflict_line(conflict))} | "
+                f"{conflict.old_id} | {_markdown_cell(conflict.fix)} |"
+            )
+        for item in report.other_blocking:
+            yield (
+                f"| `{item.code}` | {_markdown_cell(item.summary)} | "
+                f"{_markdown_cell(_row_ids(item))} | {_markdown_cell(item.fix)} |"
+            )
+    yield ""
+    yield _clean_verdict(report)

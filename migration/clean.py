@@ -1,0 +1,1175 @@
+"""clean_legacy: a fixed copy of a legacy file, with every change logged inside it.
+
+The source is only read (through the read-only `legacy` alias) and copied with
+SQLite's backup API to a temporary file beside the output. The fixes below run
+on that copy, in one transaction, each recording what it changed in the copy's
+CHANGES_TABLE under the precheck code it addresses; the copy is renamed into
+place only when every fix succeeded. Nothing is printed here: `clean_legacy`
+returns a `CleanReport` that the command renders.
+
+The fixes run in this order, each relying on the ones before it:
+
+1. duplicate e-mails: the account created first keeps the address, the others
+   get a plus-address on the same mailbox (or the one given with --email);
+2. rows on both sides of an old/new table pair: the old copy is deleted, so
+   that a package's gross (step 4, the sum of its payments) counts it once;
+   rows that match on the natural key but differ are left for a person;
+3. missing trainer ids: the package's trainer, else the client's, so that
+   step 6 quarantines only the rows nobody can place;
+4. fee breakdowns the app's fee migration would have written (adding its
+   columns and fee_audit_log to a file that predates it);
+5. text the target cannot store (NUL, bytes that are not UTF-8), so that the
+   quarantined rows' JSON holds storable text too;
+6. rows whose references point at nothing, parents first (IMPORT_ORDER), so
+   that a quarantined client takes its packages, sessions and payments along.
+   A fee_audit_log row written in step 4 for a row quarantined here goes with it.
+
+Cleaning a cleaned copy changes nothing: every fix looks only for what it fixes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+import tempfile
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from itertools import chain, count
+from pathlib import Path
+from typing import Any
+
+from .fees import CARD_FEE_RATE, FEE_CALCULATION_METHOD, VAT_RATE, FeeBreakdown, fee_breakdown
+from .findings import CATALOGUE, ROW_ID_CAP, Finding
+from .layout import LegacyLayout
+from .legacy import LegacyFileError, LegacySource, file_sha256, quote_identifier
+from .legacy.schema import (
+    CHANGES_TABLE,
+    CLEANINGS_TABLE,
+    QUARANTINE_TABLE,
+    TOOL_TABLES_SQL,
+    newest_schema,
+    optional_columns,
+    optional_tables,
+    schema_sql,
+)
+from .legacy.source import DEFAULT_BATCH_SIZE, decode_legacy_text
+from .pairs import match_pair_rows
+from .precheck import PrecheckReport
+from .rows import canonical_json, raw_row
+from .specs import IMPORT_ORDER, SPECS, TABLE_PAIRS, ColumnMap, TableSpec
+from .transforms import LegacyValueError, won
+
+# Rule names are the precheck codes each fix makes go away.
+EMAIL_RULE = "trainers.duplicate-email"
+PAIR_RULE = "pairs.duplicate-row"
+INFERRED_RULE = "reference.inferable-trainer"
+DANGLING_RULE = "reference.dangling"
+UNINFERABLE_RULE = "reference.uninferable-trainer"
+FEES_RULE = "fees.missing"
+TEXT_RULE = "value.unstorable-text"
+CONFLICT_CODE = "pairs.conflicting-row"  # left for a person, never fixed here
+
+# What each rule did, in words for the report.
+RULES: dict[str, str] = {
+    EMAIL_RULE: "duplicate e-mail addresses made unique",
+    PAIR_RULE: "old-table copies of rows also in the new table deleted",
+    INFERRED_RULE: "missing trainer ids filled in from the package, else the client",
+    DANGLING_RULE: "ids pointing at no row: trainer inferred, else the row quarantined",
+    FEES_RULE: "fee breakdowns computed with the app's fee rule",
+    TEXT_RULE: "text made storable (the original bytes are in the change log)",
+    UNINFERABLE_RULE: "rows naming no trainer, none inferable: quarantined",
+}
+
+FEE_AUDIT_TABLE = "fee_audit_log"
+FEE_RULE_TEXT = (
+    "the app's fee rule: prices include VAT; VAT = gross x 0.10 / 1.10, card fee = "
+    "gross x 0.035, net = gross - VAT - card fee, each rounded half up to the won"
+)
+LOCAL_PART_SAFE = re.compile(r"[^A-Za-z0-9._-]")
+MAX_LOCAL_PART = 64
+MAX_ADDRESS = 254
+BATCH_SIZE = DEFAULT_BATCH_SIZE
+
+
+class CleanError(Exception):
+    """clean_legacy cannot do what was asked; the message is one line saying why."""
+
+
+# --- results ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RuleSummary:
+    """What one rule changed in one table: counted from the copy's change log."""
+
+    rule: str
+    table: str
+    changes: int
+    rows: int
+    row_ids: tuple[Any, ...]  # the first ROW_ID_CAP, in id order
+
+    @property
+    def description(self) -> str:
+        return RULES.get(self.rule, self.rule)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "table": self.table,
+            "description": self.description,
+            "changes": self.changes,
+            "rows": self.rows,
+            "row_ids": list(self.row_ids),
+            "row_ids_capped": self.rows > len(self.row_ids),
+        }
+
+
+@dataclass(frozen=True)
+class EmailChange:
+    trainer_id: Any
+    username: str
+    old_address: str
+    new_address: str
+    how: str  # "plus-address" or "explicit" (--email)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class PairConflict:
+    """An old-table row with a new-table twin on the natural key but other content."""
+
+    old_table: str
+    old_id: Any
+    new_table: str
+    new_id: Any
+    differing: tuple[str, ...]
+    code = CONFLICT_CODE
+
+    @property
+    def fix(self) -> str:
+        return CATALOGUE[self.code].fix
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **self.__dict__,
+            "differing": list(self.differing),
+            "code": self.code,
+            "fix": self.fix,
+        }
+
+
+@dataclass(frozen=True)
+class QuarantinedRow:
+    row_id: Any
+    rule: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class QuarantineSummary:
+    table: str
+    rows: int
+    examples: tuple[QuarantinedRow, ...]  # the first ROW_ID_CAP
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "table": self.table,
+            "rows": self.rows,
+            "rows_capped": self.rows > len(self.examples),
+            "examples": [row.__dict__ for row in self.examples],
+        }
+
+
+@dataclass(frozen=True)
+class CleanReport:
+    source: str
+    source_sha256: str
+    output: str
+    output_sha256: str
+    cleaned_at: str
+    rules: tuple[RuleSummary, ...]
+    emails: tuple[EmailChange, ...]
+    conflicts: tuple[PairConflict, ...]
+    quarantined: tuple[QuarantineSummary, ...]
+    total_changes: int
+    # Set by with_precheck(): the blocking findings precheck still makes on the
+    # copy (None: the copy was not prechecked).
+    precheck_blocking: tuple[Finding, ...] | None = field(default=None)
+
+    changes_table = CHANGES_TABLE
+    quarantine_table = QUARANTINE_TABLE
+
+    @property
+    def total_quarantined(self) -> int:
+        return sum(summary.rows for summary in self.quarantined)
+
+    @property
+    def needs_person(self) -> bool:
+        return bool(self.conflicts or self.precheck_blocking)
+
+    @property
+    def other_blocking(self) -> tuple[Finding, ...]:
+        """Precheck's blocking findings on the copy, but for the conflicts listed already."""
+        return tuple(item for item in self.precheck_blocking or () if item.code != CONFLICT_CODE)
+
+    def with_precheck(self, report: PrecheckReport) -> CleanReport:
+        return replace(self, precheck_blocking=tuple(report.blocking))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "source_sha256": self.source_sha256,
+            "output": self.output,
+            "output_sha256": self.output_sha256,
+            "cleaned_at": self.cleaned_at,
+            "change_log": {"file": self.output, "table": CHANGES_TABLE},
+            "quarantine": {"file": self.output, "table": QUARANTINE_TABLE},
+            "total_changes": self.total_changes,
+            "total_quarantined": self.total_quarantined,
+            "rules": [summary.to_dict() for summary in self.rules],
+            "emails": [change.to_dict() for change in self.emails],
+            "conflicts": [conflict.to_dict() for conflict in self.conflicts],
+            "quarantined": [summary.to_dict() for summary in self.quarantined],
+            "prechecked": self.precheck_blocking is not None,
+            "precheck_blocking": [item.to_dict() for item in self.precheck_blocking or ()],
+            "needs_person": self.needs_person,
+        }
+
+
+# --- arguments ----------------------------------------------------------------
+
+
+def parse_explicit_emails(values: Sequence[str]) -> dict[str, str]:
+    """--email USERNAME=ADDRESS options as {username: address}."""
+    emails: dict[str, str] = {}
+    for value in values:
+        username, equals, address = value.partition("=")
+        username, address = username.strip(), address.strip()
+        if not equals or not username:
+            raise CleanError(f"--email {value!r}: write it as USERNAME=ADDRESS")
+        if username in emails:
+            raise CleanError(f"--email: {username} is given twice; give one address each")
+        local, at, domain = address.rpartition("@")
+        if not (at and local and domain):
+            raise CleanError(f"--email {username}={address}: that is not an e-mail address")
+        emails[username] = address
+    return emails
+
+
+def check_output(*, source: Path, output: Path, force: bool, report: Path | None = None) -> None:
+    """Refuse an --output (or --report) that would overwrite the source or an existing file."""
+    _refuse_source_as_output(source, output)
+    if report is not None:
+        _refuse_source_as_output(source, report, option="--report")
+        if _same_file(output, report):
+            raise CleanError(f"{report}: --report and --output must be different files")
+    if output.is_dir():
+        raise CleanError(f"{output}: is a directory; --output takes the cleaned file's name")
+    if output.exists() and not force:
+        raise CleanError(f"{output} already exists: choose another --output, or add --force")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    a, b = Path(a).expanduser(), Path(b).expanduser()
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False  # one of them does not exist yet
+
+
+def _refuse_source_as_output(source: Path, output: Path, *, option: str = "--output") -> None:
+    if _same_file(source, output):
+        raise CleanError(
+            f"{output}: that is the source file; {option} must name another file "
+            "(clean_legacy never changes its source)"
+        )
+
+
+# --- the run ------------------------------------------------------------------
+
+
+def clean_legacy(
+    *, source: LegacySource, output: Path, explicit_emails: Mapping[str, str]
+) -> CleanReport:
+    """Write a cleaned copy of the source to `output`, which is replaced only on success."""
+    output = Path(output).expanduser().absolute()
+    _refuse_source_as_output(source.path, output)
+    _refuse_incomplete_file(source)
+    started = CleanReport(
+        source=str(source.path),
+        source_sha256=file_sha256(source.path),
+        output=str(output),
+        output_sha256="",
+        cleaned_at=datetime.now(UTC).replace(microsecond=0).isoformat(),
+        rules=(),
+        emails=(),
+        conflicts=(),
+        quarantined=(),
+        total_changes=0,
+    )
+    temporary = _temporary_beside(output)
+    try:
+        _copy(source, temporary)
+        report = _clean_copy(temporary, started, explicit_emails)
+        report = replace(report, output_sha256=file_sha256(temporary))
+        os.replace(temporary, output)
+    except BaseException:
+        for leftover in (temporary, *(Path(f"{temporary}-{s}") for s in ("journal", "wal", "shm"))):
+            leftover.unlink(missing_ok=True)
+        raise
+    return report
+
+
+def _refuse_incomplete_file(source: LegacySource) -> None:
+    # Without, say, its trainers table every client would look orphaned and be
+    # quarantined: a file like that is the wrong file, not one to clean.
+    present = set(source.table_names())
+    optional = optional_tables()
+    for table in newest_schema():
+        if table not in present and table not in optional:
+            raise CleanError(
+                f"{source.path}: no table {table}, so this is not a complete legacy file; "
+                "check --source (precheck says more)"
+            )
+
+
+def _temporary_beside(output: Path) -> Path:
+    try:
+        fd, name = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
+    except OSError as error:
+        raise CleanError(f"{output}: cannot write there ({error.strerror})") from error
+    os.close(fd)
+    return Path(name)
+
+
+def _copy(source: LegacySource, destination: Path) -> None:
+    """A consistent copy of the source, whatever else has it open."""
+    copy = sqlite3.connect(destination)
+    try:
+        source.connection.ensure_connection()
+        source.connection.connection.backup(copy)
+    except sqlite3.Error as error:
+        raise LegacyFileError(f"{source.path}: copying failed ({error})") from error
+    finally:
+        copy.close()
+
+
+def _clean_copy(
+    path: Path, started: CleanReport, explicit_emails: Mapping[str, str]
+) -> CleanReport:
+    """Every fix on the copy at `path`, in one transaction: all of them or none."""
+    connection = sqlite3.connect(path, isolation_level=None)
+    connection.text_factory = decode_legacy_text
+    try:
+        # The copy inherits the source's journal mode; one file is all we rename.
+        connection.execute("PRAGMA journal_mode = DELETE")
+        connection.execute("BEGIN IMMEDIATE")
+        for statement in TOOL_TABLES_SQL.split(";"):
+            if statement.strip():
+                connection.execute(statement)
+        copy = CopyBeingCleaned(connection, datetime.fromisoformat(started.cleaned_at))
+        emails = _step("making e-mails unique", fix_duplicate_emails, copy, explicit_emails)
+        conflicts = _step("removing duplicate pair rows", drop_duplicate_pair_rows, copy)
+        _step("inferring trainers", infer_missing_trainers, copy)
+        _step("computing fee breakdowns", fill_fee_breakdowns, copy)
+        _step("making text storable", make_text_storable, copy)
+        quarantined = _step("quarantining rows", quarantine_orphans, copy)
+        report = _step("summing up", _summarise, copy, started, emails, conflicts, quarantined)
+        _step("recording the run", _record_cleaning, copy, report)
+        connection.execute("COMMIT")
+        return report
+    except sqlite3.Error as error:
+        raise CleanError(f"cleaning the copy failed ({error}); nothing was written") from error
+    finally:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        connection.close()
+
+
+def _step(what: str, fix: Callable[..., Any], *args: Any) -> Any:
+    try:
+        return fix(*args)
+    except sqlite3.Error as error:
+        raise CleanError(f"{what} failed on the copy ({error}); nothing was written") from error
+
+
+class CopyBeingCleaned:
+    """The copy's connection, its current layout, and its change log."""
+
+    def __init__(self, connection: sqlite3.Connection, moment: datetime):
+        self.connection = connection
+        self.changed_at = moment.isoformat()  # UTC, ISO 8601
+        self.sqlite_timestamp = moment.strftime("%Y-%m-%d %H:%M:%S")  # CURRENT_TIMESTAMP's form
+        self.first_change = self.last_change_id() + 1  # an earlier run's log may be there
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        return self.connection.execute(sql, params).fetchall()
+
+    def columns(self, table: str) -> tuple[str, ...]:
+        # Read afresh each time: the fee fix adds columns and a table.
+        return tuple(
+            name
+            for (name,) in self.query(
+                "SELECT name FROM pragma_table_info(?) ORDER BY cid", (table,)
+            )
+        )
+
+    def has_table(self, table: str) -> bool:
+        return bool(self.columns(table))
+
+    def has_column(self, table: str, column: str) -> bool:
+        return column in self.columns(table)
+
+    def layout(self) -> LegacyLayout:
+        tables = self.query(
+            "SELECT name FROM sqlite_master WHERE type = 'table' "
+            "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
+        )
+        return LegacyLayout(columns={table: self.columns(table) for (table,) in tables})
+
+    def last_change_id(self) -> int:
+        return self.query(f"SELECT coalesce(max(id), 0) FROM {CHANGES_TABLE}")[0][0]
+
+    def log(self, changes: Sequence[tuple[str, Any, str | None, Any, Any, str]]) -> None:
+        """Record (table, row id, column, old value, new value, rule) for each change."""
+        self.connection.executemany(
+            f"INSERT INTO {CHANGES_TABLE} (table_name, row_id, column_name, old_value, "
+            "new_value, rule, changed_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (table, row_id, column, _storable(old), _storable(new), rule, self.changed_at)
+                for table, row_id, column, old, new, rule in changes
+            ],
+        )
+
+    def batches(self, select: str, from_where: str, params: Sequence[Any] = ()) -> Iterator[list]:
+        """`SELECT x.id, <select> FROM <from_where>` in id ranges: never a whole table at once.
+
+        Each batch is read in full before the caller changes anything, so a fix
+        may update the rows it reads.
+        """
+        last: Any = None
+        while True:
+            after = "" if last is None else " AND x.id > ?"
+            rows = self.query(
+                f"SELECT x.id, {select} FROM {from_where}{after} ORDER BY x.id LIMIT {BATCH_SIZE}",
+                (*params, *(() if last is None else (last,))),
+            )
+            if rows:
+                yield rows
+            if len(rows) < BATCH_SIZE:
+                return
+            last = rows[-1][0]
+
+
+def _storable(value: Any) -> Any:
+    # Legacy text that is not UTF-8 reads as lone surrogates; it goes back as its bytes.
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "surrogateescape")
+    return value
+
+
+def _q(name: str) -> str:
+    return quote_identifier(name)
+
+
+# --- 1. duplicate e-mails -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrainerAddress:
+    trainer_id: Any
+    username: Any
+    email: Any
+    created_at: Any
+
+
+def fix_duplicate_emails(
+    copy: CopyBeingCleaned, explicit: Mapping[str, str]
+) -> tuple[EmailChange, ...]:
+    if not (copy.has_column("trainers", "email") and copy.has_column("trainers", "username")):
+        if explicit:
+            raise CleanError("--email: this file's trainers have no username or e-mail column")
+        return ()
+    created = "created_at" if copy.has_column("trainers", "created_at") else "NULL"
+    trainers = [
+        TrainerAddress(*row)
+        for row in copy.query(f"SELECT id, username, email, {created} FROM trainers ORDER BY id")
+    ]
+    changes = plan_email_changes(trainers, explicit)
+    copy.connection.executemany(
+        "UPDATE trainers SET email = CAST(? AS TEXT) WHERE id = ?",
+        [(_storable(change.new_address), change.trainer_id) for change in changes],
+    )
+    copy.log(
+        [
+            ("trainers", c.trainer_id, "email", c.old_address, c.new_address, EMAIL_RULE)
+            for c in changes
+        ]
+    )
+    return tuple(changes)
+
+
+def mailbox_key(address: Any) -> str | None:
+    """How precheck compares addresses: ignoring case and surrounding spaces."""
+    if isinstance(address, str) and address.strip():
+        return address.strip().casefold()
+    return None
+
+
+def plan_email_changes(
+    trainers: Sequence[TrainerAddress], explicit: Mapping[str, str]
+) -> list[EmailChange]:
+    """Which trainers get which new address, so that no two share one."""
+    by_username = {trainer.username: trainer for trainer in trainers}
+    for username in explicit:
+        if username not in by_username:
+            raise CleanError(f"--email {username}=...: no trainer has the username {username!r}")
+    final = {trainer.trainer_id: trainer.email for trainer in trainers}
+    changes = []
+    for username, address in explicit.items():
+        trainer = by_username[username]
+        final[trainer.trainer_id] = address
+        if trainer.email != address:
+            changes.append(
+                EmailChange(trainer.trainer_id, username, trainer.email, address, "explicit")
+            )
+    explicitly_set = {by_username[username].trainer_id for username in explicit}
+    sharing: dict[str, list[TrainerAddress]] = defaultdict(list)
+    for trainer in trainers:
+        key = mailbox_key(trainer.email)
+        if key is not None and trainer.trainer_id not in explicitly_set:
+            sharing[key].append(trainer)
+    taken = {key for key in map(mailbox_key, final.values()) if key is not None}
+    for group in sharing.values():
+        # The account created first keeps the address; it is the one its owner knows.
+        first, *others = sorted(group, key=_creation_order)
+        for trainer in others:
+            address = plus_address(trainer.email, trainer.username, trainer.trainer_id, taken)
+            taken.add(mailbox_key(address))
+            final[trainer.trainer_id] = address
+            changes.append(
+                EmailChange(
+                    trainer.trainer_id, trainer.username, trainer.email, address, "plus-address"
+                )
+            )
+    for username, address in explicit.items():
+        trainer_id = by_username[username].trainer_id
+        for other in trainers:
+            if other.trainer_id != trainer_id and mailbox_key(final[other.trainer_id]) == (
+                mailbox_key(address)
+            ):
+                raise CleanError(
+                    f"--email {username}={address}: trainer {other.username} has that address "
+                    "too; give one that is nobody else's"
+                )
+    return sorted(changes, key=lambda change: _id_order(change.trainer_id))
+
+
+def _creation_order(trainer: TrainerAddress) -> tuple:
+    created = trainer.created_at
+    unknown = created is None or created == ""
+    return (unknown, "" if unknown else str(created), _id_order(trainer.trainer_id))
+
+
+def _id_order(value: Any) -> tuple[int, Any]:
+    return (0, value) if isinstance(value, int) else (1, str(value))
+
+
+def plus_address(address: str, username: Any, trainer_id: Any, taken: set[str]) -> str:
+    """`local+username@domain`: the same mailbox, so it reaches its owner and no stranger."""
+    local, at, domain = address.strip().rpartition("@")
+    if not (at and local and domain):
+        raise CleanError(
+            f"trainer {username} shares an address that is not an e-mail address, so no "
+            f"plus-address can be made from it: give one with --email {username}=ADDRESS"
+        )
+    tag = _local_part_tag(username)
+    too_long = len(f"{local}+{tag}") > MAX_LOCAL_PART or len(address) + len(tag) > MAX_ADDRESS - 20
+    if not tag or too_long:
+        tag = str(trainer_id)
+    numbered = (f"{tag}-{trainer_id}-{n}" for n in count(2))
+    for suffix in chain((tag, f"{tag}-{trainer_id}"), numbered):
+        candidate = f"{local}+{suffix}@{domain}"
+        if mailbox_key(candidate) not in taken:
+            return candidate
+    raise AssertionError("unreachable: the candidates never run out")
+
+
+def _local_part_tag(username: Any) -> str:
+    # Only characters every mail system takes in a local part; no leading,
+    # trailing or doubled dot (RFC 5322 forbids those).
+    tag = LOCAL_PART_SAFE.sub("", str(username or ""))
+    return re.sub(r"\.{2,}", ".", tag).strip(".")
+
+
+# --- 2. rows on both sides of a table pair ------------------------------------
+
+
+def drop_duplicate_pair_rows(copy: CopyBeingCleaned) -> tuple[PairConflict, ...]:
+    """Delete the old-table copy of each true duplicate; report the conflicts."""
+    conflicts: list[PairConflict] = []
+    for pair in TABLE_PAIRS:
+        layout = copy.layout()
+        matches = match_pair_rows(copy.query, layout, pair)
+        if matches is None:
+            continue
+        columns = layout.columns[pair.old]
+        selected = ", ".join(_q(column) for column in columns)
+        log = []
+        for old_id in matches.duplicates:
+            (row,) = copy.query(f"SELECT {selected} FROM {_q(pair.old)} WHERE id = ?", (old_id,))
+            log.append((pair.old, old_id, None, canonical_json(raw_row(columns, row)), None))
+        copy.connection.executemany(
+            f"DELETE FROM {_q(pair.old)} WHERE id = ?", [(old_id,) for old_id in matches.duplicates]
+        )
+        copy.log([(*change, PAIR_RULE) for change in log])
+        for old_id, new_id in matches.conflicts.items():
+            differing = _differing(copy, pair.old, old_id, pair.new, new_id, matches.content)
+            conflicts.append(PairConflict(pair.old, old_id, pair.new, new_id, differing))
+    return tuple(conflicts)
+
+
+def _differing(
+    copy: CopyBeingCleaned, old: str, old_id: Any, new: str, new_id: Any, columns: Sequence[str]
+) -> tuple[str, ...]:
+    if not columns:
+        return ()
+    compared = ", ".join(f"o.{_q(c)} IS NOT n.{_q(c)}" for c in columns)
+    (flags,) = copy.query(
+        f"SELECT {compared} FROM {_q(old)} o, {_q(new)} n WHERE o.id = ? AND n.id = ?",
+        (old_id, new_id),
+    )
+    return tuple(column for column, differs in zip(columns, flags, strict=True) if differs)
+
+
+# --- 3. missing trainer ids ---------------------------------------------------
+
+
+def _inferred_column(spec: TableSpec) -> ColumnMap | None:
+    return next((column for column in spec.columns if column.infer is not None), None)
+
+
+def _valid_trainer(expression: str) -> str:
+    return f"EXISTS (SELECT 1 FROM trainers t WHERE t.id = {expression})"
+
+
+def _inferred_trainer_sql(copy: CopyBeingCleaned, spec: TableSpec, column: ColumnMap) -> str:
+    """SQL for the trainer of row `x`'s package, else of its client (NULL if neither has one)."""
+    candidates = []
+    for via in column.infer.via:
+        parent = spec.references[via]
+        if not (copy.has_column(spec.table, via) and copy.has_column(parent, "trainer_id")):
+            continue
+        candidates.append(
+            f"(SELECT p.trainer_id FROM {_q(parent)} p WHERE p.id = x.{_q(via)} "
+            f"AND {_valid_trainer('p.trainer_id')})"
+        )
+    if not candidates:
+        return "NULL"
+    return candidates[0] if len(candidates) == 1 else f"coalesce({', '.join(candidates)})"
+
+
+def infer_missing_trainers(copy: CopyBeingCleaned) -> None:
+    """Fill a trainer id that is empty or points at no trainer, where the row's parents tell."""
+    if not copy.has_table("trainers"):
+        return
+    for spec in SPECS.values():
+        column = _inferred_column(spec)
+        if column is None or not copy.has_column(spec.table, column.column):
+            continue
+        name, trainer = _q(spec.table), _q(column.column)
+        inferred = _inferred_trainer_sql(copy, spec, column)
+        mark = copy.last_change_id()
+        # The log is written first and the update reads it: one pass each, all in SQL.
+        copy.connection.execute(
+            f"INSERT INTO {CHANGES_TABLE} (table_name, row_id, column_name, old_value, "
+            "new_value, rule, changed_at) "
+            "SELECT ?, id, ?, old, new, CASE WHEN old IS NULL OR old = '' THEN ? ELSE ? END, ? "
+            f"FROM (SELECT x.id AS id, x.{trainer} AS old, {inferred} AS new FROM {name} x "
+            f"WHERE x.{trainer} IS NULL OR x.{trainer} = '' "
+            f"OR NOT {_valid_trainer(f'x.{trainer}')}) "
+            "WHERE new IS NOT NULL ORDER BY id",
+            (spec.table, column.column, INFERRED_RULE, DANGLING_RULE, copy.changed_at),
+        )
+        copy.connection.execute(
+            f"UPDATE {name} AS x SET {trainer} = c.new_value FROM {CHANGES_TABLE} c "
+            "WHERE c.id > ? AND c.table_name = ? AND c.row_id = x.id",
+            (mark, spec.table),
+        )
+
+
+# --- 4. fee breakdowns --------------------------------------------------------
+
+
+def fill_fee_breakdowns(copy: CopyBeingCleaned) -> None:
+    """What the app's fee migration did, for a file it never ran on, or rows it missed."""
+    for table in ("session_packages", "payments"):
+        if copy.has_table(table):
+            _add_fee_columns(copy, table)
+    if copy.has_table("session_packages") or copy.has_table("payments"):
+        _create_fee_audit_log(copy)
+    if copy.has_table("payments"):
+        _fill_payment_fees(copy)
+    if copy.has_table("session_packages"):
+        _fill_package_fees(copy)
+
+
+def fee_columns_of(table: str) -> tuple[str, ...]:
+    """The columns the app's fee migration added to `table`, in schema order."""
+    fee_migration = optional_columns()[("payments", "gross_amount")]
+    return tuple(column for owner, column in fee_migration.columns if owner == table)
+
+
+def _add_fee_columns(copy: CopyBeingCleaned, table: str) -> None:
+    declared = {column.name: column.declared_type for column in newest_schema()[table]}
+    for column in fee_columns_of(table):
+        if copy.has_column(table, column):
+            continue
+        ddl = f"ADD COLUMN {_q(column)} {declared[column]}"
+        copy.connection.execute(f"ALTER TABLE {_q(table)} {ddl}")
+        copy.log([(table, None, column, None, ddl, FEES_RULE)])
+
+
+def _create_fee_audit_log(copy: CopyBeingCleaned) -> None:
+    if copy.has_table(FEE_AUDIT_TABLE):
+        return
+    ddl = fee_audit_log_ddl()
+    copy.connection.execute(ddl)
+    copy.log([(FEE_AUDIT_TABLE, None, None, None, ddl, FEES_RULE)])
+
+
+def fee_audit_log_ddl() -> str:
+    """The app's own CREATE TABLE for fee_audit_log, as SQLite itself reads it from schema.sql."""
+    schema = sqlite3.connect(":memory:")
+    try:
+        schema.executescript(schema_sql())
+        (ddl,) = schema.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (FEE_AUDIT_TABLE,)
+        ).fetchone()
+        return ddl
+    finally:
+        schema.close()
+
+
+def _fee_values(breakdown: FeeBreakdown, *, with_method: bool) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "gross_amount": int(breakdown.gross_amount),
+        "vat_amount": int(breakdown.vat_amount),
+        "card_fee_amount": int(breakdown.card_fee_amount),
+        "net_amount": int(breakdown.net_amount),
+        "vat_rate": float(VAT_RATE),
+        "card_fee_rate": float(CARD_FEE_RATE),
+    }
+    if with_method:
+        values["fee_calculation_method"] = FEE_CALCULATION_METHOD
+    return values
+
+
+def _fill_payment_fees(copy: CopyBeingCleaned) -> None:
+    columns = fee_columns_of("payments")
+    if not copy.has_column("payments", "amount"):
+        return
+    olds = ", ".join(f"x.{_q(c)}" for c in columns)
+    for batch in copy.batches(f"x.amount, {olds}", "payments x WHERE x.gross_amount IS NULL"):
+        breakdowns = []
+        for row_id, amount, *old in batch:
+            gross = _won_or_none(amount)
+            if gross is None:
+                continue  # an amount the importer cannot read: precheck names it
+            breakdowns.append((row_id, dict(zip(columns, old, strict=True)), gross))
+        _write_fees(
+            copy,
+            "payments",
+            [
+                (row_id, old, fee_breakdown(gross), "payments.amount")
+                for row_id, old, gross in breakdowns
+            ],
+            with_method=False,
+        )
+
+
+def _fill_package_fees(copy: CopyBeingCleaned) -> None:
+    # "A package's gross_amount is the sum of its payments" (the legacy README),
+    # old and new tables alike; a package nobody paid for yet is worth its price.
+    columns = fee_columns_of("session_packages")
+    if not copy.has_column("session_packages", "total_amount"):
+        return
+    _sum_package_payments(copy)
+    olds = ", ".join(f"x.{_q(c)}" for c in columns)
+    from_where = (
+        "session_packages x LEFT JOIN temp.clean_package_payments s ON s.package_id = x.id "
+        "WHERE x.gross_amount IS NULL"
+    )
+    try:
+        for batch in copy.batches(
+            f"x.total_amount, s.total, s.payments, s.unreadable, {olds}", from_where
+        ):
+            rows = []
+            for row_id, total_amount, paid, payments, unreadable, *old in batch:
+                if payments:
+                    gross = None if unreadable else _won_or_none(paid)
+                    origin = f"the sum of its {payments} payment(s) in payments and payment_records"
+                else:
+                    gross = _won_or_none(total_amount)
+                    origin = "session_packages.total_amount (no payment recorded)"
+                if gross is None:
+                    continue  # an amount the importer cannot read: precheck names it
+                old_values = dict(zip(columns, old, strict=True))
+                rows.append((row_id, old_values, fee_breakdown(gross), origin))
+            _write_fees(copy, "session_packages", rows, with_method=True)
+    finally:
+        copy.connection.execute("DROP TABLE temp.clean_package_payments")
+
+
+def _sum_package_payments(copy: CopyBeingCleaned) -> None:
+    """Each package's payments, summed once into a temporary table (not in the file)."""
+    copy.connection.execute(
+        "CREATE TEMP TABLE clean_package_payments "
+        "(package_id INTEGER PRIMARY KEY, total, payments, unreadable)"
+    )
+    parts = [
+        f"SELECT package_id, amount FROM {_q(table)}"
+        for table in ("payments", "payment_records")
+        if copy.has_column(table, "package_id") and copy.has_column(table, "amount")
+    ]
+    if not parts:
+        return
+    copy.connection.execute(
+        "INSERT INTO temp.clean_package_payments "
+        "SELECT package_id, sum(amount), count(*), "
+        "sum(amount IS NULL OR typeof(amount) NOT IN ('integer', 'real')) "
+        f"FROM ({' UNION ALL '.join(parts)}) "
+        "WHERE typeof(package_id) = 'integer' GROUP BY package_id"
+    )
+
+
+def _won_or_none(raw: Any) -> Any:
+    try:
+        return won()(raw)
+    except LegacyValueError:
+        return None
+
+
+def _write_fees(
+    copy: CopyBeingCleaned,
+    table: str,
+    rows: Sequence[tuple[Any, dict[str, Any], FeeBreakdown, str]],
+    *,
+    with_method: bool,
+) -> None:
+    """Write each row's breakdown, log every column it changes, and add its audit row."""
+    if not rows:
+        return
+    columns = fee_columns_of(table)
+    assignments = ", ".join(f"{_q(column)} = ?" for column in columns)
+    updates, log = [], []
+    for row_id, old, breakdown, _ in rows:
+        new = _fee_values(breakdown, with_method=with_method)
+        updates.append((*(new[column] for column in columns), row_id))
+        log.extend(
+            (table, row_id, column, old[column], new[column], FEES_RULE)
+            for column in columns
+            if _differs(old[column], new[column])
+        )
+    copy.connection.executemany(f"UPDATE {_q(table)} SET {assignments} WHERE id = ?", updates)
+    copy.log(log)
+    _write_audit_rows(copy, table, rows)
+
+
+def _differs(old: Any, new: Any) -> bool:
+    return type(old) is not type(new) or old != new
+
+
+AUDIT_COLUMNS = (
+    "package_id",
+    "payment_id",
+    "calculation_type",
+    "gross_amount",
+    "vat_amount",
+    "card_fee_amount",
+    "net_amount",
+    "vat_rate",
+    "card_fee_rate",
+    "calculation_details",
+    "created_by",
+    "created_at",
+)
+
+
+def _write_audit_rows(
+    copy: CopyBeingCleaned, table: str, rows: Sequence[tuple[Any, Any, FeeBreakdown, str]]
+) -> None:
+    columns = ("id", *AUDIT_COLUMNS)
+    insert = (
+        f"INSERT INTO {FEE_AUDIT_TABLE} ({', '.join(columns)}) "
+        f"VALUES ({', '.join('?' for _ in columns)})"
+    )
+    first_id = _next_id(copy, FEE_AUDIT_TABLE)
+    inserts, log = [], []
+    for audit_id, (row_id, _, breakdown, origin) in enumerate(rows, start=first_id):
+        details = json.dumps(
+            {"rule": FEE_RULE_TEXT, "gross_source": origin, "written_by": "clean_legacy"},
+            ensure_ascii=False,
+            sort_keys=True,
+        )
+        values = (
+            audit_id,
+            row_id if table == "session_packages" else None,
+            row_id if table == "payments" else None,
+            "migration",
+            int(breakdown.gross_amount),
+            int(breakdown.vat_amount),
+            int(breakdown.card_fee_amount),
+            int(breakdown.net_amount),
+            float(breakdown.vat_rate),
+            float(breakdown.card_fee_rate),
+            details,
+            None,
+            copy.sqlite_timestamp,
+        )
+        inserts.append(values)
+        log.append(
+            (
+                FEE_AUDIT_TABLE,
+                audit_id,
+                None,
+                None,
+                canonical_json(raw_row(columns, values)),
+                FEES_RULE,
+            )
+        )
+    copy.connection.executemany(insert, inserts)
+    copy.log(log)
+
+
+def _next_id(copy: CopyBeingCleaned, table: str) -> int:
+    """The id AUTOINCREMENT would give next: past the highest id the table ever had.
+
+    Given explicitly so that a whole batch is one executemany and each row's id is known.
+    """
+    highest = copy.query(f"SELECT coalesce(max(id), 0) FROM {_q(table)}")[0][0]
+    if copy.has_table("sqlite_sequence"):
+        used = copy.query("SELECT seq FROM sqlite_sequence WHERE name = ?", (table,))
+        highest = max([highest, *(seq for (seq,) in used if isinstance(seq, int))])
+    return highest + 1
+
+
+# --- 5. text the target cannot store ------------------------------------------
+
+
+def is_unstorable(raw: bytes | None) -> bool:
+    """Text PostgreSQL refuses: a NUL character, or bytes that are not UTF-8."""
+    if raw is None:
+        return False
+    if b"\x00" in raw:
+        return True
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
+def storable_version(raw: bytes) -> str:
+    return raw.replace(b"\x00", b"").decode("utf-8", errors="replace")
+
+
+def make_text_storable(copy: CopyBeingCleaned) -> None:
+    """Every TEXT value of the known tables, scanned in SQLite; only the bad ones reach Python."""
+    copy.connection.create_function("clean_unstorable", 1, is_unstorable, deterministic=True)
+    for table in SPECS:
+        columns = [column for column in copy.columns(table) if column != "id"]
+        if not columns:
+            continue
+        # Read as bytes (CAST ... AS BLOB) so that nothing is decoded on the way.
+        as_bytes = [
+            f"CASE WHEN typeof(x.{_q(c)}) = 'text' THEN CAST(x.{_q(c)} AS BLOB) END"
+            for c in columns
+        ]
+        unstorable = " OR ".join(f"clean_unstorable({expression})" for expression in as_bytes)
+        for batch in copy.batches(", ".join(as_bytes), f"{_q(table)} x WHERE ({unstorable})"):
+            log, updates = [], []
+            for row_id, *values in batch:
+                for column, raw in zip(columns, values, strict=True):
+                    if is_unstorable(raw):
+                        fixed = storable_version(raw)
+                        updates.append((column, fixed, row_id))
+                        log.append((table, row_id, column, raw, fixed, TEXT_RULE))
+            for column, fixed, row_id in updates:
+                copy.connection.execute(
+                    f"UPDATE {_q(table)} SET {_q(column)} = ? WHERE id = ?", (fixed, row_id)
+                )
+            copy.log(log)
+
+
+# --- 6. rows that point at nothing --------------------------------------------
+
+
+@dataclass(frozen=True)
+class OrphanCheck:
+    """One way a row of a table cannot be imported: an SQL condition on `x`, and why."""
+
+    condition: str
+    rule: str
+    column: str
+    explain: Callable[[Any], str]  # the column's value -> the reason
+
+
+def quarantine_orphans(copy: CopyBeingCleaned) -> tuple[QuarantineSummary, ...]:
+    """Move rows whose references lead nowhere to the quarantine table, parents first."""
+    quarantined: dict[str, set[Any]] = defaultdict(set)
+    summaries = []
+    for spec in IMPORT_ORDER:
+        if not copy.has_table(spec.table):
+            continue
+        checks = _orphan_checks(copy, spec, quarantined)
+        if checks:
+            summary = _quarantine_table(copy, spec.table, checks, quarantined[spec.table])
+            if summary.rows:
+                summaries.append(summary)
+    return tuple(summaries)
+
+
+def _orphan_checks(
+    copy: CopyBeingCleaned, spec: TableSpec, quarantined: Mapping[str, set[Any]]
+) -> list[OrphanCheck]:
+    # The same conditions as precheck's reference.dangling and uninferable-trainer.
+    checks = []
+    for column, target in spec.references.items():
+        if not copy.has_column(spec.table, column):
+            continue
+        value = f"x.{_q(column)}"
+        present = f"{value} IS NOT NULL AND {value} != ''"
+        if copy.has_table(target):
+            present += f" AND NOT EXISTS (SELECT 1 FROM {_q(target)} p WHERE p.id = {value})"
+        checks.append(
+            OrphanCheck(
+                present, DANGLING_RULE, column, _dangling_reason(column, target, quarantined)
+            )
+        )
+    inferred = _inferred_column(spec)
+    if inferred is not None and copy.has_table("trainers"):
+        nobody = f"{_inferred_trainer_sql(copy, spec, inferred)} IS NULL"
+        if copy.has_column(spec.table, inferred.column):
+            value = f"x.{_q(inferred.column)}"
+            nobody = f"({value} IS NULL OR {value} = '') AND {nobody}"
+        parents = " nor its ".join(via.removesuffix("_id") for via in inferred.infer.via)
+        checks.append(
+            OrphanCheck(
+                nobody,
+                UNINFERABLE_RULE,
+                inferred.column,
+                lambda _: (
+                    f"{inferred.column} is empty, and neither its {parents} leads to a trainer"
+                ),
+            )
+        )
+    return checks
+
+
+def _dangling_reason(
+    column: str, target: str, quarantined: Mapping[str, set[Any]]
+) -> Callable[[Any], str]:
+    def explain(value: Any) -> str:
+        if value in quarantined.get(target, ()):
+            return f"{column} {value!r}: that {target} row is quarantined too"
+        return f"{column} {value!r}: no {target} row has that id"
+
+    return explain
+
+
+def _quarantine_table(
+    copy: CopyBeingCleaned, table: str, checks: Sequence[OrphanCheck], done: set[Any]
+) -> QuarantineSummary:
+    columns = copy.columns(table)
+    selected = ", ".join(f"x.{_q(column)}" for column in columns)
+    which = " ".join(f"WHEN {check.condition} THEN {n}" for n, check in enumerate(checks))
+    from_where = f"{_q(table)} x WHERE ({' OR '.join(f'({c.condition})' for c in checks)})"
+    examples: list[QuarantinedRow] = []
+    rows = 0
+    for batch in copy.batches(f"CASE {which} END, {selected}", from_where):
+        moved, log = [], []
+        for row_id, index, *values in batch:
+            check = checks[index]
+            row = dict(zip(columns, values, strict=True))
+            reason = check.explain(row[check.column])
+            row_json = canonical_json(raw_row(columns, values))
+            moved.append((table, row_id, reason, row_json, copy.changed_at))
+            log.append((table, row_id, None, row_json, None, check.rule))
+            if len(examples) < ROW_ID_CAP:
+                examples.append(QuarantinedRow(row_id, check.rule, reason))
+            done.add(row_id)
+        copy.connection.executemany(
+            f"INSERT INTO {QUARANTINE_TABLE} (source_table, source_id, reason, row_json, "
+            "quarantined_at) VALUES (?, ?, ?, ?, ?)",
+            [(t, i, _storable(r), j, at) for t, i, r, j, at in moved],
+        )
+        copy.connection.executemany(
+            f"DELETE FROM {_q(table)} WHERE id = ?", [(row_id,) for _, row_id, *_ in moved]
+        )
+        copy.log(log)
+        rows += len(moved)
+    return QuarantineSummary(table, rows, tuple(examples))
+
+
+# --- the summary ----------------------------------------------------------------
+
+
+def _summarise(
+    copy: CopyBeingCleaned,
+    started: CleanReport,
+    emails: tuple[EmailChange, ...],
+    conflicts: tuple[PairConflict, ...],
+    quarantined: tuple[QuarantineSummary, ...],
+) -> CleanReport:
+    """The run's changes per rule and table, counted from the log itself."""
+    first = copy.first_change
+    groups = copy.query(
+        f"SELECT rule, table_name, count(*), count(DISTINCT row_id) FROM {CHANGES_TABLE} "
+        "WHERE id >= ? GROUP BY rule, table_name ORDER BY min(id)",
+        (first,),
+    )
+    rules = []
+    for rule, table, changes, rows in groups:
+        row_ids = [
+            row_id
+            for (row_id,) in copy.query(
+                f"SELECT DISTINCT row_id FROM {CHANGES_TABLE} WHERE id >= ? AND rule = ? "
+                f"AND table_name = ? AND row_id IS NOT NULL ORDER BY row_id LIMIT {ROW_ID_CAP}",
+                (first, rule, table),
+            )
+        ]
+        rules.append(RuleSummary(rule, table, changes, rows, tuple(row_ids)))
+    return replace(
+        started,
+        rules=tuple(rules),
+        emails=emails,
+        conflicts=conflicts,
+        quarantined=quarantined,
+        total_changes=sum(summary.changes for summary in rules),
+    )
+
+
+def _record_cleaning(copy: CopyBeingCleaned, report: CleanReport) -> None:
+    copy.connection.execute(
+        f"INSERT INTO {CLEANINGS_TABLE} (source_path, source_sha256, cleaned_at, changes, "
+        "quarantined) VALUES (?, ?, ?, ?, ?)",
+        (
+            report.source,
+            report.source_sha256,
+            report.cleaned_at,
+            report.total_changes,
+            report.total_quarantined,
+        ),
+    )

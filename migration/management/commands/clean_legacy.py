@@ -1,0 +1,82 @@
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from django.core.management.base import CommandError
+
+from migration.clean import (
+    CleanError,
+    CleanReport,
+    check_output,
+    clean_legacy,
+    parse_explicit_emails,
+)
+from migration.legacy import LegacySource
+from migration.management.base import EXIT_FINDINGS, EXIT_UNREADABLE, ReportCommand
+from migration.precheck import run_precheck
+from migration.reports import render_clean
+
+
+class Command(ReportCommand):
+    help = (
+        "Write a cleaned copy of a legacy file (the source is only read): duplicate e-mails, "
+        "duplicate pair rows, missing trainers, fee breakdowns and unstorable text fixed, rows "
+        "pointing at nothing quarantined, every change logged inside the copy. Exits "
+        f"{EXIT_FINDINGS} when something is left for a person."
+    )
+
+    def add_arguments(self, parser) -> None:
+        # ReportCommand's --output is the report; here it is the cleaned copy,
+        # so the report file is --report.
+        parser.add_argument("--source", required=True, help="The legacy SQLite file to read.")
+        parser.add_argument(
+            "--output", required=True, help="Where to write the cleaned copy (a new file)."
+        )
+        parser.add_argument(
+            "--email",
+            action="append",
+            default=[],
+            metavar="USERNAME=ADDRESS",
+            help="Give this trainer this address instead of a plus-address (repeatable).",
+        )
+        parser.add_argument(
+            "--force", action="store_true", help="Replace the --output file if it exists."
+        )
+        parser.add_argument(
+            "--format",
+            choices=self.formats,
+            default="text",
+            help="How to write the report (default: text).",
+        )
+        parser.add_argument(
+            "--report", help="Write the report to this file instead of standard output."
+        )
+
+    def handle(self, *args, **options):
+        with self.legacy_source(options["source"]) as source, self.refusing_on_error():
+            report = self.clean(source, options)
+        with self.legacy_source(report.output) as cleaned:
+            report = report.with_precheck(run_precheck(cleaned))
+        self.write_report(render_clean(report, options["format"]), options["report"])
+        if report.needs_person:
+            raise CommandError(
+                f"{report.output} is written, but {len(report.conflicts)} conflict(s) and "
+                f"{len(report.other_blocking)} other blocking finding(s) need a person "
+                "(listed in the report)",
+                returncode=EXIT_FINDINGS,
+            )
+
+    def clean(self, source: LegacySource, options: dict) -> CleanReport:
+        output = Path(options["output"])
+        report_file = Path(options["report"]) if options["report"] else None
+        check_output(source=source.path, output=output, force=options["force"], report=report_file)
+        emails = parse_explicit_emails(options["email"])
+        return clean_legacy(source=source, output=output, explicit_emails=emails)
+
+    @contextmanager
+    def refusing_on_error(self) -> Iterator[None]:
+        # Refusals and failures leave no output file behind: say why, in one line.
+        try:
+            yield
+        except CleanError as error:
+            raise CommandError(str(error), returncode=EXIT_UNREADABLE) from error
