@@ -20,6 +20,8 @@ EXIT_UNREADABLE = 2  # the legacy file cannot be read
 
 class ReportCommand(BaseCommand):
     formats: tuple[str, ...] = FORMATS
+    # Where the report goes; a command whose --output is a data file renames this.
+    report_option = "--output"
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--source", required=True, help="The legacy SQLite file to read.")
@@ -30,8 +32,11 @@ class ReportCommand(BaseCommand):
             help="How to write the report (default: text).",
         )
         parser.add_argument(
-            "--output", help="Write the report to this file instead of standard output."
+            self.report_option, help="Write the report to this file instead of standard output."
         )
+
+    def report_destination(self, options) -> str | None:
+        return options[self.report_option.removeprefix("--")]
 
     @contextmanager
     def legacy_source(self, path: str) -> Iterator[LegacySource]:

@@ -25,10 +25,11 @@ class Command(ReportCommand):
         f"{EXIT_FINDINGS} when something is left for a person."
     )
 
+    # --output is the cleaned copy here, so the report file is --report.
+    report_option = "--report"
+
     def add_arguments(self, parser) -> None:
-        # ReportCommand's --output is the report; here it is the cleaned copy,
-        # so the report file is --report.
-        parser.add_argument("--source", required=True, help="The legacy SQLite file to read.")
+        super().add_arguments(parser)
         parser.add_argument(
             "--output", required=True, help="Where to write the cleaned copy (a new file)."
         )
@@ -42,22 +43,13 @@ class Command(ReportCommand):
         parser.add_argument(
             "--force", action="store_true", help="Replace the --output file if it exists."
         )
-        parser.add_argument(
-            "--format",
-            choices=self.formats,
-            default="text",
-            help="How to write the report (default: text).",
-        )
-        parser.add_argument(
-            "--report", help="Write the report to this file instead of standard output."
-        )
 
     def handle(self, *args, **options):
         with self.legacy_source(options["source"]) as source, self.refusing_on_error():
             report = self.clean(source, options)
         with self.legacy_source(report.output) as cleaned:
             report = report.with_precheck(run_precheck(cleaned))
-        self.write_report(render_clean(report, options["format"]), options["report"])
+        self.write_report(render_clean(report, options["format"]), self.report_destination(options))
         if report.needs_person:
             raise CommandError(
                 f"{report.output} is written, but {len(report.conflicts)} conflict(s) and "
@@ -68,7 +60,8 @@ class Command(ReportCommand):
 
     def clean(self, source: LegacySource, options: dict) -> CleanReport:
         output = Path(options["output"])
-        report_file = Path(options["report"]) if options["report"] else None
+        report_destination = self.report_destination(options)
+        report_file = Path(report_destination) if report_destination else None
         check_output(source=source.path, output=output, force=options["force"], report=report_file)
         emails = parse_explicit_emails(options["email"])
         return clean_legacy(source=source, output=output, explicit_emails=emails)

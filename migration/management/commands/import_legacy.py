@@ -50,7 +50,9 @@ class Command(ReportCommand):
                     f"import stopped: {error}. Tables before it are committed; run "
                     "import_legacy again to finish"
                 ) from error
-        self.write_report(render_import(report, options["format"]), options["output"])
+        self.write_report(
+            render_import(report, options["format"]), self.report_destination(options)
+        )
         if report.conflicts:
             raise CommandError(
                 f"{len(report.conflicts)} conflict(s): rows edited in Django since their import "

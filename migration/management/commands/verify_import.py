@@ -31,7 +31,9 @@ class Command(ReportCommand):
             report = verify_import(
                 source=source, using=options["database"], strict=options["strict"]
             )
-        self.write_report(render_verify(report, options["format"]), options["output"])
+        self.write_report(
+            render_verify(report, options["format"]), self.report_destination(options)
+        )
         if not report.passed:
             raise CommandError(
                 f"verification failed: {len(report.failures)} finding(s) (see the report)",
