@@ -241,91 +241,65 @@ SESSION_PACKAGES = TableSpec(
     ),
 )
 
+# The app's new and old tables for sessions and for payments hold the same
+# columns; they differ in the trainer (optional on the new side, where it was
+# added later) and in money types, which the converters read alike.
+SESSION_COLUMNS = (
+    col("id", t.legacy_id),
+    ref("client_id", "clients"),
+    ref("package_id", "session_packages"),
+    col("session_date", t.plain_date),
+    col("session_time", t.time_of_day),
+    col("session_duration", t.integer(1)),
+    col("session_cost", AMOUNT),
+    col("status", t.session_status),
+    col("notes", NOTES),
+    col("created_at", t.required_timestamp),
+    col("completed_at", t.legacy_timestamp),
+)
+PAYMENT_COLUMNS = (
+    col("id", t.legacy_id),
+    ref("client_id", "clients"),
+    ref("package_id", "session_packages", optional=True),
+    col("amount", AMOUNT),
+    col("payment_method", t.payment_method),
+    col("payment_method", t.verbatim_text, to="payment_method_text"),
+    col("payment_date", t.plain_date),
+    col("description", NOTES),
+    col("created_at", t.required_timestamp),
+)
+INFERRED_TRAINER = ref(
+    "trainer_id",
+    "trainers",
+    optional=True,
+    infer=TRAINER_OF_PACKAGE_OR_CLIENT,
+    if_missing=None,
+)
+
 SESSIONS = TableSpec(
     table="sessions",
     model="training.Session",
-    columns=(
-        col("id", t.legacy_id),
-        ref("client_id", "clients"),
-        ref("package_id", "session_packages"),
-        ref(
-            "trainer_id",
-            "trainers",
-            optional=True,
-            infer=TRAINER_OF_PACKAGE_OR_CLIENT,
-            if_missing=None,
-        ),
-        col("session_date", t.plain_date),
-        col("session_time", t.time_of_day),
-        col("session_duration", t.integer(1)),
-        col("session_cost", AMOUNT),
-        col("status", t.session_status),
-        col("notes", NOTES),
-        col("created_at", t.required_timestamp),
-        col("completed_at", t.legacy_timestamp),
-    ),
+    columns=(*SESSION_COLUMNS, INFERRED_TRAINER),
 )
 
 TRAINING_SESSIONS = TableSpec(
     table="training_sessions",
     model="training.Session",
     merge_into="sessions",
-    columns=(
-        col("id", t.legacy_id),
-        ref("client_id", "clients"),
-        ref("trainer_id", "trainers"),
-        ref("package_id", "session_packages"),
-        col("session_date", t.plain_date),
-        col("session_time", t.time_of_day),
-        col("session_duration", t.integer(1)),
-        col("session_cost", AMOUNT),
-        col("status", t.session_status),
-        col("notes", NOTES),
-        col("created_at", t.required_timestamp),
-        col("completed_at", t.legacy_timestamp),
-    ),
+    columns=(*SESSION_COLUMNS, ref("trainer_id", "trainers")),
 )
 
 PAYMENTS = TableSpec(
     table="payments",
     model="training.Payment",
-    columns=(
-        col("id", t.legacy_id),
-        ref("client_id", "clients"),
-        ref("package_id", "session_packages", optional=True),
-        ref(
-            "trainer_id",
-            "trainers",
-            optional=True,
-            infer=TRAINER_OF_PACKAGE_OR_CLIENT,
-            if_missing=None,
-        ),
-        col("amount", AMOUNT),
-        col("payment_method", t.payment_method),
-        col("payment_method", t.verbatim_text, to="payment_method_text"),
-        col("description", NOTES),
-        col("payment_date", t.plain_date),
-        col("created_at", t.required_timestamp),
-        *fee_columns(with_method=False),
-    ),
+    columns=(*PAYMENT_COLUMNS, INFERRED_TRAINER, *fee_columns(with_method=False)),
 )
 
 PAYMENT_RECORDS = TableSpec(
     table="payment_records",
     model="training.Payment",
     merge_into="payments",
-    columns=(
-        col("id", t.legacy_id),
-        ref("client_id", "clients"),
-        ref("trainer_id", "trainers"),
-        ref("package_id", "session_packages", optional=True),
-        col("amount", AMOUNT),
-        col("payment_method", t.payment_method),
-        col("payment_method", t.verbatim_text, to="payment_method_text"),
-        col("payment_date", t.plain_date),
-        col("description", NOTES),
-        col("created_at", t.required_timestamp),
-    ),
+    columns=(*PAYMENT_COLUMNS, ref("trainer_id", "trainers")),
 )
 
 FEE_AUDIT_LOG = TableSpec(
