@@ -28,7 +28,7 @@ from django.db.models import Max, Model
 from django.utils import timezone
 
 from .conversion import LegacyRow, TrainerLookup, convert_row
-from .findings import Finding
+from .findings import Finding, Severity
 from .layout import LegacyLayout
 from .legacy import LegacySource, quote_identifier
 from .legacy.schema import QUARANTINE_TABLE
@@ -111,6 +111,9 @@ class ImportReport:
     finished_at: datetime | None = None
     tables: list[TableResult] = field(default_factory=list)
     sequences: dict[str, int] = field(default_factory=dict)
+    # What precheck warned of is carried over as it is (e.g. trainers whose
+    # password could not be kept and who need a reset): said again here.
+    warnings: list[Finding] = field(default_factory=list)
 
     COUNTS = ("read", "created", "updated", "unchanged", "merged", "quarantined")
 
@@ -135,6 +138,7 @@ class ImportReport:
             "tables": [table.to_dict() for table in self.tables],
             "totals": self.totals(),
             "sequences": self.sequences,
+            "warnings": [item.to_dict() for item in self.warnings],
         }
 
 
@@ -485,16 +489,23 @@ def import_legacy(
     precheck = run_precheck(source)
     if precheck.blocking:
         raise ImportRefused(precheck.blocking)
-    if dry_run:
-        with transaction.atomic(using=using):
-            report = _import_tables(source, using, precheck.sha256, dry_run=True, progress=progress)
-            transaction.set_rollback(True, using=using)
-        return report
-    return _import_tables(source, using, precheck.sha256, dry_run=False, progress=progress)
+    warnings = [item for item in precheck.findings if item.severity == Severity.WARNING]
+    if not dry_run:
+        return _import_tables(source, using, precheck.sha256, warnings, progress, dry_run=False)
+    with transaction.atomic(using=using):
+        report = _import_tables(source, using, precheck.sha256, warnings, progress, dry_run=True)
+        transaction.set_rollback(True, using=using)
+    return report
 
 
 def _import_tables(
-    source: LegacySource, using: str, sha256: str, *, dry_run: bool, progress: Progress | None
+    source: LegacySource,
+    using: str,
+    sha256: str,
+    warnings: list[Finding],
+    progress: Progress | None,
+    *,
+    dry_run: bool,
 ) -> ImportReport:
     layout = LegacyLayout.read(source)
     run = ImportRun.objects.using(using).create(
@@ -503,7 +514,9 @@ def _import_tables(
         options={"dry_run": dry_run},
         started_at=timezone.now(),
     )
-    report = ImportReport(str(source.path), sha256, dry_run, str(run.pk), run.started_at)
+    report = ImportReport(
+        str(source.path), sha256, dry_run, str(run.pk), run.started_at, warnings=warnings
+    )
     trainers, id_map = TrainerLookup(source, layout), IdMap(using)
     try:
         for spec in IMPORT_ORDER:

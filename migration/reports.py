@@ -152,6 +152,12 @@ def _import_text(report: ImportReport) -> Iterator[str]:
         yield "Gone from the legacy file since an earlier import (left in the target):"
         for table in gone:
             yield f"  {table.table}: {table.gone_from_legacy:,} row(s)"
+    if report.warnings:
+        yield ""
+        yield f"Carried over with precheck's warnings ({len(report.warnings)}):"
+        for item in report.warnings:
+            yield f"  [{item.code}] {item.summary}"
+            yield f"      fix:  {item.fix}"
     if report.sequences:
         yield ""
         yield "Id sequences now past the highest id: " + ", ".join(

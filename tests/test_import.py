@@ -1077,3 +1077,20 @@ def test_output_writes_the_text_report_to_a_file(sample, tmp_path):
     written = output.read_text(encoding="utf-8")
     assert written.startswith(f"Import of {sample}\n")
     assert "  total" in written
+
+
+@pytest.mark.django_db
+def test_a_trainer_who_cannot_keep_the_password_is_reported(sample):
+    legacy_sql(
+        sample,
+        "UPDATE trainers SET password_hash = 'sha256$salt$5e884898da28047151d0e56f8dc6' "
+        "WHERE username = 'yuna.kang'",
+    )
+    code, out, _ = run_import(sample)
+    assert code == 0
+    assert "[trainers.unusable-password] 1 trainer(s)" in out
+    assert "yuna.kang" in out
+    assert "5e884898" not in out
+    assert not User.objects.get(username="yuna.kang").has_usable_password()
+    stored = ImportRun.objects.get().report
+    assert [w["code"] for w in stored["warnings"]] == ["trainers.unusable-password"]
