@@ -916,6 +916,10 @@ def _write_audit_rows(
         f"VALUES ({', '.join('?' for _ in columns)})"
     )
     first_id = _next_id(copy, FEE_AUDIT_TABLE)
+    # Stamped with the audited row's own created_at, not the time of cleaning:
+    # cleaning the same source again must give the very same rows (the time of
+    # cleaning is in the change log).
+    stamps = _created_at(copy, table, [row_id for row_id, *_ in rows])
     inserts, log = [], []
     for audit_id, (row_id, _, breakdown, origin) in enumerate(rows, start=first_id):
         details = json.dumps(
@@ -936,7 +940,7 @@ def _write_audit_rows(
             float(breakdown.card_fee_rate),
             details,
             None,
-            copy.sqlite_timestamp,
+            stamps.get(row_id) or copy.sqlite_timestamp,
         )
         inserts.append(values)
         log.append(
@@ -951,6 +955,17 @@ def _write_audit_rows(
         )
     copy.connection.executemany(insert, inserts)
     copy.log(log)
+
+
+def _created_at(copy: CopyBeingCleaned, table: str, row_ids: Sequence[Any]) -> dict[Any, Any]:
+    stamps: dict[Any, Any] = {}
+    for start in range(0, len(row_ids), 500):
+        chunk = row_ids[start : start + 500]
+        marks = ", ".join("?" for _ in chunk)
+        stamps.update(
+            copy.query(f"SELECT id, created_at FROM {_q(table)} WHERE id IN ({marks})", chunk)
+        )
+    return stamps
 
 
 def _next_id(copy: CopyBeingCleaned, table: str) -> int:

@@ -37,7 +37,7 @@ from .pairs import match_pair_rows
 from .precheck import run_precheck
 from .reports import to_json
 from .rows import row_hash, target_fingerprint
-from .specs import IMPORT_ORDER, TABLE_PAIRS, TableSpec
+from .specs import IMPORT_ORDER, RENUMBERED_TABLES, TABLE_PAIRS, TableSpec, target_models
 
 BATCH_SIZE = 2_000
 Action = LedgerEntry.Action
@@ -153,7 +153,7 @@ class IdMap:
     asking this map about one of them is a bug that fails loudly.
     """
 
-    REMAPPED = frozenset(table for pair in TABLE_PAIRS for table in (pair.new, pair.old))
+    REMAPPED = RENUMBERED_TABLES
 
     def __init__(self, using: str):
         self.using = using
@@ -198,7 +198,8 @@ class TableImport:
         self.run, self.using = run, using
         self.trainers, self.id_map = trainers, id_map
         self.model: type[Model] = apps.get_model(spec.model)
-        self.fields = tuple(dict.fromkeys(c.field for c in spec.columns if c.field != "id"))
+        self.fields = spec.target_fields
+        self.synced_fields = spec.synced_fields
         self.result = TableResult(spec.table, spec.model)
         self.twins = self._twins()
         self._next_id: int | None = None
@@ -278,7 +279,7 @@ class TableImport:
             for row in created
         ]
         entries += self._merged_entries(merged)
-        LedgerEntry.objects.using(self.using).bulk_create(entries)
+        self._write(lambda: LedgerEntry.objects.using(self.using).bulk_create(entries), rows)
         self.result.created += len(created)
         self.result.merged += len(merged)
 
@@ -297,8 +298,9 @@ class TableImport:
         """Legacy ids where they are free; after the highest id where they are not.
 
         An old table's rows always go after the highest (its ids collide with the
-        new table's by design). A new table's id is taken only by a row imported
-        from the old table on an earlier run: that row keeps it.
+        new table's by design). A new table's id may be taken by a row an earlier
+        run imported from this file: that row keeps it. Taken by anything else,
+        the import stops rather than overwrite it.
         """
         if self.spec.merge_into is not None:
             return {row.legacy_id: self._take_next_id() for row in rows}
@@ -306,7 +308,7 @@ class TableImport:
         taken = set(
             self.model.objects.using(self.using).filter(pk__in=wanted).values_list("pk", flat=True)
         )
-        foreign = taken - self._ids_held_by_the_old_table(taken)
+        foreign = taken - self._ids_held_by_this_file(taken)
         if foreign:
             raise ImportFailed(
                 f"{self.spec.model} already holds id(s) {_some(foreign)} that did not come from "
@@ -317,14 +319,17 @@ class TableImport:
             for row in rows
         }
 
-    def _ids_held_by_the_old_table(self, ids: set[int]) -> set[int]:
-        """Of these target ids, those an earlier run gave to the pair's old table's rows."""
-        old = next((p.old for p in TABLE_PAIRS if p.new == self.spec.table), None)
-        if old is None or not ids:
+    def _ids_held_by_this_file(self, ids: set[int]) -> set[int]:
+        """Of these target ids, those an earlier run gave to rows of this legacy file.
+
+        Such an id was given to the pair's old table's row, or to a new-table row
+        renumbered on an earlier run; the row now wanting it steps around it.
+        """
+        if not ids:
             return set()
         return set(
             LedgerEntry.objects.using(self.using)
-            .filter(legacy_table=old, target_id__in=ids)
+            .filter(target_model=self.spec.model, target_id__in=ids)
             .values_list("target_id", flat=True)
         )
 
@@ -353,7 +358,7 @@ class TableImport:
             values.pop("pk"): target_fingerprint(values)
             for values in self.model.objects.using(self.using)
             .filter(pk__in=[entry.target_id for _, entry in pairs if entry.target_id])
-            .values("pk", *self.fields)
+            .values("pk", *self.synced_fields)
         }
         updates, entries = [], []
         for row, entry in pairs:
@@ -371,11 +376,13 @@ class TableImport:
             self._refresh_entry(entry, row, Action.UPDATED, self._fingerprint(row))
             entries.append(entry)
         self._write(
-            lambda: self.model.objects.using(self.using).bulk_update(updates, self.fields),
+            lambda: self.model.objects.using(self.using).bulk_update(updates, self.synced_fields),
             [row for row, _ in pairs],
         )
-        LedgerEntry.objects.using(self.using).bulk_update(
-            entries, ["action", "source_hash", "target_hash", "raw", "run"]
+        ledger_fields = ["action", "source_hash", "target_hash", "raw", "run"]
+        self._write(
+            lambda: LedgerEntry.objects.using(self.using).bulk_update(entries, ledger_fields),
+            [row for row, _ in pairs],
         )
         self.result.updated += len(updates)
 
@@ -440,7 +447,7 @@ class TableImport:
         return {name: row.values[name] for name in self.fields}
 
     def _fingerprint(self, row: LegacyRow) -> str:
-        return target_fingerprint(self._field_values(row))
+        return target_fingerprint({name: row.values[name] for name in self.synced_fields})
 
     def _entry(
         self, row: LegacyRow, target_id: int | None, action: str, target_hash: str
@@ -543,7 +550,8 @@ def _import_tables(
         # If the database itself is gone, neither can be recorded: the error that
         # stopped the run is what the operator must see.
         with suppress(DatabaseError):
-            _mark(run, using, outcome=ImportRun.Outcome.FAILED, error=str(error))
+            first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+            _mark(run, using, outcome=ImportRun.Outcome.FAILED, error=first_line)
             if not dry_run:
                 report.sequences = advance_sequences(using)
         raise
@@ -571,10 +579,6 @@ def _mark(run: ImportRun, using: str, **fields: Any) -> None:
 
 
 # --- sequences ------------------------------------------------------------
-
-
-def target_models() -> list[type[Model]]:
-    return list(dict.fromkeys(apps.get_model(spec.model) for spec in IMPORT_ORDER))
 
 
 def advance_sequences(using: str) -> dict[str, int]:

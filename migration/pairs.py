@@ -39,21 +39,37 @@ def match_pair_rows(query: Query, layout: LegacyLayout, pair: TablePair) -> Pair
     content = tuple(column for column in pair.content if on_both_sides(column))
 
     def same(columns) -> str:
-        return " AND ".join(f"o.{quote_identifier(c)} IS n.{quote_identifier(c)}" for c in columns)
+        # '' and NULL meant the same to the legacy app (and to the converters).
+        return " AND ".join(
+            f"nullif(o.{quote_identifier(c)}, '') IS nullif(n.{quote_identifier(c)}, '')"
+            for c in columns
+        )
 
     rows = query(
         f"SELECT o.id, n.id, ({same(content) or '1'}) "
         f"FROM {quote_identifier(pair.old)} o JOIN {quote_identifier(pair.new)} n "
         f"ON {same(pair.natural_key)} ORDER BY o.id, n.id"
     )
-    # An old row may match several new ones: it is one duplicate (of its first
-    # exact twin), and a conflict only if it matches none of them exactly.
+    # One to one: a new row is the twin of one old row at most. A second old
+    # row identical to an already twinned new row is a row of its own (two
+    # sessions of a package on one day, say), neither a duplicate nor a conflict.
     duplicates: dict[Any, Any] = {}
+    twinned: set[Any] = set()
+    identical_to_a_twin: set[Any] = set()
     conflicts: dict[Any, Any] = {}
     for old_id, new_id, is_same in rows:
-        if is_same and old_id not in duplicates:
+        if old_id in duplicates:
+            continue
+        if is_same and new_id not in twinned:
             duplicates[old_id] = new_id
-            conflicts.pop(old_id, None)
-        elif not is_same and old_id not in duplicates:
+            twinned.add(new_id)
+        elif is_same:
+            identical_to_a_twin.add(old_id)
+        else:
             conflicts.setdefault(old_id, new_id)
+    conflicts = {
+        old_id: new_id
+        for old_id, new_id in conflicts.items()
+        if old_id not in duplicates and old_id not in identical_to_a_twin
+    }
     return PairMatches(pair.natural_key, content, duplicates, conflicts)

@@ -229,7 +229,9 @@ def _check_table_values(
         (c.column, position[c.column], c.convert) for c in spec.columns if c.column in position
     ]
     id_position = position.get("id")
-    failures: dict[tuple[str, str], list[Any]] = defaultdict(list)
+    # A column read by several converters (a trainer's name fills three fields)
+    # has one bad value per row, not one per converter: ids are kept once each.
+    failures: dict[tuple[str, str], dict[Any, None]] = defaultdict(dict)
     examples: dict[tuple[str, str], str] = {}
     for row in source.rows(spec.table, present):
         row_id = row[id_position] if id_position is not None else None
@@ -238,7 +240,7 @@ def _check_table_values(
                 convert(row[index])
             except LegacyValueError as error:
                 key = (column, str(error.problem))
-                failures[key].append(row_id)
+                failures[key][row_id] = None
                 examples.setdefault(key, error.detail)
     for (column, problem), row_ids in failures.items():
         yield finding(

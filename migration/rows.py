@@ -17,20 +17,19 @@ from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
 
+from .transforms import is_storable
+
 BLOB_TAG = "$blob"
-SURROGATE_TAG = "$text-bytes"  # text that was not UTF-8, as its original bytes
+SURROGATE_TAG = "$text-bytes"  # text PostgreSQL cannot store (NUL, not UTF-8), as its bytes
 
 
 def _jsonable(value: Any) -> Any:
     if isinstance(value, bytes):
         return {BLOB_TAG: base64.b64encode(value).decode("ascii")}
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raw = value.encode("utf-8", "surrogateescape")
-            return {SURROGATE_TAG: base64.b64encode(raw).decode("ascii")}
-        return value
+    if isinstance(value, str) and not is_storable(value):
+        # PostgreSQL's jsonb refuses NUL as it refuses lone surrogates: keep the bytes.
+        raw = value.encode("utf-8", "surrogateescape")
+        return {SURROGATE_TAG: base64.b64encode(raw).decode("ascii")}
     return value
 
 

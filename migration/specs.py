@@ -40,6 +40,10 @@ class ColumnMap:
     references: str | None = None
     infer: InferTrainer | None = None
     if_missing: Any = REQUIRED
+    # Written when the target row is created, then kept by the target itself
+    # (a trainer's logins re-hash the password and move the lock-out state):
+    # re-runs do not overwrite it, and changing it is not an edit of the row.
+    set_once: bool = False
 
 
 def col(column: str, convert: t.Converter, *, to: str | None = None, **options: Any) -> ColumnMap:
@@ -68,6 +72,17 @@ class TableSpec:
     @property
     def source_columns(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(column.column for column in self.columns))
+
+    @property
+    def target_fields(self) -> tuple[str, ...]:
+        """Every field the import fills, but the primary key."""
+        return tuple(dict.fromkeys(c.field for c in self.columns if c.field != "id"))
+
+    @property
+    def synced_fields(self) -> tuple[str, ...]:
+        """The fields re-runs keep equal to the legacy row, and edits are noticed in."""
+        set_once = {c.field for c in self.columns if c.set_once}
+        return tuple(name for name in self.target_fields if name not in set_once)
 
     @property
     def references(self) -> dict[str, str]:
@@ -142,15 +157,15 @@ TRAINERS = TableSpec(
     columns=(
         col("id", t.legacy_id),
         col("username", t.text(150)),
-        col("password_hash", t.django_password, to="password"),
+        col("password_hash", t.django_password, to="password", set_once=True),
         col("name", t.text()),
         col("name", first_name, to="first_name"),
         col("name", last_name, to="last_name"),
         col("email", t.text(254)),
         col("created_at", t.required_timestamp, to="date_joined"),
-        col("last_login", t.legacy_timestamp),
-        col("failed_login_attempts", COUNT, if_missing=0),
-        col("locked_until", t.legacy_timestamp, if_missing=None),
+        col("last_login", t.legacy_timestamp, set_once=True),
+        col("failed_login_attempts", COUNT, if_missing=0, set_once=True),
+        col("locked_until", t.legacy_timestamp, if_missing=None, set_once=True),
     ),
 )
 
@@ -355,3 +370,14 @@ TABLE_PAIRS: tuple[TablePair, ...] = (
         content=("payment_method", "description"),
     ),
 )
+
+# Only the tables of a pair may have rows renumbered (the old side's ids collide
+# with the new side's); every other table keeps its legacy ids.
+RENUMBERED_TABLES = frozenset(table for pair in TABLE_PAIRS for table in (pair.new, pair.old))
+
+
+def target_models() -> list[type]:
+    """The target models, each once, in import order."""
+    from django.apps import apps
+
+    return list(dict.fromkeys(apps.get_model(spec.model) for spec in IMPORT_ORDER))

@@ -58,17 +58,24 @@ def _wrong_type(raw: Any, expected: str) -> LegacyValueError:
 # --- text -----------------------------------------------------------------
 
 
-def storable_text(text: str) -> str:
-    """The text itself, if the target can store it (PostgreSQL refuses NUL and non-UTF-8)."""
+def is_storable(text: str) -> bool:
+    """Whether PostgreSQL can store this text: no NUL, and nothing that is not UTF-8."""
     if "\x00" in text:
-        raise LegacyValueError(ValueProblem.UNSTORABLE_TEXT, "contains a NUL character")
+        return False
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        raise LegacyValueError(
-            ValueProblem.UNSTORABLE_TEXT, "contains bytes that are not UTF-8"
-        ) from None
-    return text
+        return False
+    return True
+
+
+def storable_text(text: str) -> str:
+    """The text itself, if the target can store it."""
+    if is_storable(text):
+        return text
+    if "\x00" in text:
+        raise LegacyValueError(ValueProblem.UNSTORABLE_TEXT, "contains a NUL character")
+    raise LegacyValueError(ValueProblem.UNSTORABLE_TEXT, "contains bytes that are not UTF-8")
 
 
 def _as_text(raw: Any) -> str:

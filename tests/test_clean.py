@@ -25,7 +25,7 @@ from migration.precheck import PrecheckReport, run_precheck
 from migration.rows import canonical_json, raw_row
 from migration.sample import write_production_sample
 from tests.conftest import run_command, sha256_of
-from tests.legacy_files import BCRYPT_HASH, LegacyFile
+from tests.legacy_files import BCRYPT_HASH, UTC_STAMP, LegacyFile
 
 pytestmark = pytest.mark.usefixtures("legacy_db")
 
@@ -781,3 +781,15 @@ def test_report_shows_no_password_hash_and_no_unchanged_address(production, tmp_
         if email != "jaesun.kim@gmail.com":
             assert email not in written
     assert BCRYPT_HASH not in written
+
+
+def test_cleaning_the_same_source_twice_writes_the_same_audit_rows(legacy_file, tmp_path):
+    # A re-import of a fresh copy must find the audit rows unchanged.
+    ids = legacy_file.small_studio()
+    legacy_file.package(ids["client"], ids["trainer"], total_amount=600_000, **NO_FEES)
+    source = legacy_file.close()
+    _, first = clean(source, tmp_path / "first.db")
+    _, second = clean(source, tmp_path / "second.db")
+    audit = "SELECT * FROM fee_audit_log ORDER BY id"
+    assert query(first, audit) == query(second, audit)
+    assert query(first, "SELECT created_at FROM fee_audit_log") == [(UTC_STAMP,)]

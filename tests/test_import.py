@@ -10,6 +10,7 @@ sequences ignore rollbacks.
 
 from __future__ import annotations
 
+import base64
 import json
 import sqlite3
 from contextlib import closing
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import bcrypt
 import pytest
 from django.contrib.auth import authenticate
 from django.core.management import call_command
@@ -35,10 +37,13 @@ from migration.legacy.schema import QUARANTINE_TABLE, TOOL_TABLES_SQL
 from migration.models import ImportRun, LedgerEntry
 from migration.sample import SAMPLE_PASSWORDS, write_production_sample
 from sessions.models import FeeAuditLog, Payment, Session, SessionPackage
-from tests.conftest import sha256_of
+from tests.conftest import run_command, sha256_of
 from tests.legacy_files import UTC_STAMP
 
 pytestmark = pytest.mark.usefixtures("legacy_db")
+
+# A real bcrypt hash (cost 4 keeps it fast), for files built with LegacyFile.
+BCRYPT_SAMPLE = bcrypt.hashpw(b"studio-pass", bcrypt.gensalt(4)).decode()
 
 # Transactions and sequences are only observable outside a test transaction.
 COMMITS = pytest.mark.django_db(transaction=True)
@@ -574,7 +579,7 @@ def test_a_changed_row_in_every_table_is_updated_without_a_false_conflict(sample
     """The fingerprint of a target row read back matches the one written, in every model."""
     imported(sample)
     changes = {
-        "trainers": "UPDATE trainers SET failed_login_attempts = 1 WHERE id IN (1, 6)",
+        "trainers": "UPDATE trainers SET name = name || ' Jr' WHERE id IN (1, 6)",
         "clients": "UPDATE clients SET age = 35 WHERE id = 3",
         "assessments": "UPDATE assessments SET push_up_reps = 19 WHERE id = 1",
         "session_packages": "UPDATE session_packages SET remaining_sessions = 34 WHERE id = 3",
@@ -591,7 +596,7 @@ def test_a_changed_row_in_every_table_is_updated_without_a_false_conflict(sample
         **dict.fromkeys(changes, 1),
         "trainers": 2,
     }
-    assert User.objects.get(pk=6).failed_login_attempts == 1
+    assert User.objects.get(pk=6).name.endswith(" Jr")
     assert SessionPackage.objects.get(pk=3).remaining_sessions == 34
     assert Session.objects.get(pk=4).status == "completed"
     assert Session.objects.get(pk=RENUMBERED["training_sessions"][3]).notes == "보강"
@@ -1094,3 +1099,70 @@ def test_a_trainer_who_cannot_keep_the_password_is_reported(sample):
     assert not User.objects.get(username="yuna.kang").has_usable_password()
     stored = ImportRun.objects.get().report
     assert [w["code"] for w in stored["warnings"]] == ["trainers.unusable-password"]
+
+
+@ROWS
+def test_login_state_is_imported_once_then_kept_by_the_new_app(sample):
+    """A trainer who logs in to the new app is not a conflict when the legacy row moves on."""
+    imported(sample)
+    assert authenticate(username="criminal", password=SAMPLE_PASSWORDS["criminal"])
+    upgraded = User.objects.get(username="criminal").password
+    assert upgraded.startswith("pbkdf2_sha256$")
+    legacy_sql(
+        sample,
+        "UPDATE trainers SET last_login = '2026-11-20 10:00:00.000001', "
+        "failed_login_attempts = 3, name = 'Renamed Trainer' WHERE username = 'criminal'",
+    )
+    report = imported(sample)
+    assert report["totals"]["conflicts"] == 0
+    assert counts(report, "trainers")["updated"] == 1
+    trainer = User.objects.get(username="criminal")
+    assert trainer.name == "Renamed Trainer"  # synced
+    assert trainer.password == upgraded  # the new app's, not the legacy hash again
+    assert trainer.failed_login_attempts == 0
+
+
+@ROWS
+def test_renumbered_new_rows_keep_their_ids_through_later_runs(sample):
+    """A sessions row renumbered on one run holds its id; the next run steps around it."""
+    imported(sample)  # sessions 1-4, training_sessions 1-3 -> 5-7
+    add_session = (
+        "INSERT INTO sessions (id, client_id, package_id, session_date, session_duration, "
+        "session_cost, status, created_at, trainer_id) SELECT ?, client_id, package_id, "
+        "'2025-06-0' || ?, 60, 60000.0, 'scheduled', '2025-06-01 01:00:00', trainer_id "
+        "FROM sessions WHERE id = 1"
+    )
+    legacy_sql(sample, add_session, (5, 1))
+    imported(sample)  # sessions 5 -> 8 (5 is a training_sessions row's)
+    legacy_sql(sample, add_session, (8, 2))
+    report = imported(sample)  # sessions 8 -> 9 (8 is sessions 5's)
+    assert counts(report, "sessions")["created"] == 1
+    assert ledger("sessions", 5).target_id == 8
+    assert ledger("sessions", 8).target_id == 9
+    assert Session.objects.count() == 9
+
+
+@ROWS
+def test_two_identical_old_rows_are_not_both_merged_into_one_twin(legacy_file):
+    ids = legacy_file.small_studio()
+    legacy_file.execute("UPDATE trainers SET password_hash = ?", (BCRYPT_SAMPLE,))
+    twin = {"session_date": "2024-03-05", "session_time": None, "completed_at": None}
+    legacy_file.execute("UPDATE sessions SET session_time = NULL, completed_at = NULL")
+    for _ in range(2):
+        legacy_file.training_session(ids["client"], ids["package"], ids["trainer"], **twin)
+    path = legacy_file.close()
+    report = imported(path)
+    assert (counts(report, "training_sessions")["merged"], Session.objects.count()) == (1, 2)
+    assert run_command("verify_import", "--source", str(path))[0] == 0
+
+
+@ROWS
+def test_a_nul_in_a_column_no_converter_reads_is_kept_in_the_ledger(legacy_file):
+    legacy_file.small_studio()
+    legacy_file.execute("UPDATE trainers SET password_hash = ?", (BCRYPT_SAMPLE,))
+    legacy_file.execute("ALTER TABLE clients ADD COLUMN instagram TEXT")
+    legacy_file.execute("UPDATE clients SET instagram = 'kim' || char(0) || 'fit'")
+    path = legacy_file.close()
+    imported(path)
+    raw = LedgerEntry.objects.get(legacy_table="clients").raw
+    assert base64.b64decode(raw["instagram"]["$text-bytes"]) == b"kim\x00fit"

@@ -656,3 +656,22 @@ def test_precheck_leaves_a_file_with_problems_unchanged(legacy_file, studio):
     for fmt in ("text", "json", "markdown"):
         assert precheck_command(legacy_file, "--format", fmt)[0] == 1
     assert sha256_of(path) == before
+
+
+def test_a_value_read_by_several_converters_is_one_bad_row(legacy_file, studio):
+    # A trainer's name fills name, first_name and last_name: one empty name is one row.
+    legacy_file.execute("UPDATE trainers SET name = '' WHERE id = ?", (studio["trainer"],))
+    item = the(precheck(legacy_file), "value.missing-value")
+    assert (item.row_ids, item.row_count) == ((studio["trainer"],), 1)
+
+
+def test_empty_text_and_null_are_the_same_in_a_pair(legacy_file, studio):
+    client, package, trainer = studio["client"], studio["package"], studio["trainer"]
+    legacy_file.execute("UPDATE sessions SET notes = NULL")
+    old = legacy_file.training_session(
+        client, package, trainer, session_date="2024-03-05", session_time="10:00:25.813560",
+        notes="",
+    )  # fmt: skip
+    report = precheck(legacy_file)
+    assert the(report, "pairs.duplicate-row").row_ids == (old,)
+    assert "pairs.conflicting-row" not in [item.code for item in report.findings]

@@ -237,3 +237,16 @@ def test_every_verify_code_is_tested_here():
     source = Path(__file__).read_text(encoding="utf-8")
     codes_ = [code for code in CATALOGUE if code.startswith("verify.")]
     assert [code for code in codes_ if f'"{code}"' not in source] == []
+
+
+def test_a_legacy_row_changed_into_an_unreadable_value_is_changed_not_a_crash(imported):
+    legacy_execute(imported, "UPDATE sessions SET status = 'done' WHERE id = 3")
+    code, report = verify(imported)
+    assert code == 1
+    changed = [
+        item
+        for check in report["checks"]
+        for item in check["findings"]
+        if item["code"] == "verify.legacy-changed"
+    ]
+    assert [(item["table"], item["row_ids"]) for item in changed] == [("sessions", [3])]

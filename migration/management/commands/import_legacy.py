@@ -46,10 +46,14 @@ class Command(ReportCommand):
                     returncode=EXIT_FINDINGS,
                 ) from refused
             except (ImportFailed, DatabaseError) as error:
-                raise CommandError(
-                    f"import stopped: {error}. Tables before it are committed; run "
-                    "import_legacy again to finish"
-                ) from error
+                # The first line only: a database's later lines may quote row data.
+                reason = str(error).strip().splitlines()[0]
+                after = (
+                    "Nothing was written (dry run)"
+                    if options["dry_run"]
+                    else "Tables before it are committed; run import_legacy again to finish"
+                )
+                raise CommandError(f"import stopped: {reason}. {after}") from error
         self.write_report(
             render_import(report, options["format"]), self.report_destination(options)
         )
