@@ -12,7 +12,7 @@ from typing import Any
 
 from .layout import LegacyLayout
 from .legacy import LegacySource
-from .rows import raw_row, row_hash
+from .rows import raw_row, row_hash, without_secrets
 from .specs import REQUIRED, ColumnMap, TableSpec
 
 
@@ -26,6 +26,11 @@ class LegacyRow:
     raw: dict[str, Any]
     source_hash: str
     values: dict[str, Any]  # target field -> converted value (references still legacy ids)
+
+    @classmethod
+    def unconverted(cls, spec: TableSpec, raw: dict[str, Any]) -> LegacyRow:
+        """A row known only by its raw values (its hash over the real row, secrets and all)."""
+        return cls(raw.get("id"), without_secrets(raw, spec.secret_columns), row_hash(raw), {})
 
 
 class TrainerLookup:
@@ -66,7 +71,8 @@ def convert_row(
     for column in spec.columns:
         if column.infer is not None and converted[column.field] is None:
             converted[column.field] = _infer_trainer(spec, column, converted, trainers)
-    return LegacyRow(converted["id"], raw, row_hash(raw), converted)
+    kept = without_secrets(raw, spec.secret_columns)
+    return LegacyRow(converted["id"], kept, row_hash(raw), converted)
 
 
 def _convert(column: ColumnMap, by_column: dict[str, Any]) -> Any:

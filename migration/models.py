@@ -60,7 +60,9 @@ class LedgerEntry(models.Model):
         help_text="Hash of the target row's fields as imported: a different hash now means "
         "the row was edited in Django since.",
     )
-    raw = models.JSONField(help_text="The legacy row, every column, exactly as read.")
+    raw = models.JSONField(
+        help_text="The legacy row, every column, as read; a password hash only as a digest."
+    )
     run = models.ForeignKey(ImportRun, on_delete=models.PROTECT, related_name="entries")
 
     class Meta:

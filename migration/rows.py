@@ -20,6 +20,7 @@ from typing import Any
 from .transforms import is_storable
 
 BLOB_TAG = "$blob"
+SECRET_TAG = "$secret-digest"  # a secret (a password hash) kept only as a digest
 SURROGATE_TAG = "$text-bytes"  # text PostgreSQL cannot store (NUL, not UTF-8), as its bytes
 
 
@@ -36,6 +37,21 @@ def _jsonable(value: Any) -> Any:
 def raw_row(columns: Iterable[str], values: Iterable[Any]) -> dict[str, Any]:
     """A legacy row as a JSON-safe dict, every column kept."""
     return {column: _jsonable(value) for column, value in zip(columns, values, strict=True)}
+
+
+def without_secrets(row: dict[str, Any], secret_columns: Iterable[str]) -> dict[str, Any]:
+    """The row as the ledger keeps it: each secret replaced by a digest of it.
+
+    A legacy password hash goes into the trainer's account when the row is
+    created; kept in the ledger too, it would outlive the re-hash at first
+    login, a crackable copy in every backup. The digest still tells whether it
+    changed.
+    """
+    kept = dict(row)
+    for column in secret_columns:
+        if kept.get(column) is not None:
+            kept[column] = {SECRET_TAG: digest(canonical_json({"value": kept[column]}))}
+    return kept
 
 
 def canonical_json(data: Mapping[str, Any]) -> str:

@@ -44,6 +44,8 @@ class ColumnMap:
     # (a trainer's logins re-hash the password and move the lock-out state):
     # re-runs do not overwrite it, and changing it is not an edit of the row.
     set_once: bool = False
+    # Never kept in the ledger's copy of the row, only as a digest.
+    secret: bool = False
 
 
 def col(column: str, convert: t.Converter, *, to: str | None = None, **options: Any) -> ColumnMap:
@@ -83,6 +85,10 @@ class TableSpec:
         """The fields re-runs keep equal to the legacy row, and edits are noticed in."""
         set_once = {c.field for c in self.columns if c.set_once}
         return tuple(name for name in self.target_fields if name not in set_once)
+
+    @property
+    def secret_columns(self) -> tuple[str, ...]:
+        return tuple(c.column for c in self.columns if c.secret)
 
     @property
     def references(self) -> dict[str, str]:
@@ -157,7 +163,7 @@ TRAINERS = TableSpec(
     columns=(
         col("id", t.legacy_id),
         col("username", t.text(150)),
-        col("password_hash", t.django_password, to="password", set_once=True),
+        col("password_hash", t.django_password, to="password", set_once=True, secret=True),
         col("name", t.text()),
         col("name", first_name, to="first_name"),
         col("name", last_name, to="last_name"),

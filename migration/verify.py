@@ -37,7 +37,7 @@ from .layout import LegacyLayout
 from .legacy import LegacySource, file_sha256
 from .legacy.schema import QUARANTINE_TABLE
 from .models import ImportRun, LedgerEntry
-from .rows import raw_row, row_hash, target_fingerprint
+from .rows import raw_row, target_fingerprint
 from .specs import IMPORT_ORDER, RENUMBERED_TABLES, TableSpec, target_models
 from .transforms import LegacyValueError, is_legacy_bcrypt
 
@@ -227,8 +227,7 @@ class TableChecks:
         except (LegacyValueError, MissingColumn):
             # Changed since the import into a value the importer could not take:
             # its hash tells it from the imported row, which is all this needs.
-            raw = raw_row(columns, values)
-            return LegacyRow(raw.get("id"), raw, row_hash(raw), {})
+            return LegacyRow.unconverted(spec, raw_row(columns, values))
 
     def _compare(self, tally: TableTally, pairs: list[tuple[LegacyRow, LedgerEntry]]) -> None:
         if not pairs:
