@@ -121,12 +121,24 @@ MEASURE = t.real(0)
 NOTES = t.optional_text()
 
 
+NAME_PART_LENGTH = 150  # Django's first_name and last_name
+
+
 def first_name(raw: Any) -> str:
-    return t.split_name(t.text()(raw))[0]
+    return _name_part(t.split_name(t.text()(raw))[0])
 
 
 def last_name(raw: Any) -> str:
-    return t.split_name(t.text()(raw))[1]
+    return _name_part(t.split_name(t.text()(raw))[1])
+
+
+def _name_part(part: str) -> str:
+    if len(part) > NAME_PART_LENGTH:
+        raise t.LegacyValueError(
+            t.ValueProblem.OUT_OF_RANGE,
+            f"a name part of {len(part)} characters, at most {NAME_PART_LENGTH} fit",
+        )
+    return part
 
 
 def fee_method(raw: Any) -> str | None:
@@ -251,8 +263,8 @@ SESSION_PACKAGES = TableSpec(
         col("session_price", AMOUNT),
         col("total_sessions", COUNT),
         # Carried verbatim: an older rule rescaled them, so they may even be negative.
-        col("remaining_credits", t.won(minimum=None)),
-        col("remaining_sessions", t.integer(None)),
+        col("remaining_credits", t.won(minimum=-t.MAX_WON)),
+        col("remaining_sessions", t.integer(-t.INT32_MAX - 1)),
         col("package_name", NOTES),
         col("notes", NOTES),
         col("created_at", t.required_timestamp),

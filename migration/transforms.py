@@ -27,6 +27,7 @@ Converter = Callable[[Any], Any]
 INT32_MAX = 2**31 - 1
 INT16_MAX = 2**15 - 1
 MAX_WON_DIGITS = 15  # the money fields' max_digits
+MAX_WON = 10**MAX_WON_DIGITS - 1
 
 
 class ValueProblem(StrEnum):
@@ -188,7 +189,7 @@ def optional_legacy_id(raw: Any) -> int | None:
 
 def won(minimum: int | None = 0, *, required: bool = True) -> Converter:
     """Whole Korean won, exact: INTEGER in some tables, REAL (300000.0) in others."""
-    maximum = 10**MAX_WON_DIGITS - 1
+    maximum = MAX_WON
 
     def convert(raw: Any) -> Decimal | None:
         if raw is None or raw == "":

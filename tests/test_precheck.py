@@ -675,3 +675,10 @@ def test_empty_text_and_null_are_the_same_in_a_pair(legacy_file, studio):
     report = precheck(legacy_file)
     assert the(report, "pairs.duplicate-row").row_ids == (old,)
     assert "pairs.conflicting-row" not in [item.code for item in report.findings]
+
+
+def test_verbosity_0_prints_no_report_but_still_exits_by_it(legacy_file):
+    file_with_one_of_each_severity(legacy_file)
+    code, output = precheck_command(legacy_file, "--verbosity", "0")
+    assert code == 1
+    assert report_part(output) == ""

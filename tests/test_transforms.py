@@ -247,3 +247,19 @@ class TestFeeRule:
         # 10 x 0.035 = 0.35 -> 0; 100 x 0.035 = 3.5 -> 4 (ROUND_HALF_UP, not banker's rounding)
         assert fee_breakdown(100).card_fee_amount == 4
         assert fee_breakdown(110).vat_amount == 10
+
+
+class TestLimitsOfTheTarget:
+    def test_a_name_part_longer_than_djangos_150_characters(self):
+        from migration.specs import first_name
+
+        assert problem_of(first_name, "가" * 151 + " Kim") is ValueProblem.OUT_OF_RANGE
+        assert first_name("가" * 150 + " Kim") == "가" * 150
+
+    def test_remaining_counters_may_be_negative_but_must_fit(self):
+        from migration.specs import SESSION_PACKAGES
+
+        convert = {c.column: c.convert for c in SESSION_PACKAGES.columns}
+        assert convert["remaining_credits"](-5000) == Decimal(-5000)
+        assert problem_of(convert["remaining_credits"], -(10**15)) is ValueProblem.OUT_OF_RANGE
+        assert problem_of(convert["remaining_sessions"], -(2**31) - 1) is ValueProblem.OUT_OF_RANGE

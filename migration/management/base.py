@@ -46,7 +46,15 @@ class ReportCommand(BaseCommand):
         except LegacyFileError as error:
             raise CommandError(str(error), returncode=EXIT_UNREADABLE) from error
 
-    def write_report(self, rendered: str, output: str | None) -> None:
+    def write_report(self, rendered: str, options) -> None:
+        """The report to --output (or the command's report option), else to stdout
+        unless --verbosity 0 asked for quiet."""
+        output = self.report_destination(options)
+        if output is None and options["verbosity"] < 1:
+            return
+        self._write_report(rendered, output)
+
+    def _write_report(self, rendered: str, output: str | None) -> None:
         # Legacy text that is not UTF-8 arrives as lone surrogates; a report
         # shows those bytes escaped (\udcff) rather than failing to be written.
         rendered = rendered.encode("utf-8", "backslashreplace").decode("utf-8")

@@ -54,9 +54,7 @@ class Command(ReportCommand):
                     else "Tables before it are committed; run import_legacy again to finish"
                 )
                 raise CommandError(f"import stopped: {reason}. {after}") from error
-        self.write_report(
-            render_import(report, options["format"]), self.report_destination(options)
-        )
+        self.write_report(render_import(report, options["format"]), options)
         if report.conflicts:
             raise CommandError(
                 f"{len(report.conflicts)} conflict(s): rows edited in Django since their import "
