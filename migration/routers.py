@@ -2,7 +2,11 @@ from django.conf import settings
 
 
 class LegacyRouter:
-    """Keeps the read-only legacy alias out of every migration and every write."""
+    """Keeps the legacy alias out of every migration, and models off it.
+
+    What keeps the legacy file from ever being written is how the alias is
+    opened (mode=ro, query_only): see migration.legacy.source.
+    """
 
     def db_for_write(self, model, **hints):
         return None
