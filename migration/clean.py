@@ -59,9 +59,9 @@ from .legacy.schema import (
 from .legacy.source import DEFAULT_BATCH_SIZE, decode_legacy_text
 from .pairs import match_pair_rows
 from .precheck import PrecheckReport
-from .rows import canonical_json, raw_row
+from .rows import canonical_json, id_order, raw_row
 from .specs import IMPORT_ORDER, SPECS, TABLE_PAIRS, ColumnMap, TableSpec
-from .transforms import LegacyValueError, won
+from .transforms import LegacyValueError, is_storable, mailbox_key, won
 
 # Rule names are the precheck codes each fix makes go away.
 EMAIL_RULE = "trainers.duplicate-email"
@@ -520,13 +520,6 @@ def fix_duplicate_emails(
     return tuple(changes)
 
 
-def mailbox_key(address: Any) -> str | None:
-    """How precheck compares addresses: ignoring case and surrounding spaces."""
-    if isinstance(address, str) and address.strip():
-        return address.strip().casefold()
-    return None
-
-
 def plan_email_changes(
     trainers: Sequence[TrainerAddress], explicit: Mapping[str, str]
 ) -> list[EmailChange]:
@@ -573,17 +566,13 @@ def plan_email_changes(
                     f"--email {username}={address}: trainer {other.username} has that address "
                     "too; give one that is nobody else's"
                 )
-    return sorted(changes, key=lambda change: _id_order(change.trainer_id))
+    return sorted(changes, key=lambda change: id_order(change.trainer_id))
 
 
 def _creation_order(trainer: TrainerAddress) -> tuple:
     created = trainer.created_at
     unknown = created is None or created == ""
-    return (unknown, "" if unknown else str(created), _id_order(trainer.trainer_id))
-
-
-def _id_order(value: Any) -> tuple[int, Any]:
-    return (0, value) if isinstance(value, int) else (1, str(value))
+    return (unknown, "" if unknown else str(created), id_order(trainer.trainer_id))
 
 
 def plus_address(address: str, username: Any, trainer_id: Any, taken: set[str]) -> str:
@@ -984,16 +973,8 @@ def _next_id(copy: CopyBeingCleaned, table: str) -> int:
 
 
 def is_unstorable(raw: bytes | None) -> bool:
-    """Text PostgreSQL refuses: a NUL character, or bytes that are not UTF-8."""
-    if raw is None:
-        return False
-    if b"\x00" in raw:
-        return True
-    try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return True
-    return False
+    """Text PostgreSQL refuses (read as bytes here): the converters' own test."""
+    return raw is not None and not is_storable(raw.decode("utf-8", "surrogateescape"))
 
 
 def storable_version(raw: bytes) -> str:

@@ -39,8 +39,10 @@ class TrainerLookup:
     def __init__(self, source: LegacySource, layout: LegacyLayout):
         self._source, self._layout = source, layout
         self._by_table: dict[str, dict[Any, Any]] = {}
+        self._trainers: set[Any] | None = None
 
     def trainer_of(self, table: str, legacy_id: Any) -> Any:
+        """The trainer of row `legacy_id` of `table`, if it names one that exists."""
         if table not in self._by_table:
             self._by_table[table] = self._load(table)
         return self._by_table[table].get(legacy_id)
@@ -48,12 +50,21 @@ class TrainerLookup:
     def _load(self, table: str) -> dict[Any, Any]:
         if not self._layout.has_column(table, "trainer_id"):
             return {}
-        trainers = {row_id for (row_id,) in self._source.rows("trainers", ("id",))}
+        trainers = self._existing_trainers()
         return {
             row_id: trainer_id
             for row_id, trainer_id in self._source.rows(table, ("id", "trainer_id"))
             if trainer_id in trainers
         }
+
+    def _existing_trainers(self) -> set[Any]:
+        if self._trainers is None:
+            self._trainers = (
+                {row_id for (row_id,) in self._source.rows("trainers", ("id",))}
+                if self._layout.has_table("trainers")
+                else set()
+            )
+        return self._trainers
 
 
 def convert_row(

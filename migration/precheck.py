@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from .conversion import TrainerLookup
 from .findings import Finding, Severity, by_severity, finding
 from .layout import LegacyLayout
 from .legacy import LegacySource, file_sha256, quote_identifier
@@ -24,12 +25,14 @@ from .legacy.schema import (
     optional_tables,
 )
 from .pairs import match_pair_rows
+from .rows import id_order
 from .specs import SPECS, TABLE_PAIRS, TableSpec
 from .transforms import (
     GENDERS,
     PAYMENT_METHODS,
     LegacyValueError,
     is_legacy_bcrypt,
+    mailbox_key,
     payment_method,
 )
 
@@ -249,12 +252,8 @@ def _check_table_values(
             f"e.g. {examples[column, problem]}",
             table=spec.table,
             column=column,
-            row_ids=sorted(row_ids, key=_sort_key),
+            row_ids=sorted(row_ids, key=id_order),
         )
-
-
-def _sort_key(value: Any) -> tuple[int, Any]:
-    return (0, value) if isinstance(value, int) else (1, str(value))
 
 
 def check_duplicate_emails(source: LegacySource, layout: LegacyLayout) -> Iterator[Finding]:
@@ -262,8 +261,8 @@ def check_duplicate_emails(source: LegacySource, layout: LegacyLayout) -> Iterat
         return
     accounts: dict[str, list[tuple[Any, Any]]] = defaultdict(list)
     for row_id, username, email in source.rows("trainers", ("id", "username", "email")):
-        if isinstance(email, str) and email.strip():
-            accounts[email.strip().casefold()].append((row_id, username))
+        if (mailbox := mailbox_key(email)) is not None:
+            accounts[mailbox].append((row_id, username))
     for rows in accounts.values():
         if len(rows) > 1:
             usernames = ", ".join(str(username) for _, username in rows)
@@ -337,6 +336,7 @@ def check_table_pairs(source: LegacySource, layout: LegacyLayout) -> Iterator[Fi
 
 
 def check_references(source: LegacySource, layout: LegacyLayout) -> Iterator[Finding]:
+    trainers = TrainerLookup(source, layout)  # who trains each client and package, read once
     for spec in SPECS.values():
         if not layout.has_table(spec.table):
             continue
@@ -344,7 +344,7 @@ def check_references(source: LegacySource, layout: LegacyLayout) -> Iterator[Fin
             if not layout.has_column(spec.table, column):
                 continue
             yield from _dangling(source, layout, spec.table, column, target)
-        yield from _missing_trainers(source, layout, spec)
+        yield from _missing_trainers(source, layout, spec, trainers)
 
 
 def _dangling(
@@ -373,21 +373,8 @@ def _dangling(
         )
 
 
-def _trainer_lookup(source: LegacySource, layout: LegacyLayout, table: str) -> dict[Any, Any]:
-    if not layout.has_column(table, "trainer_id"):
-        return {}
-    trainers = set()
-    if layout.has_table("trainers"):
-        trainers = {row_id for (row_id,) in source.rows("trainers", ("id",))}
-    return {
-        row_id: trainer_id
-        for row_id, trainer_id in source.rows(table, ("id", "trainer_id"))
-        if trainer_id in trainers
-    }
-
-
 def _missing_trainers(
-    source: LegacySource, layout: LegacyLayout, spec: TableSpec
+    source: LegacySource, layout: LegacyLayout, spec: TableSpec, trainers: TrainerLookup
 ) -> Iterator[Finding]:
     trainer = next((c for c in spec.columns if c.infer is not None), None)
     if trainer is None:
@@ -395,13 +382,12 @@ def _missing_trainers(
     has_column = layout.has_column(spec.table, trainer.column)
     via = [c for c in trainer.infer.via if layout.has_column(spec.table, c)]
     columns = ("id", *via, *((trainer.column,) if has_column else ()))
-    lookups = {column: _trainer_lookup(source, layout, spec.references[column]) for column in via}
     inferable, uninferable = [], []
     for row in source.rows(spec.table, columns):
         if has_column and row[-1] not in (None, ""):
             continue
         values = dict(zip(columns, row, strict=True))
-        if any(lookups[column].get(values[column]) is not None for column in via):
+        if any(trainers.trainer_of(spec.references[c], values[c]) is not None for c in via):
             inferable.append(values["id"])
         else:
             uninferable.append(values["id"])

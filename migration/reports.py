@@ -48,9 +48,7 @@ def human_size(size: int) -> str:
 
 
 def _row_ids(item: Finding) -> str:
-    ids = ", ".join(str(row_id) for row_id in item.row_ids)
-    more = item.row_count - len(item.row_ids)
-    return f"{ids} and {more} more" if more > 0 else ids
+    return _capped_ids(item.row_ids, item.row_count)
 
 
 def render_precheck(report: PrecheckReport, fmt: str) -> str:

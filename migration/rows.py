@@ -34,6 +34,11 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def id_order(value: Any) -> tuple[int, Any]:
+    """Sort key for legacy ids, which a damaged file may hold as text: numbers first."""
+    return (0, value) if isinstance(value, int) else (1, str(value))
+
+
 def raw_row(columns: Iterable[str], values: Iterable[Any]) -> dict[str, Any]:
     """A legacy row as a JSON-safe dict, every column kept."""
     return {column: _jsonable(value) for column, value in zip(columns, values, strict=True)}

@@ -365,6 +365,14 @@ def json_object(raw: Any) -> Any:
 
 # --- trainers -------------------------------------------------------------
 
+
+def mailbox_key(address: Any) -> str | None:
+    """An e-mail address as a mailbox: case and surrounding spaces make no other one."""
+    if isinstance(address, str) and address.strip():
+        return address.strip().casefold()
+    return None
+
+
 LEGACY_BCRYPT = re.compile(r"\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}")
 LEGACY_BCRYPT_ALGORITHM = "legacy_bcrypt"
 
