@@ -242,40 +242,10 @@ class CleanReport:
         }
 
 
-# --- arguments ----------------------------------------------------------------
+# --- never over the source ---------------------------------------------------
 
 
-def parse_explicit_emails(values: Sequence[str]) -> dict[str, str]:
-    """--email USERNAME=ADDRESS options as {username: address}."""
-    emails: dict[str, str] = {}
-    for value in values:
-        username, equals, address = value.partition("=")
-        username, address = username.strip(), address.strip()
-        if not equals or not username:
-            raise CleanError(f"--email {value!r}: write it as USERNAME=ADDRESS")
-        if username in emails:
-            raise CleanError(f"--email: {username} is given twice; give one address each")
-        local, at, domain = address.rpartition("@")
-        if not (at and local and domain):
-            raise CleanError(f"--email {username}={address}: that is not an e-mail address")
-        emails[username] = address
-    return emails
-
-
-def check_output(*, source: Path, output: Path, force: bool, report: Path | None = None) -> None:
-    """Refuse an --output (or --report) that would overwrite the source or an existing file."""
-    _refuse_source_as_output(source, output)
-    if report is not None:
-        _refuse_source_as_output(source, report, option="--report")
-        if _same_file(output, report):
-            raise CleanError(f"{report}: --report and --output must be different files")
-    if output.is_dir():
-        raise CleanError(f"{output}: is a directory; --output takes the cleaned file's name")
-    if output.exists() and not force:
-        raise CleanError(f"{output} already exists: choose another --output, or add --force")
-
-
-def _same_file(a: Path, b: Path) -> bool:
+def same_file(a: Path, b: Path) -> bool:
     a, b = Path(a).expanduser(), Path(b).expanduser()
     if a.resolve() == b.resolve():
         return True
@@ -285,8 +255,8 @@ def _same_file(a: Path, b: Path) -> bool:
         return False  # one of them does not exist yet
 
 
-def _refuse_source_as_output(source: Path, output: Path, *, option: str = "--output") -> None:
-    if _same_file(source, output):
+def refuse_source_as_output(source: Path, output: Path, *, option: str = "--output") -> None:
+    if same_file(source, output):
         raise CleanError(
             f"{output}: that is the source file; {option} must name another file "
             "(clean_legacy never changes its source)"
@@ -301,7 +271,7 @@ def clean_legacy(
 ) -> CleanReport:
     """Write a cleaned copy of the source to `output`, which is replaced only on success."""
     output = Path(output).expanduser().absolute()
-    _refuse_source_as_output(source.path, output)
+    refuse_source_as_output(source.path, output)
     _refuse_incomplete_file(source)
     started = CleanReport(
         source=str(source.path),

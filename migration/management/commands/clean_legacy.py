@@ -1,4 +1,4 @@
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -7,9 +7,9 @@ from django.core.management.base import CommandError
 from migration.clean import (
     CleanError,
     CleanReport,
-    check_output,
     clean_legacy,
-    parse_explicit_emails,
+    refuse_source_as_output,
+    same_file,
 )
 from migration.legacy import LegacySource
 from migration.management.base import EXIT_FINDINGS, EXIT_UNREADABLE, ReportCommand
@@ -73,3 +73,33 @@ class Command(ReportCommand):
             yield
         except CleanError as error:
             raise CommandError(str(error), returncode=EXIT_UNREADABLE) from error
+
+
+def parse_explicit_emails(values: Sequence[str]) -> dict[str, str]:
+    """--email USERNAME=ADDRESS options as {username: address}."""
+    emails: dict[str, str] = {}
+    for value in values:
+        username, equals, address = value.partition("=")
+        username, address = username.strip(), address.strip()
+        if not equals or not username:
+            raise CleanError(f"--email {value!r}: write it as USERNAME=ADDRESS")
+        if username in emails:
+            raise CleanError(f"--email: {username} is given twice; give one address each")
+        local, at, domain = address.rpartition("@")
+        if not (at and local and domain):
+            raise CleanError(f"--email {username}={address}: that is not an e-mail address")
+        emails[username] = address
+    return emails
+
+
+def check_output(*, source: Path, output: Path, force: bool, report: Path | None = None) -> None:
+    """Refuse an --output (or --report) that would overwrite the source or an existing file."""
+    refuse_source_as_output(source, output)
+    if report is not None:
+        refuse_source_as_output(source, report, option="--report")
+        if same_file(output, report):
+            raise CleanError(f"{report}: --report and --output must be different files")
+    if output.is_dir():
+        raise CleanError(f"{output}: is a directory; --output takes the cleaned file's name")
+    if output.exists() and not force:
+        raise CleanError(f"{output} already exists: choose another --output, or add --force")
