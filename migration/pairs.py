@@ -38,16 +38,23 @@ def match_pair_rows(query: Query, layout: LegacyLayout, pair: TablePair) -> Pair
         return None
     content = tuple(column for column in pair.content if on_both_sides(column))
 
-    def same(columns) -> str:
+    def normalised(table: str) -> str:
         # '' and NULL meant the same to the legacy app (and to the converters).
-        return " AND ".join(
-            f"nullif(o.{quote_identifier(c)}, '') IS nullif(n.{quote_identifier(c)}, '')"
-            for c in columns
+        # Normalised once, in a materialised table, so that SQLite can index
+        # the join (on expressions it would compare every pair of rows).
+        columns = ", ".join(
+            f"nullif({quote_identifier(c)}, '') AS {quote_identifier(c)}"
+            for c in (*pair.natural_key, *content)
         )
+        return f"SELECT id, {columns} FROM {quote_identifier(table)}"
+
+    def same(columns) -> str:
+        return " AND ".join(f"o.{quote_identifier(c)} IS n.{quote_identifier(c)}" for c in columns)
 
     rows = query(
-        f"SELECT o.id, n.id, ({same(content) or '1'}) "
-        f"FROM {quote_identifier(pair.old)} o JOIN {quote_identifier(pair.new)} n "
+        f"WITH o AS MATERIALIZED ({normalised(pair.old)}), "
+        f"n AS MATERIALIZED ({normalised(pair.new)}) "
+        f"SELECT o.id, n.id, ({same(content) or '1'}) FROM o JOIN n "
         f"ON {same(pair.natural_key)} ORDER BY o.id, n.id"
     )
     # One to one: a new row is the twin of one old row at most. A second old
