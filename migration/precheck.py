@@ -18,6 +18,7 @@ from .findings import Finding, Severity, by_severity, finding
 from .layout import LegacyLayout
 from .legacy import LegacySource, file_sha256, quote_identifier
 from .legacy.schema import (
+    FEE_AMOUNTS,
     GENERATIONS,
     is_tool_table,
     newest_schema,
@@ -409,9 +410,6 @@ def _missing_trainers(
             column=trainer.column,
             row_ids=uninferable,
         )
-
-
-FEE_AMOUNTS = ("gross_amount", "vat_amount", "card_fee_amount", "net_amount")
 
 
 def check_fees(source: LegacySource, layout: LegacyLayout) -> Iterator[Finding]:

@@ -32,6 +32,11 @@ class Generation:
     when_missing: str = ""
 
 
+# The fee breakdown the app's fee migration added to packages and payments
+# (packages also got fee_calculation_method).
+FEE_AMOUNTS = ("gross_amount", "vat_amount", "card_fee_amount", "net_amount")
+FEE_COLUMNS = (*FEE_AMOUNTS, "vat_rate", "card_fee_rate")
+
 GENERATIONS: tuple[Generation, ...] = (
     Generation(
         "rate limiting",
@@ -65,29 +70,8 @@ GENERATIONS: tuple[Generation, ...] = (
         "fee migration",
         tables=("fee_audit_log",),
         columns=(
-            *(
-                ("session_packages", column)
-                for column in (
-                    "gross_amount",
-                    "vat_amount",
-                    "card_fee_amount",
-                    "net_amount",
-                    "vat_rate",
-                    "card_fee_rate",
-                    "fee_calculation_method",
-                )
-            ),
-            *(
-                ("payments", column)
-                for column in (
-                    "gross_amount",
-                    "vat_amount",
-                    "card_fee_amount",
-                    "net_amount",
-                    "vat_rate",
-                    "card_fee_rate",
-                )
-            ),
+            *(("session_packages", column) for column in (*FEE_COLUMNS, "fee_calculation_method")),
+            *(("payments", column) for column in FEE_COLUMNS),
         ),
         when_missing="fee breakdown computed by the app's fee rule",
     ),
