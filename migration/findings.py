@@ -138,6 +138,11 @@ CATALOGUE: dict[str, Kind] = {
         Severity.BLOCKING,
         "a target value is not what its legacy row says: investigate, then re-import",
     ),
+    "verify.merge-unfounded": Kind(
+        Severity.BLOCKING,
+        "a legacy row was merged into a row that is not its twin, so it is missing from the "
+        "target: investigate, then re-import",
+    ),
     "verify.money-total": Kind(
         Severity.BLOCKING,
         "the target's money does not add up to the legacy file's: investigate before cutover",

@@ -37,8 +37,9 @@ from .layout import LegacyLayout
 from .legacy import LegacySource, file_sha256
 from .legacy.schema import QUARANTINE_TABLE
 from .models import ImportRun, LedgerEntry
+from .pairs import match_pair_rows
 from .rows import raw_row, target_fingerprint
-from .specs import IMPORT_ORDER, RENUMBERED_TABLES, TableSpec, target_models
+from .specs import IMPORT_ORDER, RENUMBERED_TABLES, TABLE_PAIRS, TableSpec, target_models
 from .transforms import LegacyValueError, is_legacy_bcrypt
 
 BATCH_SIZE = 2_000
@@ -153,6 +154,8 @@ class TableTally:
     mismatches: list[tuple[Any, str, Any, Any]] = field(default_factory=list)
     mismatched_rows: set = field(default_factory=set)
     expected_money: Counter = field(default_factory=Counter)
+    merged: dict[Any, Any] = field(default_factory=dict)  # old id -> target id, per the ledger
+    bad_merges: list[Any] = field(default_factory=list)
 
 
 class TableChecks:
@@ -219,7 +222,31 @@ class TableChecks:
                 if len(same) >= BATCH_SIZE:
                     self._compare(tally, same)
                     same = []
+            elif entry.action == Action.MERGED:
+                tally.merged[entry.legacy_id] = entry.target_id
         self._compare(tally, same)
+        self._check_merges(tally)
+
+    def _check_merges(self, tally: TableTally) -> None:
+        """Each merged old row must still be the exact twin of the new row it went into.
+
+        The twins are matched afresh from the legacy file (one to one), not
+        taken from the ledger: a merge the file does not bear out is a lost row.
+        """
+        if not tally.merged:
+            return
+        pair = next(p for p in TABLE_PAIRS if p.old == tally.spec.table)
+        matches = match_pair_rows(self.source.query, self.layout, pair)
+        twins = matches.duplicates if matches else {}
+        twin_targets = dict(
+            _ledger(self.using, pair.new)
+            .filter(legacy_id__in=set(twins.values()))
+            .values_list("legacy_id", "target_id")
+        )
+        for old_id, target_id in tally.merged.items():
+            twin = twins.get(old_id)
+            if twin is None or twin_targets.get(twin) != target_id:
+                tally.bad_merges.append(old_id)
 
     def _read(self, spec: TableSpec, columns: tuple[str, ...], values: tuple) -> LegacyRow:
         try:
@@ -353,6 +380,16 @@ class TableChecks:
                         f"longer in {tally.spec.model}",
                         table=tally.spec.table,
                         row_ids=tally.target_missing,
+                    )
+                )
+            if tally.bad_merges:
+                findings.append(
+                    finding(
+                        "verify.merge-unfounded",
+                        f"{tally.spec.table}: {len(tally.bad_merges)} row(s) merged into a "
+                        f"row that is not their twin in the legacy file",
+                        table=tally.spec.table,
+                        row_ids=tally.bad_merges,
                     )
                 )
             if tally.mismatched_rows:

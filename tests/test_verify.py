@@ -250,3 +250,21 @@ def test_a_legacy_row_changed_into_an_unreadable_value_is_changed_not_a_crash(im
         if item["code"] == "verify.legacy-changed"
     ]
     assert [(item["table"], item["row_ids"]) for item in changed] == [("sessions", [3])]
+
+
+def test_a_merge_the_legacy_file_does_not_bear_out_fails(imported):
+    # The ledger says training_sessions 1 was merged into session 1; the file says
+    # it is no twin of anything. The row would be missing from the target.
+    LedgerEntry.objects.filter(legacy_table="training_sessions", legacy_id=1).update(
+        action=LedgerEntry.Action.MERGED, target_id=1
+    )
+    Session.objects.filter(pk=5).delete()
+    code, report = verify(imported)
+    assert code == 1
+    merge = [
+        item
+        for check in report["checks"]
+        for item in check["findings"]
+        if item["code"] == "verify.merge-unfounded"
+    ]
+    assert [(item["table"], item["row_ids"]) for item in merge] == [("training_sessions", [1])]
