@@ -217,6 +217,8 @@ class TableImport:
         columns = self.layout.columns[self.spec.table]
         total = self.source.count(self.spec.table)
         rows = self.source.rows(self.spec.table, columns, batch_size=BATCH_SIZE)
+        if progress:
+            progress(self.spec.table, 0, total)  # the table starts: its clock starts
         for batch in _batches(rows, BATCH_SIZE):
             self._import_batch(
                 [convert_row(self.spec, columns, row, self.trainers) for row in batch]

@@ -1,10 +1,9 @@
-import sys
-
 from django.core.management.base import CommandError
 from django.db import DEFAULT_DB_ALIAS, DatabaseError
 
 from migration.importer import ImportFailed, ImportRefused, import_legacy
 from migration.management.base import EXIT_FINDINGS, ReportCommand
+from migration.progress import TerminalProgress
 from migration.reports import render_import
 
 
@@ -64,12 +63,11 @@ class Command(ReportCommand):
 
     def progress_printer(self, verbosity: int):
         # Drawn only on a terminal, so that piped output and CI logs stay clean.
-        if verbosity < 1 or not sys.stderr.isatty():
+        if verbosity < 1 or not self.stderr.isatty():
             return None
 
-        def show(table: str, done: int, total: int) -> None:
-            end = "\n" if done >= total else ""
-            self.stderr.write(f"\r  {table}: {done:,} / {total:,} rows", ending=end)
+        def write(text: str) -> None:
+            self.stderr.write(text, ending="")
             self.stderr.flush()
 
-        return show
+        return TerminalProgress(write)
