@@ -11,7 +11,7 @@ TARGET := env -u DATABASE_URL $(BIN)/python manage.py
 # The suite runs against PostgreSQL, never silently against SQLite.
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 
-.PHONY: install demo test lint
+.PHONY: install demo test lint bench
 
 install: $(INSTALLED)
 
@@ -42,3 +42,8 @@ lint: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python manage.py makemigrations --check --dry-run --verbosity 0
+
+# Not part of the test run: the studio-chain benchmark (see bench/benchmark.py).
+SESSIONS ?= 100000
+bench: $(INSTALLED)
+	$(BIN)/python bench/benchmark.py --sessions $(SESSIONS)

@@ -1,0 +1,148 @@
+"""The studio-chain benchmark: how long precheck, import and verify take, and in how much memory.
+
+    make bench SESSIONS=1000000      (or: .venv/bin/python bench/benchmark.py --sessions N)
+
+Writes a chain file with make_legacy_sample, gives its sessions their inferable
+trainers (the file is otherwise clean), then, each into a fresh PostgreSQL
+database: a plain COPY of the same rows into the legacy schema (the floor any
+importer is measured against), pgloader when it is installed, and the tool's
+precheck, import_legacy and verify_import, each in its own process, timed with
+its peak memory. Not part of the test suite: it takes minutes at a million.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+SERVER = os.environ.get("BENCH_SERVER", "postgres://postgres@127.0.0.1:5432")
+PG_TYPES = {"INTEGER": "bigint", "REAL": "double precision", "BOOLEAN": "bigint"}
+
+
+def fresh_database(name: str) -> str:
+    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    return f"{SERVER}/{name}"
+
+
+def timed(command: list[str], *, env: dict | None = None) -> tuple[float, int, str]:
+    """Wall seconds, peak memory (MB) and stdout of one command, in its own process."""
+    started = time.monotonic()
+    result = subprocess.run(
+        ["/usr/bin/time", "-f", "%M", *command],
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+    )
+    seconds = time.monotonic() - started
+    if result.returncode != 0:
+        sys.exit(f"{' '.join(command)} failed ({result.returncode}):\n{result.stderr[-2000:]}")
+    peak_kb = int(result.stderr.strip().splitlines()[-1])
+    return seconds, peak_kb // 1024, result.stdout
+
+
+def write_chain(path: Path, sessions: int) -> int:
+    path.unlink(missing_ok=True)
+    subprocess.run(
+        [PYTHON, "manage.py", "make_legacy_sample", "--output", str(path),
+         "--sessions", str(sessions), "--verbosity", "0"],
+        cwd=ROOT, check=True,
+    )  # fmt: skip
+    with sqlite3.connect(path) as legacy:
+        # The chain leaves ~1% of sessions without a trainer (as the app did);
+        # clean_legacy would infer them; here, so the file imports as it is.
+        legacy.execute(
+            "UPDATE sessions SET trainer_id = (SELECT trainer_id FROM session_packages p "
+            "WHERE p.id = sessions.package_id) WHERE trainer_id IS NULL"
+        )
+        return sum(
+            legacy.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
+            for (table,) in legacy.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            )
+        )
+
+
+def plain_copy(path: Path) -> float:
+    """COPY every legacy row into same-shaped PostgreSQL tables: the floor."""
+    url = fresh_database("bench_copy")
+    started = time.monotonic()
+    legacy = sqlite3.connect(path)
+    with psycopg.connect(url) as target:
+        for (table,) in legacy.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        ).fetchall():
+            columns = legacy.execute(f'SELECT name, type FROM pragma_table_info("{table}")')
+            columns = list(columns)
+            ddl = ", ".join(f'"{n}" {PG_TYPES.get(t.upper(), "text")}' for n, t in columns)
+            target.execute(f'CREATE TABLE "{table}" ({ddl})')
+            names = ", ".join(f'"{n}"' for n, _ in columns)
+            with target.cursor().copy(f'COPY "{table}" ({names}) FROM STDIN') as copy:
+                for row in legacy.execute(f'SELECT {names} FROM "{table}"'):
+                    copy.write_row(row)
+    legacy.close()
+    return time.monotonic() - started
+
+
+def pgloader(path: Path) -> float | None:
+    if shutil.which("pgloader") is None:
+        return None
+    url = fresh_database("bench_pgloader")
+    seconds, _, _ = timed(["pgloader", f"sqlite://{path}", url])
+    return seconds
+
+
+def rows_per_second(import_report: str) -> dict[str, int]:
+    tables = json.loads(import_report)["tables"]
+    return {table["table"]: table["rows_per_second"] for table in tables}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", type=int, default=100_000)
+    parser.add_argument("--file", type=Path, default=ROOT / "var" / "bench-chain.db")
+    options = parser.parse_args()
+    options.file.parent.mkdir(parents=True, exist_ok=True)
+
+    rows = write_chain(options.file, options.sessions)
+    print(f"chain file: {options.sessions:,} sessions, {rows:,} rows, {options.file}")
+    floor = plain_copy(options.file)
+    print(f"plain COPY into the legacy schema: {floor:.1f} s")
+    loader = pgloader(options.file)
+    print(f"pgloader: {loader:.1f} s" if loader else "pgloader: not installed")
+
+    env = {"DATABASE_URL": fresh_database("bench_target")}
+    subprocess.run([PYTHON, "manage.py", "migrate", "-v0"], cwd=ROOT, env={**os.environ, **env},
+                   check=True)  # fmt: skip
+    source = ["--source", str(options.file)]
+    results = {}
+    for name, command in (
+        ("precheck", [PYTHON, "manage.py", "precheck", *source, "--format", "json"]),
+        ("import", [PYTHON, "manage.py", "import_legacy", *source, "--format", "json"]),
+        ("verify", [PYTHON, "manage.py", "verify_import", *source, "--format", "json"]),
+    ):
+        seconds, peak_mb, output = timed(command, env=env)
+        results[name] = (seconds, peak_mb, output)
+        print(f"{name:<9} {seconds:8.1f} s  {rows / seconds:>10,.0f} rows/s  peak {peak_mb} MB")
+    import_seconds = results["import"][0]
+    print("import rows/s per table:", rows_per_second(results["import"][2]))
+    print(f"import / plain COPY: {import_seconds / floor:.1f}x")
+    if loader:
+        print(f"import / pgloader: {import_seconds / loader:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
