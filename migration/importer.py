@@ -260,6 +260,16 @@ class TableImport:
             if table not in IdMap.REMAPPED:
                 continue
             mapping = self.id_map.target_ids(table, {row.values[name] for row in rows})
+            unmapped = [
+                row.legacy_id
+                for row in rows
+                if row.values[name] is not None and row.values[name] not in mapping
+            ]
+            if unmapped:
+                raise ImportFailed(
+                    f"{self.spec.table} rows {_some(unmapped)} point at {table} rows that were "
+                    "not imported: run precheck and clean_legacy on this file"
+                )
             for row in rows:
                 if row.values[name] is not None:
                     row.values[name] = mapping[row.values[name]]

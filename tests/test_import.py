@@ -11,6 +11,7 @@ sequences ignore rollbacks.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import sqlite3
 from contextlib import closing
@@ -31,6 +32,7 @@ from django.db import connection
 from accounts.models import User
 from assessments.models import Assessment
 from clients.models import Client
+from migration import importer
 from migration.importer import ImportFailed, import_legacy
 from migration.legacy import open_legacy
 from migration.legacy.schema import QUARANTINE_TABLE, TOOL_TABLES_SQL
@@ -1172,3 +1174,25 @@ def test_a_nul_in_a_column_no_converter_reads_is_kept_in_the_ledger(legacy_file)
     imported(path)
     raw = LedgerEntry.objects.get(legacy_table="clients").raw
     assert base64.b64decode(raw["instagram"]["$text-bytes"]) == b"kim\x00fit"
+
+
+@ROWS
+def test_a_reference_to_a_row_never_imported_stops_the_table_by_name(legacy_file, monkeypatch):
+    # Precheck blocks such a file; the importer still refuses to guess if it gets one.
+    ids = legacy_file.small_studio()
+    legacy_file.execute("UPDATE trainers SET password_hash = ?", (BCRYPT_SAMPLE,))
+    legacy_file.insert(
+        "fee_audit_log", package_id=ids["package"], payment_id=99, calculation_type="migration",
+        gross_amount=300000, vat_amount=27273, card_fee_amount=10500, net_amount=262227,
+        vat_rate=0.1, card_fee_rate=0.035, created_at=UTC_STAMP,
+    )  # fmt: skip
+    path = legacy_file.close()
+    real_precheck = importer.run_precheck
+
+    def no_blocking(source):
+        return dataclasses.replace(real_precheck(source), findings=())
+
+    monkeypatch.setattr(importer, "run_precheck", no_blocking)
+    with open_legacy(path) as source, pytest.raises(ImportFailed, match="fee_audit_log rows 1"):
+        import_legacy(source=source, using="default")
+    assert FeeAuditLog.objects.count() == 0
