@@ -35,9 +35,9 @@ from .legacy.schema import QUARANTINE_TABLE
 from .models import ImportRun, LedgerEntry
 from .pairs import match_pair_rows
 from .precheck import run_precheck
-from .reports import to_json
+from .reports import capped_ids, to_json
 from .rows import row_hash, target_fingerprint
-from .specs import IMPORT_ORDER, RENUMBERED_TABLES, TABLE_PAIRS, TableSpec, target_models
+from .specs import IMPORT_ORDER, PAIRS_BY_TABLE, RENUMBERED_TABLES, TableSpec, target_models
 
 BATCH_SIZE = 2_000
 Action = LedgerEntry.Action
@@ -208,7 +208,7 @@ class TableImport:
         """For an old table: its rows that are exact twins of a new-table row."""
         if self.spec.merge_into is None:
             return {}
-        pair = next(p for p in TABLE_PAIRS if p.old == self.spec.table)
+        pair = PAIRS_BY_TABLE[self.spec.table]
         matches = match_pair_rows(self.source.query, self.layout, pair)
         return matches.duplicates if matches else {}
 
@@ -355,7 +355,7 @@ class TableImport:
 
     def _highest_legacy_id_of_new_table(self) -> int:
         # The new table's ids are reserved even before they are imported.
-        pair = next((p for p in TABLE_PAIRS if self.spec.table in (p.old, p.new)), None)
+        pair = PAIRS_BY_TABLE.get(self.spec.table)
         if pair is None or not self.layout.has_table(pair.new):
             return 0
         sql = f"SELECT coalesce(max(id), 0) FROM {quote_identifier(pair.new)}"
@@ -490,8 +490,7 @@ class TableImport:
 
 def _some(ids: Iterable[Any], shown: int = 5) -> str:
     ids = sorted(ids)
-    more = f" and {len(ids) - shown} more" if len(ids) > shown else ""
-    return ", ".join(str(i) for i in ids[:shown]) + more
+    return capped_ids(tuple(ids[:shown]), len(ids))
 
 
 # --- the whole import -----------------------------------------------------

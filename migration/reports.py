@@ -48,7 +48,7 @@ def human_size(size: int) -> str:
 
 
 def _row_ids(item: Finding) -> str:
-    return _capped_ids(item.row_ids, item.row_count)
+    return capped_ids(item.row_ids, item.row_count)
 
 
 def render_precheck(report: PrecheckReport, fmt: str) -> str:
@@ -110,9 +110,6 @@ def render_import(report: ImportReport, fmt: str) -> str:
     return "\n".join(_import_text(report)) + "\n"
 
 
-IMPORT_COLUMNS = ("read", "created", "updated", "unchanged", "merged", "quarantined")
-
-
 def _import_text(report: ImportReport) -> Iterator[str]:
     title = f"Import of {report.source}"
     if report.dry_run:
@@ -122,16 +119,16 @@ def _import_text(report: ImportReport) -> Iterator[str]:
     yield f"  sha256 {report.sha256}, run {report.run_id}, {elapsed:.1f} s"
     yield ""
     width = max([len(t.table) for t in report.tables] + [5]) + 2
-    header = "".join(f"{name:>12}" for name in (*IMPORT_COLUMNS, "conflicts", "seconds", "rows/s"))
+    header = "".join(f"{name:>12}" for name in (*report.COUNTS, "conflicts", "seconds", "rows/s"))
     yield f"  {'table':<{width}}{'target model':<26}{header}"
     for table in report.tables:
-        counts = "".join(f"{getattr(table, name):>12,}" for name in IMPORT_COLUMNS)
+        counts = "".join(f"{getattr(table, name):>12,}" for name in report.COUNTS)
         yield (
             f"  {table.table:<{width}}{table.model:<26}{counts}{len(table.conflicts):>12,}"
             f"{table.seconds:>12.2f}{table.rows_per_second:>12,.0f}"
         )
     totals = report.totals()
-    counts = "".join(f"{totals[name]:>12,}" for name in IMPORT_COLUMNS)
+    counts = "".join(f"{totals[name]:>12,}" for name in report.COUNTS)
     yield f"  {'total':<{width}}{'':<26}{counts}{totals['conflicts']:>12,}"
     if report.conflicts:
         yield ""
@@ -241,7 +238,7 @@ def render_clean(report: CleanReport, fmt: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _capped_ids(row_ids: tuple[Any, ...], total: int) -> str:
+def capped_ids(row_ids: tuple[Any, ...], total: int) -> str:
     ids = ", ".join(str(row_id) for row_id in row_ids)
     more = total - len(row_ids)
     return f"{ids} and {more:,} more" if more > 0 else ids
@@ -303,7 +300,7 @@ def _clean_text(report: CleanReport) -> Iterator[str]:
                 f"{summary.rows:,} row(s): {summary.description}"
             )
             if summary.row_ids:
-                yield f"      rows: {_capped_ids(summary.row_ids, summary.rows)}"
+                yield f"      rows: {capped_ids(summary.row_ids, summary.rows)}"
             if summary.rule == "trainers.duplicate-email":
                 for change in report.emails:
                     yield f"      {_email_line(change)}"
@@ -357,7 +354,7 @@ def _clean_markdown(report: CleanReport) -> Iterator[str]:
         for s in report.rules:
             yield (
                 f"| `{s.rule}` | {s.table} | {s.changes:,} | {s.rows:,} | "
-                f"{_markdown_cell(_capped_ids(s.row_ids, s.rows))} | "
+                f"{_markdown_cell(capped_ids(s.row_ids, s.rows))} | "
                 f"{_markdown_cell(s.description)} |"
             )
     if report.emails:

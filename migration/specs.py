@@ -391,7 +391,10 @@ TABLE_PAIRS: tuple[TablePair, ...] = (
 
 # Only the tables of a pair may have rows renumbered (the old side's ids collide
 # with the new side's); every other table keeps its legacy ids.
-RENUMBERED_TABLES = frozenset(table for pair in TABLE_PAIRS for table in (pair.new, pair.old))
+PAIRS_BY_TABLE: dict[str, TablePair] = {
+    table: pair for pair in TABLE_PAIRS for table in (pair.new, pair.old)
+}
+RENUMBERED_TABLES = frozenset(PAIRS_BY_TABLE)
 
 
 def target_models() -> list[type]:

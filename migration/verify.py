@@ -39,7 +39,7 @@ from .legacy.schema import QUARANTINE_TABLE
 from .models import ImportRun, LedgerEntry
 from .pairs import match_pair_rows
 from .rows import raw_row, target_fingerprint
-from .specs import IMPORT_ORDER, RENUMBERED_TABLES, TABLE_PAIRS, TableSpec, target_models
+from .specs import IMPORT_ORDER, PAIRS_BY_TABLE, RENUMBERED_TABLES, TableSpec, target_models
 from .transforms import LegacyValueError, is_legacy_bcrypt
 
 BATCH_SIZE = 2_000
@@ -235,7 +235,7 @@ class TableChecks:
         """
         if not tally.merged:
             return
-        pair = next(p for p in TABLE_PAIRS if p.old == tally.spec.table)
+        pair = PAIRS_BY_TABLE[tally.spec.table]
         matches = match_pair_rows(self.source.query, self.layout, pair)
         twins = matches.duplicates if matches else {}
         twin_targets = dict(
