@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import itertools
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 from migration.legacy.schema import schema_sql
+from migration.sample import write_production_sample
 
 # A well-formed bcrypt hash (of no password anyone knows): precheck looks at the form only.
 BCRYPT_HASH = "$2b$12$" + "abcdefghijklmnopqrstuv" + "0123456789ABCDEFGHIJKLMNOPQRSTU"
@@ -201,3 +203,21 @@ class LegacyFile:
             "session": self.session(client, package, trainer),
             "payment": self.payment(client, package, trainer),
         }
+
+
+def legacy_sql(path: Path, sql: str, params: tuple = ()) -> None:
+    """Change a legacy file as the legacy app would have, e.g. between two imports."""
+    with closing(sqlite3.connect(path)) as legacy:
+        legacy.execute(sql, params)
+        legacy.commit()
+
+
+def write_importable_sample(path: Path) -> Path:
+    """The production sample with its duplicate e-mail fixed by hand (clean_legacy's job)."""
+    write_production_sample(output=path)
+    legacy_sql(
+        path,
+        "UPDATE trainers SET email = 'jaesun.kim+jaesun9090@gmail.com' "
+        "WHERE username = 'jaesun9090'",
+    )
+    return path

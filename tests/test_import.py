@@ -40,7 +40,7 @@ from migration.models import ImportRun, LedgerEntry
 from migration.sample import SAMPLE_PASSWORDS, write_production_sample
 from sessions.models import FeeAuditLog, Payment, Session, SessionPackage
 from tests.conftest import run_command, sha256_of
-from tests.legacy_files import UTC_STAMP
+from tests.legacy_files import UTC_STAMP, legacy_sql, write_importable_sample
 
 pytestmark = pytest.mark.usefixtures("legacy_db")
 
@@ -103,21 +103,7 @@ COUNT_NAMES = ("read", *OUTCOMES)
 
 @pytest.fixture
 def sample(tmp_path: Path) -> Path:
-    """The production sample with its duplicate e-mail fixed by hand (clean_legacy's job)."""
-    path = write_production_sample(output=tmp_path / "fitness_assessment.db").path
-    legacy_sql(
-        path,
-        "UPDATE trainers SET email = 'jaesun.kim+jaesun9090@gmail.com' "
-        "WHERE username = 'jaesun9090'",
-    )
-    return path
-
-
-def legacy_sql(path: Path, sql: str, params: tuple = ()) -> None:
-    """Change the legacy file as the legacy app would have, between two imports."""
-    with closing(sqlite3.connect(path)) as legacy:
-        legacy.execute(sql, params)
-        legacy.commit()
+    return write_importable_sample(tmp_path / "fitness_assessment.db")
 
 
 def legacy_rows(path: Path, table: str) -> dict[int, dict[str, Any]]:

@@ -1,7 +1,6 @@
 """verify_import proves the import, and notices every way the two sides can part."""
 
 import json
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from migration.rows import target_fingerprint
 from migration.sample import write_production_sample
 from sessions.models import Payment, Session
 from tests.conftest import run_command
+from tests.legacy_files import legacy_sql, write_importable_sample
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("legacy_db")]
 
@@ -23,14 +23,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("legacy_db")]
 @pytest.fixture
 def imported(tmp_path: Path) -> Path:
     """The production sample, its shared e-mail fixed by hand, imported."""
-    path = tmp_path / "legacy.db"
-    write_production_sample(output=path)
-    with sqlite3.connect(path) as legacy:
-        legacy.execute(
-            "UPDATE trainers SET email = 'jaesun.kim+jaesun9090@gmail.com' "
-            "WHERE username = 'jaesun9090'"
-        )
-    legacy.close()
+    path = write_importable_sample(tmp_path / "legacy.db")
     code, output = run_command("import_legacy", "--source", str(path))
     assert code == 0, output
     return path
@@ -49,10 +42,10 @@ def failing_checks(report: dict) -> list[str]:
     return [check["name"] for check in report["checks"] if not check["passed"]]
 
 
-def legacy_execute(path: Path, sql: str) -> None:
-    with sqlite3.connect(path) as legacy:
-        legacy.execute(sql)
-    legacy.close()
+def findings_with(report: dict, code: str) -> list[dict]:
+    return [
+        item for check in report["checks"] for item in check["findings"] if item["code"] == code
+    ]
 
 
 def test_a_fresh_import_verifies(imported):
@@ -93,12 +86,7 @@ def test_a_deleted_target_row_is_missing(imported):
     Session.objects.filter(pk=2).delete()
     code, report = verify(imported)
     assert code == 1
-    missing = [
-        item
-        for check in report["checks"]
-        for item in check["findings"]
-        if item["code"] == "verify.target-missing"
-    ]
+    missing = findings_with(report, "verify.target-missing")
     assert [(item["table"], item["row_ids"]) for item in missing] == [("sessions", [2])]
 
 
@@ -124,20 +112,15 @@ def test_a_value_the_importer_got_wrong_is_a_field_mismatch(imported):
     )
     code, report = verify(imported)
     assert code == 1
-    mismatch = next(
-        item
-        for check in report["checks"]
-        for item in check["findings"]
-        if item["code"] == "verify.field-mismatch"
-    )
+    mismatch = findings_with(report, "verify.field-mismatch")[0]
     assert mismatch["row_ids"] == [3]
     assert mismatch["details"]["differences"][0]["field"] == "age"
 
 
 def test_legacy_rows_added_changed_and_deleted_since_the_import(imported):
-    legacy_execute(imported, "UPDATE payments SET amount = 350000.0 WHERE id = 4")
-    legacy_execute(imported, "DELETE FROM sessions WHERE id = 4")
-    legacy_execute(
+    legacy_sql(imported, "UPDATE payments SET amount = 350000.0 WHERE id = 4")
+    legacy_sql(imported, "DELETE FROM sessions WHERE id = 4")
+    legacy_sql(
         imported,
         "INSERT INTO training_sessions (client_id, trainer_id, package_id, session_date, "
         "session_duration, session_cost, status, created_at) "
@@ -161,7 +144,7 @@ def test_legacy_rows_added_changed_and_deleted_since_the_import(imported):
 
 
 def test_the_delta_is_gone_after_importing_again(imported):
-    legacy_execute(imported, "UPDATE payments SET description = '추가 결제' WHERE id = 4")
+    legacy_sql(imported, "UPDATE payments SET description = '추가 결제' WHERE id = 4")
     assert verify(imported)[0] == 1
     assert run_command("import_legacy", "--source", str(imported))[0] == 0
     code, report = verify(imported)
@@ -240,15 +223,10 @@ def test_every_verify_code_is_tested_here():
 
 
 def test_a_legacy_row_changed_into_an_unreadable_value_is_changed_not_a_crash(imported):
-    legacy_execute(imported, "UPDATE sessions SET status = 'done' WHERE id = 3")
+    legacy_sql(imported, "UPDATE sessions SET status = 'done' WHERE id = 3")
     code, report = verify(imported)
     assert code == 1
-    changed = [
-        item
-        for check in report["checks"]
-        for item in check["findings"]
-        if item["code"] == "verify.legacy-changed"
-    ]
+    changed = findings_with(report, "verify.legacy-changed")
     assert [(item["table"], item["row_ids"]) for item in changed] == [("sessions", [3])]
 
 
@@ -261,10 +239,5 @@ def test_a_merge_the_legacy_file_does_not_bear_out_fails(imported):
     Session.objects.filter(pk=5).delete()
     code, report = verify(imported)
     assert code == 1
-    merge = [
-        item
-        for check in report["checks"]
-        for item in check["findings"]
-        if item["code"] == "verify.merge-unfounded"
-    ]
+    merge = findings_with(report, "verify.merge-unfounded")
     assert [(item["table"], item["row_ids"]) for item in merge] == [("training_sessions", [1])]
