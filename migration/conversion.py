@@ -7,12 +7,11 @@ agree on what a legacy row means while going their own ways about the rest.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .layout import LegacyLayout
 from .legacy import LegacySource
-from .rows import raw_row, row_hash, without_secrets
+from .rows import canonical_json, canonical_row, digest, row_hash, without_secrets
 from .specs import REQUIRED, ColumnMap, TableSpec
 
 
@@ -20,17 +19,20 @@ class MissingColumn(Exception):
     """The file lacks a column no generation of the app lacked (precheck blocks such files)."""
 
 
-@dataclass(frozen=True)
-class LegacyRow:
+class LegacyRow(NamedTuple):
+    """A legacy row read (a NamedTuple: a million are made, and it is the cheapest)."""
+
     legacy_id: int
     raw: dict[str, Any]
     source_hash: str
     values: dict[str, Any]  # target field -> converted value (references still legacy ids)
+    raw_json: str = ""  # `raw` as canonical JSON: what the ledger stores, serialised once
 
     @classmethod
     def unconverted(cls, spec: TableSpec, raw: dict[str, Any]) -> LegacyRow:
         """A row known only by its raw values (its hash over the real row, secrets and all)."""
-        return cls(raw.get("id"), without_secrets(raw, spec.secret_columns), row_hash(raw), {})
+        kept = without_secrets(raw, spec.secret_columns)
+        return cls(raw.get("id"), kept, row_hash(raw), {}, canonical_json(kept))
 
 
 class TrainerLookup:
@@ -67,6 +69,44 @@ class TrainerLookup:
         return self._trainers
 
 
+class RowReader:
+    """Reads the rows of one legacy table as its spec says, the plan worked out once.
+
+    A chain's file has a million sessions: finding each column's position and
+    converter per row would cost as much as converting. Pure but for the
+    trainer lookup.
+    """
+
+    def __init__(self, spec: TableSpec, columns: tuple[str, ...], trainers: TrainerLookup):
+        self.spec, self.columns, self._trainers = spec, columns, trainers
+        position = {column: index for index, column in enumerate(columns)}
+        for column in spec.columns:
+            if column.column not in position and column.if_missing is REQUIRED:
+                raise MissingColumn(f"the file has no column {column.column}")
+        # (field, position or None, converter, value when the column is missing)
+        self._plan = tuple(
+            (c.field, position.get(c.column), c.convert, c.if_missing) for c in spec.columns
+        )
+        self._inferred = tuple(c for c in spec.columns if c.infer is not None)
+        self._secret_columns = spec.secret_columns
+
+    def read(self, values: tuple) -> LegacyRow:
+        converted: dict[str, Any] = {}
+        for name, index, convert, if_missing in self._plan:
+            converted[name] = if_missing if index is None else convert(values[index])
+        for column in self._inferred:
+            if converted[column.field] is None:
+                converted[column.field] = _infer_trainer(
+                    self.spec, column, converted, self._trainers
+                )
+        raw, text = canonical_row(self.columns, values)
+        source_hash = digest(text)
+        if self._secret_columns:
+            raw = without_secrets(raw, self._secret_columns)
+            text = canonical_json(raw)
+        return LegacyRow(converted["id"], raw, source_hash, converted, text)
+
+
 def convert_row(
     spec: TableSpec,
     columns: tuple[str, ...],
@@ -74,24 +114,7 @@ def convert_row(
     trainers: TrainerLookup,
 ) -> LegacyRow:
     """One legacy row, read as the spec says: pure but for the trainer lookup."""
-    raw = raw_row(columns, values)
-    by_column = dict(zip(columns, values, strict=True))
-    converted: dict[str, Any] = {}
-    for column in spec.columns:
-        converted[column.field] = _convert(column, by_column)
-    for column in spec.columns:
-        if column.infer is not None and converted[column.field] is None:
-            converted[column.field] = _infer_trainer(spec, column, converted, trainers)
-    kept = without_secrets(raw, spec.secret_columns)
-    return LegacyRow(converted["id"], kept, row_hash(raw), converted)
-
-
-def _convert(column: ColumnMap, by_column: dict[str, Any]) -> Any:
-    if column.column not in by_column:
-        if column.if_missing is REQUIRED:
-            raise MissingColumn(f"the file has no column {column.column}")
-        return column.if_missing
-    return column.convert(by_column[column.column])
+    return RowReader(spec, columns, trainers).read(values)
 
 
 def _infer_trainer(

@@ -293,3 +293,16 @@ def test_report_with_non_utf8_text_can_be_written_to_a_file(legacy_file, tmp_pat
     code, _ = run_command("precheck", "--source", str(path), "--output", str(target))
     assert code == 1
     assert "value.unstorable-text" in target.read_text(encoding="utf-8")
+
+
+def test_a_batch_with_text_that_is_not_utf8_is_read_whole_and_its_neighbours_too(legacy_file):
+    ids = legacy_file.small_studio()
+    legacy_file.execute(
+        "UPDATE clients SET name = CAST(X'4B696DFF' AS TEXT) WHERE id = ?", (ids["client"],)
+    )
+    path = legacy_file.close()
+    with open_legacy(path) as source:
+        expected = source.query("SELECT id, name FROM clients ORDER BY rowid")
+        for batch_size in (1, 2, 1000):
+            assert list(source.rows("clients", ("id", "name"), batch_size=batch_size)) == expected
+    assert (ids["client"], "Kim\udcff") in expected

@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import quote
 
 from django.conf import settings
-from django.db import DatabaseError, connections
+from django.db import DatabaseError, OperationalError, connections
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 DEFAULT_BATCH_SIZE = 5_000
@@ -151,11 +151,11 @@ class LegacySource:
         with self._reading(table), self.connection.cursor() as cursor:
             while True:
                 # Both numbers are ours (ints); no params keeps identifiers untouched.
-                cursor.execute(
+                batch = self._fetch_batch(
+                    cursor,
                     f"SELECT {rowid}, {selected} FROM {name} WHERE {rowid} > {int(last_rowid)} "
-                    f"ORDER BY {rowid} LIMIT {int(batch_size)}"
+                    f"ORDER BY {rowid} LIMIT {int(batch_size)}",
                 )
-                batch = cursor.fetchall()
                 if not batch:
                     return
                 last_rowid = batch[-1][0]
@@ -163,6 +163,26 @@ class LegacySource:
                     yield row[1:]
                 if len(batch) < batch_size:
                     return
+
+    def _fetch_batch(self, cursor, sql: str) -> list[tuple]:
+        """One batch of rows, its text decoded in C unless some of it is not UTF-8.
+
+        A million rows' text through decode_legacy_text costs seconds; SQLite's
+        own decoding costs next to nothing, but fails a whole fetch on a single
+        bad byte. Such a batch is read again the careful way (the same rows:
+        the file is opened read-only, and nothing else runs in between).
+        """
+        sqlite_connection = self.connection.connection
+        sqlite_connection.text_factory = str
+        try:
+            cursor.execute(sql)
+            return cursor.fetchall()
+        except OperationalError:  # "Could not decode to UTF-8 column ..."
+            pass
+        finally:
+            sqlite_connection.text_factory = decode_legacy_text
+        cursor.execute(sql)
+        return cursor.fetchall()
 
     def integrity_check(self) -> list[str]:
         """SQLite's own verdict on the file: ["ok"] when it is sound."""

@@ -1,0 +1,52 @@
+"""A legacy row's canonical form and hash, and a target row's fingerprint: pure, no database."""
+
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from migration.rows import canonical_json, canonical_row, raw_row, target_fingerprint
+
+COLUMNS = ("id", "name", "notes", "height")
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        (1, "이영희", None, 160.5),
+        (2**63 - 1, "", "tab\tand newline\n", 0.1 + 0.2),
+        (3, "a NUL \x00 inside", None, -0.0),
+        (4, "not UTF-8 \udcff", None, 1e300),
+        (5, b"\x00\x01 a BLOB", None, 2),
+        (6, "a typed \\u0000 is text, not a NUL", None, None),
+        (7, float("inf"), 'quote " and backslash \\', -1),
+    ],
+)
+def test_the_fast_canonical_row_is_the_careful_one(values):
+    careful = raw_row(COLUMNS, values)
+    row, text = canonical_row(COLUMNS, values)
+    assert row == careful
+    assert text == canonical_json(careful)
+
+
+def test_a_row_with_a_blob_or_unstorable_text_is_tagged_in_its_canonical_form():
+    _, with_blob = canonical_row(("id", "photo"), (1, b"\x00\x01"))
+    _, with_nul = canonical_row(("id", "name"), (1, "Kim\x00"))
+    assert with_blob == '{"id":1,"photo":{"$blob":"AAE="}}'
+    assert with_nul == '{"id":1,"name":{"$text-bytes":"S2ltAA=="}}'
+
+
+def test_a_fingerprint_sees_an_instant_not_its_time_zone():
+    seoul = datetime(2024, 3, 1, 18, 30, 0, 5, tzinfo=ZoneInfo("Asia/Seoul"))
+    utc = datetime(2024, 3, 1, 9, 30, 0, 5, tzinfo=UTC)
+    assert target_fingerprint({"at": seoul}) == target_fingerprint({"at": utc})
+    assert target_fingerprint({"at": seoul}) != target_fingerprint({"at": utc.replace(second=1)})
+
+
+def test_a_fingerprint_sees_amounts_as_numbers_and_keeps_every_field_apart():
+    values = {"cost": Decimal("300000.00"), "day": date(2024, 2, 29), "at": time(10, 0, 25, 813560)}
+    same = {"at": time(10, 0, 25, 813560), "day": date(2024, 2, 29), "cost": Decimal(300000)}
+    assert target_fingerprint(values) == target_fingerprint(same)
+    assert target_fingerprint(values) != target_fingerprint({**values, "cost": Decimal(300001)})
+    assert target_fingerprint({"a": "1", "b": None}) != target_fingerprint({"a": None, "b": "1"})
