@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
@@ -27,19 +27,20 @@ from django.db import DatabaseError, connections, transaction
 from django.db.models import Max, Model
 from django.utils import timezone
 
-from .conversion import LegacyRow, TrainerLookup, convert_row
+from .conversion import LegacyRow, RowReader, TrainerLookup
 from .findings import Finding, Severity
 from .layout import LegacyLayout
 from .legacy import LegacySource, quote_identifier
 from .legacy.schema import QUARANTINE_TABLE
 from .models import ImportRun, LedgerEntry
 from .pairs import match_pair_rows
-from .precheck import run_precheck
+from .precheck import PrecheckReport, run_precheck
 from .reports import capped_ids, to_json
-from .rows import row_hash, target_fingerprint
+from .rows import canonical_json, row_hash, target_fingerprint
 from .specs import IMPORT_ORDER, PAIRS_BY_TABLE, RENUMBERED_TABLES, TableSpec, target_models
+from .writers import JsonText, RowWriter, writer_for
 
-BATCH_SIZE = 2_000
+BATCH_SIZE = 5_000
 Action = LedgerEntry.Action
 Progress = Callable[[str, int, int], None]  # table, rows done, rows in all
 
@@ -193,40 +194,38 @@ class TableImport:
         using: str,
         trainers: TrainerLookup,
         id_map: IdMap,
+        writer: RowWriter,
+        twins: dict[Any, Any],
     ):
         self.spec, self.source, self.layout = spec, source, layout
         self.run, self.using = run, using
-        self.trainers, self.id_map = trainers, id_map
+        self.id_map, self.writer = id_map, writer
+        # For an old table: its rows that are exact twins of a new-table row.
+        self.twins = twins
         self.model: type[Model] = apps.get_model(spec.model)
         self.fields = spec.target_fields
         self.synced_fields = spec.synced_fields
+        self.reader = RowReader(spec, layout.columns[spec.table], trainers)
         self.result = TableResult(spec.table, spec.model)
-        self.twins = self._twins()
         self._next_id: int | None = None
-
-    def _twins(self) -> dict[Any, Any]:
-        """For an old table: its rows that are exact twins of a new-table row."""
-        if self.spec.merge_into is None:
-            return {}
-        pair = PAIRS_BY_TABLE[self.spec.table]
-        matches = match_pair_rows(self.source.query, self.layout, pair)
-        return matches.duplicates if matches else {}
+        # What the target held before this table started: on a first import,
+        # neither the ledger nor the table has anything a batch must look up.
+        ledger = LedgerEntry.objects.using(using).filter(legacy_table=spec.table)
+        self._ledger_was_empty = not ledger.exists()
+        self._table_was_empty = not self.model.objects.using(using).exists()
 
     def run_import(self, progress: Progress | None) -> TableResult:
         started = time.monotonic()
-        columns = self.layout.columns[self.spec.table]
         total = self.source.count(self.spec.table)
-        rows = self.source.rows(self.spec.table, columns, batch_size=BATCH_SIZE)
+        rows = self.source.rows(self.spec.table, self.reader.columns, batch_size=BATCH_SIZE)
         if progress:
             progress(self.spec.table, 0, total)  # the table starts: its clock starts
-        for batch in _batches(rows, BATCH_SIZE):
-            self._import_batch(
-                [convert_row(self.spec, columns, row, self.trainers) for row in batch]
-            )
-            if progress:
-                progress(self.spec.table, self.result.read, total)
-        self._record_quarantined()
-        self._check_references()
+        with self._checking_references():
+            for batch in _batches(rows, BATCH_SIZE):
+                self._import_batch([self.reader.read(row) for row in batch])
+                if progress:
+                    progress(self.spec.table, self.result.read, total)
+            self._record_quarantined()
         self.result.gone_from_legacy = self._count_gone()
         self.result.seconds = time.monotonic() - started
         return self.result
@@ -234,12 +233,7 @@ class TableImport:
     def _import_batch(self, rows: list[LegacyRow]) -> None:
         self.result.read += len(rows)
         self._remap_references(rows)
-        ledger = {
-            entry.legacy_id: entry
-            for entry in LedgerEntry.objects.using(self.using).filter(
-                legacy_table=self.spec.table, legacy_id__in=[row.legacy_id for row in rows]
-            )
-        }
+        ledger = self._ledger_entries(rows)
         # A row quarantined by an earlier clean is back in its table: import it afresh.
         back = [e.pk for e in ledger.values() if e.action == Action.QUARANTINED]
         if back:
@@ -254,6 +248,16 @@ class TableImport:
         new_rows = [row for row in changed if row.legacy_id not in ledger]
         self._create(new_rows)
         self._update([(row, ledger[row.legacy_id]) for row in changed if row.legacy_id in ledger])
+
+    def _ledger_entries(self, rows: list[LegacyRow]) -> dict[int, LedgerEntry]:
+        if self._ledger_was_empty:
+            return {}
+        return {
+            entry.legacy_id: entry
+            for entry in LedgerEntry.objects.using(self.using).filter(
+                legacy_table=self.spec.table, legacy_id__in=[row.legacy_id for row in rows]
+            )
+        }
 
     def _remap_references(self, rows: list[LegacyRow]) -> None:
         for name, table in self.spec.reference_fields.items():
@@ -282,27 +286,29 @@ class TableImport:
         merged = [row for row in rows if row.legacy_id in self.twins]
         created = [row for row in rows if row.legacy_id not in self.twins]
         target_ids = self._allocate_ids(created)
-        objects = [
-            self.model(pk=target_ids[row.legacy_id], **self._field_values(row)) for row in created
-        ]
-        self._write(lambda: self.model.objects.using(self.using).bulk_create(objects), created)
-        entries = [
-            self._entry(row, target_ids[row.legacy_id], Action.CREATED, self._fingerprint(row))
+        fields = (self.model._meta.pk.attname, *self.fields)
+        values = [
+            (target_ids[row.legacy_id], *[row.values[name] for name in self.fields])
             for row in created
         ]
-        entries += self._merged_entries(merged)
-        self._write(lambda: LedgerEntry.objects.using(self.using).bulk_create(entries), rows)
+        self._write(lambda: self.writer.insert(self.model, fields, values), created)
+        entries = [
+            self._ledger_row(row, target_ids[row.legacy_id], Action.CREATED, self._fingerprint(row))
+            for row in created
+        ]
+        entries += self._merged_ledger_rows(merged)
+        self._write(lambda: self.writer.insert(LedgerEntry, LEDGER_FIELDS, entries), rows)
         self.result.created += len(created)
         self.result.merged += len(merged)
 
-    def _merged_entries(self, rows: list[LegacyRow]) -> list[LedgerEntry]:
+    def _merged_ledger_rows(self, rows: list[LegacyRow]) -> list[tuple]:
         if not rows:
             return []
         twin_targets = self.id_map.target_ids(
             self.spec.merge_into, {self.twins[row.legacy_id] for row in rows}
         )
         return [
-            self._entry(row, twin_targets[self.twins[row.legacy_id]], Action.MERGED, "")
+            self._ledger_row(row, twin_targets[self.twins[row.legacy_id]], Action.MERGED, "")
             for row in rows
         ]
 
@@ -316,10 +322,14 @@ class TableImport:
         """
         if self.spec.merge_into is not None:
             return {row.legacy_id: self._take_next_id() for row in rows}
-        wanted = [row.legacy_id for row in rows]
-        taken = set(
-            self.model.objects.using(self.using).filter(pk__in=wanted).values_list("pk", flat=True)
-        )
+        taken = set()
+        if not self._table_was_empty:
+            wanted = [row.legacy_id for row in rows]
+            taken = set(
+                self.model.objects.using(self.using)
+                .filter(pk__in=wanted)
+                .values_list("pk", flat=True)
+            )
         foreign = taken - self._ids_held_by_this_file(taken)
         if foreign:
             raise ImportFailed(
@@ -424,20 +434,22 @@ class TableImport:
         for legacy_id, row_json in rows:
             raw = json.loads(row_json)
             if legacy_id not in existing:
-                row = LegacyRow(legacy_id, raw, row_hash(raw), {})
-                entries.append(self._entry(row, None, Action.QUARANTINED, ""))
-        LedgerEntry.objects.using(self.using).bulk_create(entries)
+                row = LegacyRow(legacy_id, raw, row_hash(raw), {}, canonical_json(raw))
+                entries.append(self._ledger_row(row, None, Action.QUARANTINED, ""))
+        self.writer.insert(LedgerEntry, LEDGER_FIELDS, entries)
         self.result.quarantined += len(rows)
         self.result.read += len(rows)
 
-    def _check_references(self) -> None:
-        """Every foreign key of the table, checked now, at once, inside its transaction.
+    @contextmanager
+    def _checking_references(self) -> Iterator[None]:
+        """Every foreign key of the table and of the ledger, checked at once, at the end.
 
-        The target's foreign keys are deferred to commit; checking them here
-        names the table, and makes a dry run (which never commits) check them too.
+        Checked inside the table's transaction, a row pointing at nothing stops
+        the table by name, and a dry run (which never commits) checks them too.
         """
         try:
-            connections[self.using].check_constraints(table_names=[self.model._meta.db_table])
+            with self.writer.loading(self.model), self.writer.loading(LedgerEntry):
+                yield
         except DatabaseError as error:
             raise ImportFailed(
                 f"{self.spec.table}: rows point at rows that do not exist in the target: "
@@ -458,23 +470,24 @@ class TableImport:
     def _field_values(self, row: LegacyRow) -> dict[str, Any]:
         return {name: row.values[name] for name in self.fields}
 
+    def _ledger_row(
+        self, row: LegacyRow, target_id: int | None, action: str, target_hash: str
+    ) -> tuple:
+        # In the order of LEDGER_FIELDS.
+        return (
+            self.spec.table,
+            row.legacy_id,
+            self.spec.model,
+            target_id,
+            action,
+            row.source_hash,
+            target_hash,
+            JsonText(row.raw, row.raw_json),
+            self.run.pk,
+        )
+
     def _fingerprint(self, row: LegacyRow) -> str:
         return target_fingerprint({name: row.values[name] for name in self.synced_fields})
-
-    def _entry(
-        self, row: LegacyRow, target_id: int | None, action: str, target_hash: str
-    ) -> LedgerEntry:
-        return LedgerEntry(
-            legacy_table=self.spec.table,
-            legacy_id=row.legacy_id,
-            target_model=self.spec.model,
-            target_id=target_id,
-            action=action,
-            source_hash=row.source_hash,
-            target_hash=target_hash,
-            raw=row.raw,
-            run=self.run,
-        )
 
     def _write(self, write: Callable[[], Any], rows: list[LegacyRow]) -> None:
         try:
@@ -486,6 +499,20 @@ class TableImport:
                 f"could not write {self.spec.table} rows {ids} to {self.spec.model}: "
                 f"{str(error).strip().splitlines()[0]}"
             ) from error
+
+
+# The ledger's own id is left to its default (made by the database on COPY).
+LEDGER_FIELDS = (
+    "legacy_table",
+    "legacy_id",
+    "target_model",
+    "target_id",
+    "action",
+    "source_hash",
+    "target_hash",
+    "raw",
+    "run_id",
+)
 
 
 def _some(ids: Iterable[Any], shown: int = 5) -> str:
@@ -507,11 +534,10 @@ def import_legacy(
     precheck = run_precheck(source)
     if precheck.blocking:
         raise ImportRefused(precheck.blocking)
-    warnings = [item for item in precheck.findings if item.severity == Severity.WARNING]
     if not dry_run:
-        return _import_tables(source, using, precheck.sha256, warnings, progress, dry_run=False)
+        return _import_tables(source, using, precheck, progress, dry_run=False)
     with transaction.atomic(using=using):
-        report = _import_tables(source, using, precheck.sha256, warnings, progress, dry_run=True)
+        report = _import_tables(source, using, precheck, progress, dry_run=True)
         transaction.set_rollback(True, using=using)
     return report
 
@@ -519,13 +545,15 @@ def import_legacy(
 def _import_tables(
     source: LegacySource,
     using: str,
-    sha256: str,
-    warnings: list[Finding],
+    precheck: PrecheckReport,
     progress: Progress | None,
     *,
     dry_run: bool,
 ) -> ImportReport:
     layout = LegacyLayout.read(source)
+    sha256 = precheck.sha256
+    # What precheck warned of is said again in the import's report.
+    warnings = [item for item in precheck.findings if item.severity == Severity.WARNING]
     run = ImportRun.objects.using(using).create(
         source_path=str(source.path),
         source_sha256=sha256,
@@ -535,7 +563,7 @@ def _import_tables(
     report = ImportReport(
         str(source.path), sha256, dry_run, str(run.pk), run.started_at, warnings=warnings
     )
-    trainers, id_map = TrainerLookup(source, layout), IdMap(using)
+    trainers, id_map, writer = TrainerLookup(source, layout), IdMap(using), writer_for(using)
     try:
         for spec in IMPORT_ORDER:
             if not layout.has_table(spec.table):
@@ -550,6 +578,8 @@ def _import_tables(
                     using=using,
                     trainers=trainers,
                     id_map=id_map,
+                    writer=writer,
+                    twins=_twins(source, layout, spec),
                 )
                 report.tables.append(table_import.run_import(progress))
         if not dry_run:
@@ -576,6 +606,14 @@ def _import_tables(
         report=report.to_dict(),
     )
     return report
+
+
+def _twins(source: LegacySource, layout: LegacyLayout, spec: TableSpec) -> dict[Any, Any]:
+    """An old table's rows that are exact twins of a new-table row."""
+    if spec.merge_into is None:
+        return {}
+    matches = match_pair_rows(source.query, layout, PAIRS_BY_TABLE[spec.table])
+    return matches.duplicates if matches else {}
 
 
 def _mark(run: ImportRun, using: str, **fields: Any) -> None:

@@ -10,8 +10,18 @@ import uuid
 
 from django.db import models
 
-# The ledger's keys are UUIDs made in Python: writing the ledger draws no value
-# from a database sequence, so a dry run (rolled back) leaves every sequence as it was.
+# The ledger's keys are UUIDs, not numbers from a sequence: a dry run (rolled
+# back) leaves every sequence as it was.
+
+
+class RandomUUID(models.Func):
+    """A random UUID made by the database, so that COPY need not send one per row."""
+
+    function = "gen_random_uuid"  # PostgreSQL 13 and later
+    output_field = models.UUIDField()
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return "lower(hex(randomblob(16)))", []  # how Django stores a UUID in SQLite
 
 
 class ImportRun(models.Model):
@@ -47,7 +57,9 @@ class LedgerEntry(models.Model):
         MERGED = "merged", "Merged into the row of its twin"
         QUARANTINED = "quarantined", "Quarantined by clean_legacy"
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = models.UUIDField(
+        primary_key=True, default=uuid.uuid4, db_default=RandomUUID(), editable=False
+    )
     legacy_table = models.CharField(max_length=100)
     legacy_id = models.BigIntegerField()
     target_model = models.CharField(max_length=100)

@@ -43,3 +43,17 @@ def run_command(name: str, *args: str) -> tuple[int, str]:
     except CommandError as error:
         return error.returncode, stdout.getvalue() + f"\nCommandError: {error}"
     return 0, stdout.getvalue()
+
+
+@pytest.fixture(params=["copy", "bulk_create"])
+def write_path(request, monkeypatch):
+    """Runs an import test once per way the importer writes: COPY (PostgreSQL) and bulk_create."""
+    from django.db import connection
+
+    from migration.writers import BulkCreateWriter
+
+    if request.param == "copy" and connection.vendor != "postgresql":
+        pytest.skip("COPY is PostgreSQL's")
+    if request.param == "bulk_create":
+        monkeypatch.setattr("migration.importer.writer_for", BulkCreateWriter)
+    return request.param

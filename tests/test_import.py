@@ -42,7 +42,7 @@ from sessions.models import FeeAuditLog, Payment, Session, SessionPackage
 from tests.conftest import run_command, sha256_of
 from tests.legacy_files import UTC_STAMP, legacy_sql, write_importable_sample
 
-pytestmark = pytest.mark.usefixtures("legacy_db")
+pytestmark = pytest.mark.usefixtures("legacy_db", "write_path")
 
 # A real bcrypt hash (cost 4 keeps it fast), for files built with LegacyFile.
 BCRYPT_SAMPLE = bcrypt.hashpw(b"studio-pass", bcrypt.gensalt(4)).decode()

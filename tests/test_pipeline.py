@@ -13,7 +13,10 @@ from migration.sample import SAMPLE_PASSWORDS, write_production_sample
 from sessions.models import FeeAuditLog, Payment, Session, SessionPackage
 from tests.conftest import run_command, sha256_of
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("legacy_db")]
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("legacy_db", "write_path"),
+]
 
 
 def json_of(output: str) -> dict:

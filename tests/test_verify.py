@@ -17,7 +17,7 @@ from sessions.models import Payment, Session
 from tests.conftest import run_command
 from tests.legacy_files import legacy_sql, write_importable_sample
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("legacy_db")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("legacy_db", "write_path")]
 
 
 @pytest.fixture

@@ -1,0 +1,177 @@
+"""The importer's two ways of writing rows: COPY on PostgreSQL, bulk_create anywhere.
+
+Both must leave the very rows the ORM would, and both must check every foreign
+key before the table's transaction ends (the full import tests run on both
+ways too, through the write_path fixture).
+"""
+
+import uuid
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.db import DatabaseError, connection, transaction
+
+from accounts.models import User
+from clients.models import Client
+from migration.models import ImportRun, LedgerEntry
+from migration.writers import BulkCreateWriter, CopyWriter, JsonText, writer_for
+from sessions.models import Session, SessionPackage
+
+pytestmark = pytest.mark.django_db
+
+SEOUL = ZoneInfo("Asia/Seoul")
+WRITERS = [
+    pytest.param(BulkCreateWriter, id="bulk_create"),
+    pytest.param(
+        CopyWriter,
+        id="copy",
+        marks=pytest.mark.skipif(connection.vendor != "postgresql", reason="COPY is PostgreSQL's"),
+    ),
+]
+SESSION_FIELDS = (
+    "id",
+    "client_id",
+    "package_id",
+    "trainer_id",
+    "session_date",
+    "session_time",
+    "session_duration",
+    "session_cost",
+    "status",
+    "notes",
+    "created_at",
+    "completed_at",
+)
+
+
+@pytest.fixture
+def package() -> SessionPackage:
+    trainer = User.objects.create(username="kim", email="kim@example.com")
+    client = Client.objects.create(
+        trainer=trainer, name="이영희", age=30, gender="female", height=160, weight=55
+    )
+    return SessionPackage.objects.create(
+        client=client,
+        trainer=trainer,
+        total_amount=Decimal(500000),
+        session_price=Decimal(50000),
+        total_sessions=10,
+        remaining_credits=Decimal(500000),
+        remaining_sessions=10,
+        is_active=True,
+    )
+
+
+def session_row(package: SessionPackage, pk: int, **changes) -> tuple:
+    values = {
+        "id": pk,
+        "client_id": package.client_id,
+        "package_id": package.pk,
+        "trainer_id": package.trainer_id,
+        "session_date": date(2024, 2, 29),
+        "session_time": time(10, 0, 25, 813560),
+        "session_duration": 60,
+        "session_cost": Decimal(50000),
+        "status": "completed",
+        "notes": "tab\there, a newline\nand a backslash \\ stay",
+        "created_at": datetime(2024, 2, 29, 10, 0, 25, 813560, tzinfo=SEOUL),
+        "completed_at": None,
+        **changes,
+    }
+    return tuple(values[name] for name in SESSION_FIELDS)
+
+
+@pytest.mark.parametrize("writer_class", WRITERS)
+def test_rows_read_back_exactly_as_written(writer_class, package):
+    writer = writer_class("default")
+    with transaction.atomic(), writer.loading(Session):
+        writer.insert(
+            Session,
+            SESSION_FIELDS,
+            [session_row(package, 7), session_row(package, 8, notes=None, status="scheduled")],
+        )
+    written = Session.objects.get(pk=7)
+    assert written.session_time == time(10, 0, 25, 813560)
+    assert written.session_cost == Decimal(50000)
+    assert written.notes == "tab\there, a newline\nand a backslash \\ stay"
+    assert written.created_at == datetime(2024, 2, 29, 1, 0, 25, 813560, tzinfo=UTC)
+    assert written.session_date == date(2024, 2, 29)
+    assert Session.objects.get(pk=8).notes is None
+
+
+@pytest.mark.parametrize("writer_class", WRITERS)
+def test_json_text_is_stored_as_its_data(writer_class):
+    run = ImportRun.objects.create(
+        source_path="x.db", source_sha256="0" * 64, started_at=datetime.now(UTC)
+    )
+    data = {"name": "이영희", "photo": {"$blob": "AAE="}, "height": 160.5}
+    text = '{"height":160.5,"name":"이영희","photo":{"$blob":"AAE="}}'
+    writer = writer_class("default")
+    with transaction.atomic(), writer.loading(LedgerEntry):
+        writer.insert(
+            LedgerEntry,
+            (
+                "id",
+                "legacy_table",
+                "legacy_id",
+                "target_model",
+                "action",
+                "source_hash",
+                "raw",
+                "run_id",
+            ),
+            [
+                (
+                    uuid.uuid4(),
+                    "clients",
+                    1,
+                    "clients.Client",
+                    "created",
+                    "h",
+                    JsonText(data, text),
+                    run.pk,
+                )
+            ],
+        )
+    assert LedgerEntry.objects.get().raw == data
+
+
+def foreign_keys(model) -> list[tuple[str, str]]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE conrelid = %s::regclass AND contype = 'f' ORDER BY conname",
+            [model._meta.db_table],
+        )
+        return cursor.fetchall()
+
+
+@pytest.mark.parametrize("writer_class", WRITERS)
+def test_a_row_pointing_at_nothing_stops_the_load_and_nothing_stays(writer_class, package):
+    writer = writer_class("default")
+    with pytest.raises(DatabaseError), transaction.atomic(), writer.loading(Session):
+        writer.insert(Session, SESSION_FIELDS, [session_row(package, 7)])
+        writer.insert(Session, SESSION_FIELDS, [session_row(package, 8, package_id=999)])
+    assert not Session.objects.exists()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="COPY is PostgreSQL's")
+def test_copy_puts_every_foreign_key_back_as_it_was(package):
+    before = foreign_keys(Session)
+    assert len(before) == 3  # client, package, trainer
+    writer = CopyWriter("default")
+    with transaction.atomic(), writer.loading(Session):
+        assert foreign_keys(Session) == []  # held off while the rows go in
+        writer.insert(Session, SESSION_FIELDS, [session_row(package, 7)])
+    assert foreign_keys(Session) == before
+    # ... and a failed load never took them away.
+    with pytest.raises(DatabaseError), transaction.atomic(), writer.loading(Session):
+        writer.insert(Session, SESSION_FIELDS, [session_row(package, 8, client_id=999)])
+    assert foreign_keys(Session) == before
+
+
+def test_postgresql_gets_copy_and_any_other_database_bulk_create():
+    expected = CopyWriter if connection.vendor == "postgresql" else BulkCreateWriter
+    assert type(writer_for("default")) is expected
