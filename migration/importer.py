@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import islice
+from itertools import chain, islice
 from typing import Any
 
 from django.apps import apps
@@ -213,6 +213,17 @@ class TableImport:
         ledger = LedgerEntry.objects.using(using).filter(legacy_table=spec.table)
         self._ledger_was_empty = not ledger.exists()
         self._table_was_empty = not self.model.objects.using(using).exists()
+        # A table imported for the first time, keeping its legacy ids, pointing
+        # at no renumbered table: every row is new and its id known, so rows
+        # are converted as the writer sends them, and PostgreSQL stores one
+        # batch while the next is read, instead of each waiting for the other.
+        self._as_read = (
+            self._ledger_was_empty
+            and self._table_was_empty
+            and spec.merge_into is None
+            and not set(spec.reference_fields.values()) & IdMap.REMAPPED
+        )
+        self._target_fields = (self.model._meta.pk.attname, *self.fields)
 
     def run_import(self, progress: Progress | None) -> TableResult:
         started = time.monotonic()
@@ -222,7 +233,10 @@ class TableImport:
             progress(self.spec.table, 0, total)  # the table starts: its clock starts
         with self._checking_references():
             for batch in _batches(rows, BATCH_SIZE):
-                self._import_batch([self.reader.read(row) for row in batch])
+                if self._as_read:
+                    self._create_as_read(batch)
+                else:
+                    self._import_batch([self.reader.read(row) for row in batch])
                 if progress:
                     progress(self.spec.table, self.result.read, total)
             self._record_quarantined()
@@ -286,18 +300,43 @@ class TableImport:
         merged = [row for row in rows if row.legacy_id in self.twins]
         created = [row for row in rows if row.legacy_id not in self.twins]
         target_ids = self._allocate_ids(created)
-        fields = (self.model._meta.pk.attname, *self.fields)
-        values = [
+        values = (
             (target_ids[row.legacy_id], *[row.values[name] for name in self.fields])
             for row in created
-        ]
-        self._write(lambda: self.writer.insert(self.model, fields, values), created)
-        entries = [
+        )
+        self._write(lambda: self.writer.insert(self.model, self._target_fields, values), created)
+        self._write_ledger(created, target_ids, merged)
+
+    def _create_as_read(self, batch: list[tuple]) -> None:
+        """A batch of a first import, each row converted as the writer takes it."""
+        rows: list[LegacyRow] = []
+
+        def values() -> Iterator[tuple]:
+            for legacy_values in batch:
+                row = self.reader.read(legacy_values)
+                rows.append(row)
+                yield (row.legacy_id, *[row.values[name] for name in self.fields])
+
+        self.result.read += len(batch)
+        self._write(lambda: self.writer.insert(self.model, self._target_fields, values()), rows)
+        self._write_ledger(rows, {row.legacy_id: row.legacy_id for row in rows})
+
+    def _write_ledger(
+        self, created: list[LegacyRow], target_ids: dict[int, int], merged: list[LegacyRow] = ()
+    ) -> None:
+        # Looked up before the writer starts: no query may run while a COPY does.
+        merged_entries = self._merged_ledger_rows(merged)
+        # Fingerprinted as the writer takes them, like the rows themselves.
+        created_entries = (
             self._ledger_row(row, target_ids[row.legacy_id], Action.CREATED, self._fingerprint(row))
             for row in created
-        ]
-        entries += self._merged_ledger_rows(merged)
-        self._write(lambda: self.writer.insert(LedgerEntry, LEDGER_FIELDS, entries), rows)
+        )
+        self._write(
+            lambda: self.writer.insert(
+                LedgerEntry, LEDGER_FIELDS, chain(created_entries, merged_entries)
+            ),
+            [*created, *merged],
+        )
         self.result.created += len(created)
         self.result.merged += len(merged)
 
