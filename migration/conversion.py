@@ -83,17 +83,19 @@ class RowReader:
         for column in spec.columns:
             if column.column not in position and column.if_missing is REQUIRED:
                 raise MissingColumn(f"the file has no column {column.column}")
-        # (field, position or None, converter, value when the column is missing)
+        # (field, position, converter) of the columns the file has; what an
+        # older file's missing columns give, once.
         self._plan = tuple(
-            (c.field, position.get(c.column), c.convert, c.if_missing) for c in spec.columns
+            (c.field, position[c.column], c.convert) for c in spec.columns if c.column in position
         )
+        self._missing = {c.field: c.if_missing for c in spec.columns if c.column not in position}
         self._inferred = tuple(c for c in spec.columns if c.infer is not None)
         self._secret_columns = spec.secret_columns
 
     def read(self, values: tuple) -> LegacyRow:
-        converted: dict[str, Any] = {}
-        for name, index, convert, if_missing in self._plan:
-            converted[name] = if_missing if index is None else convert(values[index])
+        converted = dict(self._missing)
+        for name, index, convert in self._plan:
+            converted[name] = convert(values[index])
         for column in self._inferred:
             if converted[column.field] is None:
                 converted[column.field] = _infer_trainer(

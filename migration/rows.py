@@ -138,9 +138,23 @@ def target_fingerprint(values: Mapping[str, Any]) -> str:
     Times are compared as instants (UTC) and amounts as numbers, so a value read
     back from the database hashes like the value that was written.
     """
-    canonical = {}
-    for name in sorted(values):
-        value = values[name]
-        form = _FINGERPRINT_FORMS.get(type(value))
-        canonical[name] = value if form is None else form(value)
-    return digest(_CANONICAL_ENCODER.encode(canonical))
+    return Fingerprinter(values)(values)
+
+
+class Fingerprinter:
+    """target_fingerprint of a fixed set of fields, read from a larger mapping.
+
+    The importer fingerprints a million rows' values: naming and sorting the
+    fields once, not per row, gives the very same hash for less.
+    """
+
+    def __init__(self, fields: Iterable[str]):
+        self._names = tuple(sorted(fields))
+
+    def __call__(self, values: Mapping[str, Any]) -> str:
+        canonical = {}
+        for name in self._names:
+            value = values[name]
+            form = _FINGERPRINT_FORMS.get(type(value))
+            canonical[name] = value if form is None else form(value)
+        return digest(_CANONICAL_ENCODER.encode(canonical))

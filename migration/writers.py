@@ -15,16 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from django.db import connections, models
 from django.db.models import Model
 from django.db.models.fields import AutoFieldMixin
 
 
-@dataclass(frozen=True)
-class JsonText:
+class JsonText(NamedTuple):
     """A JSON value whose canonical text is already made (a ledger row's raw copy,
     serialised once to be hashed): COPY sends the text, bulk_create the data."""
 

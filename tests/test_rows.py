@@ -6,7 +6,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from migration.rows import canonical_json, canonical_row, raw_row, target_fingerprint
+from migration.rows import (
+    Fingerprinter,
+    canonical_json,
+    canonical_row,
+    raw_row,
+    target_fingerprint,
+)
 
 COLUMNS = ("id", "name", "notes", "height")
 
@@ -50,3 +56,15 @@ def test_a_fingerprint_sees_amounts_as_numbers_and_keeps_every_field_apart():
     assert target_fingerprint(values) == target_fingerprint(same)
     assert target_fingerprint(values) != target_fingerprint({**values, "cost": Decimal(300001)})
     assert target_fingerprint({"a": "1", "b": None}) != target_fingerprint({"a": None, "b": "1"})
+
+
+def test_a_fingerprinter_gives_target_fingerprint_of_just_its_fields():
+    row = {
+        "id": 7,
+        "b": Decimal("1.50"),
+        "a": datetime(2024, 1, 1, 9, tzinfo=ZoneInfo("Asia/Seoul")),
+    }
+    fingerprint = Fingerprinter(("b", "a"))
+    assert fingerprint(row) == target_fingerprint({"a": row["a"], "b": row["b"]})
+    assert fingerprint(row) == fingerprint({**row, "id": 8})  # fields it does not name are not its
+    assert fingerprint(row) != fingerprint({**row, "b": Decimal("1.51")})
