@@ -40,8 +40,6 @@ def match_pair_rows(query: Query, layout: LegacyLayout, pair: TablePair) -> Pair
 
     def normalised(table: str) -> str:
         # '' and NULL meant the same to the legacy app (and to the converters).
-        # Normalised once, in a materialised table, so that SQLite can index
-        # the join (on expressions it would compare every pair of rows).
         columns = ", ".join(
             f"nullif({quote_identifier(c)}, '') AS {quote_identifier(c)}"
             for c in (*pair.natural_key, *content)
@@ -51,10 +49,16 @@ def match_pair_rows(query: Query, layout: LegacyLayout, pair: TablePair) -> Pair
     def same(columns) -> str:
         return " AND ".join(f"o.{quote_identifier(c)} IS n.{quote_identifier(c)}" for c in columns)
 
+    # SQLite has no hash join: it materialises one side, keys normalised, indexes
+    # it (on expressions it would compare every pair of rows), and looks each row
+    # of the other side up in it. Indexing the smaller side costs least; CROSS
+    # JOIN makes SQLite scan the larger one.
+    side = {"o": pair.old, "n": pair.new}
+    indexed, scanned = sorted(side, key=lambda alias: _count(query, side[alias]))
     rows = query(
-        f"WITH o AS MATERIALIZED ({normalised(pair.old)}), "
-        f"n AS MATERIALIZED ({normalised(pair.new)}) "
-        f"SELECT o.id, n.id, ({same(content) or '1'}) FROM o JOIN n "
+        f"WITH {indexed} AS MATERIALIZED ({normalised(side[indexed])}), "
+        f"{scanned} AS NOT MATERIALIZED ({normalised(side[scanned])}) "
+        f"SELECT o.id, n.id, ({same(content) or '1'}) FROM {scanned} CROSS JOIN {indexed} "
         f"ON {same(pair.natural_key)} ORDER BY o.id, n.id"
     )
     # One to one: a new row is the twin of one old row at most. A second old
@@ -80,3 +84,7 @@ def match_pair_rows(query: Query, layout: LegacyLayout, pair: TablePair) -> Pair
         if old_id not in duplicates and old_id not in identical_to_a_twin
     }
     return PairMatches(pair.natural_key, content, duplicates, conflicts)
+
+
+def _count(query: Query, table: str) -> int:
+    return query(f"SELECT count(*) FROM {quote_identifier(table)}")[0][0]

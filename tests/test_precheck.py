@@ -1,6 +1,7 @@
 """Precheck on small legacy files: each finding it can make, its report formats, its exit codes."""
 
 import json
+import random
 import sqlite3
 from pathlib import Path
 
@@ -8,9 +9,12 @@ import bcrypt
 import pytest
 
 from migration.findings import CATALOGUE, Finding, Severity
+from migration.layout import LegacyLayout
 from migration.legacy import open_legacy
 from migration.legacy.schema import newest_schema
+from migration.pairs import match_pair_rows
 from migration.precheck import PrecheckReport, run_precheck
+from migration.specs import TABLE_PAIRS, TablePair
 from tests.conftest import run_command, sha256_of
 from tests.legacy_files import UTC_STAMP, LegacyFile
 
@@ -413,6 +417,79 @@ def test_old_row_matching_two_new_rows_is_one_duplicate(legacy_file, studio):
     )
     item = the(precheck(legacy_file), "pairs.duplicate-row")
     assert (item.row_ids, item.row_count) == ((old,), 1)
+
+
+# Values a key or content column may hold in a file: '' is NULL to the app,
+# 1 and 1.0 are one number, and text, blob and number are never equal.
+PAIR_VALUES = [None, "", " ", 1, 1.0, "1", b"1", 2.5, "a", "A", b"", 2**53, float(2**53), 2**53 + 1]
+PAIR_COLUMN_TYPES = ["", "INTEGER", "TEXT", "TEXT COLLATE NOCASE", "REAL", "NUMERIC"]
+
+
+def expected_pair_matches(old_rows: list[dict], new_rows: list[dict], pair: TablePair):
+    """The matching rule, row by row: what match_pair_rows' SQL must agree with."""
+
+    def same(old: dict, new: dict, columns) -> bool:
+        def normal(value):
+            return None if value == "" else value
+
+        return all(normal(old[c]) == normal(new[c]) for c in columns)
+
+    duplicates, conflicts, twinned, identical_to_a_twin = {}, {}, set(), set()
+    for old in sorted(old_rows, key=lambda row: row["id"]):
+        for new in sorted(new_rows, key=lambda row: row["id"]):
+            if old["id"] in duplicates or not same(old, new, pair.natural_key):
+                continue
+            if same(old, new, pair.content) and new["id"] not in twinned:
+                duplicates[old["id"]] = new["id"]
+                twinned.add(new["id"])
+            elif same(old, new, pair.content):
+                identical_to_a_twin.add(old["id"])
+            else:
+                conflicts.setdefault(old["id"], new["id"])
+    for old_id in [*duplicates, *identical_to_a_twin]:
+        conflicts.pop(old_id, None)
+    return duplicates, conflicts
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_pair_matching_agrees_with_the_row_by_row_rule(tmp_path, seed):
+    # Either side may be the larger (SQLite indexes the smaller); columns of any
+    # declared type; a few values, so that keys meet often.
+    rng = random.Random(seed)
+    connection = sqlite3.connect(tmp_path / "pairs.db")
+    values = rng.sample(PAIR_VALUES, rng.randint(1, 3))
+    rows: dict[str, list[dict]] = {}
+    for pair in TABLE_PAIRS:
+        columns = (*pair.natural_key, *pair.content)
+        for table in (pair.old, pair.new):
+            declared = ", ".join(f"{c} {rng.choice(PAIR_COLUMN_TYPES)}" for c in columns)
+            connection.execute(f"CREATE TABLE {table} (id INTEGER PRIMARY KEY, {declared})")
+            for _ in range(rng.randint(0, 30)):
+                connection.execute(
+                    f"INSERT INTO {table} ({', '.join(columns)}) "
+                    f"VALUES ({', '.join('?' for _ in columns)})",
+                    [rng.choice(values) for _ in columns],
+                )
+            cursor = connection.execute(f"SELECT id, {', '.join(columns)} FROM {table}")
+            rows[table] = [dict(zip(("id", *columns), row, strict=True)) for row in cursor]
+    layout = LegacyLayout(
+        {
+            table: tuple(
+                name for (_, name, *_) in connection.execute(f"PRAGMA table_info({table})")
+            )
+            for table in rows
+        }
+    )
+
+    def query(sql: str) -> list[tuple]:
+        return connection.execute(sql).fetchall()
+
+    for pair in TABLE_PAIRS:
+        matches = match_pair_rows(query, layout, pair)
+        assert (matches.duplicates, matches.conflicts) == expected_pair_matches(
+            rows[pair.old], rows[pair.new], pair
+        )
+    connection.close()
 
 
 # --- references -----------------------------------------------------------
