@@ -13,8 +13,9 @@ import base64
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 from .transforms import is_storable
@@ -54,7 +55,7 @@ def canonical_row(columns: Iterable[str], values: Iterable[Any]) -> tuple[dict[s
     """
     row = dict(zip(columns, values, strict=True))
     try:
-        text = _PLAIN_ENCODER.encode(row)
+        text = _CANONICAL_ENCODER.encode(row)
         if "\\u0000" not in text:
             text.encode("utf-8")
             return row, text
@@ -92,19 +93,20 @@ def decimal_text(value: Decimal) -> str:
 
 def _target_value(value: Any) -> Any:
     # Target values (see target_fingerprint) that JSON has no type for.
-    if isinstance(value, Decimal):
-        return decimal_text(value)
-    if isinstance(value, datetime | date | time):
-        return value.isoformat()
+    # Subclasses of the types in _FINGERPRINT_FORMS, if any, arrive here.
+    for kind, form in _FINGERPRINT_FORMS.items():
+        if isinstance(value, kind):
+            return form(value)
     raise TypeError(f"no canonical form for {type(value).__name__}")
 
 
-# Made once: json.dumps would build an encoder for every row. The plain one
-# knows no type JSON lacks, so that a BLOB fails fast (see canonical_row).
-_CANONICAL_ENCODER = json.JSONEncoder(
-    sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=_target_value
+# Made once: json.dumps would build an encoder for every row. The canonical
+# one knows no type JSON lacks (a legacy row's BLOB fails fast: see
+# canonical_row); the fingerprint's knows the target's dates and amounts.
+_CANONICAL_ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+_FINGERPRINT_ENCODER = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), default=_target_value
 )
-_PLAIN_ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
 def digest(text: str) -> str:
@@ -116,16 +118,22 @@ def row_hash(row: Mapping[str, Any]) -> str:
     return digest(canonical_json(row))
 
 
-def _utc_text(moment: datetime) -> str:
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _instant(moment: datetime) -> int | str:
+    """An aware moment as microseconds since the epoch: one instant, one number, whatever
+    its time zone (the importer writes Seoul times, the database gives back UTC)."""
     if moment.tzinfo is None:
         return moment.isoformat()
-    return moment.astimezone(UTC).isoformat()[: -len("+00:00")]  # as naive UTC
+    return (moment - _EPOCH) // _MICROSECOND
 
 
-# Target values JSON has no type for, by exact type: one dict lookup a value,
-# however many fields (subclasses, if any, still reach _target_value).
+# The canonical form of each target value JSON has no type for, by exact type:
+# one dict look-up a value.
 _FINGERPRINT_FORMS = {
-    datetime: _utc_text,
+    datetime: _instant,
     date: date.isoformat,
     time: time.isoformat,
     Decimal: decimal_text,
@@ -135,26 +143,29 @@ _FINGERPRINT_FORMS = {
 def target_fingerprint(values: Mapping[str, Any]) -> str:
     """The hash of a target row's imported field values, to notice edits made in Django later.
 
-    Times are compared as instants (UTC) and amounts as numbers, so a value read
-    back from the database hashes like the value that was written.
+    Times are compared as instants and amounts as numbers, so a value read back
+    from the database hashes like the value that was written.
     """
     return Fingerprinter(values)(values)
 
 
 class Fingerprinter:
-    """target_fingerprint of a fixed set of fields, read from a larger mapping.
+    """target_fingerprint of a fixed set of fields, taken from a larger mapping.
 
-    The importer fingerprints a million rows' values: naming and sorting the
-    fields once, not per row, gives the very same hash for less.
+    The importer fingerprints a million rows: the fields are named and sorted
+    once, and a row's canonical form is the list of their values in that
+    order (the names, the same for every row, add nothing).
     """
 
     def __init__(self, fields: Iterable[str]):
-        self._names = tuple(sorted(fields))
+        names = tuple(sorted(fields))
+        getter = itemgetter(*names)
+        self._values_of = getter if len(names) > 1 else lambda values: (getter(values),)
 
     def __call__(self, values: Mapping[str, Any]) -> str:
-        canonical = {}
-        for name in self._names:
-            value = values[name]
-            form = _FINGERPRINT_FORMS.get(type(value))
-            canonical[name] = value if form is None else form(value)
-        return digest(_CANONICAL_ENCODER.encode(canonical))
+        forms = _FINGERPRINT_FORMS
+        canonical = [
+            value if (form := forms.get(type(value))) is None else form(value)
+            for value in self._values_of(values)
+        ]
+        return digest(_FINGERPRINT_ENCODER.encode(canonical))
