@@ -58,6 +58,10 @@ class ImportFailed(Exception):
     """A table could not be imported; its transaction was rolled back."""
 
 
+class ImportBusy(Exception):
+    """Another import into the same target is running; nothing was read or written."""
+
+
 @dataclass(frozen=True)
 class Conflict:
     """A legacy row that changed since its import, whose target row was edited in Django too."""
@@ -576,15 +580,63 @@ def import_legacy(
     progress: Progress | None = None,
 ) -> ImportReport:
     """Import the legacy file into the target database `using`; see the module docstring."""
-    precheck = run_precheck(source)
-    if precheck.blocking:
-        raise ImportRefused(precheck.blocking)
-    if not dry_run:
-        return _import_tables(source, using, precheck, progress, dry_run=False)
-    with transaction.atomic(using=using):
-        report = _import_tables(source, using, precheck, progress, dry_run=True)
-        transaction.set_rollback(True, using=using)
-    return report
+    with _the_only_import(using):
+        precheck = run_precheck(source)
+        if precheck.blocking:
+            raise ImportRefused(precheck.blocking)
+        if not dry_run:
+            return _import_tables(source, using, precheck, progress, dry_run=False)
+        with transaction.atomic(using=using):
+            report = _import_tables(source, using, precheck, progress, dry_run=True)
+            transaction.set_rollback(True, using=using)
+        return report
+
+
+# Any number of our own choosing, the same in every process: "import" in ASCII.
+IMPORT_LOCK = 0x696D706F7274
+
+
+@contextmanager
+def _the_only_import(using: str) -> Iterator[None]:
+    """One import into a target at a time: a second refuses at once, naming the first.
+
+    A PostgreSQL advisory lock, held by the import's connection: it goes with
+    the connection, so a killed import never leaves it behind. (An SQLite
+    target takes one writer at a time by itself.)
+    """
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [IMPORT_LOCK])
+        if not cursor.fetchone()[0]:
+            raise ImportBusy(_busy_message(using))
+    try:
+        yield
+    finally:
+        with suppress(DatabaseError), connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [IMPORT_LOCK])
+
+
+def _busy_message(using: str) -> str:
+    running = (
+        ImportRun.objects.using(using)
+        .filter(outcome=ImportRun.Outcome.RUNNING)
+        .order_by("-started_at")
+        .first()
+    )
+    # A dry run's own record is not committed, so not seen: it is named generically.
+    which = (
+        f"run {running.pk} of {running.source_path}, "
+        f"started {running.started_at:%Y-%m-%d %H:%M:%S} UTC"
+        if running is not None
+        else "a dry run, or one that has not yet started writing"
+    )
+    return (
+        f"another import_legacy is running into this database ({which}): "
+        "wait for it to finish, then run this one again"
+    )
 
 
 def _import_tables(

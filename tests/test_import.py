@@ -1182,3 +1182,67 @@ def test_a_reference_to_a_row_never_imported_stops_the_table_by_name(legacy_file
     with open_legacy(path) as source, pytest.raises(ImportFailed, match="fee_audit_log rows 1"):
         import_legacy(source=source, using="default")
     assert FeeAuditLog.objects.count() == 0
+
+
+# --- one import at a time -------------------------------------------------
+
+
+@pytest.fixture
+def import_running_elsewhere():
+    """Another session holds the import lock, as a running import_legacy would."""
+    import psycopg
+
+    settings = connection.settings_dict
+    other = psycopg.connect(
+        host=settings["HOST"], port=settings["PORT"], user=settings["USER"],
+        dbname=settings["NAME"], autocommit=True,
+    )  # fmt: skip
+    other.execute("SELECT pg_advisory_lock(%s)", [importer.IMPORT_LOCK])
+    yield other
+    other.close()
+
+
+@ROWS
+@POSTGRESQL
+def test_a_second_import_refuses_at_once_naming_the_running_one(sample, import_running_elsewhere):
+    running = ImportRun.objects.create(
+        source_path="/srv/studio/legacy.db", source_sha256="0" * 64, started_at=datetime.now(UTC)
+    )
+    code, out, err = run_import(sample)
+
+    assert code == 1
+    assert out == ""
+    message = err.removeprefix("CommandError: ").strip()
+    assert message.startswith("another import_legacy is running into this database (run ")
+    assert str(running.pk) in message and "/srv/studio/legacy.db" in message
+    assert "wait for it to finish" in message
+    assert ImportRun.objects.count() == 1  # no run of its own: it never started
+    assert not LedgerEntry.objects.exists() and not User.objects.exists()
+
+    import_running_elsewhere.close()  # the first import ends: the lock goes with its connection
+    assert run_import(sample)[0] == 0
+    assert User.objects.count() == 7
+
+
+def lock_is_free() -> bool:
+    """Whether another session could take the import lock now."""
+    import psycopg
+
+    settings = connection.settings_dict
+    with psycopg.connect(
+        host=settings["HOST"], port=settings["PORT"], user=settings["USER"],
+        dbname=settings["NAME"], autocommit=True,
+    ) as other:  # fmt: skip
+        return other.execute("SELECT pg_try_advisory_lock(%s)", [importer.IMPORT_LOCK]).fetchone()[
+            0
+        ]
+
+
+@COMMITS
+@POSTGRESQL
+def test_an_import_lets_go_of_the_lock_when_it_ends_even_when_it_fails(sample, frozen_payments):
+    assert run_import(sample)[0] != 0  # payments refused: the import failed
+    assert lock_is_free()
+    frozen_payments()
+    assert run_import(sample)[0] == 0
+    assert lock_is_free()

@@ -1,7 +1,7 @@
 from django.core.management.base import CommandError
 from django.db import DEFAULT_DB_ALIAS, DatabaseError
 
-from migration.importer import ImportFailed, ImportRefused, import_legacy
+from migration.importer import ImportBusy, ImportFailed, ImportRefused, import_legacy
 from migration.management.base import EXIT_FINDINGS, ReportCommand
 from migration.progress import TerminalProgress
 from migration.reports import render_import
@@ -36,6 +36,8 @@ class Command(ReportCommand):
                     dry_run=options["dry_run"],
                     progress=self.progress_printer(options["verbosity"]),
                 )
+            except ImportBusy as busy:
+                raise CommandError(str(busy), returncode=EXIT_FINDINGS) from busy
             except ImportRefused as refused:
                 for item in refused.findings:
                     self.stderr.write(f"  [{item.code}] {item.summary}")
