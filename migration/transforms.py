@@ -235,6 +235,14 @@ SQLITE_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
 HAS_TIME_OF_DAY = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}")
 
 
+def _read_whole(raw: str) -> str:
+    """The text for fromisoformat(), which stops reading at a NUL: it would take
+    '10:00:00\\x00 and more' for 10:00:00."""
+    if "\x00" in raw:
+        raise ValueError("a NUL inside")
+    return raw
+
+
 @cache
 def legacy_time_zone() -> tzinfo:
     return ZoneInfo(settings.LEGACY_TIME_ZONE)
@@ -260,7 +268,7 @@ def time_of_day(raw: Any) -> time | None:
     if not isinstance(raw, str):
         raise _wrong_type(raw, "a time of day")
     try:
-        return time.fromisoformat(raw)
+        return time.fromisoformat(_read_whole(raw))
     except ValueError:
         raise LegacyValueError(ValueProblem.UNREADABLE, f"{raw!r} is not a time of day") from None
 
@@ -281,7 +289,7 @@ def legacy_timestamp(raw: Any, legacy_tz: tzinfo | None = None) -> datetime | No
     if not HAS_TIME_OF_DAY.match(raw):
         raise LegacyValueError(ValueProblem.UNREADABLE, f"{raw!r} is not a date and time")
     try:
-        moment = datetime.fromisoformat(raw)
+        moment = datetime.fromisoformat(_read_whole(raw))
     except ValueError:
         raise LegacyValueError(ValueProblem.UNREADABLE, f"{raw!r} is not a date and time") from None
     if moment.tzinfo is not None:

@@ -80,6 +80,19 @@ class TestDatesAndTimes:
     def test_time_of_day_unreadable(self):
         assert problem_of(t.time_of_day, "25:00") is ValueProblem.UNREADABLE
 
+    @pytest.mark.parametrize(
+        ("convert", "raw"),
+        [
+            (t.time_of_day, "10:00:25.813560\x00"),
+            (t.time_of_day, "10:00:25\x00 and more"),
+            (t.legacy_timestamp, "2024-03-01 09:00:00\x00"),
+            (t.legacy_timestamp, "2024-03-01 09:00:00.123456\x00 and more"),
+        ],
+    )
+    def test_a_nul_does_not_end_a_time(self, convert, raw):
+        # Python's fromisoformat() stops reading at a NUL: what follows it is not ignored here.
+        assert problem_of(convert, raw) is ValueProblem.UNREADABLE
+
 
 class TestText:
     def test_optional_text_empty_becomes_null(self):
