@@ -2,8 +2,15 @@
 
 It goes its own way, not the importer's: it reads the legacy file afresh,
 reads the target through the ORM, and uses the ledger only as the map from
-legacy row to target row. It shares with the importer just what a legacy row
-means (the specs, through `conversion.convert_row`).
+legacy row to target row, with the hashes of both as imported. It shares with
+the importer just what a legacy row means (the specs, through
+`conversion.RowReader`) and how a target row is fingerprinted.
+
+A chain's file has a million rows, so each table is one stream in id order:
+legacy rows beside ledger entries (without the ledger's copy of each row),
+target rows fetched by id range a batch at a time. A row's expected values
+are compared with the target's as a whole, and field by field only when they
+differ, to name the fields.
 
 The checks, counts first, then relations, then every field:
 - the legacy file against the ledger: rows added, changed or deleted since;
@@ -18,27 +25,29 @@ The checks, counts first, then relations, then every field:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 from django.apps import apps
 from django.contrib.auth.hashers import is_password_usable
 from django.core.exceptions import FieldDoesNotExist
 from django.db import connections
-from django.db.models import Count, DecimalField, ForeignKey, Model, Sum
+from django.db.models import Count, DecimalField, Exists, ForeignKey, Model, OuterRef, Sum
 from django.db.models.functions import Lower, Trim
 
-from .conversion import LegacyRow, MissingColumn, TrainerLookup, convert_row
+from .conversion import LegacyRow, MissingColumn, RowReader, TrainerLookup
 from .findings import Finding, Severity, finding
 from .layout import LegacyLayout
 from .legacy import LegacySource, file_sha256
 from .legacy.schema import QUARANTINE_TABLE
 from .models import ImportRun, LedgerEntry
 from .pairs import match_pair_rows
-from .rows import raw_row, target_fingerprint
+from .rows import Fingerprinter, raw_row
 from .specs import IMPORT_ORDER, PAIRS_BY_TABLE, RENUMBERED_TABLES, TableSpec, target_models
 from .transforms import LegacyValueError, is_legacy_bcrypt
 
@@ -46,6 +55,8 @@ BATCH_SIZE = 2_000
 EXAMPLES = 20  # differences listed per table
 Action = LedgerEntry.Action
 WITH_OWN_TARGET = (Action.CREATED, Action.UPDATED, Action.UNCHANGED)
+# What the walk reads of each ledger entry: not its copy of the legacy row.
+LEDGER_COLUMNS = ("legacy_id", "action", "target_id", "source_hash", "target_hash")
 
 
 @dataclass(frozen=True)
@@ -197,17 +208,21 @@ class TableChecks:
     def _walk(self, tally: TableTally) -> None:
         spec = tally.spec
         columns = self.layout.columns[spec.table]
+        read = self._reader(spec, columns)
         legacy = (
-            self._read(spec, columns, values)
-            for values in self.source.rows(spec.table, columns, batch_size=BATCH_SIZE)
+            read(values) for values in self.source.rows(spec.table, columns, batch_size=BATCH_SIZE)
         )
+        # What the join needs and no more: the ledger's copy of each row (`raw`)
+        # is most of its bytes, and a model instance per row most of its cost.
         entries = (
             _ledger(self.using, spec.table)
             .exclude(action=Action.QUARANTINED)
             .order_by("legacy_id")
+            .values_list(*LEDGER_COLUMNS, named=True)
             .iterator(chunk_size=BATCH_SIZE)
         )
-        same: list[tuple[LegacyRow, LedgerEntry]] = []
+        target = TargetTable(spec, self.using)
+        same: list[tuple[LegacyRow, Any]] = []
         for row, entry in _merge_join(legacy, entries):
             if row is not None:
                 tally.legacy_rows += 1
@@ -220,11 +235,11 @@ class TableChecks:
             elif entry.action in WITH_OWN_TARGET:
                 same.append((row, entry))
                 if len(same) >= BATCH_SIZE:
-                    self._compare(tally, same)
+                    self._compare(tally, target, same)
                     same = []
             elif entry.action == Action.MERGED:
                 tally.merged[entry.legacy_id] = entry.target_id
-        self._compare(tally, same)
+        self._compare(tally, target, same)
         self._check_merges(tally)
 
     def _check_merges(self, tally: TableTally) -> None:
@@ -248,52 +263,64 @@ class TableChecks:
             if twin is None or twin_targets.get(twin) != target_id:
                 tally.bad_merges.append(old_id)
 
-    def _read(self, spec: TableSpec, columns: tuple[str, ...], values: tuple) -> LegacyRow:
-        try:
-            return convert_row(spec, columns, values, self.trainers)
-        except (LegacyValueError, MissingColumn):
+    def _reader(self, spec: TableSpec, columns: tuple[str, ...]) -> Callable[[tuple], LegacyRow]:
+        """Reads a row of the table as the importer does, the plan worked out once."""
+
+        def unconverted(values: tuple) -> LegacyRow:
             # Changed since the import into a value the importer could not take:
             # its hash tells it from the imported row, which is all this needs.
             return LegacyRow.unconverted(spec, raw_row(columns, values))
 
-    def _compare(self, tally: TableTally, pairs: list[tuple[LegacyRow, LedgerEntry]]) -> None:
+        try:
+            reader = RowReader(spec, columns, self.trainers)
+        except MissingColumn:
+            return unconverted
+
+        def read(values: tuple) -> LegacyRow:
+            try:
+                return reader.read(values)
+            except LegacyValueError:
+                return unconverted(values)
+
+        return read
+
+    def _compare(
+        self, tally: TableTally, target: TargetTable, pairs: list[tuple[LegacyRow, Any]]
+    ) -> None:
         if not pairs:
             return
-        spec = tally.spec
-        model = apps.get_model(spec.model)
-        # Fields the target keeps itself after the import (a trainer's login
-        # state) are proved by the passwords check, not compared here.
-        fields = spec.synced_fields
-        money = [name for name in fields if _is_won(model, name)]
-        found = {
-            values.pop("pk"): values
-            for values in model.objects.using(self.using)
-            .filter(pk__in=[entry.target_id for _, entry in pairs])
-            .values("pk", *fields)
-        }
-        references = self._references(spec, [row for row, _ in pairs])
+        found = target.rows([entry.target_id for _, entry in pairs])
+        references = self._references(tally.spec, [row for row, _ in pairs])
         for row, entry in pairs:
             current = found.get(entry.target_id)
             if current is None:
                 tally.target_missing.append(row.legacy_id)
                 continue
-            expected = self._expected(spec, row, references, fields)
-            for name in money:
-                if expected[name] is not None:
-                    tally.expected_money[name] += expected[name]
-            if target_fingerprint(current) != entry.target_hash:
+            expected = target.expected(row, references)
+            for index, name in target.money:
+                if expected[index] is not None:
+                    tally.expected_money[name] += expected[index]
+            if target.fingerprint(current) != entry.target_hash:
                 # Edited in Django since: reported as drift, not compared field by field.
                 # Its money still counts below: totals must match the legacy file to the won.
                 tally.drifted.append(row.legacy_id)
                 continue
             tally.compared += 1
-            for name in fields:
-                if not _same_value(name, expected[name], current[name]):
-                    tally.mismatched_rows.add(row.legacy_id)
-                    if len(tally.mismatches) < EXAMPLES:
-                        tally.mismatches.append(
-                            (row.legacy_id, name, expected[name], current[name])
-                        )
+            # Equal tuples are equal field by field, which _same_value never
+            # finds different; only a row that differs somewhere is looked at
+            # field by field, by _same_value's own rules.
+            if expected != current:
+                self._compare_fields(tally, target.fields, row.legacy_id, expected, current)
+
+    @staticmethod
+    def _compare_fields(
+        tally: TableTally, fields: tuple[str, ...], legacy_id: Any, expected: tuple, found: tuple
+    ) -> None:
+        for name, want, got in zip(fields, expected, found, strict=True):
+            if not _same_value(name, want, got):
+                tally.mismatched_rows.add(legacy_id)
+                if len(tally.mismatches) < EXAMPLES:
+                    tally.mismatches.append((legacy_id, name, want, got))
 
     def _references(self, spec: TableSpec, rows: list[LegacyRow]) -> dict[str, dict[Any, Any]]:
         """Legacy id -> target id, from the ledger, for references to renumbered tables."""
@@ -307,16 +334,6 @@ class TableChecks:
                     .values_list("legacy_id", "target_id")
                 )
         return maps
-
-    @staticmethod
-    def _expected(
-        spec: TableSpec, row: LegacyRow, references: dict[str, dict], fields: tuple[str, ...]
-    ) -> dict[str, Any]:
-        expected = {name: row.values[name] for name in fields}
-        for name, mapping in references.items():
-            if expected[name] is not None:
-                expected[name] = mapping.get(expected[name])
-        return expected
 
     # the outcomes of the pass, one check each
 
@@ -468,13 +485,103 @@ class TableChecks:
         return CheckOutcome("edits since the import", f"{drifted} row(s) edited", tuple(findings))
 
 
+class TargetTable:
+    """A target model's rows as tuples of the fields the import keeps in sync.
+
+    The fields are those the importer fingerprints: the fields the target keeps
+    itself after the import (a trainer's login state) are proved by the
+    passwords check, not compared here.
+    """
+
+    def __init__(self, spec: TableSpec, using: str):
+        self.model, self.using = apps.get_model(spec.model), using
+        self.fields = spec.synced_fields
+        self.money = tuple(
+            (index, name) for index, name in enumerate(self.fields) if _is_won(self.model, name)
+        )
+        # References to tables whose rows may be renumbered: the legacy id must be mapped.
+        self._renumbered = tuple(
+            (index, name)
+            for index, name in enumerate(self.fields)
+            if spec.reference_fields.get(name) in RENUMBERED_TABLES
+        )
+        self._values_of = _tuple_getter(self.fields)
+        self._fingerprint_of = Fingerprinter(self.fields)
+
+    def rows(self, ids: list[Any]) -> dict[Any, tuple]:
+        """The target rows with these ids (those that exist), by id."""
+        wanted = [target_id for target_id in ids if target_id is not None]
+        if not wanted:
+            return {}
+        low, high = min(wanted), max(wanted)
+        rows = self.model.objects.using(self.using)
+        if high - low < 2 * len(wanted):
+            # Nearly always so: a batch's ids run in order with few gaps. A range
+            # is one index scan, where an IN list sends thousands of parameters.
+            rows = rows.filter(pk__gte=low, pk__lte=high)
+        else:
+            rows = rows.filter(pk__in=wanted)
+        with _timestamps_read_in_c(self.using):
+            return {values[0]: values[1:] for values in rows.values_list("pk", *self.fields)}
+
+    def expected(self, row: LegacyRow, references: dict[str, dict[Any, Any]]) -> tuple:
+        """The values the legacy row should have become, references mapped to target ids."""
+        expected = self._values_of(row.values)
+        if not self._renumbered:
+            return expected
+        mapped = list(expected)
+        for index, name in self._renumbered:
+            if mapped[index] is not None:
+                mapped[index] = references[name].get(mapped[index])
+        return tuple(mapped)
+
+    def fingerprint(self, values: tuple) -> str:
+        """The row's fingerprint as the importer made it (see rows.target_fingerprint)."""
+        return self._fingerprint_of(dict(zip(self.fields, values, strict=True)))
+
+
+@contextmanager
+def _timestamps_read_in_c(using: str) -> Iterator[None]:
+    """Target timestamps read by psycopg's own loader, where it gives what Django's gives.
+
+    Django reads every timestamptz through a loader of its own, written in
+    Python, that puts its time zone on the value; for a million rows that
+    is most of the reading. With Django's zone UTC and the session's too,
+    psycopg's loader (in C) gives the very same values.
+    """
+    connection = connections[using]
+    if connection.vendor != "postgresql" or connection.timezone is not UTC:
+        yield
+        return
+    with connection.execute_wrapper(_read_utc_timestamps_in_c):
+        yield
+
+
+def _read_utc_timestamps_in_c(execute, sql, params, many, context):
+    import psycopg  # only on PostgreSQL
+
+    cursor = context["cursor"].cursor
+    if cursor.connection.info.parameter_status("TimeZone") == "UTC":
+        oid = psycopg.postgres.types["timestamptz"].oid
+        loader = psycopg.adapters.get_loader(oid, psycopg.pq.Format.TEXT)
+        cursor.adapters.register_loader(oid, loader)
+    return execute(sql, params, many, context)
+
+
+def _tuple_getter(names: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple]:
+    # itemgetter makes the tuple in C, but gives a bare value for a single name.
+    if len(names) > 1:
+        return itemgetter(*names)
+    return lambda values: tuple(values[name] for name in names)
+
+
 def _ledger(using: str, table: str):
     return LedgerEntry.objects.using(using).filter(legacy_table=table)
 
 
 def _merge_join(
-    rows: Iterator[LegacyRow], entries: Iterator[LedgerEntry]
-) -> Iterator[tuple[LegacyRow | None, LedgerEntry | None]]:
+    rows: Iterator[LegacyRow], entries: Iterator[Any]
+) -> Iterator[tuple[LegacyRow | None, Any]]:
     """Pairs legacy rows and ledger entries by legacy id; both come in id order."""
     row, entry = next(rows, None), next(entries, None)
     while row is not None or entry is not None:
@@ -522,13 +629,14 @@ def reverse_counts(using: str) -> CheckOutcome:
     for model in target_models():
         label = model._meta.label
         imported = LedgerEntry.objects.using(using).filter(
-            target_model=label, action__in=WITH_OWN_TARGET
+            target_model=label, action__in=WITH_OWN_TARGET, target_id=OuterRef("pk")
         )
         rows = model.objects.using(using)
         present = rows.count()
         lines.append(f"{label} {present}")
-        # A subquery, not a list of ids: a chain's millions of ids would not fit in one query.
-        extra = rows.exclude(pk__in=imported.values("target_id")).count()
+        # NOT EXISTS, which PostgreSQL runs as one anti-join: NOT IN over a
+        # chain's million ids is a hash the planner may not dare to build.
+        extra = rows.filter(~Exists(imported)).count()
         if extra > 0:
             findings.append(
                 finding(
@@ -547,11 +655,12 @@ def relations(using: str) -> CheckOutcome:
             if not isinstance(field_, ForeignKey):
                 continue
             checked += 1
-            parents = field_.related_model.objects.using(using).values("pk")
+            parent = field_.related_model.objects.using(using).filter(pk=OuterRef(field_.attname))
             dangling = list(
                 model.objects.using(using)
                 .filter(**{f"{field_.attname}__isnull": False})
-                .exclude(**{f"{field_.attname}__in": parents})
+                .filter(~Exists(parent))  # an anti-join, as in reverse_counts
+                .order_by("pk")
                 .values_list("pk", flat=True)[:EXAMPLES]
             )
             if dangling:
