@@ -19,8 +19,8 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from itertools import chain, islice
-from operator import itemgetter
 from typing import Any
 
 from django.apps import apps
@@ -28,18 +28,21 @@ from django.db import DatabaseError, connections, transaction
 from django.db.models import Max, Model
 from django.utils import timezone
 
+from . import parallel
 from .conversion import LegacyRow, RowReader, TrainerLookup
 from .findings import Finding, Severity
 from .layout import LegacyLayout
 from .legacy import LegacySource, quote_identifier
 from .legacy.schema import QUARANTINE_TABLE
 from .models import ImportRun, LedgerEntry
+from .outputs import LEDGER_FIELDS, TableOutput
 from .pairs import match_pair_rows
+from .parallel import ChunkConverters, ChunkTask
 from .precheck import PrecheckReport, run_precheck
 from .reports import capped_ids, to_json
-from .rows import Fingerprinter, canonical_json, row_hash, target_fingerprint
+from .rows import canonical_json, row_hash, target_fingerprint
 from .specs import IMPORT_ORDER, PAIRS_BY_TABLE, RENUMBERED_TABLES, TableSpec, target_models
-from .writers import JsonText, RowWriter, writer_for
+from .writers import CopyWriter, RowWriter, writer_for
 
 BATCH_SIZE = 5_000
 Action = LedgerEntry.Action
@@ -201,10 +204,11 @@ class TableImport:
         id_map: IdMap,
         writer: RowWriter,
         twins: dict[Any, Any],
+        converters: ChunkConverters | None = None,
     ):
         self.spec, self.source, self.layout = spec, source, layout
         self.run, self.using = run, using
-        self.id_map, self.writer = id_map, writer
+        self.id_map, self.writer, self.converters = id_map, writer, converters
         # For an old table: its rows that are exact twins of a new-table row.
         self.twins = twins
         self.model: type[Model] = apps.get_model(spec.model)
@@ -228,28 +232,56 @@ class TableImport:
             and spec.merge_into is None
             and not set(spec.reference_fields.values()) & IdMap.REMAPPED
         )
-        self._target_fields = (self.model._meta.pk.attname, *self.fields)
-        self._fingerprint_of = Fingerprinter(self.synced_fields)
-        self._values_of = _values_getter(self.fields)
+        self.output = TableOutput(spec, run.pk)
 
     def run_import(self, progress: Progress | None) -> TableResult:
         started = time.monotonic()
         total = self.source.count(self.spec.table)
-        rows = self.source.rows(self.spec.table, self.reader.columns, batch_size=BATCH_SIZE)
         if progress:
             progress(self.spec.table, 0, total)  # the table starts: its clock starts
         with self._checking_references():
-            for batch in _batches(rows, BATCH_SIZE):
-                if self._as_read:
-                    self._create_as_read(batch)
-                else:
-                    self._import_batch([self.reader.read(row) for row in batch])
-                if progress:
-                    progress(self.spec.table, self.result.read, total)
+            if chunks := self._chunks_for_workers(total):
+                self._create_in_workers(chunks, progress, total)
+            else:
+                self._import_in_batches(progress, total)
             self._record_quarantined()
         self.result.gone_from_legacy = self._count_gone()
         self.result.seconds = time.monotonic() - started
         return self.result
+
+    def _import_in_batches(self, progress: Progress | None, total: int) -> None:
+        rows = self.source.rows(self.spec.table, self.reader.columns, batch_size=BATCH_SIZE)
+        for batch in _batches(rows, BATCH_SIZE):
+            if self._as_read:
+                self._create_as_read(batch)
+            else:
+                self._import_batch([self.reader.read(row) for row in batch])
+            if progress:
+                progress(self.spec.table, self.result.read, total)
+
+    def _chunks_for_workers(self, total: int) -> list[tuple[int, int]] | None:
+        """The rowid ranges worker processes convert, if this table is for them."""
+        if self.converters is None or not self._as_read or total < parallel.FROM_ROWS:
+            return None
+        return self.source.rowid_chunks(self.spec.table, parallel.ROWS_PER_CHUNK)
+
+    def _create_in_workers(
+        self, chunks: list[tuple[int, int]], progress: Progress | None, total: int
+    ) -> None:
+        """A first import's rows, converted by worker processes, written here in order."""
+        target = self.writer.layout(self.model, self.output.target_fields)
+        ledger = self.writer.layout(LedgerEntry, LEDGER_FIELDS)
+        tasks = (
+            ChunkTask(self.spec.table, rowids, self.run.pk, target, ledger) for rowids in chunks
+        )
+        for chunk in self.converters.convert(tasks):
+            which = " to ".join(str(legacy_id) for legacy_id in chunk.legacy_ids)
+            self._write(partial(self.writer.insert_encoded, target, chunk.target), which)
+            self._write(partial(self.writer.insert_encoded, ledger, chunk.ledger), which)
+            self.result.read += chunk.rows
+            self.result.created += chunk.rows
+            if progress:
+                progress(self.spec.table, self.result.read, total)
 
     def _import_batch(self, rows: list[LegacyRow]) -> None:
         self.result.read += len(rows)
@@ -307,8 +339,10 @@ class TableImport:
         merged = [row for row in rows if row.legacy_id in self.twins]
         created = [row for row in rows if row.legacy_id not in self.twins]
         target_ids = self._allocate_ids(created)
-        values = ((target_ids[row.legacy_id], *self._values_of(row.values)) for row in created)
-        self._write(lambda: self.writer.insert(self.model, self._target_fields, values), created)
+        values = (self.output.target_row(row, target_ids[row.legacy_id]) for row in created)
+        self._write(
+            lambda: self.writer.insert(self.model, self.output.target_fields, values), created
+        )
         self._write_ledger(created, target_ids, merged)
 
     def _create_as_read(self, batch: list[tuple]) -> None:
@@ -319,10 +353,12 @@ class TableImport:
             for legacy_values in batch:
                 row = self.reader.read(legacy_values)
                 rows.append(row)
-                yield (row.legacy_id, *self._values_of(row.values))
+                yield self.output.target_row(row, row.legacy_id)
 
         self.result.read += len(batch)
-        self._write(lambda: self.writer.insert(self.model, self._target_fields, values()), rows)
+        self._write(
+            lambda: self.writer.insert(self.model, self.output.target_fields, values()), rows
+        )
         self._write_ledger(rows, {row.legacy_id: row.legacy_id for row in rows})
 
     def _write_ledger(
@@ -332,8 +368,7 @@ class TableImport:
         merged_entries = self._merged_ledger_rows(merged)
         # Fingerprinted as the writer takes them, like the rows themselves.
         created_entries = (
-            self._ledger_row(row, target_ids[row.legacy_id], Action.CREATED, self._fingerprint(row))
-            for row in created
+            self.output.created_entry(row, target_ids[row.legacy_id]) for row in created
         )
         self._write(
             lambda: self.writer.insert(
@@ -351,7 +386,7 @@ class TableImport:
             self.spec.merge_into, {self.twins[row.legacy_id] for row in rows}
         )
         return [
-            self._ledger_row(row, twin_targets[self.twins[row.legacy_id]], Action.MERGED, "")
+            self.output.ledger_row(row, twin_targets[self.twins[row.legacy_id]], Action.MERGED, "")
             for row in rows
         ]
 
@@ -438,7 +473,7 @@ class TableImport:
                 )
                 continue
             updates.append(self.model(pk=entry.target_id, **self._field_values(row)))
-            self._refresh_entry(entry, row, Action.UPDATED, self._fingerprint(row))
+            self._refresh_entry(entry, row, Action.UPDATED, self.output.fingerprint_of(row.values))
             entries.append(entry)
         self._write(
             lambda: self.model.objects.using(self.using).bulk_update(updates, self.synced_fields),
@@ -478,7 +513,7 @@ class TableImport:
             raw = json.loads(row_json)
             if legacy_id not in existing:
                 row = LegacyRow(legacy_id, raw, row_hash(raw), {}, canonical_json(raw))
-                entries.append(self._ledger_row(row, None, Action.QUARANTINED, ""))
+                entries.append(self.output.ledger_row(row, None, Action.QUARANTINED, ""))
         self.writer.insert(LedgerEntry, LEDGER_FIELDS, entries)
         self.result.quarantined += len(rows)
         self.result.read += len(rows)
@@ -513,55 +548,17 @@ class TableImport:
     def _field_values(self, row: LegacyRow) -> dict[str, Any]:
         return {name: row.values[name] for name in self.fields}
 
-    def _ledger_row(
-        self, row: LegacyRow, target_id: int | None, action: str, target_hash: str
-    ) -> tuple:
-        # In the order of LEDGER_FIELDS.
-        return (
-            self.spec.table,
-            row.legacy_id,
-            self.spec.model,
-            target_id,
-            action,
-            row.source_hash,
-            target_hash,
-            JsonText(row.raw, row.raw_json),
-            self.run.pk,
-        )
-
-    def _fingerprint(self, row: LegacyRow) -> str:
-        return self._fingerprint_of(row.values)
-
-    def _write(self, write: Callable[[], Any], rows: list[LegacyRow]) -> None:
+    def _write(self, write: Callable[[], Any], rows: list[LegacyRow] | str) -> None:
+        """Run `write`; a database error names the table and `rows` (or says which they are)."""
         try:
             with transaction.atomic(using=self.using):
                 write()
         except DatabaseError as error:
-            ids = _some(row.legacy_id for row in rows)
+            ids = rows if isinstance(rows, str) else _some(row.legacy_id for row in rows)
             raise ImportFailed(
                 f"could not write {self.spec.table} rows {ids} to {self.spec.model}: "
                 f"{str(error).strip().splitlines()[0]}"
             ) from error
-
-
-# The ledger's own id is left to its default (made by the database on COPY).
-LEDGER_FIELDS = (
-    "legacy_table",
-    "legacy_id",
-    "target_model",
-    "target_id",
-    "action",
-    "source_hash",
-    "target_hash",
-    "raw",
-    "run_id",
-)
-
-
-def _values_getter(names: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple]:
-    """The values of these names, as a tuple in their order (itemgetter: done in C)."""
-    get = itemgetter(*names)
-    return get if len(names) > 1 else lambda values: (get(values),)
 
 
 def _some(ids: Iterable[Any], shown: int = 5) -> str:
@@ -661,6 +658,8 @@ def _import_tables(
         str(source.path), sha256, dry_run, str(run.pk), run.started_at, warnings=warnings
     )
     trainers, id_map, writer = TrainerLookup(source, layout), IdMap(using), writer_for(using)
+    # Workers that convert big tables beside the import: only where COPY writes.
+    converters = ChunkConverters(source.path, using) if isinstance(writer, CopyWriter) else None
     try:
         for spec in IMPORT_ORDER:
             if not layout.has_table(spec.table):
@@ -677,6 +676,7 @@ def _import_tables(
                     id_map=id_map,
                     writer=writer,
                     twins=_twins(source, layout, spec),
+                    converters=converters,
                 )
                 report.tables.append(table_import.run_import(progress))
         if not dry_run:
@@ -693,6 +693,9 @@ def _import_tables(
             if not dry_run:
                 report.sequences = advance_sequences(using)
         raise
+    finally:
+        if converters is not None:
+            converters.close()
     report.finished_at = timezone.now()
     _mark(
         run,

@@ -13,13 +13,17 @@ the table, and a rolled-back table leaves the constraints as they were.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
 from django.db import connections, models
 from django.db.models import Model
 from django.db.models.fields import AutoFieldMixin
+from psycopg import Copy
+from psycopg.copy import FileWriter
 from psycopg.types.json import Jsonb
 
 
@@ -94,6 +98,7 @@ class CopyWriter:
     def __init__(self, using: str):
         self.using = using
         self.connection = connections[using]
+        self._layouts: dict[tuple[type[Model], tuple[str, ...]], CopyLayout] = {}
 
     @contextmanager
     def loading(self, model: type[Model]) -> Iterator[None]:
@@ -125,46 +130,38 @@ class CopyWriter:
                 )
 
     def insert(self, model: type[Model], fields: Sequence[str], rows: Iterable[tuple]) -> None:
-        model_fields = [model._meta.get_field(name) for name in fields]
-        # As bulk_create would: a field left out gets its default, made in Python
-        # ('' for text), unless the database makes it (an auto id, a db_default).
-        defaulted = [
-            field
-            for field in model._meta.concrete_fields
-            if field not in model_fields
-            and not isinstance(field, AutoFieldMixin)
-            and not field.has_db_default()
-        ]
-        if defaulted:
-            model_fields += defaulted
-            rows = ((*row, *(field.get_default() for field in defaulted)) for row in rows)
-        table = model._meta.db_table
-        columns = [field.column for field in model_fields]
-        column_types = self._column_types(table, columns)  # before COPY: no query during one
-        quote = self.connection.ops.quote_name
-        statement = (
-            f"COPY {quote(table)} ({', '.join(quote(column) for column in columns)}) "
-            "FROM STDIN (FORMAT BINARY)"
-        )
-        preparers = [self._preparer(field) for field in model_fields]
-        prepared = [(index, prepare) for index, prepare in enumerate(preparers) if prepare]
+        layout = self.layout(model, fields)  # before COPY opens: no query may run during one
+        encoder = CopyEncoder(model, fields, self.connection)
+        with self._copying(layout) as copy:
+            copy.set_types(layout.column_types)
+            for row in encoder.prepared(rows):
+                copy.write_row(row)
+
+    def insert_encoded(self, layout: CopyLayout, data: bytes) -> None:
+        """Rows a CopyEncoder made elsewhere (a worker process), sent as they are."""
+        with self._copying(layout) as copy:
+            copy.write(data)
+
+    @contextmanager
+    def _copying(self, layout: CopyLayout) -> Iterator[Any]:
         # psycopg's errors, raised past Django's cursor, become Django's as any other would.
         with (
             self.connection.wrap_database_errors,
             self.connection.cursor() as cursor,
-            cursor.cursor.copy(statement) as copy,
+            cursor.cursor.copy(layout.statement) as copy,
         ):
-            # Binary: neither side formats or parses a number or a date as text.
-            copy.set_types(column_types)
-            for row in rows:
-                if prepared:
-                    row = list(row)
-                    for index, prepare in prepared:
-                        row[index] = prepare(row[index])
-                copy.write_row(row)
+            yield copy
 
-    def _column_types(self, table: str, columns: list[str]) -> list[int]:
-        """The columns' types (their oids), as the table itself has them."""
+    def layout(self, model: type[Model], fields: Sequence[str]) -> CopyLayout:
+        """The COPY statement for these fields (and the defaulted others), and the column types."""
+        key = (model, tuple(fields))
+        if key not in self._layouts:
+            self._layouts[key] = self._read_layout(model, fields)
+        return self._layouts[key]
+
+    def _read_layout(self, model: type[Model], fields: Sequence[str]) -> CopyLayout:
+        table = model._meta.db_table
+        columns = [field.column for field in _written_fields(model, fields)]
         with self.connection.cursor() as cursor:
             cursor.execute(
                 "SELECT attname, atttypid FROM pg_attribute "
@@ -172,7 +169,67 @@ class CopyWriter:
                 [self.connection.ops.quote_name(table)],
             )
             oids = dict(cursor.fetchall())
-        return [oids[column] for column in columns]
+        quote = self.connection.ops.quote_name
+        return CopyLayout(
+            statement=f"COPY {quote(table)} ({', '.join(quote(c) for c in columns)}) "
+            "FROM STDIN (FORMAT BINARY)",
+            column_types=tuple(oids[column] for column in columns),
+        )
+
+
+@dataclass(frozen=True)
+class CopyLayout:
+    """A COPY into one table: its statement, and each column's type as the table has it.
+
+    Binary: neither side formats or parses a number or a date as text.
+    """
+
+    statement: str
+    column_types: tuple[int, ...]
+
+
+def _written_fields(model: type[Model], fields: Sequence[str]) -> list[models.Field]:
+    """The named fields, then those left out that bulk_create would fill with a default
+    ('' for text); not those the database fills itself (an auto id, a db_default)."""
+    named = [model._meta.get_field(name) for name in fields]
+    defaulted = [
+        field
+        for field in model._meta.concrete_fields
+        if field not in named
+        and not isinstance(field, AutoFieldMixin)
+        and not field.has_db_default()
+    ]
+    return named + defaulted
+
+
+class CopyEncoder:
+    """Rows as COPY takes them: values prepared as the model's fields would send them."""
+
+    def __init__(self, model: type[Model], fields: Sequence[str], connection: Any):
+        written = _written_fields(model, fields)
+        self._defaulted = written[len(fields) :]
+        self._connection = connection
+        preparers = [self._preparer(field) for field in written]
+        self._prepared = [(index, prepare) for index, prepare in enumerate(preparers) if prepare]
+
+    def prepared(self, rows: Iterable[tuple]) -> Iterator[Sequence[Any]]:
+        for row in rows:
+            if self._defaulted:
+                row = (*row, *(field.get_default() for field in self._defaulted))
+            if self._prepared:
+                row = list(row)
+                for index, prepare in self._prepared:
+                    row[index] = prepare(row[index])
+            yield row
+
+    def encode(self, layout: CopyLayout, rows: Iterable[tuple], cursor: Any) -> bytes:
+        """The rows in COPY's binary format, made with `cursor`'s adapters, nothing sent."""
+        buffer = io.BytesIO()
+        with Copy(cursor, binary=True, writer=FileWriter(buffer)) as copy:
+            copy.set_types(layout.column_types)
+            for row in self.prepared(rows):
+                copy.write_row(row)
+        return buffer.getvalue()
 
     def _preparer(self, field: models.Field) -> Callable[[Any], Any] | None:
         if isinstance(field, models.JSONField):
@@ -180,12 +237,12 @@ class CopyWriter:
             def prepare_json(value: Any) -> Any:
                 if isinstance(value, JsonText):
                     return Jsonb(value.text, dumps=_already_json)
-                return field.get_db_prep_save(value, self.connection)
+                return field.get_db_prep_save(value, self._connection)
 
             return prepare_json
         if isinstance(field, SENT_AS_THEY_ARE):
             return None
-        return lambda value: field.get_db_prep_save(value, self.connection)
+        return lambda value: field.get_db_prep_save(value, self._connection)
 
 
 def _already_json(text: str) -> str:

@@ -133,10 +133,12 @@ class LegacySource:
         columns: Sequence[str],
         *,
         batch_size: int = DEFAULT_BATCH_SIZE,
+        rowids: tuple[int, int] | None = None,
     ) -> Iterator[tuple]:
         """Every row of `table` as a tuple of `columns`, streamed in rowid ranges.
 
         Ranges keep memory flat and each query short, however large the table.
+        `rowids` (first, last) reads only the rows in that range (see rowid_chunks).
         """
         selected = ", ".join(quote_identifier(column) for column in columns)
         name = quote_identifier(table)
@@ -147,14 +149,16 @@ class LegacySource:
                 while batch := cursor.fetchmany(batch_size):
                     yield from batch
             return
-        last_rowid = -(2**63)
+        last_rowid, through = (
+            (-(2**63), 2**63 - 1) if rowids is None else (rowids[0] - 1, rowids[1])
+        )
         with self._reading(table), self.connection.cursor() as cursor:
             while True:
-                # Both numbers are ours (ints); no params keeps identifiers untouched.
+                # The numbers are ours (ints); no params keeps identifiers untouched.
                 batch = self._fetch_batch(
                     cursor,
                     f"SELECT {rowid}, {selected} FROM {name} WHERE {rowid} > {int(last_rowid)} "
-                    f"ORDER BY {rowid} LIMIT {int(batch_size)}",
+                    f"AND {rowid} <= {int(through)} ORDER BY {rowid} LIMIT {int(batch_size)}",
                 )
                 if not batch:
                     return
@@ -163,6 +167,22 @@ class LegacySource:
                     yield row[1:]
                 if len(batch) < batch_size:
                     return
+
+    def rowid_chunks(self, table: str, rows_per_chunk: int) -> list[tuple[int, int]] | None:
+        """The table's rowids cut into ranges of `rows_per_chunk` rows, as (first, last)
+        pairs in order; None for a table without rowids."""
+        rowid = self.rowid_name(table)
+        if rowid is None:
+            return None
+        return [
+            (first, last)
+            for first, last in self._fetchall(
+                f"SELECT min(r), max(r) FROM (SELECT {rowid} AS r, "
+                f"(row_number() OVER (ORDER BY {rowid}) - 1) / {int(rows_per_chunk)} AS chunk "
+                f"FROM {quote_identifier(table)}) GROUP BY chunk ORDER BY chunk",
+                what=table,
+            )
+        ]
 
     def _fetch_batch(self, cursor, sql: str) -> list[tuple]:
         """One batch of rows, its text decoded in C unless some of it is not UTF-8.

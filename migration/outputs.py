@@ -1,0 +1,75 @@
+"""What a legacy row becomes: its target row and its ledger entry, as tuples.
+
+Made in one place for the importer and for the worker processes that convert
+a big table beside it (see parallel.py), so that both write the very same rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from operator import itemgetter
+from typing import Any
+from uuid import UUID
+
+from django.apps import apps
+
+from .conversion import LegacyRow
+from .models import LedgerEntry
+from .rows import Fingerprinter
+from .specs import TableSpec
+from .writers import JsonText
+
+Action = LedgerEntry.Action
+
+# The ledger's own id is left to its default (made by the database on COPY).
+LEDGER_FIELDS = (
+    "legacy_table",
+    "legacy_id",
+    "target_model",
+    "target_id",
+    "action",
+    "source_hash",
+    "target_hash",
+    "raw",
+    "run_id",
+)
+
+
+class TableOutput:
+    """The target and ledger rows of one legacy table's rows, for one import run."""
+
+    def __init__(self, spec: TableSpec, run_id: UUID):
+        self.spec, self.run_id = spec, run_id
+        self.model = apps.get_model(spec.model)
+        # The target's fields, its primary key first, in the order target_row gives them.
+        self.target_fields = (self.model._meta.pk.attname, *spec.target_fields)
+        self._values_of = _values_getter(spec.target_fields)
+        self.fingerprint_of = Fingerprinter(spec.synced_fields)
+
+    def target_row(self, row: LegacyRow, target_id: int) -> tuple:
+        return (target_id, *self._values_of(row.values))
+
+    def created_entry(self, row: LegacyRow, target_id: int) -> tuple:
+        return self.ledger_row(row, target_id, Action.CREATED, self.fingerprint_of(row.values))
+
+    def ledger_row(
+        self, row: LegacyRow, target_id: int | None, action: str, target_hash: str
+    ) -> tuple:
+        # In the order of LEDGER_FIELDS.
+        return (
+            self.spec.table,
+            row.legacy_id,
+            self.spec.model,
+            target_id,
+            action,
+            row.source_hash,
+            target_hash,
+            JsonText(row.raw, row.raw_json),
+            self.run_id,
+        )
+
+
+def _values_getter(names: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple]:
+    """The values of these names, as a tuple in their order (itemgetter: done in C)."""
+    get = itemgetter(*names)
+    return get if len(names) > 1 else lambda values: (get(values),)

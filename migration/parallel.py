@@ -1,0 +1,168 @@
+"""A big table's rows converted in worker processes while the import writes them.
+
+Converting a legacy row (its values, its canonical JSON and hash, its
+fingerprint, its target and ledger rows in COPY's binary format) costs Python
+several times what PostgreSQL spends storing it. Done in the import's own
+process, the import waits on it, with a core to spare. Worker processes
+convert chunks of a table (rowid ranges) ahead, each reading the legacy file
+read-only for itself; the import sends each chunk's bytes as they are, in
+order, inside the table's transaction, and decides everything else itself.
+
+Used for a first import of a big table on PostgreSQL (every row new, its id
+its legacy id: see importer.TableImport); everything else stays in-process.
+"""
+
+from __future__ import annotations
+
+import atexit
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from django.db import connections
+
+from .writers import CopyLayout
+
+ROWS_PER_CHUNK = 20_000
+# Below this many rows a table is converted in-process: starting workers
+# (each sets Django up) costs more than they save.
+FROM_ROWS = 100_000
+WORKERS = max(1, min(4, os.cpu_count() or 1))
+
+
+@dataclass(frozen=True)
+class ChunkTask:
+    table: str
+    rowids: tuple[int, int]  # first, last
+    run_id: UUID
+    target: CopyLayout
+    ledger: CopyLayout
+
+
+@dataclass(frozen=True)
+class ConvertedChunk:
+    rows: int
+    legacy_ids: tuple[Any, ...]  # the first and the last, for messages
+    target: bytes  # COPY's binary format
+    ledger: bytes
+
+
+class ChunkConverters:
+    """Worker processes converting chunks of one legacy file's tables; started on first use."""
+
+    def __init__(self, path: Path, using: str):
+        self.path, self.using = path, using
+        # Only what psycopg.connect takes as text or numbers: enough to reach the same database.
+        params = connections[using].get_connection_params()
+        self.connection_params = {k: v for k, v in params.items() if isinstance(v, str | int)}
+        self._pool: ProcessPoolExecutor | None = None
+
+    def convert(self, tasks: Iterable[ChunkTask]) -> Iterator[ConvertedChunk]:
+        """Each task's chunk, in order, at most two per worker ahead (memory stays flat)."""
+        pool = self._started()
+        ahead: deque[Future] = deque()
+        for task in tasks:
+            ahead.append(pool.submit(_convert, task))
+            if len(ahead) >= 2 * WORKERS:
+                yield ahead.popleft().result()
+        while ahead:
+            yield ahead.popleft().result()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def _started(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            # spawn, not fork: a forked worker would share the import's open
+            # database connections, and could close them under it.
+            self._pool = ProcessPoolExecutor(
+                max_workers=WORKERS,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_start_worker,
+                initargs=(str(self.path), self.using, self.connection_params),
+            )
+        return self._pool
+
+
+# --- in a worker process --------------------------------------------------
+
+_worker: _Worker | None = None
+
+
+def _start_worker(path: str, using: str, connection_params: dict[str, Any]) -> None:
+    import django
+
+    django.setup()
+    global _worker
+    _worker = _Worker(Path(path), using, connection_params)
+
+
+def _convert(task: ChunkTask) -> ConvertedChunk:
+    assert _worker is not None, "a chunk converter runs in a started worker"
+    return _worker.convert(task)
+
+
+class _Worker:
+    def __init__(self, path: Path, using: str, connection_params: dict[str, Any]):
+        import psycopg
+
+        from .conversion import TrainerLookup
+        from .layout import LegacyLayout
+        from .legacy import open_legacy
+
+        self._open = ExitStack()  # for the worker's life, closed before Python's own exit
+        atexit.register(self._open.close)
+        self.source = self._open.enter_context(open_legacy(path))
+        self.layout = LegacyLayout.read(self.source)
+        self.trainers = TrainerLookup(self.source, self.layout)
+        # Its adapters make the COPY bytes; nothing is ever sent through it.
+        connection = self._open.enter_context(psycopg.connect(**connection_params))
+        self.cursor = connection.cursor()
+        self.using = using  # for the fields' own value preparation
+        self._tables: dict[tuple[str, UUID], tuple] = {}
+
+    def convert(self, task: ChunkTask) -> ConvertedChunk:
+        reader, output, target, ledger = self._table(task)
+        rows = [
+            reader.read(values)
+            for values in self.source.rows(task.table, reader.columns, rowids=task.rowids)
+        ]
+        return ConvertedChunk(
+            rows=len(rows),
+            legacy_ids=(rows[0].legacy_id, rows[-1].legacy_id) if rows else (),
+            target=target.encode(
+                task.target, (output.target_row(row, row.legacy_id) for row in rows), self.cursor
+            ),
+            ledger=ledger.encode(
+                task.ledger, (output.created_entry(row, row.legacy_id) for row in rows), self.cursor
+            ),
+        )
+
+    def _table(self, task: ChunkTask) -> tuple:
+        key = (task.table, task.run_id)
+        if key not in self._tables:
+            from .conversion import RowReader
+            from .models import LedgerEntry
+            from .outputs import LEDGER_FIELDS, TableOutput
+            from .specs import SPECS
+            from .writers import CopyEncoder
+
+            spec = SPECS[task.table]
+            output = TableOutput(spec, task.run_id)
+            django_connection = connections[self.using]
+            self._tables[key] = (
+                RowReader(spec, self.layout.columns[spec.table], self.trainers),
+                output,
+                CopyEncoder(output.model, output.target_fields, django_connection),
+                CopyEncoder(LedgerEntry, LEDGER_FIELDS, django_connection),
+            )
+        return self._tables[key]

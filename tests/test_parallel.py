@@ -1,0 +1,119 @@
+"""Big tables converted by worker processes: the very rows the import itself would write.
+
+Workers start only for tables of 100,000 rows and more; here they are made to
+take every first-imported table of a small chain file, in chunks of a few
+hundred rows, so that each of their guarantees shows on a file a test can hold.
+"""
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+
+from accounts.models import User
+from assessments.models import Assessment
+from clients.models import Client
+from migration import parallel
+from migration.models import ImportRun, LedgerEntry
+from sessions.models import FeeAuditLog, Payment, Session, SessionPackage
+from tests.conftest import run_command
+from tests.test_import import FROZEN_PAYMENTS, THAWED_PAYMENTS
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("legacy_db"),
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="workers feed COPY"),
+]
+
+# Children first, so that deleting them all never trips a foreign key.
+TARGET_MODELS = (FeeAuditLog, Payment, Session, SessionPackage, Assessment, Client, User)
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory) -> Path:
+    """A studio chain of 2,000 sessions (2,902 rows), every session with its trainer."""
+    path = tmp_path_factory.mktemp("chain") / "chain.db"
+    call_command("make_legacy_sample", "--output", str(path), "--sessions", "2000", verbosity=0)
+    with sqlite3.connect(path) as legacy:
+        legacy.execute(
+            "UPDATE sessions SET trainer_id = (SELECT trainer_id FROM session_packages p "
+            "WHERE p.id = sessions.package_id) WHERE trainer_id IS NULL"
+        )
+    return path
+
+
+@pytest.fixture
+def in_workers(monkeypatch):
+    monkeypatch.setattr(parallel, "FROM_ROWS", 0)
+    monkeypatch.setattr(parallel, "ROWS_PER_CHUNK", 300)
+
+
+def snapshot() -> dict:
+    """Every target row and every ledger entry, but what differs by nature (ids, runs)."""
+    ledger = LedgerEntry.objects.order_by("legacy_table", "legacy_id").values_list(
+        "legacy_table", "legacy_id", "target_model", "target_id", "action",
+        "source_hash", "target_hash", "raw",
+    )  # fmt: skip
+    return {
+        "ledger": list(ledger),
+        **{m._meta.label: list(m.objects.order_by("pk").values()) for m in TARGET_MODELS},
+    }
+
+
+def forget_the_import() -> None:
+    LedgerEntry.objects.all().delete()
+    ImportRun.objects.all().delete()
+    for model in TARGET_MODELS:
+        model.objects.all().delete()
+
+
+def test_workers_write_exactly_what_the_import_itself_writes(chain, monkeypatch):
+    assert run_command("import_legacy", "--source", str(chain))[0] == 0
+    in_process = snapshot()
+    forget_the_import()
+
+    monkeypatch.setattr(parallel, "FROM_ROWS", 0)
+    monkeypatch.setattr(parallel, "ROWS_PER_CHUNK", 300)
+    assert run_command("import_legacy", "--source", str(chain))[0] == 0
+
+    assert snapshot() == in_process
+    assert len(in_process["ledger"]) == 2902
+    assert len(in_process["training.Session"]) == 2000
+
+
+def test_after_workers_verify_passes_and_a_second_import_finds_nothing_changed(chain, in_workers):
+    assert run_command("import_legacy", "--source", str(chain))[0] == 0
+    code, output = run_command("verify_import", "--source", str(chain))
+    assert code == 0, output
+    code, output = run_command("import_legacy", "--source", str(chain), "--format", "json")
+    assert code == 0
+    totals = json.loads(output)["totals"]
+    assert (totals["unchanged"], totals["created"], totals["conflicts"]) == (2902, 0, 0)
+
+
+def test_a_chunk_the_database_refuses_stops_its_table_by_name_and_rows(chain, in_workers):
+    with connection.cursor() as cursor:
+        cursor.execute(FROZEN_PAYMENTS)
+    try:
+        code, output = run_command("import_legacy", "--source", str(chain))
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(THAWED_PAYMENTS)
+
+    assert code == 1
+    assert "import stopped: could not write payments rows 1 to " in output
+    assert "payments are frozen for the audit" in output
+    assert Payment.objects.count() == 0
+    assert not LedgerEntry.objects.filter(legacy_table="payments").exists()
+    assert Session.objects.count() == 2000  # the tables before it are committed
+    assert ImportRun.objects.get().stopped_at_table == "payments"
+
+
+def test_a_dry_run_in_workers_leaves_the_target_empty(chain, in_workers):
+    code, output = run_command("import_legacy", "--source", str(chain), "--dry-run")
+    assert code == 0, output
+    assert not any(model.objects.exists() for model in TARGET_MODELS)
+    assert not LedgerEntry.objects.exists() and not ImportRun.objects.exists()
