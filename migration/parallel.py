@@ -30,7 +30,7 @@ from django.db import connections
 
 from .writers import CopyLayout
 
-ROWS_PER_CHUNK = 20_000
+ROWS_PER_CHUNK = 10_000
 # Below this many rows a table is converted in-process: starting workers
 # (each sets Django up) costs more than they save.
 FROM_ROWS = 100_000
@@ -126,26 +126,28 @@ class _Worker:
         self.trainers = TrainerLookup(self.source, self.layout)
         # Its adapters make the COPY bytes; nothing is ever sent through it.
         connection = self._open.enter_context(psycopg.connect(**connection_params))
-        self.cursor = connection.cursor()
+        self.target_cursor, self.ledger_cursor = connection.cursor(), connection.cursor()
         self.using = using  # for the fields' own value preparation
         self._tables: dict[tuple[str, UUID], tuple] = {}
 
     def convert(self, task: ChunkTask) -> ConvertedChunk:
-        reader, output, target, ledger = self._table(task)
-        rows = [
-            reader.read(values)
-            for values in self.source.rows(task.table, reader.columns, rowids=task.rowids)
-        ]
-        return ConvertedChunk(
-            rows=len(rows),
-            legacy_ids=(rows[0].legacy_id, rows[-1].legacy_id) if rows else (),
-            target=target.encode(
-                task.target, (output.target_row(row, row.legacy_id) for row in rows), self.cursor
-            ),
-            ledger=ledger.encode(
-                task.ledger, (output.created_entry(row, row.legacy_id) for row in rows), self.cursor
-            ),
-        )
+        reader, output, target_encoder, ledger_encoder = self._table(task)
+        rows, first, last = 0, None, None
+        # Each row encoded as it is read, into both tables' bytes at once:
+        # a chunk costs its bytes, not its rows.
+        with (
+            target_encoder.encoding(task.target, self.target_cursor) as target,
+            ledger_encoder.encoding(task.ledger, self.ledger_cursor) as ledger,
+        ):
+            for values in self.source.rows(task.table, reader.columns, rowids=task.rowids):
+                row = reader.read(values)
+                target.write(output.target_row(row, row.legacy_id))
+                ledger.write(output.created_entry(row, row.legacy_id))
+                rows += 1
+                if first is None:
+                    first = row.legacy_id
+                last = row.legacy_id
+        return ConvertedChunk(rows, (first, last) if rows else (), target.data, ledger.data)
 
     def _table(self, task: ChunkTask) -> tuple:
         key = (task.table, task.run_id)

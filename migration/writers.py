@@ -222,14 +222,15 @@ class CopyEncoder:
                     row[index] = prepare(row[index])
             yield row
 
-    def encode(self, layout: CopyLayout, rows: Iterable[tuple], cursor: Any) -> bytes:
-        """The rows in COPY's binary format, made with `cursor`'s adapters, nothing sent."""
-        buffer = io.BytesIO()
-        with Copy(cursor, binary=True, writer=FileWriter(buffer)) as copy:
+    @contextmanager
+    def encoding(self, layout: CopyLayout, cursor: Any) -> Iterator[EncodedRows]:
+        """Rows written in COPY's binary format into memory with `cursor`'s adapters,
+        nothing sent. A cursor per encoding: the column types are set on it."""
+        encoded = EncodedRows(self)
+        with Copy(cursor, binary=True, writer=FileWriter(encoded.buffer)) as copy:
             copy.set_types(layout.column_types)
-            for row in self.prepared(rows):
-                copy.write_row(row)
-        return buffer.getvalue()
+            encoded.copy = copy
+            yield encoded
 
     def _preparer(self, field: models.Field) -> Callable[[Any], Any] | None:
         if isinstance(field, models.JSONField):
@@ -243,6 +244,21 @@ class CopyEncoder:
         if isinstance(field, SENT_AS_THEY_ARE):
             return None
         return lambda value: field.get_db_prep_save(value, self._connection)
+
+
+class EncodedRows:
+    """What a CopyEncoder.encoding has encoded so far: write(row), then data."""
+
+    def __init__(self, encoder: CopyEncoder):
+        self.encoder, self.buffer, self.copy = encoder, io.BytesIO(), None
+
+    def write(self, row: tuple) -> None:
+        for prepared in self.encoder.prepared((row,)):
+            self.copy.write_row(prepared)
+
+    @property
+    def data(self) -> bytes:
+        return self.buffer.getvalue()
 
 
 def _already_json(text: str) -> str:
