@@ -25,9 +25,10 @@ from .legacy.schema import (
     optional_columns,
     optional_tables,
 )
+from .legacy.source import DEFAULT_BATCH_SIZE
 from .pairs import match_pair_rows
 from .rows import id_order
-from .specs import SPECS, TABLE_PAIRS, TableSpec
+from .specs import SPECS, TABLE_PAIRS, ColumnMap, TableSpec
 from .transforms import (
     GENDERS,
     PAYMENT_METHODS,
@@ -36,6 +37,7 @@ from .transforms import (
     mailbox_key,
     payment_method,
 )
+from .vouch import prefilter, vouch_of
 
 Check = Callable[[LegacySource, LegacyLayout], Iterator[Finding]]
 
@@ -215,7 +217,11 @@ def check_schema(source: LegacySource, layout: LegacyLayout) -> Iterator[Finding
 
 
 def check_values(source: LegacySource, layout: LegacyLayout) -> Iterator[Finding]:
-    """Every value through the importer's own converter: what fails here would fail there."""
+    """Every value through the importer's own converter: what fails here would fail there.
+
+    SQLite scans each table for the values it cannot vouch the converter takes
+    (see vouch.py); only those reach Python, on a studio chain's file a few.
+    """
     for spec in SPECS.values():
         if not layout.has_table(spec.table):
             continue
@@ -229,21 +235,21 @@ def _check_table_values(
     if not present:
         return  # check_schema reports every missing column
     position = {column: index for index, column in enumerate(present)}
-    checks = [
-        (c.column, position[c.column], c.convert) for c in spec.columns if c.column in position
-    ]
+    checks = [c for c in spec.columns if c.column in position]
     id_position = position.get("id")
     # A column read by several converters (a trainer's name fills three fields)
     # has one bad value per row, not one per converter: ids are kept once each.
     failures: dict[tuple[str, str], dict[Any, None]] = defaultdict(dict)
     examples: dict[tuple[str, str], str] = {}
-    for row in source.rows(spec.table, present):
+    for row, vouched in _unvouched_rows(source, spec.table, present, checks):
         row_id = row[id_position] if id_position is not None else None
-        for column, index, convert in checks:
+        for check, is_vouched in zip(checks, vouched, strict=True):
+            if is_vouched:
+                continue  # SQLite vouched for it: the converter would take it
             try:
-                convert(row[index])
+                check.convert(row[position[check.column]])
             except LegacyValueError as error:
-                key = (column, str(error.problem))
+                key = (check.column, str(error.problem))
                 failures[key][row_id] = None
                 examples.setdefault(key, error.detail)
     for (column, problem), row_ids in failures.items():
@@ -255,6 +261,49 @@ def _check_table_values(
             column=column,
             row_ids=sorted(row_ids, key=id_order),
         )
+
+
+def _unvouched_rows(
+    source: LegacySource, table: str, columns: tuple[str, ...], checks: list[ColumnMap]
+) -> Iterator[tuple[tuple, tuple[bool, ...]]]:
+    """Each row holding a value SQLite does not vouch for: the row's `columns`, and per
+    check whether SQLite vouches for its value."""
+    vouches, where = prefilter([(check.column, vouch_of(check.convert)) for check in checks])
+    selected = [*vouches, *(quote_identifier(column) for column in columns)]
+    for row in _rows_where(source, table, selected, where):
+        yield row[len(vouches) :], tuple(vouched == 1 for vouched in row[: len(vouches)])
+
+
+def _rows_where(
+    source: LegacySource,
+    table: str,
+    selected: list[str],
+    where: str,
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> Iterator[tuple]:
+    """The `selected` SQL of each row where `where` holds, in the order source.rows reads.
+
+    Read in rowid ranges like source.rows, so memory stays flat however many
+    rows match; a table without a rowid is read in one query.
+    """
+    name, columns = quote_identifier(table), ", ".join(selected)
+    rowid = source.rowid_name(table)
+    if rowid is None:
+        yield from source.query(f"SELECT {columns} FROM {name} WHERE {where}")
+        return
+    last_rowid = -(2**63)
+    while True:
+        # Both numbers are ours; rowid is one of SQLite's own names for it.
+        batch = source.query(
+            f"SELECT {rowid}, {columns} FROM {name} WHERE {rowid} > {int(last_rowid)} "
+            f"AND ({where}) ORDER BY {rowid} LIMIT {int(batch_size)}"
+        )
+        for row in batch:
+            yield row[1:]
+        if len(batch) < batch_size:
+            return
+        last_rowid = batch[-1][0]
 
 
 def check_duplicate_emails(source: LegacySource, layout: LegacyLayout) -> Iterator[Finding]:

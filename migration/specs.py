@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import transforms as t
+from . import vouch as sql
+from .vouch import vouched
 
 
 class _Required:
@@ -124,10 +126,13 @@ NOTES = t.optional_text()
 NAME_PART_LENGTH = 150  # Django's first_name and last_name
 
 
+# A name of at most 150 characters has no longer part.
+@vouched(sql.plain_text(NAME_PART_LENGTH))
 def first_name(raw: Any) -> str:
     return _name_part(t.split_name(t.text()(raw))[0])
 
 
+@vouched(sql.plain_text(NAME_PART_LENGTH))
 def last_name(raw: Any) -> str:
     return _name_part(t.split_name(t.text()(raw))[1])
 
@@ -141,12 +146,14 @@ def _name_part(part: str) -> str:
     return part
 
 
+@vouched(sql.or_nothing(sql.one_of_words("inclusive")))
 def fee_method(raw: Any) -> str | None:
     if raw is None or raw == "" or raw == "inclusive":
         return raw or None
     raise t.LegacyValueError(t.ValueProblem.UNKNOWN_CHOICE, f"{raw!r} is not 'inclusive'")
 
 
+@vouched(t.KNOWN_RATE)
 def required_rate(raw: Any):
     value = t.rate(raw)
     if value is None:

@@ -3,7 +3,9 @@
 Each converter takes one raw value exactly as SQLite returned it and returns
 the target value, or raises `LegacyValueError` saying what is wrong with it.
 Precheck runs the very same converters over every value, so a file that
-precheck passes is a file the importer can read.
+precheck passes is a file the importer can read. Each converter that can is
+`@vouched` by an SQL predicate (see vouch.py): SQLite scans for the values it
+cannot vouch for, and only those reach the converter during precheck.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
+
+from . import vouch as sql
+from .vouch import vouched
 
 Converter = Callable[[Any], Any]
 
@@ -90,6 +95,7 @@ def _as_text(raw: Any) -> str:
 def text(max_length: int | None = None) -> Converter:
     """Required text: NULL or empty is a missing value."""
 
+    @vouched(sql.plain_text(max_length))
     def convert(raw: Any) -> str:
         if raw is None or raw == "":
             raise LegacyValueError(ValueProblem.MISSING, "empty where a value is required")
@@ -107,6 +113,7 @@ def optional_text(max_length: int | None = None) -> Converter:
     """Optional text: the legacy app stored "no value" as '' as often as NULL; both become NULL."""
     required = text(max_length)
 
+    @vouched(sql.or_nothing(sql.plain_text(max_length)))
     def convert(raw: Any) -> str | None:
         if raw is None or raw == "":
             return None
@@ -115,6 +122,7 @@ def optional_text(max_length: int | None = None) -> Converter:
     return convert
 
 
+@vouched(sql.or_nothing(sql.plain_text()))
 def verbatim_text(raw: Any) -> str | None:
     """Text kept exactly as typed, '' included (only NULL stays NULL)."""
     if raw is None:
@@ -146,6 +154,9 @@ def _check_range(value, minimum, maximum):
 def integer(
     minimum: int | None = 0, maximum: int | None = INT32_MAX, *, required: bool = True
 ) -> Converter:
+    whole = sql.whole_number(minimum, maximum)
+
+    @vouched(whole if required else sql.or_nothing(whole))
     def convert(raw: Any) -> int | None:
         if raw is None or raw == "":
             if required:
@@ -159,6 +170,9 @@ def integer(
 def real(
     minimum: float | None = 0, maximum: float | None = None, *, required: bool = False
 ) -> Converter:
+    finite = sql.number(minimum, maximum)
+
+    @vouched(finite if required else sql.or_nothing(finite))
     def convert(raw: Any) -> float | None:
         if raw is None or raw == "":
             if required:
@@ -174,6 +188,7 @@ def real(
     return convert
 
 
+@vouched(sql.whole_number(1, None))
 def legacy_id(raw: Any) -> int:
     """A row id, or a reference to one."""
     if raw is None or raw == "":
@@ -181,6 +196,7 @@ def legacy_id(raw: Any) -> int:
     return _check_range(_as_integer(raw), 1, 2**63 - 1)
 
 
+@vouched(sql.or_nothing(sql.whole_number(1, None)))
 def optional_legacy_id(raw: Any) -> int | None:
     if raw is None or raw == "":
         return None
@@ -190,7 +206,9 @@ def optional_legacy_id(raw: Any) -> int | None:
 def won(minimum: int | None = 0, *, required: bool = True) -> Converter:
     """Whole Korean won, exact: INTEGER in some tables, REAL (300000.0) in others."""
     maximum = MAX_WON
+    whole = sql.whole_number(minimum, maximum)
 
+    @vouched(whole if required else sql.or_nothing(whole))
     def convert(raw: Any) -> Decimal | None:
         if raw is None or raw == "":
             if required:
@@ -205,6 +223,12 @@ def won(minimum: int | None = 0, *, required: bool = True) -> Converter:
     return convert
 
 
+# The rates the app recorded: vouched for as exactly the doubles Python reads as these.
+KNOWN_RATES = (0.1, 0.035)
+KNOWN_RATE = sql.one_of_reals(*KNOWN_RATES)
+
+
+@vouched(sql.or_nothing(KNOWN_RATE))
 def rate(raw: Any) -> Decimal | None:
     """A fee rate such as 0.035: read from its shortest decimal form, so 0.035 stays 0.035."""
     if raw is None or raw == "":
@@ -222,6 +246,7 @@ def rate(raw: Any) -> Decimal | None:
     return value
 
 
+@vouched(sql.one_of_integers(0, 1))
 def boolean(raw: Any) -> bool:
     if raw in (0, 1) and not isinstance(raw, float | str):
         return bool(raw)
@@ -248,6 +273,7 @@ def legacy_time_zone() -> tzinfo:
     return ZoneInfo(settings.LEGACY_TIME_ZONE)
 
 
+@vouched(sql.iso_date)
 def plain_date(raw: Any) -> date:
     if raw is None or raw == "":
         raise LegacyValueError(ValueProblem.MISSING, "empty where a date is required")
@@ -261,6 +287,7 @@ def plain_date(raw: Any) -> date:
         raise LegacyValueError(ValueProblem.UNREADABLE, f"{raw!r} is not a real date") from None
 
 
+@vouched(sql.or_nothing(sql.time_of_day))
 def time_of_day(raw: Any) -> time | None:
     """A time of day such as '10:00:25.813560': microseconds kept."""
     if raw is None or raw == "":
@@ -273,6 +300,7 @@ def time_of_day(raw: Any) -> time | None:
         raise LegacyValueError(ValueProblem.UNREADABLE, f"{raw!r} is not a time of day") from None
 
 
+@vouched(sql.or_nothing(sql.timestamp))
 def legacy_timestamp(raw: Any, legacy_tz: tzinfo | None = None) -> datetime | None:
     """A moment, made time-zone aware by how it was written.
 
@@ -299,6 +327,7 @@ def legacy_timestamp(raw: Any, legacy_tz: tzinfo | None = None) -> datetime | No
     return moment.replace(tzinfo=legacy_tz or legacy_time_zone())
 
 
+@vouched(sql.timestamp)
 def required_timestamp(raw: Any) -> datetime:
     moment = legacy_timestamp(raw)
     if moment is None:
@@ -311,6 +340,7 @@ def required_timestamp(raw: Any) -> datetime:
 GENDERS = {"남성": "male", "여성": "female", "male": "male", "female": "female"}
 
 
+@vouched(sql.one_of_words(*GENDERS))
 def gender(raw: Any) -> str:
     if raw is None or raw == "":
         raise LegacyValueError(ValueProblem.MISSING, "empty where a gender is required")
@@ -338,6 +368,7 @@ PAYMENT_METHODS = {
 }
 
 
+@vouched(sql.or_nothing(sql.any_text))  # any other text is 'other'
 def payment_method(raw: Any) -> str | None:
     """The payment method as one of the target's choices; anything unrecognised is 'other'."""
     if raw is None or raw == "":
@@ -350,6 +381,7 @@ def payment_method(raw: Any) -> str | None:
 SESSION_STATUSES = ("scheduled", "completed", "cancelled")
 
 
+@vouched(sql.one_of_words(*SESSION_STATUSES))
 def session_status(raw: Any) -> str:
     if raw in SESSION_STATUSES:
         return raw
@@ -360,6 +392,7 @@ def session_status(raw: Any) -> str:
     )
 
 
+@vouched(sql.nothing)  # SQLite's JSON is not Python's: only Python judges JSON text
 def json_object(raw: Any) -> Any:
     if raw is None or raw == "":
         return None
@@ -389,6 +422,7 @@ def is_legacy_bcrypt(raw: Any) -> bool:
     return isinstance(raw, str) and LEGACY_BCRYPT.fullmatch(raw) is not None
 
 
+@vouched(sql.anything)
 def django_password(raw: Any) -> str:
     """The legacy hash in a form Django's hashers check; any other hash cannot be
     checked, so its trainer gets an unusable password and must reset it."""
