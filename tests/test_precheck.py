@@ -735,6 +735,14 @@ def test_precheck_leaves_a_file_with_problems_unchanged(legacy_file, studio):
     assert sha256_of(path) == before
 
 
+def test_precheck_leaves_the_connection_as_it_found_it(legacy_file, studio):
+    # Precheck reads with a larger page cache, then gives the connection back.
+    with open_legacy(legacy_file.close()) as source:
+        before = source.query("PRAGMA cache_size")
+        run_precheck(source)
+        assert source.query("PRAGMA cache_size") == before
+
+
 def test_a_value_read_by_several_converters_is_one_bad_row(legacy_file, studio):
     # A trainer's name fills name, first_name and last_name: one empty name is one row.
     legacy_file.execute("UPDATE trainers SET name = '' WHERE id = ?", (studio["trainer"],))
