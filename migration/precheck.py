@@ -27,7 +27,7 @@ from .legacy.schema import (
     optional_tables,
 )
 from .legacy.source import DEFAULT_BATCH_SIZE
-from .pairs import match_pair_rows
+from .pairs import PairMatches, match_pair_rows
 from .rows import id_order
 from .specs import SPECS, TABLE_PAIRS, ColumnMap, TableSpec
 from .transforms import (
@@ -68,6 +68,10 @@ class PrecheckReport:
     tables: tuple[TableInventory, ...]
     generations: tuple[GenerationStatus, ...]
     findings: tuple[Finding, ...] = field(default=())
+    # The rows precheck matched across each old/new table pair (by the old
+    # table's name), for the importer, which would otherwise match them again.
+    # Not part of the report itself.
+    pair_matches: dict[str, PairMatches] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def legacy_tables(self) -> list[TableInventory]:
@@ -110,11 +114,12 @@ class PrecheckReport:
 
 def run_precheck(source: LegacySource) -> PrecheckReport:
     layout = LegacyLayout.read(source)
+    pair_matches: dict[str, PairMatches] = {}
     with _page_cache(source, kib=PRECHECK_PAGE_CACHE_KIB):
         integrity = tuple(source.integrity_check())
         findings = [
             *_integrity_findings(integrity),
-            *_check_findings(source, layout),
+            *_check_findings(source, layout, pair_matches),
         ]
     return PrecheckReport(
         source=str(source.path),
@@ -124,6 +129,7 @@ def run_precheck(source: LegacySource) -> PrecheckReport:
         tables=tuple(_inventory(source, layout)),
         generations=tuple(_generations(layout)),
         findings=tuple(findings),
+        pair_matches=pair_matches,
     )
 
 
@@ -153,9 +159,14 @@ def _integrity_findings(integrity: tuple[str, ...]) -> Iterator[Finding]:
         )
 
 
-def _check_findings(source: LegacySource, layout: LegacyLayout) -> Iterator[Finding]:
+def _check_findings(
+    source: LegacySource, layout: LegacyLayout, pair_matches: dict[str, PairMatches]
+) -> Iterator[Finding]:
     for check in CHECKS:
-        yield from check(source, layout)
+        if check is check_table_pairs:  # it hands its matches over: matched once
+            yield from check_table_pairs(source, layout, matched=pair_matches)
+        else:
+            yield from check(source, layout)
 
 
 def _inventory(source: LegacySource, layout: LegacyLayout) -> Iterator[TableInventory]:
@@ -373,7 +384,13 @@ def check_passwords(source: LegacySource, layout: LegacyLayout) -> Iterator[Find
         )
 
 
-def check_table_pairs(source: LegacySource, layout: LegacyLayout) -> Iterator[Finding]:
+def check_table_pairs(
+    source: LegacySource,
+    layout: LegacyLayout,
+    *,
+    matched: dict[str, PairMatches] | None = None,
+) -> Iterator[Finding]:
+    """Each pair's merge, and its rows on both sides; `matched`, if given, gets the matches."""
     for pair in TABLE_PAIRS:
         if not (layout.has_table(pair.new) and layout.has_table(pair.old)):
             continue
@@ -391,6 +408,8 @@ def check_table_pairs(source: LegacySource, layout: LegacyLayout) -> Iterator[Fi
         matches = match_pair_rows(source.query, layout, pair)
         if matches is None:
             continue
+        if matched is not None:
+            matched[pair.old] = matches
         if matches.duplicates:
             yield finding(
                 "pairs.duplicate-row",

@@ -1,5 +1,6 @@
 """Precheck on small legacy files: each finding it can make, its report formats, its exit codes."""
 
+import dataclasses
 import json
 import random
 import sqlite3
@@ -490,6 +491,28 @@ def test_pair_matching_agrees_with_the_row_by_row_rule(tmp_path, seed):
             rows[pair.old], rows[pair.new], pair
         )
     connection.close()
+
+
+def test_the_report_hands_its_pair_matches_to_the_importer(legacy_file, studio):
+    client, package, trainer = studio["client"], studio["package"], studio["trainer"]
+    old = legacy_file.training_session(
+        client, package, trainer, session_date="2024-03-05", session_time="10:00:25.813560"
+    )
+    report = precheck(legacy_file)
+    sessions, payments = (
+        report.pair_matches["training_sessions"],
+        report.pair_matches["payment_records"],
+    )
+    assert (sessions.duplicates, sessions.conflicts) == ({old: studio["session"]}, {})
+    assert (payments.duplicates, payments.conflicts) == ({}, {})
+    # Not part of the report: neither rendered nor compared.
+    assert "pair_matches" not in report.to_dict()
+    assert report == dataclasses.replace(report, pair_matches={})
+
+
+def test_no_pair_matches_without_both_tables(legacy_file, studio):
+    legacy_file.execute("DROP TABLE payment_records")
+    assert list(precheck(legacy_file).pair_matches) == ["training_sessions"]
 
 
 # --- references -----------------------------------------------------------
