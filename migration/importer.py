@@ -32,7 +32,7 @@ from . import parallel
 from .conversion import LegacyRow, RowReader, TrainerLookup
 from .findings import Finding, Severity
 from .layout import LegacyLayout
-from .legacy import LegacySource, quote_identifier
+from .legacy import FileWatch, LegacySource, quote_identifier
 from .legacy.schema import QUARANTINE_TABLE
 from .models import ImportRun, LedgerEntry
 from .outputs import LEDGER_FIELDS, TableOutput
@@ -205,10 +205,12 @@ class TableImport:
         writer: RowWriter,
         twins: dict[Any, Any],
         converters: ChunkConverters | None = None,
+        watch: FileWatch | None = None,
     ):
         self.spec, self.source, self.layout = spec, source, layout
         self.run, self.using = run, using
         self.id_map, self.writer, self.converters = id_map, writer, converters
+        self.watch = watch
         # For an old table: its rows that are exact twins of a new-table row.
         self.twins = twins
         self.model: type[Model] = apps.get_model(spec.model)
@@ -245,6 +247,7 @@ class TableImport:
             else:
                 self._import_in_batches(progress, total)
             self._record_quarantined()
+            self._check_source_unchanged()
         self.result.gone_from_legacy = self._count_gone()
         self.result.seconds = time.monotonic() - started
         return self.result
@@ -518,6 +521,15 @@ class TableImport:
         self.result.quarantined += len(rows)
         self.result.read += len(rows)
 
+    def _check_source_unchanged(self) -> None:
+        """Before the table commits: the file it was read from is as precheck saw it."""
+        if self.watch is not None and self.watch.changed():
+            raise ImportFailed(
+                f"{self.spec.table}: the legacy file was written to while it was read "
+                "(is the old app still running?), so this table was not imported; stop "
+                "the app, then run import_legacy again"
+            )
+
     @contextmanager
     def _checking_references(self) -> Iterator[None]:
         """Every foreign key of the table and of the ledger, checked at once, at the end.
@@ -578,13 +590,14 @@ def import_legacy(
 ) -> ImportReport:
     """Import the legacy file into the target database `using`; see the module docstring."""
     with _the_only_import(using):
+        watch = FileWatch(source.path)  # before anything is read
         precheck = run_precheck(source)
         if precheck.blocking:
             raise ImportRefused(precheck.blocking)
         if not dry_run:
-            return _import_tables(source, using, precheck, progress, dry_run=False)
+            return _import_tables(source, using, precheck, watch, progress, dry_run=False)
         with transaction.atomic(using=using):
-            report = _import_tables(source, using, precheck, progress, dry_run=True)
+            report = _import_tables(source, using, precheck, watch, progress, dry_run=True)
             transaction.set_rollback(True, using=using)
         return report
 
@@ -640,6 +653,7 @@ def _import_tables(
     source: LegacySource,
     using: str,
     precheck: PrecheckReport,
+    watch: FileWatch,
     progress: Progress | None,
     *,
     dry_run: bool,
@@ -677,6 +691,7 @@ def _import_tables(
                     writer=writer,
                     twins=_twins(source, layout, spec),
                     converters=converters,
+                    watch=watch,
                 )
                 report.tables.append(table_import.run_import(progress))
         if not dry_run:

@@ -1246,3 +1246,29 @@ def test_an_import_lets_go_of_the_lock_when_it_ends_even_when_it_fails(sample, f
     frozen_payments()
     assert run_import(sample)[0] == 0
     assert lock_is_free()
+
+
+# --- a legacy file written to while it is read -----------------------------
+
+
+@COMMITS
+def test_a_file_written_to_during_the_import_stops_the_table_it_was_in(sample):
+    def the_old_app_writes(table: str, done: int, total: int) -> None:
+        if table == "sessions" and done == 0:
+            with closing(sqlite3.connect(sample)) as app:
+                app.execute("UPDATE clients SET phone = '010-0000-0000' WHERE id = 3")
+                app.commit()
+
+    with open_legacy(sample) as source, pytest.raises(ImportFailed) as stopped:
+        import_legacy(source=source, using="default", progress=the_old_app_writes)
+
+    assert str(stopped.value).startswith(
+        "sessions: the legacy file was written to while it was read (is the old app still running?)"
+    )
+    assert SessionPackage.objects.count() == 5  # the tables before it are committed
+    assert not Session.objects.exists()
+    assert not LedgerEntry.objects.filter(legacy_table="sessions").exists()
+    assert ImportRun.objects.get().outcome == "failed"
+    # Once the app has stopped, the next run reads the file as it now is.
+    assert run_import(sample)[0] == 0
+    assert Client.objects.get(pk=3).phone == "010-0000-0000"

@@ -1,13 +1,14 @@
 """The legacy reader: bad files fail in one line, the file is never written, names are not SQL."""
 
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import bcrypt
 import pytest
 from django.db import connections
 
-from migration.legacy import LegacyFileError, open_legacy
+from migration.legacy import FileWatch, LegacyFileError, open_legacy
 from migration.precheck import run_precheck
 from tests.conftest import run_command, sha256_of
 from tests.legacy_files import LegacyFile
@@ -306,3 +307,20 @@ def test_a_batch_with_text_that_is_not_utf8_is_read_whole_and_its_neighbours_too
         for batch_size in (1, 2, 1000):
             assert list(source.rows("clients", ("id", "name"), batch_size=batch_size)) == expected
     assert (ids["client"], "Kim\udcff") in expected
+
+
+def test_a_watch_sees_a_write_to_the_file_or_to_its_wal_journal(tmp_path):
+    path = tmp_path / "app.db"
+    with closing(sqlite3.connect(path)) as app:
+        app.execute("PRAGMA journal_mode = WAL")
+        app.execute("PRAGMA wal_autocheckpoint = 0")  # the app's writes stay in the journal
+        app.execute("CREATE TABLE clients (id INTEGER PRIMARY KEY, name TEXT)")
+        app.commit()
+        watch = FileWatch(path)
+        assert not watch.changed()
+        app.execute("INSERT INTO clients (name) VALUES ('Kim')")
+        app.commit()
+        assert watch.changed()
+        # ... and the reader sees the journal's rows.
+        with open_legacy(path) as source:
+            assert source.query("SELECT name FROM clients") == [("Kim",)]

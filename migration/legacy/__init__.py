@@ -1,3 +1,17 @@
-from .source import LegacyFileError, LegacySource, file_sha256, open_legacy, quote_identifier
+from .source import (
+    FileWatch,
+    LegacyFileError,
+    LegacySource,
+    file_sha256,
+    open_legacy,
+    quote_identifier,
+)
 
-__all__ = ["LegacyFileError", "LegacySource", "file_sha256", "open_legacy", "quote_identifier"]
+__all__ = [
+    "FileWatch",
+    "LegacyFileError",
+    "LegacySource",
+    "file_sha256",
+    "open_legacy",
+    "quote_identifier",
+]

@@ -48,6 +48,33 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+class FileWatch:
+    """Whether anything wrote a legacy file, or its WAL journal, since the watch began.
+
+    The old app may still be running during a cutover; rows read from a file
+    it is writing to could mix two states of it. A write changes a file's
+    modification time (to the nanosecond) and often its size; checking both
+    costs a stat, so it can be done after every table.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._seen = self._state()
+
+    def changed(self) -> bool:
+        return self._state() != self._seen
+
+    def _state(self) -> tuple:
+        def stat(path: Path) -> tuple[int, int] | None:
+            try:
+                found = path.stat()
+            except FileNotFoundError:
+                return None
+            return found.st_size, found.st_mtime_ns
+
+        return stat(self.path), stat(self.path.with_name(self.path.name + "-wal"))
+
+
 @dataclass(frozen=True)
 class ColumnInfo:
     name: str
