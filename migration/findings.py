@@ -106,6 +106,13 @@ CATALOGUE: dict[str, Kind] = {
     "value.unstorable-text": Kind(
         Severity.BLOCKING, f"{CLEAN} (it makes the text storable and logs the original bytes)"
     ),
+    # import_legacy: is the target ready for the file?
+    "import.id-taken": Kind(
+        Severity.BLOCKING,
+        "the new app already has rows of its own with these ids (an admin account made "
+        "before the import, say), and legacy rows keep their ids: import into a database "
+        "without them and make them afterwards, or give those rows other ids first",
+    ),
     # verify_import: does the target match the legacy file, row by row?
     "verify.not-imported": Kind(
         Severity.BLOCKING, "run import_legacy with this file first, then verify again"

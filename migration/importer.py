@@ -29,6 +29,7 @@ from django.db.models import Max, Model
 from django.utils import timezone
 
 from . import parallel
+from .collisions import taken_ids
 from .conversion import LegacyRow, RowReader, TrainerLookup
 from .findings import Finding, Severity
 from .layout import LegacyLayout
@@ -54,6 +55,14 @@ class ImportRefused(Exception):
 
     def __init__(self, findings: list[Finding]):
         super().__init__(f"{len(findings)} blocking finding(s)")
+        self.findings = findings
+
+
+class IdsTaken(Exception):
+    """The target's own rows hold ids that legacy rows keep; nothing was written."""
+
+    def __init__(self, findings: list[Finding]):
+        super().__init__(f"{len(findings)} table(s) with ids taken")
         self.findings = findings
 
 
@@ -594,6 +603,8 @@ def import_legacy(
         precheck = run_precheck(source)
         if precheck.blocking:
             raise ImportRefused(precheck.blocking)
+        if taken := taken_ids(source, LegacyLayout.read(source), using):
+            raise IdsTaken(taken)
         if not dry_run:
             return _import_tables(source, using, precheck, watch, progress, dry_run=False)
         with transaction.atomic(using=using):

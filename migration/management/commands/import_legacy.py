@@ -1,7 +1,13 @@
 from django.core.management.base import CommandError
 from django.db import DEFAULT_DB_ALIAS, DatabaseError
 
-from migration.importer import ImportBusy, ImportFailed, ImportRefused, import_legacy
+from migration.importer import (
+    IdsTaken,
+    ImportBusy,
+    ImportFailed,
+    ImportRefused,
+    import_legacy,
+)
 from migration.management.base import EXIT_FINDINGS, ReportCommand
 from migration.progress import TerminalProgress
 from migration.reports import render_import
@@ -46,6 +52,14 @@ class Command(ReportCommand):
                     f"{source.path}: run clean_legacy (or fix them), then import the result",
                     returncode=EXIT_FINDINGS,
                 ) from refused
+            except IdsTaken as taken:
+                for item in taken.findings:
+                    self.stderr.write(f"  [{item.code}] {item.summary}")
+                raise CommandError(
+                    f"the target already has rows of its own where legacy rows go; nothing "
+                    f"was written: {taken.findings[0].fix}",
+                    returncode=EXIT_FINDINGS,
+                ) from taken
             except (ImportFailed, DatabaseError) as error:
                 # The first line only: a database's later lines may quote row data.
                 reason = str(error).strip().splitlines()[0]
