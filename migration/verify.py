@@ -6,11 +6,14 @@ legacy row to target row, with the hashes of both as imported. It shares with
 the importer just what a legacy row means (the specs, through
 `conversion.RowReader`) and how a target row is fingerprinted.
 
-A chain's file has a million rows, so each table is one stream in id order:
-legacy rows beside ledger entries (without the ledger's copy of each row),
-target rows fetched by id range a batch at a time. A row's expected values
-are compared with the target's as a whole, and field by field only when they
-differ, to name the fields.
+A chain's file has a million rows, so each table is walked as streams in id
+order: legacy rows beside ledger entries (without the ledger's copy of each
+row), target rows fetched by id range a batch at a time. A row's expected
+values are compared with the target's as a whole, and field by field only
+when they differ, to name the fields. A large table is walked in ranges of
+ids by worker processes, one per core, while this process runs the checks
+that need only the target; the ranges' findings add up to one walk's.
+Memory stays flat: nothing is held per row but the findings.
 
 The checks, counts first, then relations, then every field:
 - the legacy file against the ledger: rows added, changed or deleted since;
@@ -24,14 +27,18 @@ The checks, counts first, then relations, then every field:
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from operator import itemgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.apps import apps
 from django.contrib.auth.hashers import is_password_usable
@@ -43,12 +50,20 @@ from django.db.models.functions import Lower, Trim
 from .conversion import LegacyRow, MissingColumn, RowReader, TrainerLookup
 from .findings import Finding, Severity, finding
 from .layout import LegacyLayout
-from .legacy import LegacySource, file_sha256
+from .legacy import LegacySource, file_sha256, quote_identifier
 from .legacy.schema import QUARANTINE_TABLE
+from .legacy.source import decode_legacy_text
 from .models import ImportRun, LedgerEntry
 from .pairs import match_pair_rows
 from .rows import Fingerprinter, raw_row
-from .specs import IMPORT_ORDER, PAIRS_BY_TABLE, RENUMBERED_TABLES, TableSpec, target_models
+from .specs import (
+    IMPORT_ORDER,
+    PAIRS_BY_TABLE,
+    RENUMBERED_TABLES,
+    SPECS,
+    TableSpec,
+    target_models,
+)
 from .transforms import LegacyValueError, is_legacy_bcrypt
 
 BATCH_SIZE = 2_000
@@ -131,17 +146,25 @@ def verify_import(*, source: LegacySource, using: str, strict: bool = False) -> 
         return VerifyReport(str(source.path), sha256, None, None, strict, (check,))
     layout = LegacyLayout.read(source)
     tables = TableChecks(source, layout, using)
-    tables.run()
+    with tables.walking():
+        # The checks that need no legacy row run while the tables are walked
+        # (in worker processes, on a large file): they wait on the database.
+        target_rows = reverse_counts(using)
+        money = held_money(using)
+        linked = relations(using)
+        emails = unique_emails(using)
+        ids = sequences(using)
+        carried = passwords(source, layout, using)
     checks = (
         tables.legacy_changes(),
         tables.row_balance(),
-        reverse_counts(using),
+        target_rows,
         tables.fields(),
-        tables.money_totals(),
-        relations(using),
-        unique_emails(using),
-        sequences(using),
-        passwords(source, layout, using),
+        tables.money_totals(money),
+        linked,
+        emails,
+        ids,
+        carried,
         tables.drift(),
     )
     return VerifyReport(str(source.path), sha256, str(run.pk), run.source_sha256, strict, checks)
@@ -151,11 +174,13 @@ def verify_import(*, source: LegacySource, using: str, strict: bool = False) -> 
 
 
 @dataclass
-class TableTally:
-    spec: TableSpec
+class TableWalk:
+    """What a walk over a legacy table, or over a range of its ids, found.
+
+    Plain data, so that a worker process can send it back.
+    """
+
     legacy_rows: int = 0
-    quarantined_in_file: int = 0
-    ledger_actions: Counter = field(default_factory=Counter)
     added: list[Any] = field(default_factory=list)
     changed: list[Any] = field(default_factory=list)
     deleted: list[Any] = field(default_factory=list)
@@ -166,38 +191,123 @@ class TableTally:
     mismatched_rows: set = field(default_factory=set)
     expected_money: Counter = field(default_factory=Counter)
     merged: dict[Any, Any] = field(default_factory=dict)  # old id -> target id, per the ledger
+
+    def extend(self, part: TableWalk) -> None:
+        """Adds the walk over the next range of ids: the same as one walk over both."""
+        self.legacy_rows += part.legacy_rows
+        for ids in ("added", "changed", "deleted", "target_missing", "drifted"):
+            getattr(self, ids).extend(getattr(part, ids))
+        self.compared += part.compared
+        self.mismatches = (self.mismatches + part.mismatches)[:EXAMPLES]
+        self.mismatched_rows |= part.mismatched_rows
+        self.expected_money.update(part.expected_money)  # adds, as Counters do
+        self.merged.update(part.merged)
+
+
+@dataclass
+class TableTally:
+    spec: TableSpec
+    quarantined_in_file: int = 0
+    ledger_actions: Counter = field(default_factory=Counter)
+    walk: TableWalk = field(default_factory=TableWalk)
     bad_merges: list[Any] = field(default_factory=list)
 
 
+class IdRange(NamedTuple):
+    """The legacy ids from `low` up to, not including, `high` (None: no bound)."""
+
+    low: int | None = None
+    high: int | None = None
+
+    def holds(self, legacy_id: int | None) -> bool:
+        # An id the importer could not read (None) belongs to the first range:
+        # every row must fall in exactly one.
+        if legacy_id is None:
+            return self.low is None
+        return (self.low is None or self.low <= legacy_id) and (
+            self.high is None or legacy_id < self.high
+        )
+
+    def lookups(self) -> dict[str, int]:
+        bounds = {"legacy_id__gte": self.low, "legacy_id__lt": self.high}
+        return {lookup: bound for lookup, bound in bounds.items() if bound is not None}
+
+
+EVERY_ID = IdRange()
+
+
 class TableChecks:
-    """Walks each legacy table beside its ledger entries, in id order, once."""
+    """Walks each legacy table beside its ledger entries, in id order, once.
+
+    A large table is walked in ranges of ids by worker processes (Python
+    converts a row at a time: one process is one core); the ranges' walks
+    add up to the walk of the whole table.
+    """
 
     def __init__(self, source: LegacySource, layout: LegacyLayout, using: str):
         self.source, self.layout, self.using = source, layout, using
-        self.trainers = TrainerLookup(source, layout)
         self.tallies: list[TableTally] = []
 
-    def run(self) -> None:
-        for spec in IMPORT_ORDER:
-            tally = TableTally(spec)
-            self.tallies.append(tally)
-            tally.ledger_actions = Counter(
-                dict(
-                    _ledger(self.using, spec.table)
-                    .values_list("action")
-                    .annotate(n=Count("pk"))
-                    .values_list("action", "n")
-                )
-            )
-            tally.quarantined_in_file = self._quarantined_in_file(spec.table)
-            if self.layout.has_table(spec.table):
-                self._walk(tally)
-            else:
-                tally.deleted = list(
-                    _ledger(self.using, spec.table)
+    @contextmanager
+    def walking(self) -> Iterator[None]:
+        """Every table walked: under way during the `with` block, finished at its end."""
+        self.tallies = [TableTally(spec) for spec in IMPORT_ORDER]
+        workers = _worker_count(self.using)
+        parts = [
+            (tally, ids)
+            for tally in self.tallies
+            if self.layout.has_table(tally.spec.table)
+            for ids in self._id_ranges(tally.spec, workers)
+        ]
+        with self._walks(parts, workers) as walks:
+            for tally in self.tallies:
+                self._count(tally)
+            yield
+            for (tally, _), walk in zip(parts, walks, strict=True):
+                tally.walk.extend(walk)
+        for tally in self.tallies:
+            if not self.layout.has_table(tally.spec.table):
+                tally.walk.deleted = list(
+                    _ledger(self.using, tally.spec.table)
                     .exclude(action=Action.QUARANTINED)
                     .values_list("legacy_id", flat=True)
                 )
+            self._check_merges(tally)
+
+    def _id_ranges(self, spec: TableSpec, workers: int) -> list[IdRange]:
+        """The table's ids in as many ranges as there are workers, of PART_ROWS rows or more."""
+        table = spec.table
+        parts = min(workers, self.source.count(table) // PART_ROWS)
+        if parts < 2 or not self.layout.has_column(table, "id"):
+            return [EVERY_ID]
+        sql = f"SELECT min(id), max(id) FROM {quote_identifier(table)}"
+        low, high = self.source.query(sql)[0]
+        if type(low) is not int or type(high) is not int:
+            return [EVERY_ID]  # ids that are not all numbers: not worth splitting
+        step = (high - low) // parts + 1
+        bounds = [low + step * part for part in range(1, parts)]
+        return [IdRange(a, b) for a, b in zip([None, *bounds], [*bounds, None], strict=True)]
+
+    def _walks(
+        self, parts: list[tuple[TableTally, IdRange]], workers: int
+    ) -> AbstractContextManager[Iterator[TableWalk]]:
+        """Each part's walk, in order: by worker processes if any table was split."""
+        walker = TableWalker(self.source, self.layout, self.using)
+        if all(ids == EVERY_ID for _, ids in parts):
+            # Here, one part after the other, as the walks are asked for.
+            return nullcontext(walker.walk(tally.spec, ids) for tally, ids in parts)
+        return _walks_in_workers(walker, [(tally.spec.table, ids) for tally, ids in parts], workers)
+
+    def _count(self, tally: TableTally) -> None:
+        tally.ledger_actions = Counter(
+            dict(
+                _ledger(self.using, tally.spec.table)
+                .values_list("action")
+                .annotate(n=Count("pk"))
+                .values_list("action", "n")
+            )
+        )
+        tally.quarantined_in_file = self._quarantined_in_file(tally.spec.table)
 
     def _quarantined_in_file(self, table: str) -> int:
         if not self.layout.has_table(QUARANTINE_TABLE):
@@ -205,50 +315,14 @@ class TableChecks:
         sql = f"SELECT count(*) FROM {QUARANTINE_TABLE} WHERE source_table = %s"
         return self.source.query(sql, [table])[0][0]
 
-    def _walk(self, tally: TableTally) -> None:
-        spec = tally.spec
-        columns = self.layout.columns[spec.table]
-        read = self._reader(spec, columns)
-        legacy = (
-            read(values) for values in self.source.rows(spec.table, columns, batch_size=BATCH_SIZE)
-        )
-        # What the join needs and no more: the ledger's copy of each row (`raw`)
-        # is most of its bytes, and a model instance per row most of its cost.
-        entries = (
-            _ledger(self.using, spec.table)
-            .exclude(action=Action.QUARANTINED)
-            .order_by("legacy_id")
-            .values_list(*LEDGER_COLUMNS, named=True)
-            .iterator(chunk_size=BATCH_SIZE)
-        )
-        target = TargetTable(spec, self.using)
-        same: list[tuple[LegacyRow, Any]] = []
-        for row, entry in _merge_join(legacy, entries):
-            if row is not None:
-                tally.legacy_rows += 1
-            if entry is None:
-                tally.added.append(row.legacy_id)
-            elif row is None:
-                tally.deleted.append(entry.legacy_id)
-            elif row.source_hash != entry.source_hash:
-                tally.changed.append(row.legacy_id)
-            elif entry.action in WITH_OWN_TARGET:
-                same.append((row, entry))
-                if len(same) >= BATCH_SIZE:
-                    self._compare(tally, target, same)
-                    same = []
-            elif entry.action == Action.MERGED:
-                tally.merged[entry.legacy_id] = entry.target_id
-        self._compare(tally, target, same)
-        self._check_merges(tally)
-
     def _check_merges(self, tally: TableTally) -> None:
         """Each merged old row must still be the exact twin of the new row it went into.
 
         The twins are matched afresh from the legacy file (one to one), not
         taken from the ledger: a merge the file does not bear out is a lost row.
         """
-        if not tally.merged:
+        merged = tally.walk.merged
+        if not merged:
             return
         pair = PAIRS_BY_TABLE[tally.spec.table]
         matches = match_pair_rows(self.source.query, self.layout, pair)
@@ -258,10 +332,210 @@ class TableChecks:
             .filter(legacy_id__in=set(twins.values()))
             .values_list("legacy_id", "target_id")
         )
-        for old_id, target_id in tally.merged.items():
+        for old_id, target_id in merged.items():
             twin = twins.get(old_id)
             if twin is None or twin_targets.get(twin) != target_id:
                 tally.bad_merges.append(old_id)
+
+    # the outcomes of the pass, one check each
+
+    def legacy_changes(self) -> CheckOutcome:
+        findings = []
+        for tally in self.tallies:
+            table = tally.spec.table
+            for code, ids, what in (
+                ("verify.legacy-added", tally.walk.added, "added to"),
+                ("verify.legacy-changed", tally.walk.changed, "changed in"),
+                ("verify.legacy-deleted", tally.walk.deleted, "deleted from"),
+            ):
+                if ids:
+                    findings.append(
+                        finding(
+                            code,
+                            f"{table}: {len(ids)} row(s) {what} the legacy file since the import",
+                            table=table,
+                            row_ids=ids,
+                        )
+                    )
+        total = sum(
+            len(t.walk.added) + len(t.walk.changed) + len(t.walk.deleted) for t in self.tallies
+        )
+        summary = (
+            "no legacy row added, changed or deleted since the import"
+            if not total
+            else f"{total} legacy row(s) differ from what was imported: the delta to import"
+        )
+        return CheckOutcome("legacy file since the import", summary, tuple(findings))
+
+    def row_balance(self) -> CheckOutcome:
+        findings, lines = [], []
+        for tally in self.tallies:
+            if not (tally.walk.legacy_rows or tally.ledger_actions or tally.quarantined_in_file):
+                continue
+            in_file = tally.walk.legacy_rows + tally.quarantined_in_file
+            in_ledger = sum(tally.ledger_actions.values())
+            actions = " + ".join(
+                f"{tally.ledger_actions[a]} {a}" for a in Action.values if tally.ledger_actions[a]
+            )
+            lines.append(f"{tally.spec.table} {in_file} = {actions or '0'}")
+            if in_file != in_ledger:
+                findings.append(
+                    finding(
+                        "verify.row-balance",
+                        f"{tally.spec.table}: {in_file} legacy row(s), {in_ledger} in the ledger "
+                        f"({actions or 'none'})",
+                        table=tally.spec.table,
+                        row_count=abs(in_file - in_ledger),
+                    )
+                )
+        return CheckOutcome("row balance", "; ".join(lines), tuple(findings))
+
+    def fields(self) -> CheckOutcome:
+        findings = []
+        for tally in self.tallies:
+            if tally.walk.target_missing:
+                findings.append(
+                    finding(
+                        "verify.target-missing",
+                        f"{tally.spec.table}: {len(tally.walk.target_missing)} imported row(s) no "
+                        f"longer in {tally.spec.model}",
+                        table=tally.spec.table,
+                        row_ids=tally.walk.target_missing,
+                    )
+                )
+            if tally.bad_merges:
+                findings.append(
+                    finding(
+                        "verify.merge-unfounded",
+                        f"{tally.spec.table}: {len(tally.bad_merges)} row(s) merged into a "
+                        f"row that is not their twin in the legacy file",
+                        table=tally.spec.table,
+                        row_ids=tally.bad_merges,
+                    )
+                )
+            if tally.walk.mismatched_rows:
+                shown = "; ".join(
+                    f"id {legacy_id} {name}: expected {_shown(name, want)}, "
+                    f"found {_shown(name, got)}"
+                    for legacy_id, name, want, got in tally.walk.mismatches[:5]
+                )
+                findings.append(
+                    finding(
+                        "verify.field-mismatch",
+                        f"{tally.spec.table}: {len(tally.walk.mismatched_rows)} row(s) differ from "
+                        f"their legacy row: {shown}",
+                        table=tally.spec.table,
+                        row_ids=sorted(tally.walk.mismatched_rows),
+                        details={
+                            "differences": [
+                                {
+                                    "legacy_id": i,
+                                    "field": n,
+                                    "expected": _shown(n, w),
+                                    "found": _shown(n, g),
+                                }
+                                for i, n, w, g in tally.walk.mismatches
+                            ]
+                        },
+                    )
+                )
+        compared = sum(t.walk.compared for t in self.tallies)
+        return CheckOutcome(
+            "every field", f"{compared:,} imported row(s) compared field by field", tuple(findings)
+        )
+
+    def money_totals(self, held: dict[str, dict[str, Decimal | None]]) -> CheckOutcome:
+        """The target's totals (see held_money) against the legacy rows' own."""
+        findings, lines = [], []
+        for tally in self.tallies:
+            found = held.get(tally.spec.table)
+            if not found or not tally.ledger_actions:
+                continue
+            for name, total in found.items():
+                expected = tally.walk.expected_money[name]
+                total = total or Decimal(0)
+                if total != expected:
+                    findings.append(
+                        finding(
+                            "verify.money-total",
+                            f"{tally.spec.table}.{name}: the target holds {total:,} won, "
+                            f"the legacy file {expected:,}",
+                            table=tally.spec.table,
+                            column=name,
+                        )
+                    )
+            amount = next(iter(found))
+            lines.append(f"{tally.spec.table}.{amount} {found[amount] or 0:,}")
+        return CheckOutcome("money totals", "; ".join(lines) + " won", tuple(findings))
+
+    def drift(self) -> CheckOutcome:
+        findings = [
+            finding(
+                "verify.drift",
+                f"{t.spec.table}: {len(t.walk.drifted)} row(s) edited in Django since their import",
+                table=t.spec.table,
+                row_ids=t.walk.drifted,
+            )
+            for t in self.tallies
+            if t.walk.drifted
+        ]
+        drifted = sum(len(t.walk.drifted) for t in self.tallies)
+        return CheckOutcome("edits since the import", f"{drifted} row(s) edited", tuple(findings))
+
+
+class TableWalker:
+    """Walks a legacy table, or a range of its ids, beside its ledger entries, in id order."""
+
+    def __init__(self, source: LegacySource, layout: LegacyLayout, using: str):
+        self.source, self.layout, self.using = source, layout, using
+        self.trainers = TrainerLookup(source, layout)
+
+    def walk(self, spec: TableSpec, ids: IdRange = EVERY_ID) -> TableWalk:
+        found = TableWalk()
+        columns = self.layout.columns[spec.table]
+        read = self._reader(spec, columns)
+        legacy = (read(values) for values in self._legacy_values(spec, columns, ids))
+        # What the join needs and no more: the ledger's copy of each row (`raw`)
+        # is most of its bytes, and a model instance per row most of its cost.
+        entries = (
+            _ledger(self.using, spec.table)
+            .exclude(action=Action.QUARANTINED)
+            .filter(**ids.lookups())
+            .order_by("legacy_id")
+            .values_list(*LEDGER_COLUMNS, named=True)
+            .iterator(chunk_size=BATCH_SIZE)
+        )
+        target = TargetTable(spec, self.using)
+        same: list[tuple[LegacyRow, Any]] = []
+        for row, entry in _merge_join(legacy, entries):
+            if row is not None:
+                found.legacy_rows += 1
+            if entry is None:
+                found.added.append(row.legacy_id)
+            elif row is None:
+                found.deleted.append(entry.legacy_id)
+            elif row.source_hash != entry.source_hash:
+                found.changed.append(row.legacy_id)
+            elif entry.action in WITH_OWN_TARGET:
+                same.append((row, entry))
+                if len(same) >= BATCH_SIZE:
+                    self._compare(found, spec, target, same)
+                    same = []
+            elif entry.action == Action.MERGED:
+                found.merged[entry.legacy_id] = entry.target_id
+        self._compare(found, spec, target, same)
+        return found
+
+    def _legacy_values(
+        self, spec: TableSpec, columns: tuple[str, ...], ids: IdRange
+    ) -> Iterator[tuple]:
+        rows = self.source.rows(spec.table, columns, batch_size=BATCH_SIZE)
+        if ids == EVERY_ID:
+            return rows
+        # A range's rows are those whose id, read as the importer reads it, is in
+        # it (a table is split only if it has ids); the others are left unread.
+        index, read_id = columns.index("id"), _id_reader(spec)
+        return (values for values in rows if ids.holds(read_id(values[index])))
 
     def _reader(self, spec: TableSpec, columns: tuple[str, ...]) -> Callable[[tuple], LegacyRow]:
         """Reads a row of the table as the importer does, the plan worked out once."""
@@ -285,42 +559,36 @@ class TableChecks:
         return read
 
     def _compare(
-        self, tally: TableTally, target: TargetTable, pairs: list[tuple[LegacyRow, Any]]
+        self,
+        found: TableWalk,
+        spec: TableSpec,
+        target: TargetTable,
+        pairs: list[tuple[LegacyRow, Any]],
     ) -> None:
         if not pairs:
             return
-        found = target.rows([entry.target_id for _, entry in pairs])
-        references = self._references(tally.spec, [row for row, _ in pairs])
+        current_rows = target.rows([entry.target_id for _, entry in pairs])
+        references = self._references(spec, [row for row, _ in pairs])
         for row, entry in pairs:
-            current = found.get(entry.target_id)
+            current = current_rows.get(entry.target_id)
             if current is None:
-                tally.target_missing.append(row.legacy_id)
+                found.target_missing.append(row.legacy_id)
                 continue
             expected = target.expected(row, references)
             for index, name in target.money:
                 if expected[index] is not None:
-                    tally.expected_money[name] += expected[index]
+                    found.expected_money[name] += expected[index]
             if target.fingerprint(current) != entry.target_hash:
                 # Edited in Django since: reported as drift, not compared field by field.
                 # Its money still counts below: totals must match the legacy file to the won.
-                tally.drifted.append(row.legacy_id)
+                found.drifted.append(row.legacy_id)
                 continue
-            tally.compared += 1
+            found.compared += 1
             # Equal tuples are equal field by field, which _same_value never
             # finds different; only a row that differs somewhere is looked at
             # field by field, by _same_value's own rules.
             if expected != current:
-                self._compare_fields(tally, target.fields, row.legacy_id, expected, current)
-
-    @staticmethod
-    def _compare_fields(
-        tally: TableTally, fields: tuple[str, ...], legacy_id: Any, expected: tuple, found: tuple
-    ) -> None:
-        for name, want, got in zip(fields, expected, found, strict=True):
-            if not _same_value(name, want, got):
-                tally.mismatched_rows.add(legacy_id)
-                if len(tally.mismatches) < EXAMPLES:
-                    tally.mismatches.append((legacy_id, name, want, got))
+                _compare_fields(found, target.fields, row.legacy_id, expected, current)
 
     def _references(self, spec: TableSpec, rows: list[LegacyRow]) -> dict[str, dict[Any, Any]]:
         """Legacy id -> target id, from the ledger, for references to renumbered tables."""
@@ -335,154 +603,100 @@ class TableChecks:
                 )
         return maps
 
-    # the outcomes of the pass, one check each
 
-    def legacy_changes(self) -> CheckOutcome:
-        findings = []
-        for tally in self.tallies:
-            table = tally.spec.table
-            for code, ids, what in (
-                ("verify.legacy-added", tally.added, "added to"),
-                ("verify.legacy-changed", tally.changed, "changed in"),
-                ("verify.legacy-deleted", tally.deleted, "deleted from"),
-            ):
-                if ids:
-                    findings.append(
-                        finding(
-                            code,
-                            f"{table}: {len(ids)} row(s) {what} the legacy file since the import",
-                            table=table,
-                            row_ids=ids,
-                        )
-                    )
-        total = sum(len(t.added) + len(t.changed) + len(t.deleted) for t in self.tallies)
-        summary = (
-            "no legacy row added, changed or deleted since the import"
-            if not total
-            else f"{total} legacy row(s) differ from what was imported: the delta to import"
-        )
-        return CheckOutcome("legacy file since the import", summary, tuple(findings))
+def _compare_fields(
+    found: TableWalk, fields: tuple[str, ...], legacy_id: Any, expected: tuple, current: tuple
+) -> None:
+    for name, want, got in zip(fields, expected, current, strict=True):
+        if not _same_value(name, want, got):
+            found.mismatched_rows.add(legacy_id)
+            if len(found.mismatches) < EXAMPLES:
+                found.mismatches.append((legacy_id, name, want, got))
 
-    def row_balance(self) -> CheckOutcome:
-        findings, lines = [], []
-        for tally in self.tallies:
-            if not (tally.legacy_rows or tally.ledger_actions or tally.quarantined_in_file):
-                continue
-            in_file = tally.legacy_rows + tally.quarantined_in_file
-            in_ledger = sum(tally.ledger_actions.values())
-            actions = " + ".join(
-                f"{tally.ledger_actions[a]} {a}" for a in Action.values if tally.ledger_actions[a]
-            )
-            lines.append(f"{tally.spec.table} {in_file} = {actions or '0'}")
-            if in_file != in_ledger:
-                findings.append(
-                    finding(
-                        "verify.row-balance",
-                        f"{tally.spec.table}: {in_file} legacy row(s), {in_ledger} in the ledger "
-                        f"({actions or 'none'})",
-                        table=tally.spec.table,
-                        row_count=abs(in_file - in_ledger),
-                    )
-                )
-        return CheckOutcome("row balance", "; ".join(lines), tuple(findings))
 
-    def fields(self) -> CheckOutcome:
-        findings = []
-        for tally in self.tallies:
-            if tally.target_missing:
-                findings.append(
-                    finding(
-                        "verify.target-missing",
-                        f"{tally.spec.table}: {len(tally.target_missing)} imported row(s) no "
-                        f"longer in {tally.spec.model}",
-                        table=tally.spec.table,
-                        row_ids=tally.target_missing,
-                    )
-                )
-            if tally.bad_merges:
-                findings.append(
-                    finding(
-                        "verify.merge-unfounded",
-                        f"{tally.spec.table}: {len(tally.bad_merges)} row(s) merged into a "
-                        f"row that is not their twin in the legacy file",
-                        table=tally.spec.table,
-                        row_ids=tally.bad_merges,
-                    )
-                )
-            if tally.mismatched_rows:
-                shown = "; ".join(
-                    f"id {legacy_id} {name}: expected {_shown(name, want)}, "
-                    f"found {_shown(name, got)}"
-                    for legacy_id, name, want, got in tally.mismatches[:5]
-                )
-                findings.append(
-                    finding(
-                        "verify.field-mismatch",
-                        f"{tally.spec.table}: {len(tally.mismatched_rows)} row(s) differ from "
-                        f"their legacy row: {shown}",
-                        table=tally.spec.table,
-                        row_ids=sorted(tally.mismatched_rows),
-                        details={
-                            "differences": [
-                                {
-                                    "legacy_id": i,
-                                    "field": n,
-                                    "expected": _shown(n, w),
-                                    "found": _shown(n, g),
-                                }
-                                for i, n, w, g in tally.mismatches
-                            ]
-                        },
-                    )
-                )
-        compared = sum(t.compared for t in self.tallies)
-        return CheckOutcome(
-            "every field", f"{compared:,} imported row(s) compared field by field", tuple(findings)
-        )
+def _id_reader(spec: TableSpec) -> Callable[[Any], int | None]:
+    """A raw legacy id read as the importer reads it; None if it cannot be."""
+    convert = next(column.convert for column in spec.columns if column.field == "id")
 
-    def money_totals(self) -> CheckOutcome:
-        findings, lines = [], []
-        for tally in self.tallies:
-            model = apps.get_model(tally.spec.model)
-            fields = [c.field for c in tally.spec.columns if _is_won(model, c.field)]
-            if not fields or not tally.ledger_actions:
-                continue
-            ids = _ledger(self.using, tally.spec.table).filter(action__in=WITH_OWN_TARGET)
-            found = (
-                model.objects.using(self.using)
-                .filter(pk__in=ids.values("target_id"))
-                .aggregate(**{name: Sum(name) for name in fields})
-            )
-            for name in fields:
-                expected = tally.expected_money[name]
-                total = found[name] or Decimal(0)
-                if total != expected:
-                    findings.append(
-                        finding(
-                            "verify.money-total",
-                            f"{tally.spec.table}.{name}: the target holds {total:,} won, "
-                            f"the legacy file {expected:,}",
-                            table=tally.spec.table,
-                            column=name,
-                        )
-                    )
-            amount = fields[0]
-            lines.append(f"{tally.spec.table}.{amount} {found[amount] or 0:,}")
-        return CheckOutcome("money totals", "; ".join(lines) + " won", tuple(findings))
+    def read(raw: Any) -> int | None:
+        try:
+            return convert(raw)
+        except LegacyValueError:
+            return None
 
-    def drift(self) -> CheckOutcome:
-        findings = [
-            finding(
-                "verify.drift",
-                f"{t.spec.table}: {len(t.drifted)} row(s) edited in Django since their import",
-                table=t.spec.table,
-                row_ids=t.drifted,
-            )
-            for t in self.tallies
-            if t.drifted
-        ]
-        drifted = sum(len(t.drifted) for t in self.tallies)
-        return CheckOutcome("edits since the import", f"{drifted} row(s) edited", tuple(findings))
+    return read
+
+
+# --- the walk's ranges in worker processes --------------------------------
+
+PART_ROWS = 25_000  # fewer rows than this a range, and a worker costs more than it saves
+MAX_WORKERS = 4
+
+
+def _worker_count(using: str) -> int:
+    """How many processes may walk at once: one per core, on PostgreSQL, on Linux.
+
+    Other connections see only what is committed, so verify inside a
+    transaction (as in a test) walks in its own process; so does SQLite.
+    The workers are forked (see _walks_in_workers), which only Linux does safely.
+    """
+    connection = connections[using]
+    if (
+        not sys.platform.startswith("linux")
+        or connection.vendor != "postgresql"
+        or connection.in_atomic_block
+    ):
+        return 1
+    return min(len(os.sched_getaffinity(0)), MAX_WORKERS)
+
+
+@contextmanager
+def _walks_in_workers(
+    walker: TableWalker, parts: list[tuple[str, IdRange]], workers: int
+) -> Iterator[Iterator[TableWalk]]:
+    """Each part's walk, in order, by a pool of worker processes, started at once.
+
+    Forked, not spawned: a spawned worker would run the calling program's
+    main module again, and need Django set up and the file opened anew. A
+    forked one has all that, but for connections of its own (_start_worker).
+    """
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_start_worker, initargs=(walker,)
+    ) as pool:
+        futures = [pool.submit(_walk_part, table, ids) for table, ids in parts]
+        try:
+            yield (future.result() for future in futures)
+        finally:
+            for future in futures:
+                future.cancel()  # after a failure, nothing more is started
+
+
+_worker_walker: TableWalker | None = None  # a worker process's
+_parents_connections: list[Any] = []  # in a worker: set aside, never used, never closed
+
+
+def _start_worker(walker: TableWalker) -> None:
+    """In a new worker: the parent's walker, with connections of the worker's own.
+
+    The parent's connections came with the fork. Used here they would mix two
+    processes' traffic on one socket; closed here, they would end the parent's
+    session. They are set aside instead (a worker ends with os._exit, which
+    finalises nothing), and the walker's aliases connect afresh.
+    """
+    global _worker_walker
+    for connection in connections.all(initialized_only=True):
+        _parents_connections.append(connection)
+        del connections[connection.alias]
+    legacy = walker.source.connection
+    legacy.ensure_connection()
+    legacy.connection.text_factory = decode_legacy_text  # as open_legacy reads the file
+    _worker_walker = walker
+
+
+def _walk_part(table: str, ids: IdRange) -> TableWalk:
+    """In a worker: walk one part of a table (its connections end with it, idle)."""
+    return _worker_walker.walk(SPECS[table], ids)
 
 
 class TargetTable:
@@ -622,6 +836,22 @@ def _shown(name: str, value: Any) -> str:
 
 
 # --- checks on the target alone -------------------------------------------
+
+
+def held_money(using: str) -> dict[str, dict[str, Decimal | None]]:
+    """Legacy table -> each of its amounts summed over the target rows imported from it."""
+    held = {}
+    for spec in IMPORT_ORDER:
+        model = apps.get_model(spec.model)
+        fields = [c.field for c in spec.columns if _is_won(model, c.field)]
+        if fields:
+            ids = _ledger(using, spec.table).filter(action__in=WITH_OWN_TARGET)
+            held[spec.table] = (
+                model.objects.using(using)
+                .filter(pk__in=ids.values("target_id"))
+                .aggregate(**{name: Sum(name) for name in fields})
+            )
+    return held
 
 
 def reverse_counts(using: str) -> CheckOutcome:

@@ -6,18 +6,20 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.hashers import make_password
 from django.db import connection
-from django.db.models import Max
+from django.db.models import F, Max
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
 from clients.models import Client
+from migration import verify as verify_module
 from migration.findings import CATALOGUE
 from migration.importer import advance_sequences
+from migration.legacy import LegacyFileError
 from migration.models import LedgerEntry
 from migration.rows import target_fingerprint
 from migration.sample import write_production_sample
 from migration.specs import SPECS
-from migration.verify import TargetTable, _timestamps_read_in_c
+from migration.verify import IdRange, TargetTable, _timestamps_read_in_c
 from sessions.models import FeeAuditLog, Payment, Session
 from tests.conftest import run_command
 from tests.legacy_files import legacy_sql, write_importable_sample
@@ -340,3 +342,64 @@ def test_timestamps_read_in_c_are_the_values_django_reads(imported):
     assert [str(value) for row in in_c for value in row] == [
         str(value) for row in by_django for value in row
     ]
+
+
+@pytest.mark.django_db(transaction=True)  # worker processes see only what is committed
+@pytest.mark.skipif("connection.vendor != 'postgresql'")
+def test_walking_ranges_of_ids_in_worker_processes_finds_what_one_walk_finds(tmp_path, monkeypatch):
+    path = write_importable_sample(tmp_path / "legacy.db")
+    assert run_command("import_legacy", "--source", str(path))[0] == 0
+    # Something to find in each range of ids, of every kind the walk finds.
+    legacy_sql(path, "UPDATE payments SET amount = 350000.0 WHERE id = 4")
+    legacy_sql(path, "DELETE FROM sessions WHERE id = 1")
+    Session.objects.filter(pk=3).delete()
+    Client.objects.filter(pk=4).update(name="새 이름")
+    for pk in (3, 9):
+        Client.objects.filter(pk=pk).update(age=F("age") + 1)
+        LedgerEntry.objects.filter(legacy_table="clients", legacy_id=pk).update(
+            target_hash=target_fingerprint(
+                Client.objects.filter(pk=pk).values(*SPECS["clients"].synced_fields)[0]
+            )
+        )
+    monkeypatch.setattr("migration.verify.PART_ROWS", 2)
+    monkeypatch.setattr("migration.verify._worker_count", lambda using: 1)
+    in_one_process = verify(path)
+    pools = []
+    monkeypatch.setattr("migration.verify._worker_count", lambda using: 2)
+    monkeypatch.setattr(
+        "migration.verify._walks_in_workers",
+        lambda *args, walk=verify_module._walks_in_workers: pools.append(args) or walk(*args),
+    )
+    in_workers = verify(path)
+    assert in_workers == in_one_process
+    assert in_one_process[0] == 1
+    assert {"verify.legacy-changed", "verify.target-missing", "verify.drift"} <= set(
+        codes(in_one_process[1])
+    )
+    mismatch = findings_with(in_one_process[1], "verify.field-mismatch")[0]
+    assert mismatch["row_ids"] == [3, 9]
+    (pool,) = pools
+    clients = [ids for table, ids in pool[1] if table == "clients"]
+    assert clients == [IdRange(None, 8), IdRange(8, None)]  # ids 3 to 12
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif("connection.vendor != 'postgresql'")
+def test_a_file_that_fails_in_a_worker_process_stops_verify_as_unreadable(tmp_path, monkeypatch):
+    path = write_importable_sample(tmp_path / "legacy.db")
+    assert run_command("import_legacy", "--source", str(path))[0] == 0
+    walk = verify_module.TableWalker.walk
+
+    def damaged_sessions(walker, spec, ids=verify_module.EVERY_ID):
+        if spec.table == "sessions" and ids.low is not None:
+            raise LegacyFileError(
+                f"{path}: reading sessions failed (database disk image is malformed)"
+            )
+        return walk(walker, spec, ids)
+
+    monkeypatch.setattr("migration.verify.TableWalker.walk", damaged_sessions)
+    monkeypatch.setattr("migration.verify.PART_ROWS", 2)
+    monkeypatch.setattr("migration.verify._worker_count", lambda using: 2)
+    code, output = run_command("verify_import", "--source", str(path))
+    assert code == 2
+    assert "reading sessions failed" in output
