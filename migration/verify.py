@@ -37,6 +37,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from math import ceil
 from operator import itemgetter
 from typing import Any, NamedTuple
 
@@ -236,6 +237,14 @@ class IdRange(NamedTuple):
 EVERY_ID = IdRange()
 
 
+class Part(NamedTuple):
+    """A table, or a range of its ids, to walk."""
+
+    tally: TableTally
+    ids: IdRange
+    rows: int  # about how many legacy rows
+
+
 class TableChecks:
     """Walks each legacy table beside its ledger entries, in id order, once.
 
@@ -253,18 +262,13 @@ class TableChecks:
         """Every table walked: under way during the `with` block, finished at its end."""
         self.tallies = [TableTally(spec) for spec in IMPORT_ORDER]
         workers = _worker_count(self.using)
-        parts = [
-            (tally, ids)
-            for tally in self.tallies
-            if self.layout.has_table(tally.spec.table)
-            for ids in self._id_ranges(tally.spec, workers)
-        ]
+        parts = self._parts(workers)
         with self._walks(parts, workers) as walks:
             for tally in self.tallies:
                 self._count(tally)
             yield
-            for (tally, _), walk in zip(parts, walks, strict=True):
-                tally.walk.extend(walk)
+            for part, walk in zip(parts, walks, strict=True):
+                part.tally.walk.extend(walk)
         for tally in self.tallies:
             if not self.layout.has_table(tally.spec.table):
                 tally.walk.deleted = list(
@@ -274,29 +278,45 @@ class TableChecks:
                 )
             self._check_merges(tally)
 
-    def _id_ranges(self, spec: TableSpec, workers: int) -> list[IdRange]:
-        """The table's ids in as many ranges as there are workers, of PART_ROWS rows or more."""
+    def _parts(self, workers: int) -> list[Part]:
+        """Every table in the file, a table larger than a worker's share in ranges of ids."""
+        rows = {
+            tally.spec.table: self.source.count(tally.spec.table)
+            for tally in self.tallies
+            if self.layout.has_table(tally.spec.table)
+        }
+        share = max(sum(rows.values()) / workers, 1)
+        parts = []
+        for tally in self.tallies:
+            if tally.spec.table in rows:
+                table_rows = rows[tally.spec.table]
+                ranges = self._id_ranges(tally.spec, min(workers, ceil(table_rows / share)))
+                parts += [Part(tally, ids, table_rows // len(ranges)) for ids in ranges]
+        return parts
+
+    def _id_ranges(self, spec: TableSpec, wanted: int) -> list[IdRange]:
+        """The table's ids in `wanted` ranges, each of PART_ROWS rows or more."""
         table = spec.table
-        parts = min(workers, self.source.count(table) // PART_ROWS)
-        if parts < 2 or not self.layout.has_column(table, "id"):
+        count = min(wanted, self.source.count(table) // PART_ROWS)
+        if count < 2 or not self.layout.has_column(table, "id"):
             return [EVERY_ID]
         sql = f"SELECT min(id), max(id) FROM {quote_identifier(table)}"
         low, high = self.source.query(sql)[0]
         if type(low) is not int or type(high) is not int:
             return [EVERY_ID]  # ids that are not all numbers: not worth splitting
-        step = (high - low) // parts + 1
-        bounds = [low + step * part for part in range(1, parts)]
+        step = (high - low) // count + 1
+        bounds = [low + step * part for part in range(1, count)]
         return [IdRange(a, b) for a, b in zip([None, *bounds], [*bounds, None], strict=True)]
 
     def _walks(
-        self, parts: list[tuple[TableTally, IdRange]], workers: int
+        self, parts: list[Part], workers: int
     ) -> AbstractContextManager[Iterator[TableWalk]]:
         """Each part's walk, in order: by worker processes if any table was split."""
         walker = TableWalker(self.source, self.layout, self.using)
-        if all(ids == EVERY_ID for _, ids in parts):
+        if all(part.ids == EVERY_ID for part in parts):
             # Here, one part after the other, as the walks are asked for.
-            return nullcontext(walker.walk(tally.spec, ids) for tally, ids in parts)
-        return _walks_in_workers(walker, [(tally.spec.table, ids) for tally, ids in parts], workers)
+            return nullcontext(walker.walk(part.tally.spec, part.ids) for part in parts)
+        return _walks_in_workers(walker, parts, workers)
 
     def _count(self, tally: TableTally) -> None:
         tally.ledger_actions = Counter(
@@ -652,23 +672,27 @@ def _worker_count(using: str) -> int:
 
 @contextmanager
 def _walks_in_workers(
-    walker: TableWalker, parts: list[tuple[str, IdRange]], workers: int
+    walker: TableWalker, parts: list[Part], workers: int
 ) -> Iterator[Iterator[TableWalk]]:
     """Each part's walk, in order, by a pool of worker processes, started at once.
 
     Forked, not spawned: a spawned worker would run the calling program's
     main module again, and need Django set up and the file opened anew. A
     forked one has all that, but for connections of its own (_start_worker).
+    The largest parts are handed out first, so that the workers end together.
     """
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(
         workers, mp_context=context, initializer=_start_worker, initargs=(walker,)
     ) as pool:
-        futures = [pool.submit(_walk_part, table, ids) for table, ids in parts]
+        futures = {
+            index: pool.submit(_walk_part, parts[index].tally.spec.table, parts[index].ids)
+            for index in sorted(range(len(parts)), key=lambda index: -parts[index].rows)
+        }
         try:
-            yield (future.result() for future in futures)
+            yield (futures[index].result() for index in range(len(parts)))
         finally:
-            for future in futures:
+            for future in futures.values():
                 future.cancel()  # after a failure, nothing more is started
 
 

@@ -10,6 +10,7 @@ from django.db.models import F, Max
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
+from assessments.models import Assessment
 from clients.models import Client
 from migration import verify as verify_module
 from migration.findings import CATALOGUE
@@ -19,7 +20,7 @@ from migration.models import LedgerEntry
 from migration.rows import target_fingerprint
 from migration.sample import write_production_sample
 from migration.specs import SPECS
-from migration.verify import IdRange, TargetTable, _timestamps_read_in_c
+from migration.verify import EVERY_ID, IdRange, TargetTable, _timestamps_read_in_c
 from sessions.models import FeeAuditLog, Payment, Session
 from tests.conftest import run_command
 from tests.legacy_files import legacy_sql, write_importable_sample
@@ -349,10 +350,10 @@ def test_timestamps_read_in_c_are_the_values_django_reads(imported):
 def test_walking_ranges_of_ids_in_worker_processes_finds_what_one_walk_finds(tmp_path, monkeypatch):
     path = write_importable_sample(tmp_path / "legacy.db")
     assert run_command("import_legacy", "--source", str(path))[0] == 0
-    # Something to find in each range of ids, of every kind the walk finds.
-    legacy_sql(path, "UPDATE payments SET amount = 350000.0 WHERE id = 4")
-    legacy_sql(path, "DELETE FROM sessions WHERE id = 1")
-    Session.objects.filter(pk=3).delete()
+    # Something of every kind the walk finds, on both sides of a split.
+    legacy_sql(path, "UPDATE clients SET phone = '010-0000-0000' WHERE id = 10")
+    legacy_sql(path, "DELETE FROM assessments WHERE id = 2")
+    Assessment.objects.filter(pk=6).delete()
     Client.objects.filter(pk=4).update(name="새 이름")
     for pk in (3, 9):
         Client.objects.filter(pk=pk).update(age=F("age") + 1)
@@ -365,22 +366,31 @@ def test_walking_ranges_of_ids_in_worker_processes_finds_what_one_walk_finds(tmp
     monkeypatch.setattr("migration.verify._worker_count", lambda using: 1)
     in_one_process = verify(path)
     pools = []
-    monkeypatch.setattr("migration.verify._worker_count", lambda using: 2)
+    # Eight workers: a share of the sample's 42 rows small enough to split its larger tables.
+    monkeypatch.setattr("migration.verify._worker_count", lambda using: 8)
     monkeypatch.setattr(
         "migration.verify._walks_in_workers",
         lambda *args, walk=verify_module._walks_in_workers: pools.append(args) or walk(*args),
     )
     in_workers = verify(path)
     assert in_workers == in_one_process
-    assert in_one_process[0] == 1
-    assert {"verify.legacy-changed", "verify.target-missing", "verify.drift"} <= set(
-        codes(in_one_process[1])
-    )
-    mismatch = findings_with(in_one_process[1], "verify.field-mismatch")[0]
-    assert mismatch["row_ids"] == [3, 9]
-    (pool,) = pools
-    clients = [ids for table, ids in pool[1] if table == "clients"]
-    assert clients == [IdRange(None, 8), IdRange(8, None)]  # ids 3 to 12
+    found = {
+        item["code"]: (item["table"], item["row_ids"])
+        for check in in_one_process[1]["checks"]
+        for item in check["findings"]
+    }
+    assert found == {
+        "verify.legacy-changed": ("clients", [10]),
+        "verify.legacy-deleted": ("assessments", [2]),
+        "verify.row-balance": ("assessments", []),
+        "verify.target-missing": ("assessments", [6]),
+        "verify.field-mismatch": ("clients", [3, 9]),
+        "verify.drift": ("clients", [4]),
+    }
+    ((_, parts, _),) = pools
+    split = {part.tally.spec.table: part.ids for part in parts if part.ids != EVERY_ID}
+    assert split["clients"] == IdRange(8, None)  # ids 3 to 12, in two ranges
+    assert split["assessments"] == IdRange(5, None)  # ids 1 to 7
 
 
 @pytest.mark.django_db(transaction=True)
@@ -388,18 +398,18 @@ def test_walking_ranges_of_ids_in_worker_processes_finds_what_one_walk_finds(tmp
 def test_a_file_that_fails_in_a_worker_process_stops_verify_as_unreadable(tmp_path, monkeypatch):
     path = write_importable_sample(tmp_path / "legacy.db")
     assert run_command("import_legacy", "--source", str(path))[0] == 0
-    walk = verify_module.TableWalker.walk
+    walk = verify_module.TableWalker.walk  # the worker processes are forked: patched too
 
-    def damaged_sessions(walker, spec, ids=verify_module.EVERY_ID):
-        if spec.table == "sessions" and ids.low is not None:
+    def damaged_clients(walker, spec, ids=verify_module.EVERY_ID):
+        if spec.table == "clients" and ids.low is not None:
             raise LegacyFileError(
-                f"{path}: reading sessions failed (database disk image is malformed)"
+                f"{path}: reading clients failed (database disk image is malformed)"
             )
         return walk(walker, spec, ids)
 
-    monkeypatch.setattr("migration.verify.TableWalker.walk", damaged_sessions)
+    monkeypatch.setattr("migration.verify.TableWalker.walk", damaged_clients)
     monkeypatch.setattr("migration.verify.PART_ROWS", 2)
-    monkeypatch.setattr("migration.verify._worker_count", lambda using: 2)
+    monkeypatch.setattr("migration.verify._worker_count", lambda using: 8)
     code, output = run_command("verify_import", "--source", str(path))
     assert code == 2
-    assert "reading sessions failed" in output
+    assert "reading clients failed" in output
