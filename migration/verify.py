@@ -290,14 +290,15 @@ class TableChecks:
         for tally in self.tallies:
             if tally.spec.table in rows:
                 table_rows = rows[tally.spec.table]
-                ranges = self._id_ranges(tally.spec, min(workers, ceil(table_rows / share)))
+                wanted = min(workers, ceil(table_rows / share))
+                ranges = self._id_ranges(tally.spec, table_rows, wanted)
                 parts += [Part(tally, ids, table_rows // len(ranges)) for ids in ranges]
         return parts
 
-    def _id_ranges(self, spec: TableSpec, wanted: int) -> list[IdRange]:
+    def _id_ranges(self, spec: TableSpec, rows: int, wanted: int) -> list[IdRange]:
         """The table's ids in `wanted` ranges, each of PART_ROWS rows or more."""
         table = spec.table
-        count = min(wanted, self.source.count(table) // PART_ROWS)
+        count = min(wanted, rows // PART_ROWS)
         if count < 2 or not self.layout.has_column(table, "id"):
             return [EVERY_ID]
         sql = f"SELECT min(id), max(id) FROM {quote_identifier(table)}"
@@ -553,7 +554,8 @@ class TableWalker:
         if ids == EVERY_ID:
             return rows
         # A range's rows are those whose id, read as the importer reads it, is in
-        # it (a table is split only if it has ids); the others are left unread.
+        # it (a table is split only if it has ids); the others are passed over
+        # unconverted.
         index, read_id = columns.index("id"), _id_reader(spec)
         return (values for values in rows if ids.holds(read_id(values[index])))
 
@@ -650,6 +652,8 @@ def _id_reader(spec: TableSpec) -> Callable[[Any], int | None]:
 # --- the walk's ranges in worker processes --------------------------------
 
 PART_ROWS = 25_000  # fewer rows than this a range, and a worker costs more than it saves
+# Each worker is a process of its own (some 80 MB) with a connection of its
+# own; past four, the database and this process's own checks set the pace.
 MAX_WORKERS = 4
 
 

@@ -413,3 +413,8 @@ def test_a_file_that_fails_in_a_worker_process_stops_verify_as_unreadable(tmp_pa
     code, output = run_command("verify_import", "--source", str(path))
     assert code == 2
     assert "reading clients failed" in output
+
+
+def test_verify_inside_a_transaction_walks_in_its_own_process():
+    # Worker processes would see none of the transaction's rows.
+    assert verify_module._worker_count("default") == 1
