@@ -37,7 +37,6 @@ from .legacy import FileWatch, LegacySource, quote_identifier
 from .legacy.schema import QUARANTINE_TABLE
 from .models import ImportRun, LedgerEntry
 from .outputs import LEDGER_FIELDS, TableOutput
-from .pairs import match_pair_rows
 from .parallel import ChunkConverters, ChunkTask
 from .precheck import PrecheckReport, run_precheck
 from .reports import capped_ids, to_json
@@ -700,7 +699,7 @@ def _import_tables(
                     trainers=trainers,
                     id_map=id_map,
                     writer=writer,
-                    twins=_twins(source, layout, spec),
+                    twins=_twins(precheck, spec),
                     converters=converters,
                     watch=watch,
                 )
@@ -734,11 +733,11 @@ def _import_tables(
     return report
 
 
-def _twins(source: LegacySource, layout: LegacyLayout, spec: TableSpec) -> dict[Any, Any]:
-    """An old table's rows that are exact twins of a new-table row."""
+def _twins(precheck: PrecheckReport, spec: TableSpec) -> dict[Any, Any]:
+    """An old table's rows that are exact twins of a new-table row, as precheck matched them."""
     if spec.merge_into is None:
         return {}
-    matches = match_pair_rows(source.query, layout, PAIRS_BY_TABLE[spec.table])
+    matches = precheck.pair_matches.get(spec.table)
     return matches.duplicates if matches else {}
 
 
