@@ -215,19 +215,15 @@ class TableTally:
 
 
 class IdRange(NamedTuple):
-    """The legacy ids from `low` up to, not including, `high` (None: no bound)."""
+    """The legacy ids from `low` up to, not including, `high` (None: no bound).
+
+    `rowids` (first, last) are the legacy rows to read for it: those of a
+    table whose ids are its rowids (None: every row).
+    """
 
     low: int | None = None
     high: int | None = None
-
-    def holds(self, legacy_id: int | None) -> bool:
-        # An id the importer could not read (None) belongs to the first range:
-        # every row must fall in exactly one.
-        if legacy_id is None:
-            return self.low is None
-        return (self.low is None or self.low <= legacy_id) and (
-            self.high is None or legacy_id < self.high
-        )
+    rowids: tuple[int, int] | None = None
 
     def lookups(self) -> dict[str, int]:
         bounds = {"legacy_id__gte": self.low, "legacy_id__lt": self.high}
@@ -296,18 +292,32 @@ class TableChecks:
         return parts
 
     def _id_ranges(self, spec: TableSpec, rows: int, wanted: int) -> list[IdRange]:
-        """The table's ids in `wanted` ranges, each of PART_ROWS rows or more."""
+        """The table's ids in `wanted` ranges, each of PART_ROWS rows or more.
+
+        Only a table whose ids are its rowids is split: a range of ids is then
+        a range of rows SQLite reads by itself, and in id order.
+        """
         table = spec.table
         count = min(wanted, rows // PART_ROWS)
-        if count < 2 or not self.layout.has_column(table, "id"):
+        if count < 2 or not self._ids_are_rowids(table):
             return [EVERY_ID]
         sql = f"SELECT min(id), max(id) FROM {quote_identifier(table)}"
-        low, high = self.source.query(sql)[0]
-        if type(low) is not int or type(high) is not int:
-            return [EVERY_ID]  # ids that are not all numbers: not worth splitting
-        step = (high - low) // count + 1
-        bounds = [low + step * part for part in range(1, count)]
-        return [IdRange(a, b) for a, b in zip([None, *bounds], [*bounds, None], strict=True)]
+        first, last = self.source.query(sql)[0]
+        step = (last - first) // count + 1
+        bounds = [first + step * part for part in range(1, count)]
+        # The first and last ranges are open for the ledger, whose entries may
+        # have ids no longer in the file.
+        return [
+            IdRange(low, high, (first if low is None else low, last if high is None else high - 1))
+            for low, high in zip([None, *bounds], [*bounds, None], strict=True)
+        ]
+
+    def _ids_are_rowids(self, table: str) -> bool:
+        rowid = self.source.rowid_name(table)
+        if rowid is None or not self.layout.has_column(table, "id"):
+            return False
+        sql = f"SELECT count(*) FROM {quote_identifier(table)} WHERE {rowid} IS NOT id"
+        return self.source.query(sql)[0][0] == 0
 
     def _walks(
         self, parts: list[Part], workers: int
@@ -515,7 +525,12 @@ class TableWalker:
         found = TableWalk()
         columns = self.layout.columns[spec.table]
         read = self._reader(spec, columns)
-        legacy = (read(values) for values in self._legacy_values(spec, columns, ids))
+        legacy = (
+            read(values)
+            for values in self.source.rows(
+                spec.table, columns, batch_size=BATCH_SIZE, rowids=ids.rowids
+            )
+        )
         # What the join needs and no more: the ledger's copy of each row (`raw`)
         # is most of its bytes, and a model instance per row most of its cost.
         entries = (
@@ -546,18 +561,6 @@ class TableWalker:
                 found.merged[entry.legacy_id] = entry.target_id
         self._compare(found, spec, target, same)
         return found
-
-    def _legacy_values(
-        self, spec: TableSpec, columns: tuple[str, ...], ids: IdRange
-    ) -> Iterator[tuple]:
-        rows = self.source.rows(spec.table, columns, batch_size=BATCH_SIZE)
-        if ids == EVERY_ID:
-            return rows
-        # A range's rows are those whose id, read as the importer reads it, is in
-        # it (a table is split only if it has ids); the others are passed over
-        # unconverted.
-        index, read_id = columns.index("id"), _id_reader(spec)
-        return (values for values in rows if ids.holds(read_id(values[index])))
 
     def _reader(self, spec: TableSpec, columns: tuple[str, ...]) -> Callable[[tuple], LegacyRow]:
         """Reads a row of the table as the importer does, the plan worked out once."""
@@ -634,19 +637,6 @@ def _compare_fields(
             found.mismatched_rows.add(legacy_id)
             if len(found.mismatches) < EXAMPLES:
                 found.mismatches.append((legacy_id, name, want, got))
-
-
-def _id_reader(spec: TableSpec) -> Callable[[Any], int | None]:
-    """A raw legacy id read as the importer reads it; None if it cannot be."""
-    convert = next(column.convert for column in spec.columns if column.field == "id")
-
-    def read(raw: Any) -> int | None:
-        try:
-            return convert(raw)
-        except LegacyValueError:
-            return None
-
-    return read
 
 
 # --- the walk's ranges in worker processes --------------------------------

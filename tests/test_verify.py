@@ -15,12 +15,19 @@ from clients.models import Client
 from migration import verify as verify_module
 from migration.findings import CATALOGUE
 from migration.importer import advance_sequences
-from migration.legacy import LegacyFileError
+from migration.layout import LegacyLayout
+from migration.legacy import LegacyFileError, open_legacy
 from migration.models import LedgerEntry
 from migration.rows import target_fingerprint
 from migration.sample import write_production_sample
 from migration.specs import SPECS
-from migration.verify import EVERY_ID, IdRange, TargetTable, _timestamps_read_in_c
+from migration.verify import (
+    EVERY_ID,
+    IdRange,
+    TableChecks,
+    TargetTable,
+    _timestamps_read_in_c,
+)
 from sessions.models import FeeAuditLog, Payment, Session
 from tests.conftest import run_command
 from tests.legacy_files import legacy_sql, write_importable_sample
@@ -388,9 +395,31 @@ def test_walking_ranges_of_ids_in_worker_processes_finds_what_one_walk_finds(tmp
         "verify.drift": ("clients", [4]),
     }
     ((_, parts, _),) = pools
-    split = {part.tally.spec.table: part.ids for part in parts if part.ids != EVERY_ID}
-    assert split["clients"] == IdRange(8, None)  # ids 3 to 12, in two ranges
-    assert split["assessments"] == IdRange(5, None)  # ids 1 to 7
+    assert [part.ids for part in parts if part.tally.spec.table == "clients"] == [
+        IdRange(None, 8, (3, 7)),  # ids 3 to 12; the ledger's below 8 too
+        IdRange(8, None, (8, 12)),
+    ]
+    assert {part.tally.spec.table for part in parts if part.ids != EVERY_ID} == {
+        "trainers",
+        "clients",
+        "assessments",
+    }
+
+
+def test_only_a_table_whose_ids_are_its_rowids_is_split(tmp_path, monkeypatch):
+    path = write_importable_sample(tmp_path / "legacy.db")
+    legacy_sql(path, "DELETE FROM assessments WHERE id = 1")
+    legacy_sql(path, "CREATE TABLE copied AS SELECT * FROM assessments")
+    legacy_sql(path, "DROP TABLE assessments")
+    legacy_sql(path, "ALTER TABLE copied RENAME TO assessments")  # ids 2 to 7, rowids 1 to 6
+    monkeypatch.setattr("migration.verify.PART_ROWS", 2)
+    with open_legacy(path) as source:
+        tables = TableChecks(source, LegacyLayout.read(source), "default")
+        assert tables._id_ranges(SPECS["clients"], 10, 2) == [
+            IdRange(None, 8, (3, 7)),
+            IdRange(8, None, (8, 12)),
+        ]
+        assert tables._id_ranges(SPECS["assessments"], 6, 2) == [EVERY_ID]
 
 
 @pytest.mark.django_db(transaction=True)
