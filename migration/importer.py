@@ -32,6 +32,7 @@ from . import parallel
 from .collisions import taken_ids
 from .conversion import LegacyRow, RowReader, TrainerLookup
 from .findings import Finding, Severity
+from .forking import can_fork
 from .layout import LegacyLayout
 from .legacy import FileWatch, LegacySource, quote_identifier
 from .legacy.schema import QUARANTINE_TABLE
@@ -683,7 +684,11 @@ def _import_tables(
     )
     trainers, id_map, writer = TrainerLookup(source, layout), IdMap(using), writer_for(using)
     # Workers that convert big tables beside the import: only where COPY writes.
-    converters = ChunkConverters(source.path, using) if isinstance(writer, CopyWriter) else None
+    converters = (
+        ChunkConverters(source, layout, using)
+        if isinstance(writer, CopyWriter) and can_fork()
+        else None
+    )
     try:
         for spec in IMPORT_ORDER:
             if not layout.has_table(spec.table):
@@ -706,6 +711,7 @@ def _import_tables(
                 report.tables.append(table_import.run_import(progress))
         if not dry_run:
             report.sequences = advance_sequences(using)
+            analyze_tables(using)
     except Exception as error:
         # Whatever stopped the run, the ledger says so and where; and the tables
         # committed before it get their sequences moved, or the app's next
@@ -750,6 +756,24 @@ def _mark(run: ImportRun, using: str, **fields: Any) -> None:
     ImportRun.objects.using(using).filter(pk=run.pk).update(
         **{name: getattr(run, name) for name in fields}
     )
+
+
+# --- after the load -------------------------------------------------------
+
+
+def analyze_tables(using: str) -> None:
+    """Fresh planner statistics for the tables the import filled.
+
+    Autovacuum may be off, or not yet round: without statistics PostgreSQL
+    plans a million-row table as if it were empty (nested loops in verify's
+    money totals, and in the app's first queries).
+    """
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        return
+    tables = [model._meta.db_table for model in (*target_models(), LedgerEntry)]
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {', '.join(connection.ops.quote_name(t) for t in tables)}")
 
 
 # --- sequences ------------------------------------------------------------

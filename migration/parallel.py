@@ -14,21 +14,24 @@ its legacy id: see importer.TableImport); everything else stays in-process.
 
 from __future__ import annotations
 
-import atexit
-import multiprocessing
 import os
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from contextlib import ExitStack
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 from django.db import connections
 
-from .writers import CopyLayout
+from .conversion import RowReader, TrainerLookup
+from .forking import fork_context, set_aside_parents_connections
+from .layout import LegacyLayout
+from .legacy import LegacySource
+from .models import LedgerEntry
+from .outputs import LEDGER_FIELDS, TableOutput
+from .specs import SPECS
+from .writers import CopyEncoder, CopyLayout
 
 ROWS_PER_CHUNK = 10_000
 # Below this many rows a table is converted in-process: starting workers
@@ -55,13 +58,14 @@ class ConvertedChunk:
 
 
 class ChunkConverters:
-    """Worker processes converting chunks of one legacy file's tables; started on first use."""
+    """Forked worker processes converting chunks of the open legacy file's tables.
 
-    def __init__(self, path: Path, using: str):
-        self.path, self.using = path, using
-        # Only what psycopg.connect takes as text or numbers: enough to reach the same database.
-        params = connections[using].get_connection_params()
-        self.connection_params = {k: v for k, v in params.items() if isinstance(v, str | int)}
+    Started on first use; forked (see forking.py), so each has the import's
+    reader, specs and settings, and opens its own connections.
+    """
+
+    def __init__(self, source: LegacySource, layout: LegacyLayout, using: str):
+        self.source, self.layout, self.using = source, layout, using
         self._pool: ProcessPoolExecutor | None = None
 
     def convert(self, tasks: Iterable[ChunkTask]) -> Iterator[ConvertedChunk]:
@@ -82,13 +86,11 @@ class ChunkConverters:
 
     def _started(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            # spawn, not fork: a forked worker would share the import's open
-            # database connections, and could close them under it.
             self._pool = ProcessPoolExecutor(
                 max_workers=WORKERS,
-                mp_context=multiprocessing.get_context("spawn"),
+                mp_context=fork_context(),
                 initializer=_start_worker,
-                initargs=(str(self.path), self.using, self.connection_params),
+                initargs=(self.source, self.layout, self.using),
             )
         return self._pool
 
@@ -98,12 +100,10 @@ class ChunkConverters:
 _worker: _Worker | None = None
 
 
-def _start_worker(path: str, using: str, connection_params: dict[str, Any]) -> None:
-    import django
-
-    django.setup()
+def _start_worker(source: LegacySource, layout: LegacyLayout, using: str) -> None:
     global _worker
-    _worker = _Worker(Path(path), using, connection_params)
+    set_aside_parents_connections()
+    _worker = _Worker(source, layout, using)
 
 
 def _convert(task: ChunkTask) -> ConvertedChunk:
@@ -112,22 +112,13 @@ def _convert(task: ChunkTask) -> ConvertedChunk:
 
 
 class _Worker:
-    def __init__(self, path: Path, using: str, connection_params: dict[str, Any]):
-        import psycopg
-
-        from .conversion import TrainerLookup
-        from .layout import LegacyLayout
-        from .legacy import open_legacy
-
-        self._open = ExitStack()  # for the worker's life, closed before Python's own exit
-        atexit.register(self._open.close)
-        self.source = self._open.enter_context(open_legacy(path))
-        self.layout = LegacyLayout.read(self.source)
-        self.trainers = TrainerLookup(self.source, self.layout)
-        # Its adapters make the COPY bytes; nothing is ever sent through it.
-        connection = self._open.enter_context(psycopg.connect(**connection_params))
-        self.target_cursor, self.ledger_cursor = connection.cursor(), connection.cursor()
-        self.using = using  # for the fields' own value preparation
+    def __init__(self, source: LegacySource, layout: LegacyLayout, using: str):
+        source.connect()
+        self.source, self.layout, self.using = source, layout, using
+        self.trainers = TrainerLookup(source, layout)
+        # Their adapters make the COPY bytes; nothing is ever sent through them.
+        target = connections[using]
+        self.target_cursor, self.ledger_cursor = target.cursor().cursor, target.cursor().cursor
         self._tables: dict[tuple[str, UUID], tuple] = {}
 
     def convert(self, task: ChunkTask) -> ConvertedChunk:
@@ -152,12 +143,6 @@ class _Worker:
     def _table(self, task: ChunkTask) -> tuple:
         key = (task.table, task.run_id)
         if key not in self._tables:
-            from .conversion import RowReader
-            from .models import LedgerEntry
-            from .outputs import LEDGER_FIELDS, TableOutput
-            from .specs import SPECS
-            from .writers import CopyEncoder
-
             spec = SPECS[task.table]
             output = TableOutput(spec, task.run_id)
             django_connection = connections[self.using]

@@ -29,7 +29,7 @@ from .legacy.schema import (
     optional_columns,
     optional_tables,
 )
-from .legacy.source import DEFAULT_BATCH_SIZE, decode_legacy_text
+from .legacy.source import DEFAULT_BATCH_SIZE
 from .pairs import PairMatches, match_pair_rows
 from .rows import id_order
 from .specs import SPECS, TABLE_PAIRS, ColumnMap, TableSpec
@@ -169,8 +169,8 @@ def _on_own_connection(source: LegacySource, job: Callable[[], Any]) -> Any:
     it decodes text as open_legacy's does, and has the larger page cache.
     """
     try:
+        source.connect()
         source.query(f"PRAGMA cache_size = -{int(PRECHECK_PAGE_CACHE_KIB)}")
-        source.connection.connection.text_factory = decode_legacy_text
         return job()
     finally:
         source.connection.close()

@@ -27,9 +27,7 @@ The checks, counts first, then relations, then every field:
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -50,10 +48,10 @@ from django.db.models.functions import Lower, Trim
 
 from .conversion import LegacyRow, MissingColumn, RowReader, TrainerLookup
 from .findings import Finding, Severity, finding
+from .forking import can_fork, fork_context, set_aside_parents_connections
 from .layout import LegacyLayout
 from .legacy import LegacySource, file_sha256, quote_identifier
 from .legacy.schema import QUARANTINE_TABLE
-from .legacy.source import decode_legacy_text
 from .models import ImportRun, LedgerEntry
 from .pairs import match_pair_rows
 from .rows import Fingerprinter, raw_row
@@ -652,14 +650,10 @@ def _worker_count(using: str) -> int:
 
     Other connections see only what is committed, so verify inside a
     transaction (as in a test) walks in its own process; so does SQLite.
-    The workers are forked (see _walks_in_workers), which only Linux does safely.
+    The workers are forked (see forking.py), which only Linux does safely.
     """
     connection = connections[using]
-    if (
-        not sys.platform.startswith("linux")
-        or connection.vendor != "postgresql"
-        or connection.in_atomic_block
-    ):
+    if not can_fork() or connection.vendor != "postgresql" or connection.in_atomic_block:
         return 1
     return min(len(os.sched_getaffinity(0)), MAX_WORKERS)
 
@@ -668,16 +662,12 @@ def _worker_count(using: str) -> int:
 def _walks_in_workers(
     walker: TableWalker, parts: list[Part], workers: int
 ) -> Iterator[Iterator[TableWalk]]:
-    """Each part's walk, in order, by a pool of worker processes, started at once.
+    """Each part's walk, in order, by a pool of forked worker processes (see forking.py).
 
-    Forked, not spawned: a spawned worker would run the calling program's
-    main module again, and need Django set up and the file opened anew. A
-    forked one has all that, but for connections of its own (_start_worker).
     The largest parts are handed out first, so that the workers end together.
     """
-    context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_start_worker, initargs=(walker,)
+        workers, mp_context=fork_context(), initializer=_start_worker, initargs=(walker,)
     ) as pool:
         futures = {
             index: pool.submit(_walk_part, parts[index].tally.spec.table, parts[index].ids)
@@ -691,24 +681,13 @@ def _walks_in_workers(
 
 
 _worker_walker: TableWalker | None = None  # a worker process's
-_parents_connections: list[Any] = []  # in a worker: set aside, never used, never closed
 
 
 def _start_worker(walker: TableWalker) -> None:
-    """In a new worker: the parent's walker, with connections of the worker's own.
-
-    The parent's connections came with the fork. Used here they would mix two
-    processes' traffic on one socket; closed here, they would end the parent's
-    session. They are set aside instead (a worker ends with os._exit, which
-    finalises nothing), and the walker's aliases connect afresh.
-    """
+    """In a new worker: the parent's walker, with connections of the worker's own."""
     global _worker_walker
-    for connection in connections.all(initialized_only=True):
-        _parents_connections.append(connection)
-        del connections[connection.alias]
-    legacy = walker.source.connection
-    legacy.ensure_connection()
-    legacy.connection.text_factory = decode_legacy_text  # as open_legacy reads the file
+    set_aside_parents_connections()
+    walker.source.connect()
     _worker_walker = walker
 
 

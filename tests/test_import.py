@@ -1281,3 +1281,15 @@ def test_a_file_written_to_during_the_import_stops_the_table_it_was_in(sample):
     # Once the app has stopped, the next run reads the file as it now is.
     assert run_import(sample)[0] == 0
     assert Client.objects.get(pk=3).phone == "010-0000-0000"
+
+
+@COMMITS
+@POSTGRESQL
+def test_an_import_leaves_the_planner_statistics_of_what_it_loaded(sample):
+    imported(sample)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname, reltuples FROM pg_class WHERE relname IN "
+            "('training_session', 'migration_ledgerentry')"
+        )
+        assert dict(cursor.fetchall()) == {"training_session": 7, "migration_ledgerentry": 42}

@@ -94,6 +94,15 @@ class LegacySource:
     def connection(self):
         return connections[self.alias]
 
+    def connect(self) -> None:
+        """Open this thread's (or this process's) connection to the file, as open_legacy does.
+
+        Django keeps a connection per thread: a precheck thread or a forked
+        worker gets one of its own, and it must read text the same way.
+        """
+        self.connection.ensure_connection()
+        self.connection.connection.text_factory = decode_legacy_text
+
     @contextmanager
     def _reading(self, what: str) -> Iterator[None]:
         # A damaged page may only show when it is read, deep into a table.
@@ -281,17 +290,16 @@ def open_legacy(path: str | Path) -> Iterator[LegacySource]:
         {"default": connections.settings["default"], alias: _read_only_settings(path)}
     )[alias]
     try:
-        connection = connections[alias]
+        source = LegacySource(path, alias)
         try:
-            connection.ensure_connection()
-            connection.connection.text_factory = decode_legacy_text
+            source.connect()
             # Reading the schema makes SQLite check the header and page 1 now,
             # so that a damaged file is reported here, before any work starts.
-            with connection.cursor() as cursor:
+            with source.connection.cursor() as cursor:
                 cursor.execute("SELECT count(*) FROM sqlite_master")
         except DatabaseError as error:
             raise LegacyFileError(f"{path}: cannot be read as SQLite ({error})") from error
-        yield LegacySource(path, alias)
+        yield source
     finally:
         connections[alias].close()
         del connections[alias]
