@@ -51,18 +51,10 @@ Progress = Callable[[str, int, int], None]  # table, rows done, rows in all
 
 
 class ImportRefused(Exception):
-    """Precheck found something that blocks an import; nothing was written."""
+    """What was found before the import blocks it (listed); nothing was written."""
 
-    def __init__(self, findings: list[Finding]):
-        super().__init__(f"{len(findings)} blocking finding(s)")
-        self.findings = findings
-
-
-class IdsTaken(Exception):
-    """The target's own rows hold ids that legacy rows keep; nothing was written."""
-
-    def __init__(self, findings: list[Finding]):
-        super().__init__(f"{len(findings)} table(s) with ids taken")
+    def __init__(self, findings: list[Finding], reason: str):
+        super().__init__(reason)
         self.findings = findings
 
 
@@ -602,9 +594,17 @@ def import_legacy(
         watch = FileWatch(source.path)  # before anything is read
         precheck = run_precheck(source)
         if precheck.blocking:
-            raise ImportRefused(precheck.blocking)
+            raise ImportRefused(
+                precheck.blocking,
+                f"precheck finds {len(precheck.blocking)} blocking issue(s) in {source.path}: "
+                "run clean_legacy (or fix them), then import the result",
+            )
         if taken := taken_ids(source, LegacyLayout.read(source), using):
-            raise IdsTaken(taken)
+            raise ImportRefused(
+                taken,
+                "the target already has rows of its own where legacy rows go; nothing was "
+                f"written: {taken[0].fix}",
+            )
         if not dry_run:
             return _import_tables(source, using, precheck, watch, progress, dry_run=False)
         with transaction.atomic(using=using):

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from migration.legacy.schema import schema_sql
-from migration.sample import write_production_sample
+from migration.sample import write_chain_sample, write_production_sample
 
 # A well-formed bcrypt hash (of no password anyone knows): precheck looks at the form only.
 BCRYPT_HASH = "$2b$12$" + "abcdefghijklmnopqrstuv" + "0123456789ABCDEFGHIJKLMNOPQRSTU"
@@ -219,5 +219,16 @@ def write_importable_sample(path: Path) -> Path:
         path,
         "UPDATE trainers SET email = 'jaesun.kim+jaesun9090@gmail.com' "
         "WHERE username = 'jaesun9090'",
+    )
+    return path
+
+
+def write_importable_chain(path: Path, sessions: int) -> Path:
+    """A studio chain's file whose sessions all name their trainer (as clean_legacy infers)."""
+    write_chain_sample(output=path, sessions=sessions)
+    legacy_sql(
+        path,
+        "UPDATE sessions SET trainer_id = (SELECT trainer_id FROM session_packages p "
+        "WHERE p.id = sessions.package_id) WHERE trainer_id IS NULL",
     )
     return path

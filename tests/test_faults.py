@@ -16,7 +16,6 @@ from pathlib import Path
 import psycopg
 import pytest
 from django.conf import settings
-from django.core.management import call_command
 from django.db import connection
 
 from accounts.models import User
@@ -25,6 +24,7 @@ from clients.models import Client
 from migration.models import ImportRun, LedgerEntry
 from sessions.models import Session, SessionPackage
 from tests.conftest import run_command
+from tests.legacy_files import write_importable_chain
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -52,14 +52,7 @@ DROP FUNCTION IF EXISTS test_faults_hold();
 
 @pytest.fixture
 def chain(tmp_path) -> Path:
-    path = tmp_path / "chain.db"
-    call_command("make_legacy_sample", "--output", str(path), "--sessions", "2000", verbosity=0)
-    with sqlite3.connect(path) as legacy:
-        legacy.execute(
-            "UPDATE sessions SET trainer_id = (SELECT trainer_id FROM session_packages p "
-            "WHERE p.id = sessions.package_id) WHERE trainer_id IS NULL"
-        )
-    return path
+    return write_importable_chain(tmp_path / "chain.db", 2000)
 
 
 def legacy_count(path: Path, table: str) -> int:

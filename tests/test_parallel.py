@@ -6,11 +6,9 @@ hundred rows, so that each of their guarantees shows on a file a test can hold.
 """
 
 import json
-import sqlite3
 from pathlib import Path
 
 import pytest
-from django.core.management import call_command
 from django.db import connection
 
 from accounts.models import User
@@ -20,6 +18,7 @@ from migration import parallel
 from migration.models import ImportRun, LedgerEntry
 from sessions.models import FeeAuditLog, Payment, Session, SessionPackage
 from tests.conftest import run_command
+from tests.legacy_files import write_importable_chain
 from tests.test_import import FROZEN_PAYMENTS, THAWED_PAYMENTS
 
 pytestmark = [
@@ -35,14 +34,7 @@ TARGET_MODELS = (FeeAuditLog, Payment, Session, SessionPackage, Assessment, Clie
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory) -> Path:
     """A studio chain of 2,000 sessions (2,902 rows), every session with its trainer."""
-    path = tmp_path_factory.mktemp("chain") / "chain.db"
-    call_command("make_legacy_sample", "--output", str(path), "--sessions", "2000", verbosity=0)
-    with sqlite3.connect(path) as legacy:
-        legacy.execute(
-            "UPDATE sessions SET trainer_id = (SELECT trainer_id FROM session_packages p "
-            "WHERE p.id = sessions.package_id) WHERE trainer_id IS NULL"
-        )
-    return path
+    return write_importable_chain(tmp_path_factory.mktemp("chain") / "chain.db", 2000)
 
 
 @pytest.fixture

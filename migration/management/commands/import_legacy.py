@@ -2,7 +2,6 @@ from django.core.management.base import CommandError
 from django.db import DEFAULT_DB_ALIAS, DatabaseError
 
 from migration.importer import (
-    IdsTaken,
     ImportBusy,
     ImportFailed,
     ImportRefused,
@@ -47,19 +46,7 @@ class Command(ReportCommand):
             except ImportRefused as refused:
                 for item in refused.findings:
                     self.stderr.write(f"  [{item.code}] {item.summary}")
-                raise CommandError(
-                    f"precheck finds {len(refused.findings)} blocking issue(s) in "
-                    f"{source.path}: run clean_legacy (or fix them), then import the result",
-                    returncode=EXIT_FINDINGS,
-                ) from refused
-            except IdsTaken as taken:
-                for item in taken.findings:
-                    self.stderr.write(f"  [{item.code}] {item.summary}")
-                raise CommandError(
-                    f"the target already has rows of its own where legacy rows go; nothing "
-                    f"was written: {taken.findings[0].fix}",
-                    returncode=EXIT_FINDINGS,
-                ) from taken
+                raise CommandError(str(refused), returncode=EXIT_FINDINGS) from refused
             except (ImportFailed, DatabaseError) as error:
                 # The first line only: a database's later lines may quote row data.
                 reason = str(error).strip().splitlines()[0]
