@@ -1,12 +1,17 @@
-"""Import: every legacy row into its target model, table by table, through the ORM.
+"""Import: every legacy row into its target model, table by table, through Django.
 
-`import_legacy(...)` refuses a file that precheck blocks, then imports the
+`import_legacy(...)` takes the target's import lock, refuses a file that
+precheck blocks (or a target whose own rows hold legacy ids), then imports the
 tables in `specs.IMPORT_ORDER`, each in its own atomic transaction, keeping the
 ledger: for every legacy row, where it went, what was done, its hash and the
 row itself. A re-run compares each row's hash with the ledger's: unchanged rows
 are skipped, changed ones updated (unless the target row was edited in Django
 since, which is a conflict, reported and left alone), new ones created.
 A dry run is the same run inside one outer transaction, rolled back.
+
+New rows reach the tables through a writer (writers.py: COPY on PostgreSQL,
+bulk_create elsewhere); a big table's first import is converted by worker
+processes beside it (parallel.py). Updates go through the ORM.
 
 Nothing here prints: results come back as data, and progress goes to a callback.
 """
