@@ -112,3 +112,14 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "loggers": {
+        # When the database goes away in the middle of a COPY, psycopg also
+        # warns that it could not end the COPY cleanly; the command's own
+        # one-line error already says what happened and what to do.
+        "psycopg": {"level": "ERROR"},
+    },
+}

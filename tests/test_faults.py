@@ -138,3 +138,37 @@ def test_an_import_killed_mid_table_loses_nothing_and_the_next_run_finishes(chai
     tables = ("trainers", "clients", "assessments", "session_packages", "sessions",
               "training_sessions", "payments", "payment_records", "fee_audit_log")  # fmt: skip
     assert LedgerEntry.objects.count() == sum(legacy_count(chain, t) for t in tables)
+
+
+def test_the_database_going_away_mid_table_stops_the_import_by_name_and_the_next_run_finishes(
+    chain,
+):
+    with connection.cursor() as cursor:
+        cursor.execute(HELD_MID_SESSIONS)
+    monitor = other_session()
+    try:
+        monitor.execute("SELECT pg_advisory_lock(%s)", [HOLD])
+        process = import_process(chain)
+        wait_until_held(monitor, process)
+        # The import's own session ends under it, as when the server restarts.
+        monitor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
+            "current_database() AND wait_event_type = 'Lock' AND wait_event = 'advisory'"
+        )
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        monitor.close()
+        with connection.cursor() as cursor:
+            cursor.execute(RELEASED)
+
+    assert process.returncode == 1
+    message = stderr.decode().strip()
+    assert "Traceback" not in message
+    assert message.startswith("CommandError: import stopped: could not write sessions rows 1, ")
+    assert "run import_legacy again to finish" in message
+    assert Session.objects.count() == 0
+    assert SessionPackage.objects.count() == legacy_count(chain, "session_packages")
+
+    code, output = run_command("import_legacy", "--source", str(chain))
+    assert code == 0, output
+    assert run_command("verify_import", "--source", str(chain))[0] == 0
