@@ -273,6 +273,7 @@ def clean_legacy(
     output = Path(output).expanduser().absolute()
     refuse_source_as_output(source.path, output)
     _refuse_incomplete_file(source)
+    _refuse_damaged_file(source)
     started = CleanReport(
         source=str(source.path),
         source_sha256=file_sha256(source.path),
@@ -309,6 +310,17 @@ def _refuse_incomplete_file(source: LegacySource) -> None:
                 f"{source.path}: no table {table}, so this is not a complete legacy file; "
                 "check --source (precheck says more)"
             )
+
+
+def _refuse_damaged_file(source: LegacySource) -> None:
+    # The copy is made page by page: a damaged page would be copied as it is,
+    # and a cleaned file that is still damaged is worse than none.
+    integrity = source.integrity_check()
+    if integrity != ["ok"]:
+        raise CleanError(
+            f"{source.path}: SQLite finds the file damaged ({integrity[0]}): restore it from "
+            "a backup, or recover it with sqlite3's .recover and clean the result"
+        )
 
 
 def _temporary_beside(output: Path) -> Path:

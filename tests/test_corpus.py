@@ -1,0 +1,249 @@
+"""A corpus of bad legacy files: each gets a clear answer from every command, and nothing is lost.
+
+For each file the test runs precheck, clean_legacy and import_legacy as an
+operator would. None may raise past its command (a traceback); precheck says
+what it should; an import either refuses and writes nothing, or accounts for
+every legacy row in the ledger and passes verify_import; and whatever
+clean_legacy writes imports the same way.
+"""
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from accounts.models import User
+from assessments.models import Assessment
+from clients.models import Client
+from migration.models import ImportRun, LedgerEntry
+from migration.specs import SPECS
+from sessions.models import FeeAuditLog, Payment, Session, SessionPackage
+from tests.conftest import run_command
+from tests.legacy_files import LegacyFile
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("legacy_db")]
+
+TARGET_MODELS = (FeeAuditLog, Payment, Session, SessionPackage, Assessment, Client, User)
+READABLE, BLOCKED, UNREADABLE = 0, 1, 2  # precheck's exit codes
+
+
+def studio(legacy_file: LegacyFile) -> LegacyFile:
+    legacy_file.small_studio()
+    return legacy_file
+
+
+# Each builder takes a fresh legacy file (real schema, no rows) and returns the
+# path to precheck and import, and the exit code precheck must give.
+Builder = Callable[[LegacyFile, Path], tuple[Path, int]]
+
+
+def not_sqlite(legacy_file, tmp_path):
+    path = tmp_path / "notes.db"
+    path.write_text("id,name\n1,Kim\n", encoding="utf-8")
+    return path, UNREADABLE
+
+
+def empty(legacy_file, tmp_path):
+    path = tmp_path / "empty.db"
+    path.write_bytes(b"")
+    return path, UNREADABLE
+
+
+def truncated(legacy_file, tmp_path):
+    data = studio(legacy_file).close().read_bytes()
+    path = tmp_path / "truncated.db"
+    path.write_bytes(data[: len(data) // 3])
+    return path, UNREADABLE
+
+
+def corrupt_page(legacy_file, tmp_path):
+    path = studio(legacy_file).close()
+    data = bytearray(path.read_bytes())
+    page = 4096
+    data[-2 * page : -page] = b"\xff" * page  # a page of garbage where rows were
+    path.write_bytes(bytes(data))
+    return path, UNREADABLE
+
+
+def text_in_a_number_column(legacy_file, tmp_path):
+    studio(legacy_file).execute("UPDATE clients SET age = 'thirty'")
+    return legacy_file.close(), BLOCKED
+
+
+def number_in_a_date_column(legacy_file, tmp_path):
+    studio(legacy_file).execute("UPDATE sessions SET session_date = 20240105")
+    return legacy_file.close(), BLOCKED
+
+
+def unreadable_date(legacy_file, tmp_path):
+    studio(legacy_file).execute("UPDATE payments SET payment_date = '05/01/2024'")
+    return legacy_file.close(), BLOCKED
+
+
+def empty_required_text(legacy_file, tmp_path):
+    studio(legacy_file).execute("UPDATE clients SET name = ''")
+    return legacy_file.close(), BLOCKED
+
+
+def absurd_age_and_negative_amount(legacy_file, tmp_path):
+    studio(legacy_file).execute("UPDATE clients SET age = 500")
+    legacy_file.execute("UPDATE payments SET amount = -50000")
+    return legacy_file.close(), BLOCKED
+
+
+def integer_beyond_64_bits(legacy_file, tmp_path):
+    # SQLite keeps an integer it cannot hold in 64 bits as a REAL.
+    studio(legacy_file).execute("UPDATE session_packages SET total_sessions = 99999999999999999999")
+    return legacy_file.close(), BLOCKED
+
+
+def very_long_text(legacy_file, tmp_path):
+    studio(legacy_file).execute("UPDATE sessions SET notes = ?", ("스쿼트 " * 200_000,))
+    return legacy_file.close(), READABLE
+
+
+def nul_in_text(legacy_file, tmp_path):
+    studio(legacy_file).execute("UPDATE clients SET name = 'Kim' || char(0) || 'Minji'")
+    return legacy_file.close(), BLOCKED
+
+
+def invalid_utf8(legacy_file, tmp_path):
+    studio(legacy_file).execute("UPDATE clients SET phone = CAST(X'3031302DFF' AS TEXT)")
+    return legacy_file.close(), BLOCKED
+
+
+def emails_differing_in_case_and_spaces(legacy_file, tmp_path):
+    studio(legacy_file)
+    legacy_file.trainer(email=" TRAINER1@example.com ")
+    return legacy_file.close(), BLOCKED
+
+
+def usernames_differing_in_case(legacy_file, tmp_path):
+    studio(legacy_file)
+    legacy_file.trainer(username="TRAINER1")
+    return legacy_file.close(), READABLE
+
+
+def client_of_a_trainer_gone(legacy_file, tmp_path):
+    studio(legacy_file).client(999)
+    return legacy_file.close(), BLOCKED
+
+
+def session_on_a_missing_package(legacy_file, tmp_path):
+    studio(legacy_file).execute("UPDATE sessions SET package_id = 999")
+    return legacy_file.close(), BLOCKED
+
+
+def password_hashes_that_cannot_be_kept(legacy_file, tmp_path):
+    studio(legacy_file)
+    legacy_file.trainer(password_hash="")
+    legacy_file.trainer(password_hash="$2b$12$tooShort")
+    legacy_file.trainer(password_hash="5f4dcc3b5aa765d61d8327deb882cf99")
+    legacy_file.trainer(password_hash=b"$2b$12$" + b"a" * 53)
+    return legacy_file.close(), READABLE
+
+
+def unknown_table_and_column(legacy_file, tmp_path):
+    studio(legacy_file).execute("CREATE TABLE notes_backup (id INTEGER PRIMARY KEY, text TEXT)")
+    legacy_file.execute("INSERT INTO notes_backup (text) VALUES ('kept')")
+    legacy_file.execute("ALTER TABLE clients ADD COLUMN instagram TEXT")
+    legacy_file.execute("UPDATE clients SET instagram = '@minji'")
+    return legacy_file.close(), READABLE
+
+
+def missing_table(legacy_file, tmp_path):
+    studio(legacy_file).execute("DROP TABLE assessments")
+    return legacy_file.close(), BLOCKED
+
+
+def recent_rows_in_the_wal_journal(legacy_file, tmp_path):
+    # The app still has the file open: its last rows are in the journal, not the file.
+    studio(legacy_file).execute("PRAGMA journal_mode = WAL")
+    legacy_file.execute("PRAGMA wal_autocheckpoint = 0")
+    trainer = legacy_file.trainer()
+    legacy_file.client(trainer, name="최근 고객")
+    assert Path(f"{legacy_file.path}-wal").stat().st_size > 0
+    return legacy_file.path, READABLE
+
+
+CORPUS: list[Builder] = [
+    not_sqlite,
+    empty,
+    truncated,
+    corrupt_page,
+    text_in_a_number_column,
+    number_in_a_date_column,
+    unreadable_date,
+    empty_required_text,
+    absurd_age_and_negative_amount,
+    integer_beyond_64_bits,
+    very_long_text,
+    nul_in_text,
+    invalid_utf8,
+    emails_differing_in_case_and_spaces,
+    usernames_differing_in_case,
+    client_of_a_trainer_gone,
+    session_on_a_missing_package,
+    password_hashes_that_cannot_be_kept,
+    unknown_table_and_column,
+    missing_table,
+    recent_rows_in_the_wal_journal,
+]
+
+
+def legacy_row_count(path: Path) -> int:
+    """The rows of the tables the importer reads, as SQLite itself counts them."""
+    with sqlite3.connect(path) as legacy:
+        tables = {name for (name,) in legacy.execute("SELECT name FROM sqlite_master")}
+        return sum(
+            legacy.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
+            for table in SPECS
+            if table in tables
+        )
+
+
+def forget_the_import() -> None:
+    LedgerEntry.objects.all().delete()
+    ImportRun.objects.all().delete()
+    for model in TARGET_MODELS:
+        model.objects.all().delete()
+
+
+def check_import(path: Path) -> int:
+    """Import `path`: refused with nothing written, or every row accounted for and verified."""
+    code, output = run_command("import_legacy", "--source", str(path))
+    if code != 0:
+        assert code in (1, 2), output
+        assert "\n" not in output.split("CommandError: ")[-1].strip()
+        assert not any(model.objects.exists() for model in TARGET_MODELS), output
+        assert not LedgerEntry.objects.exists()
+        return code
+    quarantined = LedgerEntry.objects.filter(action="quarantined").count()
+    assert LedgerEntry.objects.count() == legacy_row_count(path) + quarantined
+    code, output = run_command("verify_import", "--source", str(path))
+    assert code == 0, output
+    return 0
+
+
+@pytest.mark.parametrize("build", CORPUS, ids=lambda build: build.__name__)
+def test_every_bad_file_gets_a_clear_answer_and_loses_nothing(build, legacy_file, tmp_path):
+    path, expected = build(legacy_file, tmp_path)
+
+    code, output = run_command("precheck", "--source", str(path))
+    assert code == expected, output
+    if code == UNREADABLE:
+        assert "\n" not in output.split("CommandError: ")[-1].strip()
+
+    imported = check_import(path)
+    assert (imported == 0) == (expected == READABLE)
+    forget_the_import()
+
+    cleaned = tmp_path / "cleaned.db"
+    code, output = run_command("clean_legacy", "--source", str(path), "--output", str(cleaned))
+    assert code in (0, 1, 2), output
+    assert "\n" not in output.split("CommandError: ")[-1].strip() or code != UNREADABLE
+    if expected == UNREADABLE:  # (a file missing a whole table is refused the same way)
+        assert code == UNREADABLE and not cleaned.exists()
+    if cleaned.exists():
+        check_import(cleaned)
