@@ -324,3 +324,17 @@ def test_a_watch_sees_a_write_to_the_file_or_to_its_wal_journal(tmp_path):
         # ... and the reader sees the journal's rows.
         with open_legacy(path) as source:
             assert source.query("SELECT name FROM clients") == [("Kim",)]
+
+
+def test_a_file_a_writer_holds_locked_is_refused_saying_so(legacy_file):
+    legacy_file.small_studio()
+    path = legacy_file.close()
+    with closing(sqlite3.connect(path, isolation_level=None)) as app:
+        app.execute("BEGIN EXCLUSIVE")  # the old app, in the middle of writing
+        code, output = run_command("precheck", "--source", str(path))
+    assert code == 2
+    message = output.split("CommandError: ")[-1].strip()
+    assert message == (
+        f"{path}: another program is writing to it (database is locked): stop the legacy app "
+        "(or wait for it), then run this again"
+    )

@@ -298,6 +298,11 @@ def open_legacy(path: str | Path) -> Iterator[LegacySource]:
             with source.connection.cursor() as cursor:
                 cursor.execute("SELECT count(*) FROM sqlite_master")
         except DatabaseError as error:
+            if "locked" in str(error):
+                raise LegacyFileError(
+                    f"{path}: another program is writing to it ({error}): stop the legacy "
+                    "app (or wait for it), then run this again"
+                ) from error
             raise LegacyFileError(f"{path}: cannot be read as SQLite ({error})") from error
         yield source
     finally:
