@@ -5,7 +5,6 @@ key before the table's transaction ends (the full import tests run on both
 ways too, through the write_path fixture).
 """
 
-import uuid
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -113,7 +112,6 @@ def test_json_text_is_stored_as_its_data(writer_class):
         writer.insert(
             LedgerEntry,
             (
-                "id",
                 "legacy_table",
                 "legacy_id",
                 "target_model",
@@ -124,7 +122,6 @@ def test_json_text_is_stored_as_its_data(writer_class):
             ),
             [
                 (
-                    uuid.uuid4(),
                     "clients",
                     1,
                     "clients.Client",
