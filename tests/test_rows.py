@@ -1,5 +1,7 @@
 """A legacy row's canonical form and hash, and a target row's fingerprint: pure, no database."""
 
+import hashlib
+import json
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -41,6 +43,46 @@ def test_a_row_with_a_blob_or_unstorable_text_is_tagged_in_its_canonical_form():
     _, with_nul = canonical_row(("id", "name"), (1, "Kim\x00"))
     assert with_blob == '{"id":1,"photo":{"$blob":"AAE="}}'
     assert with_nul == '{"id":1,"name":{"$text-bytes":"S2ltAA=="}}'
+
+
+def test_an_infinity_is_tagged_not_written_as_null():
+    # orjson writes inf as null, and JSON has no number for it: it would be lost.
+    _, text = canonical_row(("id", "weight"), (1, float("-inf")))
+    assert text == '{"id":1,"weight":{"$float":"-inf"}}'
+
+
+# What an earlier version stored in the ledger was the standard library's text:
+# it must still hash the same, or a re-run would take every row for changed.
+STDLIB = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        (1, "이영희", None, 160.5),
+        (2**63 - 1, "", "tab\tand newline\n\x1f\x7f\u2028", 0.1 + 0.2),
+        (-(2**63), 'quote " and backslash \\', "emoji 🏋️", -0.0),
+        (4, "a typed \\u0000 is text, not a NUL", None, 60000.0),
+    ],
+)
+def test_canonical_text_is_the_standard_librarys(values):
+    assert canonical_row(COLUMNS, values)[1] == STDLIB.encode(
+        dict(zip(COLUMNS, values, strict=True))
+    )
+
+
+def test_a_fingerprint_is_the_one_earlier_versions_stored():
+    row = {
+        "at": datetime(2024, 3, 1, 18, 30, 0, 5, tzinfo=ZoneInfo("Asia/Seoul")),
+        "cost": Decimal("300000.00"),
+        "day": date(2024, 2, 29),
+        "name": "이영희",
+        "note": None,
+        "sets": 3,
+    }
+    forms = [1709285400000005, "300000", "2024-02-29", "이영희", None, 3]
+    stored = STDLIB.encode(forms).encode()
+    assert target_fingerprint(row) == hashlib.blake2b(stored, digest_size=16).hexdigest()
 
 
 def test_a_fingerprint_sees_an_instant_not_its_time_zone():
