@@ -205,6 +205,24 @@ def test_rows_are_read_in_batches(five_trainers):
     assert started < len(statements)  # later batches were read only when asked for
 
 
+@pytest.mark.parametrize("per_chunk", [1, 2, 3, 5, 6])
+def test_rowid_chunks_cover_every_row_once_in_full_chunks(five_trainers, per_chunk):
+    # Rowids 1, 2, 4, 5, 6: a gap, and counts that are and are not multiples.
+    with open_legacy(five_trainers) as source:
+        chunks = source.rowid_chunks("trainers", per_chunk)
+        read = [source.rows("trainers", ("id",), rowids=chunk) for chunk in chunks]
+        sizes = [len(list(rows)) for rows in read]
+    assert [first for first, _ in chunks] == sorted(first for first, _ in chunks)
+    assert sum(sizes) == 5
+    assert all(size == per_chunk for size in sizes[:-1]) and 0 < sizes[-1] <= per_chunk
+
+
+def test_an_empty_table_has_no_chunks(legacy_file):
+    path = legacy_file.close()
+    with open_legacy(path) as source:
+        assert source.rowid_chunks("trainers", 10) == []
+
+
 def test_a_column_named_rowid_does_not_hide_rows(legacy_file):
     for n in range(4):
         legacy_file.trainer(username=f"t{n}")

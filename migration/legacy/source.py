@@ -210,15 +210,27 @@ class LegacySource:
         rowid = self.rowid_name(table)
         if rowid is None:
             return None
-        return [
-            (first, last)
-            for first, last in self._fetchall(
-                f"SELECT min(r), max(r) FROM (SELECT {rowid} AS r, "
-                f"(row_number() OVER (ORDER BY {rowid}) - 1) / {int(rows_per_chunk)} AS chunk "
-                f"FROM {quote_identifier(table)}) GROUP BY chunk ORDER BY chunk",
+        name, n = quote_identifier(table), int(rows_per_chunk)
+        # Each chunk's last rowid, found by stepping n rows along the rowid
+        # b-tree from the one before: on a million rows a fraction of a second,
+        # where numbering every row (a window function) took most of one.
+        ends = [
+            end
+            for (end,) in self._fetchall(
+                f"WITH RECURSIVE edge(r) AS ("
+                f"SELECT (SELECT {rowid} FROM {name} ORDER BY {rowid} LIMIT 1 OFFSET {n - 1}) "
+                f"UNION ALL SELECT (SELECT {rowid} FROM {name} WHERE {rowid} > edge.r "
+                f"ORDER BY {rowid} LIMIT 1 OFFSET {n - 1}) FROM edge WHERE edge.r IS NOT NULL) "
+                "SELECT r FROM edge WHERE r IS NOT NULL",
                 what=table,
             )
         ]
+        ((first, last),) = self._fetchall(f"SELECT min({rowid}), max({rowid}) FROM {name}")
+        if first is None:
+            return []
+        if not ends or ends[-1] != last:
+            ends.append(last)  # the last chunk, short of n rows
+        return list(zip([first, *(end + 1 for end in ends[:-1])], ends, strict=True))
 
     def _fetch_batch(self, cursor, sql: str) -> list[tuple]:
         """One batch of rows, its text decoded in C unless some of it is not UTF-8.
