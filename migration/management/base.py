@@ -7,10 +7,12 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
 from migration.legacy import LegacyFileError, LegacySource, open_legacy
+from migration.redaction import redacted
 from migration.reports import FORMATS
 
 # Exit codes, the same for every command (documented in the README).
@@ -34,6 +36,16 @@ class ReportCommand(BaseCommand):
         parser.add_argument(
             self.report_option, help="Write the report to this file instead of standard output."
         )
+        parser.add_argument(
+            "--redact",
+            action="store_true",
+            help="Mask personal data (names, e-mail addresses, quoted values) in the report "
+            "and in error messages, for a CI log or a ticket.",
+        )
+
+    def shown(self, report: Any, options) -> Any:
+        """The report as this run shows it: its personal data masked under --redact."""
+        return redacted(report) if options["redact"] else report
 
     def report_destination(self, options) -> str | None:
         return options[self.report_option.removeprefix("--")]

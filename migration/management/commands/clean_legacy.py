@@ -49,7 +49,7 @@ class Command(ReportCommand):
             report = self.clean(source, options)
         with self.legacy_source(report.output) as cleaned:
             report = report.with_precheck(run_precheck(cleaned))
-        self.write_report(render_clean(report, options["format"]), options)
+        self.write_report(render_clean(self.shown(report, options), options["format"]), options)
         if report.needs_person:
             raise CommandError(
                 f"{report.output} is written, but {len(report.conflicts)} conflict(s) and "

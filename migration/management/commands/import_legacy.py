@@ -9,6 +9,7 @@ from migration.importer import (
 )
 from migration.management.base import EXIT_FINDINGS, ReportCommand
 from migration.progress import TerminalProgress
+from migration.redaction import redact_finding, redact_text
 from migration.reports import render_import
 
 
@@ -45,18 +46,21 @@ class Command(ReportCommand):
                 raise CommandError(str(busy), returncode=EXIT_FINDINGS) from busy
             except ImportRefused as refused:
                 for item in refused.findings:
-                    self.stderr.write(f"  [{item.code}] {item.summary}")
+                    shown = redact_finding(item) if options["redact"] else item
+                    self.stderr.write(f"  [{shown.code}] {shown.summary}")
                 raise CommandError(str(refused), returncode=EXIT_FINDINGS) from refused
             except (ImportFailed, DatabaseError) as error:
                 # The first line only: a database's later lines may quote row data.
                 reason = str(error).strip().splitlines()[0]
+                if options["redact"]:
+                    reason = redact_text(reason)
                 after = (
                     "Nothing was written (dry run)"
                     if options["dry_run"]
                     else "Tables before it are committed; run import_legacy again to finish"
                 )
                 raise CommandError(f"import stopped: {reason}. {after}") from error
-        self.write_report(render_import(report, options["format"]), options)
+        self.write_report(render_import(self.shown(report, options), options["format"]), options)
         if report.conflicts:
             raise CommandError(
                 f"{len(report.conflicts)} conflict(s): rows edited in Django since their import "

@@ -14,7 +14,7 @@ class Command(ReportCommand):
     def handle(self, *args, **options):
         with self.legacy_source(options["source"]) as source:
             report = run_precheck(source)
-        self.write_report(render_precheck(report, options["format"]), options)
+        self.write_report(render_precheck(self.shown(report, options), options["format"]), options)
         if report.blocking:
             raise CommandError(
                 f"{len(report.blocking)} blocking finding(s) in {report.source}: "

@@ -31,7 +31,7 @@ class Command(ReportCommand):
             report = verify_import(
                 source=source, using=options["database"], strict=options["strict"]
             )
-        self.write_report(render_verify(report, options["format"]), options)
+        self.write_report(render_verify(self.shown(report, options), options["format"]), options)
         if not report.passed:
             raise CommandError(
                 f"verification failed: {len(report.failures)} finding(s) (see the report)",

@@ -1,0 +1,84 @@
+"""Reports with personal data masked, for CI logs and tickets (every command's --redact).
+
+A report's personal data sits in known places: a finding's summary and details
+(names, e-mail addresses, the values a check quotes), and clean_legacy's
+e-mail changes and quarantine reasons. Redacting keeps what a report is acted
+on with (codes, fixes, tables, columns, counts, row ids: an id says which row,
+not whose) and masks the rest, on the report's data, before it is rendered:
+every format shows the same redacted report.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from functools import singledispatch
+from typing import Any
+
+from .clean import CleanReport, EmailChange, QuarantineSummary
+from .findings import Finding
+from .importer import ImportReport
+from .precheck import PrecheckReport
+from .verify import VerifyReport
+
+MASK = "[redacted]"
+
+
+def redact_finding(item: Finding) -> Finding:
+    where = ".".join(part for part in (item.table, item.column) if part)
+    rows = f"{item.row_count} row(s)" if item.row_count else "see the code"
+    return replace(item, summary=f"{where or item.code}: {rows}, {MASK}", details={})
+
+
+def _findings(items: Any) -> Any:
+    return None if items is None else type(items)(redact_finding(item) for item in items)
+
+
+@singledispatch
+def redacted(report: Any) -> Any:
+    raise TypeError(f"no redaction for {type(report).__name__}")
+
+
+@redacted.register
+def _(report: PrecheckReport) -> PrecheckReport:
+    return replace(report, findings=_findings(report.findings))
+
+
+@redacted.register
+def _(report: ImportReport) -> ImportReport:
+    return replace(report, warnings=_findings(report.warnings))
+
+
+@redacted.register
+def _(report: VerifyReport) -> VerifyReport:
+    checks = tuple(replace(check, findings=_findings(check.findings)) for check in report.checks)
+    return replace(report, checks=checks)
+
+
+@redacted.register
+def _(report: CleanReport) -> CleanReport:
+    return replace(
+        report,
+        emails=tuple(_email(change) for change in report.emails),
+        quarantined=tuple(_quarantine(summary) for summary in report.quarantined),
+        precheck_blocking=_findings(report.precheck_blocking),
+    )
+
+
+def _email(change: EmailChange) -> EmailChange:
+    return replace(change, username=MASK, old_address=MASK, new_address=MASK)
+
+
+def _quarantine(summary: QuarantineSummary) -> QuarantineSummary:
+    rows = tuple(replace(row, reason=MASK) for row in summary.examples)
+    return replace(summary, examples=rows)
+
+
+# A database's error quotes the values it refused: 'Key (email)=(kim@example.com)'.
+_QUOTED_VALUES = re.compile(r"=\(.*?\)(?= |$|\.|,)")
+_EMAIL = re.compile(r"[^\s@()'\"<>]+@[^\s@()'\"<>]+")
+
+
+def redact_text(message: str) -> str:
+    """An error line with the values a database or a check quoted in it masked."""
+    return _EMAIL.sub(MASK, _QUOTED_VALUES.sub(f"=({MASK})", message))
