@@ -7,6 +7,7 @@ every legacy row in the ledger and passes verify_import; and whatever
 clean_legacy writes imports the same way.
 """
 
+import re
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 from accounts.models import User
 from assessments.models import Assessment
 from clients.models import Client
+from migration.legacy.schema import GENERATIONS, Generation
 from migration.models import ImportRun, LedgerEntry
 from migration.specs import SPECS
 from sessions.models import FeeAuditLog, Payment, Session, SessionPackage
@@ -62,6 +64,21 @@ def corrupt_page(legacy_file, tmp_path):
     data = bytearray(path.read_bytes())
     page = 4096
     data[-2 * page : -page] = b"\xff" * page  # a page of garbage where rows were
+    path.write_bytes(bytes(data))
+    return path, UNREADABLE
+
+
+def corrupt_index_page(legacy_file, tmp_path):
+    # Garbage in an index: no row is lost, but a query SQLite answers from the
+    # index meets it, and the file is refused as damaged, saying what to do.
+    path = studio(legacy_file).close()
+    with sqlite3.connect(path) as legacy:
+        page_size = legacy.execute("PRAGMA page_size").fetchone()[0]
+        (root,) = legacy.execute(
+            "SELECT rootpage FROM sqlite_master WHERE name = 'idx_clients_trainer'"
+        ).fetchone()
+    data = bytearray(path.read_bytes())
+    data[(root - 1) * page_size : root * page_size] = b"\xff" * page_size
     path.write_bytes(bytes(data))
     return path, UNREADABLE
 
@@ -135,6 +152,19 @@ def session_on_a_missing_package(legacy_file, tmp_path):
     return legacy_file.close(), BLOCKED
 
 
+def a_trainer_inferable_from_nothing(legacy_file, tmp_path):
+    # A session names no trainer, and the trainers of its package and of its
+    # client are gone: every way to infer one ends nowhere (inference never goes
+    # round in a circle: a session looks at its package, then at its client).
+    trainer = legacy_file.trainer()
+    client = legacy_file.client(trainer)
+    package = legacy_file.package(client, trainer)
+    legacy_file.session(client, package, None)
+    legacy_file.execute("UPDATE session_packages SET trainer_id = 998")
+    legacy_file.execute("UPDATE clients SET trainer_id = 999")
+    return legacy_file.close(), BLOCKED
+
+
 def password_hashes_that_cannot_be_kept(legacy_file, tmp_path):
     studio(legacy_file)
     legacy_file.trainer(password_hash="")
@@ -167,11 +197,67 @@ def recent_rows_in_the_wal_journal(legacy_file, tmp_path):
     return legacy_file.path, READABLE
 
 
+def drop_column(legacy_file: LegacyFile, table: str, column: str) -> None:
+    """The column gone, as from a file made before it was added.
+
+    SQLite's DROP COLUMN refuses a column a foreign key or an index names: the
+    table is made again without it, SQLite's own recipe for any change.
+    """
+    connection = legacy_file.connection
+    for (index,) in connection.execute(
+        "SELECT DISTINCT l.name FROM pragma_index_list(?) l, pragma_index_info(l.name) i "
+        "WHERE i.name = ?",
+        (table, column),
+    ).fetchall():
+        connection.execute(f'DROP INDEX "{index}"')
+    (create,) = connection.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+    ).fetchone()
+    kept = [line for line in create.splitlines() if not re.search(rf"\b{column}\b", line)]
+    create = re.sub(r",(\s*)\)\s*$", r"\1)", "\n".join(kept))  # no comma before the end
+    columns = ", ".join(
+        f'"{name}"'
+        for (name,) in connection.execute("SELECT name FROM pragma_table_info(?)", (table,))
+        if name != column
+    )
+    # The name as first written, or quoted by an earlier rebuild's RENAME.
+    create = re.sub(r'^CREATE TABLE ("?)\w+\1', 'CREATE TABLE "rebuilt"', create)
+    connection.execute(create)
+    connection.execute(f'INSERT INTO "rebuilt" ({columns}) SELECT {columns} FROM "{table}"')
+    connection.execute(f'DROP TABLE "{table}"')
+    connection.execute(f'ALTER TABLE "rebuilt" RENAME TO "{table}"')
+    connection.commit()
+
+
+def made_before(*missing: Generation) -> Builder:
+    """A file of an older schema generation: a studio with rows in the old tables too,
+    without what `missing` added."""
+
+    def build(legacy_file, tmp_path):
+        ids = legacy_file.small_studio()
+        # Ids apart from the new tables' rows: these are not their twins.
+        legacy_file.training_session(ids["client"], ids["package"], ids["trainer"], id=100)
+        legacy_file.payment_record(ids["client"], ids["package"], ids["trainer"], id=100)
+        for generation in missing:
+            for table in generation.tables:
+                legacy_file.execute(f'DROP TABLE "{table}"')
+            for table, column in generation.columns:
+                if table not in generation.tables and not any(
+                    table in earlier.tables for earlier in missing
+                ):
+                    drop_column(legacy_file, table, column)
+        return legacy_file.close(), READABLE
+
+    build.__name__ = "made_before_" + "_and_".join(g.name.replace(" ", "_") for g in missing)
+    return build
+
+
 CORPUS: list[Builder] = [
     not_sqlite,
     empty,
     truncated,
     corrupt_page,
+    corrupt_index_page,
     text_in_a_number_column,
     number_in_a_date_column,
     unreadable_date,
@@ -185,10 +271,14 @@ CORPUS: list[Builder] = [
     usernames_differing_in_case,
     client_of_a_trainer_gone,
     session_on_a_missing_package,
+    a_trainer_inferable_from_nothing,
     password_hashes_that_cannot_be_kept,
     unknown_table_and_column,
     missing_table,
     recent_rows_in_the_wal_journal,
+    # Every schema generation missing on its own, then all of them (the oldest file).
+    *(made_before(generation) for generation in GENERATIONS),
+    made_before(*GENERATIONS),
 ]
 
 
@@ -233,7 +323,10 @@ def test_every_bad_file_gets_a_clear_answer_and_loses_nothing(build, legacy_file
     code, output = run_command("precheck", "--source", str(path))
     assert code == expected, output
     if code == UNREADABLE:
-        assert "\n" not in output.split("CommandError: ")[-1].strip()
+        message = output.split("CommandError: ")[-1].strip()
+        assert "\n" not in message
+        if build in (truncated, corrupt_page, corrupt_index_page):
+            assert "the file is damaged" in message and "restore it from a backup" in message
 
     imported = check_import(path)
     assert (imported == 0) == (expected == READABLE)

@@ -51,8 +51,8 @@ BAD_FILES = [
     ("directory", "not a file"),
     ("empty", "the file is empty"),
     ("not-sqlite", "not a SQLite database"),
-    ("first-100-bytes", "cannot be read as SQLite"),
-    ("cut-in-half", "cannot be read as SQLite"),
+    ("first-100-bytes", "the file is damaged"),
+    ("cut-in-half", "the file is damaged"),
 ]
 
 
@@ -100,6 +100,7 @@ def test_damaged_table_page_exits_2_naming_the_file(tmp_path):
     assert code == 2
     message = output.partition("CommandError: ")[2]
     assert message.startswith(str(path)) and "malformed" in message
+    assert "the file is damaged" in message and "restore it from a backup" in message
     assert "\n" not in message.strip()
 
 

@@ -109,6 +109,11 @@ class LegacySource:
         try:
             yield
         except DatabaseError as error:
+            if _is_damage(error):
+                raise LegacyFileError(
+                    f"{self.path}: reading {what} failed, the file is damaged ({error}): "
+                    "restore it from a backup, or recover it with sqlite3's .recover"
+                ) from error
             raise LegacyFileError(f"{self.path}: reading {what} failed ({error})") from error
 
     def _fetchall(
@@ -289,6 +294,12 @@ def _read_only_settings(path: Path) -> dict[str, Any]:
     }
 
 
+def _is_damage(error: DatabaseError) -> bool:
+    """SQLite found a page it cannot make sense of (SQLITE_CORRUPT, or a page past the end)."""
+    name = getattr(error.__cause__, "sqlite_errorname", "")
+    return name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")) or "malformed" in str(error)
+
+
 @contextmanager
 def open_legacy(path: str | Path) -> Iterator[LegacySource]:
     """Open the legacy file read-only as the `legacy` alias, for the `with` block."""
@@ -314,6 +325,11 @@ def open_legacy(path: str | Path) -> Iterator[LegacySource]:
                 raise LegacyFileError(
                     f"{path}: another program is writing to it ({error}): stop the legacy "
                     "app (or wait for it), then run this again"
+                ) from error
+            if _is_damage(error):
+                raise LegacyFileError(
+                    f"{path}: cannot be read, the file is damaged ({error}): restore it from "
+                    "a backup, or recover it with sqlite3's .recover"
                 ) from error
             raise LegacyFileError(f"{path}: cannot be read as SQLite ({error})") from error
         yield source
