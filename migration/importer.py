@@ -247,7 +247,7 @@ class TableImport:
         total = self.source.count(self.spec.table)
         if progress:
             progress(self.spec.table, 0, total)  # the table starts: its clock starts
-        with self._checking_references():
+        with self._checking_references(total):
             if chunks := self._chunks_for_workers(total):
                 self._create_in_workers(chunks, progress, total)
             else:
@@ -537,14 +537,14 @@ class TableImport:
             )
 
     @contextmanager
-    def _checking_references(self) -> Iterator[None]:
+    def _checking_references(self, rows: int) -> Iterator[None]:
         """Every foreign key of the table and of the ledger, checked at once, at the end.
 
         Checked inside the table's transaction, a row pointing at nothing stops
         the table by name, and a dry run (which never commits) checks them too.
         """
         try:
-            with self.writer.loading(self.model), self.writer.loading(LedgerEntry):
+            with self.writer.loading(self.model, rows), self.writer.loading(LedgerEntry, rows):
                 yield
         except DatabaseError as error:
             raise ImportFailed(

@@ -14,7 +14,7 @@ from django.db import connection
 from accounts.models import User
 from assessments.models import Assessment
 from clients.models import Client
-from migration import parallel
+from migration import parallel, writers
 from migration.models import ImportRun, LedgerEntry
 from sessions.models import FeeAuditLog, Payment, Session, SessionPackage
 from tests.conftest import run_command
@@ -37,10 +37,16 @@ def chain(tmp_path_factory) -> Path:
     return write_importable_chain(tmp_path_factory.mktemp("chain") / "chain.db", 2000)
 
 
-@pytest.fixture
-def in_workers(monkeypatch):
+def as_a_big_table(monkeypatch) -> None:
+    """A chain's big tables, at the test's size: converted by workers, foreign keys held off."""
     monkeypatch.setattr(parallel, "FROM_ROWS", 0)
     monkeypatch.setattr(parallel, "ROWS_PER_CHUNK", 300)
+    monkeypatch.setattr(writers, "HOLD_KEYS_OFF_FROM_ROWS", 0)
+
+
+@pytest.fixture
+def in_workers(monkeypatch):
+    as_a_big_table(monkeypatch)
 
 
 def snapshot() -> dict:
@@ -67,8 +73,7 @@ def test_workers_write_exactly_what_the_import_itself_writes(chain, monkeypatch)
     in_process = snapshot()
     forget_the_import()
 
-    monkeypatch.setattr(parallel, "FROM_ROWS", 0)
-    monkeypatch.setattr(parallel, "ROWS_PER_CHUNK", 300)
+    as_a_big_table(monkeypatch)
     assert run_command("import_legacy", "--source", str(chain))[0] == 0
 
     assert snapshot() == in_process

@@ -15,7 +15,13 @@ from django.db import DatabaseError, connection, transaction
 from accounts.models import User
 from clients.models import Client
 from migration.models import ImportRun, LedgerEntry
-from migration.writers import BulkCreateWriter, CopyWriter, JsonText, writer_for
+from migration.writers import (
+    HOLD_KEYS_OFF_FROM_ROWS,
+    BulkCreateWriter,
+    CopyWriter,
+    JsonText,
+    writer_for,
+)
 from sessions.models import Session, SessionPackage
 
 pytestmark = pytest.mark.django_db
@@ -85,7 +91,7 @@ def session_row(package: SessionPackage, pk: int, **changes) -> tuple:
 @pytest.mark.parametrize("writer_class", WRITERS)
 def test_rows_read_back_exactly_as_written(writer_class, package):
     writer = writer_class("default")
-    with transaction.atomic(), writer.loading(Session):
+    with transaction.atomic(), writer.loading(Session, rows=HOLD_KEYS_OFF_FROM_ROWS):
         writer.insert(
             Session,
             SESSION_FIELDS,
@@ -108,7 +114,7 @@ def test_json_text_is_stored_as_its_data(writer_class):
     data = {"name": "이영희", "photo": {"$blob": "AAE="}, "height": 160.5}
     text = '{"height":160.5,"name":"이영희","photo":{"$blob":"AAE="}}'
     writer = writer_class("default")
-    with transaction.atomic(), writer.loading(LedgerEntry):
+    with transaction.atomic(), writer.loading(LedgerEntry, rows=1):
         writer.insert(
             LedgerEntry,
             (
@@ -148,7 +154,11 @@ def foreign_keys(model) -> list[tuple[str, str]]:
 @pytest.mark.parametrize("writer_class", WRITERS)
 def test_a_row_pointing_at_nothing_stops_the_load_and_nothing_stays(writer_class, package):
     writer = writer_class("default")
-    with pytest.raises(DatabaseError), transaction.atomic(), writer.loading(Session):
+    with (
+        pytest.raises(DatabaseError),
+        transaction.atomic(),
+        writer.loading(Session, rows=HOLD_KEYS_OFF_FROM_ROWS),
+    ):
         writer.insert(Session, SESSION_FIELDS, [session_row(package, 7)])
         writer.insert(Session, SESSION_FIELDS, [session_row(package, 8, package_id=999)])
     assert not Session.objects.exists()
@@ -159,14 +169,33 @@ def test_copy_puts_every_foreign_key_back_as_it_was(package):
     before = foreign_keys(Session)
     assert len(before) == 3  # client, package, trainer
     writer = CopyWriter("default")
-    with transaction.atomic(), writer.loading(Session):
+    with transaction.atomic(), writer.loading(Session, rows=HOLD_KEYS_OFF_FROM_ROWS):
         assert foreign_keys(Session) == []  # held off while the rows go in
         writer.insert(Session, SESSION_FIELDS, [session_row(package, 7)])
     assert foreign_keys(Session) == before
     # ... and a failed load never took them away.
-    with pytest.raises(DatabaseError), transaction.atomic(), writer.loading(Session):
+    with (
+        pytest.raises(DatabaseError),
+        transaction.atomic(),
+        writer.loading(Session, rows=HOLD_KEYS_OFF_FROM_ROWS),
+    ):
         writer.insert(Session, SESSION_FIELDS, [session_row(package, 8, client_id=999)])
     assert foreign_keys(Session) == before
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="COPY is PostgreSQL's")
+def test_a_small_load_keeps_the_foreign_keys_and_still_checks_them_at_its_end(package):
+    before = foreign_keys(Session)
+    writer = CopyWriter("default")
+    with transaction.atomic(), writer.loading(Session, rows=HOLD_KEYS_OFF_FROM_ROWS - 1):
+        assert foreign_keys(Session) == before
+        writer.insert(Session, SESSION_FIELDS, [session_row(package, 7)])
+    with pytest.raises(DatabaseError) as refused, transaction.atomic():
+        with writer.loading(Session, rows=1):
+            writer.insert(Session, SESSION_FIELDS, [session_row(package, 8, client_id=999)])
+        pytest.fail("the dangling row is refused when the load ends, inside the block")
+    assert "client_id" in str(refused.value)
+    assert list(Session.objects.values_list("pk", flat=True)) == [7]
 
 
 def test_postgresql_gets_copy_and_any_other_database_bulk_create():
