@@ -15,6 +15,7 @@ were.
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,7 +26,8 @@ from django.db.models import Model
 from django.db.models.fields import AutoFieldMixin
 from psycopg import Copy
 from psycopg.copy import FileWriter
-from psycopg.types.json import Jsonb
+
+from .models import JSONTextField
 
 
 class JsonText(NamedTuple):
@@ -190,8 +192,15 @@ class CopyWriter:
         return CopyLayout(
             statement=f"COPY {quote(table)} ({', '.join(quote(c) for c in columns)}) "
             "FROM STDIN (FORMAT BINARY)",
-            column_types=tuple(oids[column] for column in columns),
+            # json's binary form is its text: sent as text, a value takes
+            # psycopg's string dumper (in C), not a JSON one (in Python).
+            column_types=tuple(
+                TEXT_OID if oids[column] == JSON_OID else oids[column] for column in columns
+            ),
         )
+
+
+JSON_OID, TEXT_OID = 114, 25  # PostgreSQL's own, fixed: pg_type.dat
 
 
 @dataclass(frozen=True)
@@ -230,14 +239,16 @@ class CopyEncoder:
         self._prepared = [(index, prepare) for index, prepare in enumerate(preparers) if prepare]
 
     def prepared(self, rows: Iterable[tuple]) -> Iterator[Sequence[Any]]:
-        for row in rows:
-            if self._defaulted:
-                row = (*row, *(field.get_default() for field in self._defaulted))
-            if self._prepared:
-                row = list(row)
-                for index, prepare in self._prepared:
-                    row[index] = prepare(row[index])
-            yield row
+        return map(self.prepare, rows)
+
+    def prepare(self, row: tuple) -> Sequence[Any]:
+        if self._defaulted:
+            row = (*row, *(field.get_default() for field in self._defaulted))
+        if self._prepared:
+            row = list(row)
+            for index, prepare in self._prepared:
+                row[index] = prepare(row[index])
+        return row
 
     @contextmanager
     def encoding(self, layout: CopyLayout, cursor: Any) -> Iterator[EncodedRows]:
@@ -250,14 +261,14 @@ class CopyEncoder:
             yield encoded
 
     def _preparer(self, field: models.Field) -> Callable[[Any], Any] | None:
-        if isinstance(field, models.JSONField):
+        if isinstance(field, JSONTextField):  # sent as text: see CopyWriter._read_layout
 
-            def prepare_json(value: Any) -> Any:
+            def prepare_json_text(value: Any) -> str:
                 if isinstance(value, JsonText):
-                    return Jsonb(value.text, dumps=_already_json)
-                return field.get_db_prep_save(value, self._connection)
+                    return value.text
+                return json.dumps(field.get_prep_value(value), cls=field.encoder)
 
-            return prepare_json
+            return prepare_json_text
         if isinstance(field, SENT_AS_THEY_ARE):
             return None
         return lambda value: field.get_db_prep_save(value, self._connection)
@@ -270,13 +281,8 @@ class EncodedRows:
         self.encoder, self.buffer, self.copy = encoder, io.BytesIO(), None
 
     def write(self, row: tuple) -> None:
-        for prepared in self.encoder.prepared((row,)):
-            self.copy.write_row(prepared)
+        self.copy.write_row(self.encoder.prepare(row))
 
     @property
     def data(self) -> bytes:
         return self.buffer.getvalue()
-
-
-def _already_json(text: str) -> str:
-    return text
