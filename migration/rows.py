@@ -30,7 +30,6 @@ BLOB_TAG = "$blob"
 SECRET_TAG = "$secret-digest"  # a secret (a password hash) kept only as a digest
 SURROGATE_TAG = "$text-bytes"  # text PostgreSQL cannot store (NUL, not UTF-8), as its bytes
 FLOAT_TAG = "$float"  # a REAL JSON has no number for: inf or -inf (SQLite keeps no NaN)
-_INFINITIES = (math.inf, -math.inf)
 
 
 def _jsonable(value: Any) -> Any:
@@ -65,7 +64,7 @@ def canonical_row(columns: Iterable[str], values: Iterable[Any]) -> tuple[dict[s
     text for the same row.
     """
     row = dict(zip(columns, values, strict=True))
-    if _INFINITIES[0] not in values and _INFINITIES[1] not in values:
+    if math.inf not in values and -math.inf not in values:
         try:
             data = orjson.dumps(row, option=orjson.OPT_SORT_KEYS)
         except orjson.JSONEncodeError:

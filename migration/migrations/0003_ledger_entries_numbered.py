@@ -16,19 +16,20 @@ ACTIONS = [
     ("quarantined", "Quarantined by clean_legacy"),
 ]
 COLUMNS = (
-    "legacy_table, legacy_id, target_model, target_id, action, "
-    "source_hash, target_hash, raw, run_id"
-)
+    "legacy_table", "legacy_id", "target_model", "target_id", "action",
+    "source_hash", "target_hash", "raw", "run_id",
+)  # fmt: skip
 
 
 def move_entries(apps, schema_editor):
-    old = apps.get_model("migration", "LedgerEntry")._meta.db_table
-    new = apps.get_model("migration", "NumberedLedgerEntry")._meta.db_table
     quote = schema_editor.quote_name
+    old = quote(apps.get_model("migration", "LedgerEntry")._meta.db_table)
+    new = quote(apps.get_model("migration", "NumberedLedgerEntry")._meta.db_table)
+    runs = quote(apps.get_model("migration", "ImportRun")._meta.db_table)
     schema_editor.execute(
-        f"INSERT INTO {quote(new)} ({COLUMNS}) "
-        f"SELECT {', '.join(f'e.{c.strip()}' for c in COLUMNS.split(','))} "
-        f"FROM {quote(old)} e JOIN migration_importrun r ON r.id = e.run_id "
+        f"INSERT INTO {new} ({', '.join(COLUMNS)}) "
+        f"SELECT {', '.join(f'e.{column}' for column in COLUMNS)} "
+        f"FROM {old} e JOIN {runs} r ON r.id = e.run_id "
         "ORDER BY r.started_at, e.legacy_table, e.legacy_id"
     )
 
