@@ -19,6 +19,7 @@ import math
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 
@@ -95,6 +96,9 @@ def canonical_json(data: Mapping[str, Any]) -> str:
     return orjson.dumps(data, option=orjson.OPT_SORT_KEYS).decode()
 
 
+# Equal amounts give one text, however written; a chain's amounts are a few
+# prices and their fees, each a fingerprint's worth of work saved many times.
+@lru_cache(maxsize=4096)
 def decimal_text(value: Decimal) -> str:
     """'300000' for 300000 and 300000.00 alike, '0.035' for 0.0350: the number, not its scale."""
     if value == value.to_integral_value():

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, time, tzinfo
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -235,6 +235,13 @@ def rate(raw: Any) -> Decimal | None:
         return None
     if isinstance(raw, bool) or not isinstance(raw, int | float | str):
         raise _wrong_type(raw, "a rate")
+    return _rate_of(raw)
+
+
+# A chain's payments hold a few distinct rates, two to a row: each is read once.
+# Typed: 0 and 0.0 are equal, and read as different Decimals.
+@lru_cache(maxsize=1024, typed=True)
+def _rate_of(raw: int | float | str) -> Decimal:
     try:
         value = Decimal(repr(raw) if isinstance(raw, float) else str(raw))
     except InvalidOperation:
