@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import time
+from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -230,14 +231,15 @@ class TableImport:
         ledger = LedgerEntry.objects.using(using).filter(legacy_table=spec.table)
         self._ledger_was_empty = not ledger.exists()
         self._table_was_empty = not self.model.objects.using(using).exists()
-        # A table imported for the first time, keeping its legacy ids, pointing
-        # at no renumbered table: every row is new and its id known, so rows
-        # are converted as the writer sends them, and PostgreSQL stores one
-        # batch while the next is read, instead of each waiting for the other.
+        # A table imported for the first time, pointing at no renumbered table:
+        # every row is new, and its id known as it is read (its legacy id, in
+        # an empty table; the next after the highest, for an old table merged
+        # into its new one). Rows are converted as the writer sends them, and
+        # PostgreSQL stores one batch while the next is read, instead of each
+        # waiting for the other.
         self._as_read = (
             self._ledger_was_empty
-            and self._table_was_empty
-            and spec.merge_into is None
+            and (self._table_was_empty or spec.merge_into is not None)
             and not set(spec.reference_fields.values()) & IdMap.REMAPPED
         )
         self.output = TableOutput(spec, run.pk)
@@ -280,17 +282,47 @@ class TableImport:
         """A first import's rows, converted by worker processes, written here in order."""
         target = self.writer.layout(self.model, self.output.target_fields)
         ledger = self.writer.layout(LedgerEntry, LEDGER_FIELDS)
+        numbering = self._numbering(chunks) if self.spec.merge_into else None
         tasks = (
-            ChunkTask(self.spec.table, rowids, self.run.pk, target, ledger) for rowids in chunks
+            ChunkTask(self.spec.table, rowids, self.run.pk, target, ledger)
+            if numbering is None
+            else ChunkTask(self.spec.table, rowids, self.run.pk, target, ledger, *numbering[index])
+            for index, rowids in enumerate(chunks)
         )
         for chunk in self.converters.convert(tasks):
             which = " to ".join(str(legacy_id) for legacy_id in chunk.legacy_ids)
-            self._write(partial(self.writer.insert_encoded, target, chunk.target), which)
+            if chunk.rows > chunk.merged:
+                self._write(partial(self.writer.insert_encoded, target, chunk.target), which)
             self._write(partial(self.writer.insert_encoded, ledger, chunk.ledger), which)
             self.result.read += chunk.rows
-            self.result.created += chunk.rows
+            self.result.created += chunk.rows - chunk.merged
+            self.result.merged += chunk.merged
             if progress:
                 progress(self.spec.table, self.result.read, total)
+
+    def _numbering(self, chunks: list[tuple[int, int]]) -> list[tuple[int, dict[Any, int]]]:
+        """For an old table merged into its new one, what each chunk's worker needs to
+        number its rows as this process would (see _create_as_read): the id of its
+        first row that is not a twin, and the target id of each twin's row."""
+        table = self.spec.table
+        twin_targets = self.id_map.target_ids(self.spec.merge_into, set(self.twins.values()))
+        starts = [first for first, _ in chunks]
+        first_ids: list[int | None] = [None] * len(chunks)
+        merged: list[dict[Any, int]] = [{} for _ in chunks]
+        next_id = self._take_next_id(peek=True)
+        for rowid, legacy_id in self.source.rows(table, (self.source.rowid_name(table), "id")):
+            index = bisect_right(starts, rowid) - 1
+            if first_ids[index] is None:
+                first_ids[index] = next_id
+            if legacy_id in self.twins:
+                merged[index][legacy_id] = twin_targets[self.twins[legacy_id]]
+            else:
+                next_id += 1
+        self._next_id = next_id
+        return [
+            (next_id if first_id is None else first_id, twins)
+            for first_id, twins in zip(first_ids, merged, strict=True)
+        ]
 
     def _import_batch(self, rows: list[LegacyRow]) -> None:
         self.result.read += len(rows)
@@ -356,19 +388,29 @@ class TableImport:
 
     def _create_as_read(self, batch: list[tuple]) -> None:
         """A batch of a first import, each row converted as the writer takes it."""
-        rows: list[LegacyRow] = []
+        created: list[LegacyRow] = []
+        merged: list[LegacyRow] = []
+        target_ids: dict[int, int] = {}
+        merging = self.spec.merge_into is not None
+        if merging:
+            self._take_next_id(peek=True)  # its query runs now: none may while COPY does
 
         def values() -> Iterator[tuple]:
             for legacy_values in batch:
                 row = self.reader.read(legacy_values)
-                rows.append(row)
-                yield self.output.target_row(row, row.legacy_id)
+                if row.legacy_id in self.twins:
+                    merged.append(row)  # the row of its twin stands for it
+                    continue
+                created.append(row)
+                target_id = self._take_next_id() if merging else row.legacy_id
+                target_ids[row.legacy_id] = target_id
+                yield self.output.target_row(row, target_id)
 
         self.result.read += len(batch)
         self._write(
-            lambda: self.writer.insert(self.model, self.output.target_fields, values()), rows
+            lambda: self.writer.insert(self.model, self.output.target_fields, values()), created
         )
-        self._write_ledger(rows, {row.legacy_id: row.legacy_id for row in rows})
+        self._write_ledger(created, target_ids, merged)
 
     def _write_ledger(
         self, created: list[LegacyRow], target_ids: dict[int, int], merged: list[LegacyRow] = ()
@@ -442,11 +484,14 @@ class TableImport:
             .values_list("target_id", flat=True)
         )
 
-    def _take_next_id(self) -> int:
+    def _take_next_id(self, *, peek: bool = False) -> int:
+        """The next free id after the highest, taken (or, with `peek`, only looked up)."""
         if self._next_id is None:
             highest_target = self.model.objects.using(self.using).aggregate(top=Max("pk"))["top"]
             highest_new = self._highest_legacy_id_of_new_table()
             self._next_id = max(highest_target or 0, highest_new) + 1
+        if peek:
+            return self._next_id
         taken, self._next_id = self._next_id, self._next_id + 1
         return taken
 

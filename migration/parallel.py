@@ -6,10 +6,12 @@ several times what PostgreSQL spends storing it. Done in the import's own
 process, the import waits on it, with a core to spare. Worker processes
 convert chunks of a table (rowid ranges) ahead, each reading the legacy file
 read-only for itself; the import sends each chunk's bytes as they are, in
-order, inside the table's transaction, and decides everything else itself.
+order, inside the table's transaction, and decides everything else itself,
+the ids of an old table's rows included (it numbers them, the workers apply).
 
 Used for a first import of a big table on PostgreSQL (every row new, its id
-its legacy id: see importer.TableImport); everything else stays in-process.
+known before it is read: see importer.TableImport); everything else stays
+in-process.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import os
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
@@ -29,7 +31,7 @@ from .forking import fork_context, set_aside_parents_connections
 from .layout import LegacyLayout
 from .legacy import LegacySource
 from .models import LedgerEntry
-from .outputs import LEDGER_FIELDS, TableOutput
+from .outputs import LEDGER_FIELDS, Action, TableOutput
 from .specs import SPECS
 from .writers import CopyEncoder, CopyLayout
 
@@ -48,11 +50,17 @@ class ChunkTask:
     run_id: UUID
     target: CopyLayout
     ledger: CopyLayout
+    # For an old table merged into its new one (see TableImport._numbering):
+    # the id of the chunk's first row that is not a twin, the next rows' after
+    # it; and each twin's target row. Otherwise each row keeps its legacy id.
+    first_id: int | None = None
+    twin_targets: dict[Any, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class ConvertedChunk:
     rows: int
+    merged: int  # of the rows, twins: a ledger entry each, no target row
     legacy_ids: tuple[Any, ...]  # the first and the last, for messages
     target: bytes  # COPY's binary format
     ledger: bytes
@@ -124,7 +132,8 @@ class _Worker:
 
     def convert(self, task: ChunkTask) -> ConvertedChunk:
         reader, output, target_encoder, ledger_encoder = self._table(task)
-        rows, first, last = 0, None, None
+        rows, merged, first, last = 0, 0, None, None
+        next_id = task.first_id
         # Each row encoded as it is read, into both tables' bytes at once:
         # a chunk costs its bytes, not its rows.
         with (
@@ -133,13 +142,22 @@ class _Worker:
         ):
             for values in self.source.rows(task.table, reader.columns, rowids=task.rowids):
                 row = reader.read(values)
-                target.write(output.target_row(row, row.legacy_id))
-                ledger.write(output.created_entry(row, row.legacy_id))
                 rows += 1
                 if first is None:
                     first = row.legacy_id
                 last = row.legacy_id
-        return ConvertedChunk(rows, (first, last) if rows else (), target.data, ledger.data)
+                if row.legacy_id in task.twin_targets:
+                    twin = task.twin_targets[row.legacy_id]
+                    ledger.write(output.ledger_row(row, twin, Action.MERGED, ""))
+                    merged += 1
+                    continue
+                if next_id is None:
+                    target_id = row.legacy_id
+                else:
+                    target_id, next_id = next_id, next_id + 1
+                target.write(output.target_row(row, target_id))
+                ledger.write(output.created_entry(row, target_id))
+        return ConvertedChunk(rows, merged, (first, last) if rows else (), target.data, ledger.data)
 
     def _table(self, task: ChunkTask) -> tuple:
         key = (task.table, task.run_id)

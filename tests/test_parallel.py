@@ -1,6 +1,6 @@
 """Big tables converted by worker processes: the very rows the import itself would write.
 
-Workers start only for tables of 100,000 rows and more; here they are made to
+Workers start only for tables of 20,000 rows and more; here they are made to
 take every first-imported table of a small chain file, in chunks of a few
 hundred rows, so that each of their guarantees shows on a file a test can hold.
 """
@@ -18,7 +18,7 @@ from migration import parallel, writers
 from migration.models import ImportRun, LedgerEntry
 from sessions.models import FeeAuditLog, Payment, Session, SessionPackage
 from tests.conftest import run_command
-from tests.legacy_files import write_importable_chain
+from tests.legacy_files import UTC_STAMP, LegacyFile, write_importable_chain
 from tests.test_import import FROZEN_PAYMENTS, THAWED_PAYMENTS
 
 pytestmark = [
@@ -79,6 +79,55 @@ def test_workers_write_exactly_what_the_import_itself_writes(chain, monkeypatch)
     assert snapshot() == in_process
     assert len(in_process["ledger"]) == 2902
     assert len(in_process["training.Session"]) == 2000
+
+
+def test_an_old_tables_rows_are_numbered_and_merged_by_workers_as_here(
+    legacy_file: LegacyFile, monkeypatch
+):
+    # An old table whose twins of new rows fall at chunk edges, and fill a whole chunk.
+    ids = legacy_file.small_studio()
+    whose = (ids["client"], ids["package"], ids["trainer"])
+    same = {"session_time": "10:00:25.813560", "session_cost": 60000, "completed_at": UTC_STAMP}
+    days = [f"2024-04-{day:02}" for day in range(1, 9)]
+    for day in days[:4]:
+        legacy_file.session(*whose, session_date=day, **same)
+    for day in (days[0], days[4], days[1], days[2], days[5], days[6], days[3]):
+        legacy_file.training_session(*whose, session_date=day, **same)
+    path = legacy_file.close()
+    assert run_command("import_legacy", "--source", str(path))[0] == 0
+    in_process = snapshot()
+    forget_the_import()
+
+    as_a_big_table(monkeypatch)
+    monkeypatch.setattr(parallel, "ROWS_PER_CHUNK", 2)
+    sent: list[tuple] = []
+    convert = parallel.ChunkConverters.convert
+
+    def recording(self, tasks):
+        def recorded():
+            for task in tasks:
+                sent.append((task.table, task.first_id, sorted(task.twin_targets)))
+                yield task
+
+        return convert(self, recorded())
+
+    monkeypatch.setattr(parallel.ChunkConverters, "convert", recording)
+    code, output = run_command("import_legacy", "--source", str(path), "--format", "json")
+    assert code == 0, output
+    # Four chunks of the old table, two of them all twins; the new rows numbered after
+    # the highest session id (5), in the file's order.
+    assert [task for task in sent if task[0] == "training_sessions"] == [
+        ("training_sessions", 6, [1]),
+        ("training_sessions", 7, [3, 4]),
+        ("training_sessions", 7, []),
+        ("training_sessions", 9, [7]),
+    ]
+
+    assert snapshot() == in_process
+    merged = [e for e in in_process["ledger"] if e[0] == "training_sessions" and e[4] == "merged"]
+    assert len(merged) == 4
+    tables = {t["table"]: t for t in json.loads(output)["tables"]}
+    assert (tables["training_sessions"]["created"], tables["training_sessions"]["merged"]) == (3, 4)
 
 
 def test_after_workers_verify_passes_and_a_second_import_finds_nothing_changed(chain, in_workers):
