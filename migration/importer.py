@@ -282,12 +282,11 @@ class TableImport:
         """A first import's rows, converted by worker processes, written here in order."""
         target = self.writer.layout(self.model, self.output.target_fields)
         ledger = self.writer.layout(LedgerEntry, LEDGER_FIELDS)
-        numbering = self._numbering(chunks) if self.spec.merge_into else None
+        # Each chunk's first id and twins; for a table keeping its ids, none.
+        numbering = self._numbering(chunks) if self.spec.merge_into else [(None, {})] * len(chunks)
         tasks = (
-            ChunkTask(self.spec.table, rowids, self.run.pk, target, ledger)
-            if numbering is None
-            else ChunkTask(self.spec.table, rowids, self.run.pk, target, ledger, *numbering[index])
-            for index, rowids in enumerate(chunks)
+            ChunkTask(self.spec.table, rowids, self.run.pk, target, ledger, *numbered)
+            for rowids, numbered in zip(chunks, numbering, strict=True)
         )
         for chunk in self.converters.convert(tasks):
             which = " to ".join(str(legacy_id) for legacy_id in chunk.legacy_ids)
