@@ -189,7 +189,7 @@ def test_copy_puts_every_foreign_key_back_as_it_was(package):
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="COPY is PostgreSQL's")
-def test_a_small_load_keeps_the_foreign_keys_and_still_checks_them_at_its_end(package):
+def test_a_small_load_keeps_the_foreign_keys_and_still_checks_every_row(package):
     before = foreign_keys(Session)
     writer = CopyWriter("default")
     with transaction.atomic(), writer.loading(Session, rows=HOLD_KEYS_OFF_FROM_ROWS - 1):
@@ -198,7 +198,7 @@ def test_a_small_load_keeps_the_foreign_keys_and_still_checks_them_at_its_end(pa
     with pytest.raises(DatabaseError) as refused, transaction.atomic():
         with writer.loading(Session, rows=1):
             writer.insert(Session, SESSION_FIELDS, [session_row(package, 8, client_id=999)])
-        pytest.fail("the dangling row is refused when the load ends, inside the block")
+        pytest.fail("the dangling row is refused inside the load, as it goes in")
     assert "client_id" in str(refused.value)
     assert list(Session.objects.values_list("pk", flat=True)) == [7]
 
