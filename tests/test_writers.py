@@ -20,6 +20,7 @@ from migration.writers import (
     BulkCreateWriter,
     CopyWriter,
     JsonText,
+    whole_as_int,
     writer_for,
 )
 from sessions.models import Session, SessionPackage
@@ -206,3 +207,10 @@ def test_a_small_load_keeps_the_foreign_keys_and_still_checks_every_row(package)
 def test_postgresql_gets_copy_and_any_other_database_bulk_create():
     expected = CopyWriter if connection.vendor == "postgresql" else BulkCreateWriter
     assert type(writer_for("default")) is expected
+
+
+def test_a_whole_amount_goes_to_copy_as_an_int_and_anything_else_as_it_came():
+    assert whole_as_int(Decimal("300000.00")) == 300000
+    assert type(whole_as_int(Decimal("300000.00"))) is int
+    assert whole_as_int(Decimal("1.5")) == Decimal("1.5")
+    assert whole_as_int(None) is None
