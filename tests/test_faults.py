@@ -11,6 +11,8 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -93,14 +95,26 @@ def wait_until_held(monitor: psycopg.Connection, process: subprocess.Popen) -> N
     raise AssertionError("the import never reached the middle of the sessions table")
 
 
-def test_an_import_killed_mid_table_loses_nothing_and_the_next_run_finishes(chain):
+@contextmanager
+def held_mid_sessions(path: Path) -> Iterator[tuple[psycopg.Connection, subprocess.Popen]]:
+    """An import of `path` in its own process, held in the middle of the sessions table,
+    and a session of the test's own beside it; the hold taken away afterwards."""
     with connection.cursor() as cursor:
         cursor.execute(HELD_MID_SESSIONS)
     monitor = other_session()
     try:
         monitor.execute("SELECT pg_advisory_lock(%s)", [HOLD])
-        process = import_process(chain)
+        process = import_process(path)
         wait_until_held(monitor, process)
+        yield monitor, process
+    finally:
+        monitor.close()
+        with connection.cursor() as cursor:
+            cursor.execute(RELEASED)
+
+
+def test_an_import_killed_mid_table_loses_nothing_and_the_next_run_finishes(chain):
+    with held_mid_sessions(chain) as (monitor, process):
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
         # The server notices its client gone once the held statement goes on.
@@ -112,10 +126,6 @@ def test_an_import_killed_mid_table_loses_nothing_and_the_next_run_finishes(chai
             ).fetchone()[0]:
                 break
             time.sleep(0.1)
-    finally:
-        monitor.close()
-        with connection.cursor() as cursor:
-            cursor.execute(RELEASED)
 
     assert process.returncode == -signal.SIGKILL
     # The tables before it are committed, whole ...
@@ -143,23 +153,13 @@ def test_an_import_killed_mid_table_loses_nothing_and_the_next_run_finishes(chai
 def test_the_database_going_away_mid_table_stops_the_import_by_name_and_the_next_run_finishes(
     chain,
 ):
-    with connection.cursor() as cursor:
-        cursor.execute(HELD_MID_SESSIONS)
-    monitor = other_session()
-    try:
-        monitor.execute("SELECT pg_advisory_lock(%s)", [HOLD])
-        process = import_process(chain)
-        wait_until_held(monitor, process)
+    with held_mid_sessions(chain) as (monitor, process):
         # The import's own session ends under it, as when the server restarts.
         monitor.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
             "current_database() AND wait_event_type = 'Lock' AND wait_event = 'advisory'"
         )
         _, stderr = process.communicate(timeout=60)
-    finally:
-        monitor.close()
-        with connection.cursor() as cursor:
-            cursor.execute(RELEASED)
 
     assert process.returncode == 1
     message = stderr.decode().strip()
