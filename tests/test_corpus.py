@@ -83,51 +83,9 @@ def corrupt_index_page(legacy_file, tmp_path):
     return path, UNREADABLE
 
 
-def text_in_a_number_column(legacy_file, tmp_path):
-    studio(legacy_file).execute("UPDATE clients SET age = 'thirty'")
-    return legacy_file.close(), BLOCKED
-
-
-def number_in_a_date_column(legacy_file, tmp_path):
-    studio(legacy_file).execute("UPDATE sessions SET session_date = 20240105")
-    return legacy_file.close(), BLOCKED
-
-
-def unreadable_date(legacy_file, tmp_path):
-    studio(legacy_file).execute("UPDATE payments SET payment_date = '05/01/2024'")
-    return legacy_file.close(), BLOCKED
-
-
-def empty_required_text(legacy_file, tmp_path):
-    studio(legacy_file).execute("UPDATE clients SET name = ''")
-    return legacy_file.close(), BLOCKED
-
-
-def absurd_age_and_negative_amount(legacy_file, tmp_path):
-    studio(legacy_file).execute("UPDATE clients SET age = 500")
-    legacy_file.execute("UPDATE payments SET amount = -50000")
-    return legacy_file.close(), BLOCKED
-
-
-def integer_beyond_64_bits(legacy_file, tmp_path):
-    # SQLite keeps an integer it cannot hold in 64 bits as a REAL.
-    studio(legacy_file).execute("UPDATE session_packages SET total_sessions = 99999999999999999999")
-    return legacy_file.close(), BLOCKED
-
-
 def very_long_text(legacy_file, tmp_path):
     studio(legacy_file).execute("UPDATE sessions SET notes = ?", ("스쿼트 " * 200_000,))
     return legacy_file.close(), READABLE
-
-
-def nul_in_text(legacy_file, tmp_path):
-    studio(legacy_file).execute("UPDATE clients SET name = 'Kim' || char(0) || 'Minji'")
-    return legacy_file.close(), BLOCKED
-
-
-def invalid_utf8(legacy_file, tmp_path):
-    studio(legacy_file).execute("UPDATE clients SET phone = CAST(X'3031302DFF' AS TEXT)")
-    return legacy_file.close(), BLOCKED
 
 
 def emails_differing_in_case_and_spaces(legacy_file, tmp_path):
@@ -144,11 +102,6 @@ def usernames_differing_in_case(legacy_file, tmp_path):
 
 def client_of_a_trainer_gone(legacy_file, tmp_path):
     studio(legacy_file).client(999)
-    return legacy_file.close(), BLOCKED
-
-
-def session_on_a_missing_package(legacy_file, tmp_path):
-    studio(legacy_file).execute("UPDATE sessions SET package_id = 999")
     return legacy_file.close(), BLOCKED
 
 
@@ -172,19 +125,6 @@ def password_hashes_that_cannot_be_kept(legacy_file, tmp_path):
     legacy_file.trainer(password_hash="5f4dcc3b5aa765d61d8327deb882cf99")
     legacy_file.trainer(password_hash=b"$2b$12$" + b"a" * 53)
     return legacy_file.close(), READABLE
-
-
-def unknown_table_and_column(legacy_file, tmp_path):
-    studio(legacy_file).execute("CREATE TABLE notes_backup (id INTEGER PRIMARY KEY, text TEXT)")
-    legacy_file.execute("INSERT INTO notes_backup (text) VALUES ('kept')")
-    legacy_file.execute("ALTER TABLE clients ADD COLUMN instagram TEXT")
-    legacy_file.execute("UPDATE clients SET instagram = '@minji'")
-    return legacy_file.close(), READABLE
-
-
-def missing_table(legacy_file, tmp_path):
-    studio(legacy_file).execute("DROP TABLE assessments")
-    return legacy_file.close(), BLOCKED
 
 
 def recent_rows_in_the_wal_journal(legacy_file, tmp_path):
@@ -252,29 +192,59 @@ def made_before(*missing: Generation) -> Builder:
     return build
 
 
+def studio_after(name: str, expected: int, *statements: str) -> Builder:
+    """The studio with `statements` run on it; precheck must answer `expected`."""
+
+    def build(legacy_file, tmp_path):
+        studio(legacy_file)
+        for statement in statements:
+            legacy_file.execute(statement)
+        return legacy_file.close(), expected
+
+    build.__name__ = name
+    return build
+
+
 CORPUS: list[Builder] = [
     not_sqlite,
     empty,
     truncated,
     corrupt_page,
     corrupt_index_page,
-    text_in_a_number_column,
-    number_in_a_date_column,
-    unreadable_date,
-    empty_required_text,
-    absurd_age_and_negative_amount,
-    integer_beyond_64_bits,
+    studio_after("text_in_a_number_column", BLOCKED, "UPDATE clients SET age = 'thirty'"),
+    studio_after("number_in_a_date_column", BLOCKED, "UPDATE sessions SET session_date = 20240105"),
+    studio_after("unreadable_date", BLOCKED, "UPDATE payments SET payment_date = '05/01/2024'"),
+    studio_after("empty_required_text", BLOCKED, "UPDATE clients SET name = ''"),
+    studio_after(
+        "absurd_age_and_negative_amount",
+        BLOCKED,
+        "UPDATE clients SET age = 500",
+        "UPDATE payments SET amount = -50000",
+    ),
+    # SQLite keeps an integer it cannot hold in 64 bits as a REAL.
+    studio_after(
+        "integer_beyond_64_bits",
+        BLOCKED,
+        "UPDATE session_packages SET total_sessions = 99999999999999999999",
+    ),
     very_long_text,
-    nul_in_text,
-    invalid_utf8,
+    studio_after("nul_in_text", BLOCKED, "UPDATE clients SET name = 'Kim' || char(0) || 'Minji'"),
+    studio_after("invalid_utf8", BLOCKED, "UPDATE clients SET phone = CAST(X'3031302DFF' AS TEXT)"),
     emails_differing_in_case_and_spaces,
     usernames_differing_in_case,
     client_of_a_trainer_gone,
-    session_on_a_missing_package,
+    studio_after("session_on_a_missing_package", BLOCKED, "UPDATE sessions SET package_id = 999"),
     a_trainer_inferable_from_nothing,
     password_hashes_that_cannot_be_kept,
-    unknown_table_and_column,
-    missing_table,
+    studio_after(
+        "unknown_table_and_column",
+        READABLE,
+        "CREATE TABLE notes_backup (id INTEGER PRIMARY KEY, text TEXT)",
+        "INSERT INTO notes_backup (text) VALUES ('kept')",
+        "ALTER TABLE clients ADD COLUMN instagram TEXT",
+        "UPDATE clients SET instagram = '@minji'",
+    ),
+    studio_after("missing_table", BLOCKED, "DROP TABLE assessments"),
     recent_rows_in_the_wal_journal,
     # Every schema generation missing on its own, then all of them (the oldest file).
     *(made_before(generation) for generation in GENERATIONS),
