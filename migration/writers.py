@@ -60,7 +60,9 @@ class BulkCreateWriter:
     @contextmanager
     def loading(self, model: type[Model], rows: int) -> Iterator[None]:
         yield
-        _check_now(connections[self.using], model)
+        # The foreign keys are deferred to commit; checking now names the table,
+        # and makes a dry run (which never commits) check them too.
+        connections[self.using].check_constraints(table_names=[model._meta.db_table])
 
     def insert(self, model: type[Model], fields: Sequence[str], rows: Iterable[tuple]) -> None:
         objects = [
@@ -68,12 +70,6 @@ class BulkCreateWriter:
             for row in rows
         ]
         model.objects.using(self.using).bulk_create(objects)
-
-
-def _check_now(connection: Any, model: type[Model]) -> None:
-    # The foreign keys are deferred to commit; checking now names the table,
-    # and makes a dry run (which never commits) check them too.
-    connection.check_constraints(table_names=[model._meta.db_table])
 
 
 def _data(value: Any) -> Any:
