@@ -121,9 +121,11 @@ def _target_value(value: Any) -> Any:
 _FINGERPRINT_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME
 
 
-def digest(text: str) -> str:
+def digest(text: str | bytes) -> str:
+    """The hash of a canonical text (or of its UTF-8 bytes, as orjson writes them)."""
     # Change detection, not security: BLAKE2b is fast and 128 bits never collide by chance.
-    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
 def row_hash(row: Mapping[str, Any]) -> str:
@@ -180,5 +182,4 @@ class Fingerprinter:
             value if (form := forms.get(type(value))) is None else form(value)
             for value in self._values_of(values)
         ]
-        text = orjson.dumps(canonical, default=_target_value, option=_FINGERPRINT_OPTIONS)
-        return hashlib.blake2b(text, digest_size=16).hexdigest()
+        return digest(orjson.dumps(canonical, default=_target_value, option=_FINGERPRINT_OPTIONS))
