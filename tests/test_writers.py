@@ -189,6 +189,44 @@ def test_copy_puts_every_foreign_key_back_as_it_was(package):
     assert foreign_keys(Session) == before
 
 
+def indexes(model) -> list[tuple[str, str]]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s ORDER BY indexname",
+            [model._meta.db_table],
+        )
+        return cursor.fetchall()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="COPY is PostgreSQL's")
+def test_a_big_load_into_an_empty_table_builds_its_indexes_after_it(package):
+    before = indexes(Session)
+    assert len(before) == 4  # the primary key's, and one per foreign key
+    writer = CopyWriter("default")
+    with transaction.atomic(), writer.loading(Session, rows=HOLD_KEYS_OFF_FROM_ROWS):
+        assert [name for name, _ in indexes(Session)] == ["training_session_pkey"]
+        writer.insert(Session, SESSION_FIELDS, [session_row(package, 7)])
+    assert indexes(Session) == before
+    # Into a table that has rows, they are kept up as the rows go in.
+    with transaction.atomic(), writer.loading(Session, rows=HOLD_KEYS_OFF_FROM_ROWS):
+        assert indexes(Session) == before
+        writer.insert(Session, SESSION_FIELDS, [session_row(package, 8)])
+    assert Session.objects.filter(client=package.client).count() == 2  # found by its index
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="COPY is PostgreSQL's")
+def test_a_unique_index_built_after_the_load_still_refuses_a_duplicate():
+    before = indexes(User)
+    writer = CopyWriter("default")
+    users = [(1, "kim", "Kim@example.com", "!"), (2, "lee", "kim@example.com", "!")]
+    with pytest.raises(DatabaseError, match="accounts_user_email_unique_ci"):
+        with transaction.atomic(), writer.loading(User, rows=HOLD_KEYS_OFF_FROM_ROWS):
+            assert "accounts_user_email_unique_ci" not in dict(indexes(User))
+            writer.insert(User, ("id", "username", "email", "password"), users)
+    assert indexes(User) == before  # the failed load took nothing away
+    assert not User.objects.exists()
+
+
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="COPY is PostgreSQL's")
 def test_a_small_load_keeps_the_foreign_keys_and_still_checks_every_row(package):
     before = foreign_keys(Session)
