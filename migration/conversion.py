@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 
 from .layout import LegacyLayout
 from .legacy import LegacySource
-from .rows import canonical_json, canonical_row, digest, row_hash, without_secrets
+from .rows import canonical_bytes, canonical_row, digest, row_hash, without_secrets
 from .specs import REQUIRED, ColumnMap, TableSpec
 
 
@@ -26,13 +26,13 @@ class LegacyRow(NamedTuple):
     raw: dict[str, Any]
     source_hash: str
     values: dict[str, Any]  # target field -> converted value (references still legacy ids)
-    raw_json: str = ""  # `raw` as canonical JSON: what the ledger stores, serialised once
+    raw_json: bytes = b""  # `raw` as canonical JSON (UTF-8): what the ledger stores, made once
 
     @classmethod
     def unconverted(cls, spec: TableSpec, raw: dict[str, Any]) -> LegacyRow:
         """A row known only by its raw values (its hash over the real row, secrets and all)."""
         kept = without_secrets(raw, spec.secret_columns)
-        return cls(raw.get("id"), kept, row_hash(raw), {}, canonical_json(kept))
+        return cls(raw.get("id"), kept, row_hash(raw), {}, canonical_bytes(kept))
 
 
 class TrainerLookup:
@@ -105,7 +105,7 @@ class RowReader:
         source_hash = digest(text)
         if self._secret_columns:
             raw = without_secrets(raw, self._secret_columns)
-            text = canonical_json(raw)
+            text = canonical_bytes(raw)
         return LegacyRow(converted["id"], raw, source_hash, converted, text)
 
 

@@ -47,7 +47,7 @@ from .outputs import LEDGER_FIELDS, TableOutput
 from .parallel import ChunkConverters, ChunkTask
 from .precheck import PrecheckReport, run_precheck
 from .reports import capped_ids, to_json
-from .rows import canonical_json, row_hash, target_fingerprint
+from .rows import canonical_bytes, row_hash, target_fingerprint
 from .specs import IMPORT_ORDER, PAIRS_BY_TABLE, RENUMBERED_TABLES, TableSpec, target_models
 from .writers import CopyWriter, RowWriter, writer_for
 
@@ -565,7 +565,7 @@ class TableImport:
         for legacy_id, row_json in rows:
             raw = json.loads(row_json)
             if legacy_id not in existing:
-                row = LegacyRow(legacy_id, raw, row_hash(raw), {}, canonical_json(raw))
+                row = LegacyRow(legacy_id, raw, row_hash(raw), {}, canonical_bytes(raw))
                 entries.append(self.output.ledger_row(row, None, Action.QUARANTINED, ""))
         self.writer.insert(LedgerEntry, LEDGER_FIELDS, entries)
         self.result.quarantined += len(rows)

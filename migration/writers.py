@@ -37,7 +37,7 @@ class JsonText(NamedTuple):
     serialised once to be hashed): COPY sends the text, bulk_create the data."""
 
     data: Any
-    text: str
+    text: bytes  # UTF-8
 
 
 class RowWriter(Protocol):
@@ -198,10 +198,11 @@ class CopyWriter:
         return CopyLayout(
             statement=f"COPY {quote(table)} ({', '.join(quote(c) for c in columns)}) "
             "FROM STDIN (FORMAT BINARY)",
-            # json's binary form is its text: sent as text, a value takes
-            # psycopg's string dumper (in C), not a JSON one (in Python).
+            # json's binary form is its UTF-8 text: given as bytes, a value
+            # takes psycopg's bytes dumper (in C, the bytes as they are), not a
+            # JSON one (in Python) nor a string one (which would encode it again).
             column_types=tuple(
-                TEXT_OID if oids[column] == JSON_OID else oids[column] for column in columns
+                BYTEA_OID if oids[column] == JSON_OID else oids[column] for column in columns
             ),
         )
 
@@ -240,7 +241,7 @@ def _plain_indexes(cursor: Any, table: str) -> HeldOff:
     ]
 
 
-JSON_OID, TEXT_OID = 114, 25  # PostgreSQL's own, fixed: pg_type.dat
+JSON_OID, BYTEA_OID = 114, 17  # PostgreSQL's own, fixed: pg_type.dat
 
 
 @dataclass(frozen=True)
@@ -301,12 +302,12 @@ class CopyEncoder:
             yield encoded
 
     def _preparer(self, field: models.Field) -> Callable[[Any], Any] | None:
-        if isinstance(field, JSONTextField):  # sent as text: see CopyWriter._read_layout
+        if isinstance(field, JSONTextField):  # sent as its bytes: see CopyWriter._read_layout
 
-            def prepare_json_text(value: Any) -> str:
+            def prepare_json_text(value: Any) -> bytes:
                 if isinstance(value, JsonText):
                     return value.text
-                return json.dumps(field.get_prep_value(value), cls=field.encoder)
+                return json.dumps(field.get_prep_value(value), cls=field.encoder).encode()
 
             return prepare_json_text
         if isinstance(field, models.DecimalField) and field.decimal_places == 0:

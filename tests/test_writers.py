@@ -134,7 +134,7 @@ def test_json_text_is_stored_as_its_data(writer_class):
                     "clients.Client",
                     "created",
                     "h",
-                    JsonText(data, text),
+                    JsonText(data, text.encode()),
                     run.pk,
                 )
             ],
@@ -219,10 +219,13 @@ def test_a_unique_index_built_after_the_load_still_refuses_a_duplicate():
     before = indexes(User)
     writer = CopyWriter("default")
     users = [(1, "kim", "Kim@example.com", "!"), (2, "lee", "kim@example.com", "!")]
-    with pytest.raises(DatabaseError, match="accounts_user_email_unique_ci"):
-        with transaction.atomic(), writer.loading(User, rows=HOLD_KEYS_OFF_FROM_ROWS):
-            assert "accounts_user_email_unique_ci" not in dict(indexes(User))
-            writer.insert(User, ("id", "username", "email", "password"), users)
+    with (
+        pytest.raises(DatabaseError, match="accounts_user_email_unique_ci"),
+        transaction.atomic(),
+        writer.loading(User, rows=HOLD_KEYS_OFF_FROM_ROWS),
+    ):
+        assert "accounts_user_email_unique_ci" not in dict(indexes(User))
+        writer.insert(User, ("id", "username", "email", "password"), users)
     assert indexes(User) == before  # the failed load took nothing away
     assert not User.objects.exists()
 
