@@ -51,6 +51,17 @@ class LegacyValueError(ValueError):
         self.detail = detail
 
 
+def repeating(convert: Converter) -> Converter:
+    """The converter, each distinct raw value converted once (a bounded cache).
+
+    For values a chain's file repeats across millions of rows (dates, amounts,
+    counts, payment methods), and only for converters whose result depends on
+    nothing but the value and its type (typed: 1, 1.0 and True are told
+    apart). Not for REALs: 0.0 and -0.0 are equal, and would share one result.
+    """
+    return lru_cache(maxsize=2048, typed=True)(convert)
+
+
 def _type_name(raw: Any) -> str:
     return {str: "text", int: "integer", float: "real", bytes: "blob"}.get(
         type(raw), type(raw).__name__
@@ -157,6 +168,7 @@ def integer(
     whole = sql.whole_number(minimum, maximum)
 
     @vouched(whole if required else sql.or_nothing(whole))
+    @repeating
     def convert(raw: Any) -> int | None:
         if raw is None or raw == "":
             if required:
@@ -209,6 +221,7 @@ def won(minimum: int | None = 0, *, required: bool = True) -> Converter:
     whole = sql.whole_number(minimum, maximum)
 
     @vouched(whole if required else sql.or_nothing(whole))
+    @repeating
     def convert(raw: Any) -> Decimal | None:
         if raw is None or raw == "":
             if required:
@@ -281,6 +294,7 @@ def legacy_time_zone() -> tzinfo:
 
 
 @vouched(sql.iso_date)
+@repeating
 def plain_date(raw: Any) -> date:
     if raw is None or raw == "":
         raise LegacyValueError(ValueProblem.MISSING, "empty where a date is required")
@@ -321,15 +335,17 @@ def legacy_timestamp(raw: Any, legacy_tz: tzinfo | None = None) -> datetime | No
         return None
     if not isinstance(raw, str):
         raise _wrong_type(raw, "a date and time")
-    if not HAS_TIME_OF_DAY.match(raw):
+    # SQLite's shape first: most timestamps are in it, and it needs no other look.
+    sqlite_shaped = SQLITE_TIMESTAMP.fullmatch(raw) is not None
+    if not sqlite_shaped and not HAS_TIME_OF_DAY.match(raw):
         raise LegacyValueError(ValueProblem.UNREADABLE, f"{raw!r} is not a date and time")
     try:
-        moment = datetime.fromisoformat(_read_whole(raw))
+        moment = datetime.fromisoformat(raw if sqlite_shaped else _read_whole(raw))
     except ValueError:
         raise LegacyValueError(ValueProblem.UNREADABLE, f"{raw!r} is not a date and time") from None
     if moment.tzinfo is not None:
         return moment
-    zone = UTC if SQLITE_TIMESTAMP.fullmatch(raw) else legacy_tz or legacy_time_zone()
+    zone = UTC if sqlite_shaped else legacy_tz or legacy_time_zone()
     # combine(), not replace(tzinfo=): the same moment, in a quarter of the time,
     # and a chain's file holds millions of them.
     return datetime.combine(moment.date(), moment.time(), zone)
@@ -377,6 +393,7 @@ PAYMENT_METHODS = {
 
 
 @vouched(sql.or_nothing(sql.any_text))  # any other text is 'other'
+@repeating
 def payment_method(raw: Any) -> str | None:
     """The payment method as one of the target's choices; anything unrecognised is 'other'."""
     if raw is None or raw == "":

@@ -276,3 +276,19 @@ class TestLimitsOfTheTarget:
         assert convert["remaining_credits"](-5000) == Decimal(-5000)
         assert problem_of(convert["remaining_credits"], -(10**15)) is ValueProblem.OUT_OF_RANGE
         assert problem_of(convert["remaining_sessions"], -(2**31) - 1) is ValueProblem.OUT_OF_RANGE
+
+
+def test_a_converter_that_remembers_values_tells_equal_values_of_other_types_apart():
+    # integer, won and plain_date remember what they converted (a chain repeats
+    # its dates and amounts): 1, 1.0 and True are equal in Python, not here.
+    count, amount = t.integer(), t.won()
+    assert count(1) == 1 and count(1.0) == 1
+    assert amount(300000) == amount(300000.0) == Decimal(300000)
+    for convert in (count, amount):
+        with pytest.raises(LegacyValueError) as error:
+            convert(True)
+        assert error.value.problem == ValueProblem.WRONG_TYPE
+    # A value refused once is refused again (a refusal is not remembered as a value).
+    for _ in range(2):
+        with pytest.raises(LegacyValueError):
+            t.plain_date("2024-02-30")
