@@ -6,16 +6,13 @@ a big table beside it (see parallel.py), so that both write the very same rows.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from operator import itemgetter
-from typing import Any
 from uuid import UUID
 
 from django.apps import apps
 
 from .conversion import LegacyRow
 from .models import LedgerEntry
-from .rows import Fingerprinter
+from .rows import Fingerprinter, tuple_getter
 from .specs import TableSpec
 from .writers import JsonText
 
@@ -43,7 +40,7 @@ class TableOutput:
         self.model = apps.get_model(spec.model)
         # The target's fields, its primary key first, in the order target_row gives them.
         self.target_fields = (self.model._meta.pk.attname, *spec.target_fields)
-        self._values_of = _values_getter(spec.target_fields)
+        self._values_of = tuple_getter(spec.target_fields)
         self.fingerprint_of = Fingerprinter(spec.synced_fields)
 
     def target_row(self, row: LegacyRow, target_id: int) -> tuple:
@@ -67,9 +64,3 @@ class TableOutput:
             JsonText(row.raw, row.raw_json),
             self.run_id,
         )
-
-
-def _values_getter(names: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple]:
-    """The values of these names, as a tuple in their order (itemgetter: done in C)."""
-    get = itemgetter(*names)
-    return get if len(names) > 1 else lambda values: (get(values),)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from functools import lru_cache
@@ -43,6 +43,13 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return {FLOAT_TAG: repr(value)}
     return value
+
+
+def tuple_getter(keys: Sequence[Any]) -> Callable[[Any], tuple]:
+    """The items at these keys (or positions), as a tuple in their order: itemgetter,
+    done in C, but a tuple even of one key."""
+    get = itemgetter(*keys)
+    return get if len(keys) > 1 else lambda items: (get(items),)
 
 
 def id_order(value: Any) -> tuple[int, Any]:
@@ -181,9 +188,7 @@ class Fingerprinter:
     """
 
     def __init__(self, fields: Iterable[str]):
-        names = tuple(sorted(fields))
-        getter = itemgetter(*names)
-        self._values_of = getter if len(names) > 1 else lambda values: (getter(values),)
+        self._values_of = tuple_getter(sorted(fields))
 
     def __call__(self, values: Mapping[str, Any]) -> str:
         return digest(
