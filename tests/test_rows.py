@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import tracemalloc
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -43,6 +44,19 @@ def test_a_row_with_a_blob_or_unstorable_text_is_tagged_in_its_canonical_form():
     _, with_nul = canonical_row(("id", "name"), (1, "Kim\x00"))
     assert with_blob == b'{"id":1,"photo":{"$blob":"AAE="}}'
     assert with_nul == b'{"id":1,"name":{"$text-bytes":"S2ltAA=="}}'
+
+
+def test_a_rows_canonical_text_takes_the_memory_of_its_length():
+    # The importer keeps a batch of rows' texts at a time: orjson's own bytes
+    # would each keep the buffer it wrote into (kilobytes for a short row).
+    tracemalloc.start()
+    try:
+        texts = [canonical_row(COLUMNS, (i, "이영희", None, 160.5))[1] for i in range(1000)]
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(texts[0]) < 100
+    assert held < 1000 * 200
 
 
 def test_an_infinity_is_tagged_not_written_as_null():
