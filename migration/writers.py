@@ -8,8 +8,9 @@ transaction is many times faster than INSERT; on SQLite, bulk_create is fine.
 A table's foreign keys are checked at the end of a load, inside the same
 transaction, so a row pointing at nothing still stops the table: for a big
 load, `loading(model, rows)` holds them off while the rows go in and checks
-the whole table at once; a rolled-back table leaves the constraints as they
-were.
+the whole table at once, and builds a table's plain indexes once after a load
+that filled it from empty. A rolled-back table has its constraints and
+indexes as they were: the DDL is rolled back with it.
 """
 
 from __future__ import annotations
@@ -125,9 +126,9 @@ class CopyWriter:
         Likewise an index built once over a table filled from empty (as
         pg_restore does) costs a fraction of keeping it up row by row: a
         million sessions' three indexes, 1.2 s built against 4.5 s kept. Both
-        are DDL inside the table's transaction: if the load fails, nothing was
-        ever dropped. A small load into a big table (the ledger, late in an
-        import) keeps them: a check per row costs less than the join.
+        are DDL inside the caller's transaction: if the load fails, the drops
+        are rolled back with it. A small load into a big table (the ledger,
+        late in an import) keeps them: a check per row costs less than the join.
         """
         if rows < HOLD_KEYS_OFF_FROM_ROWS:
             with self.connection.cursor() as cursor:
@@ -226,11 +227,15 @@ def _foreign_keys(cursor: Any, table: str) -> HeldOff:
 
 
 def _plain_indexes(cursor: Any, table: str) -> HeldOff:
-    """The table's indexes that no constraint uses (not its primary key, nor a unique
-    key a foreign key points at): what Django's db_index and Meta.indexes made."""
+    """The table's plain indexes, what Django's db_index and Meta.indexes made: not
+    unique ones, which refuse a duplicate as it goes in, nor any a constraint uses
+    (the primary key's), nor any a rebuild would not put back as it was (one
+    clustered on, or in a tablespace of its own)."""
     cursor.execute(
         "SELECT i.relname, pg_get_indexdef(i.oid) FROM pg_index x "
         "JOIN pg_class i ON i.oid = x.indexrelid WHERE x.indrelid = %s::regclass "
+        "AND NOT x.indisunique AND NOT x.indisclustered AND NOT x.indisreplident "
+        "AND i.reltablespace = 0 "
         "AND NOT EXISTS (SELECT FROM pg_constraint c WHERE c.conindid = x.indexrelid) "
         "ORDER BY i.relname",
         [table],

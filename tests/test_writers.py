@@ -171,22 +171,27 @@ def test_a_row_pointing_at_nothing_stops_the_load_and_nothing_stays(writer_class
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="COPY is PostgreSQL's")
-def test_copy_puts_every_foreign_key_back_as_it_was(package):
-    before = foreign_keys(Session)
+def test_copy_puts_every_foreign_key_and_index_back_as_it_was(package):
+    before, indexes_before = foreign_keys(Session), indexes(Session)
     assert len(before) == 3  # client, package, trainer
     writer = CopyWriter("default")
-    with transaction.atomic(), writer.loading(Session, rows=HOLD_KEYS_OFF_FROM_ROWS):
-        assert foreign_keys(Session) == []  # held off while the rows go in
-        writer.insert(Session, SESSION_FIELDS, [session_row(package, 7)])
-    assert foreign_keys(Session) == before
-    # ... and a failed load never took them away.
+    # A failed load into the empty table (both held off) takes nothing away...
     with (
         pytest.raises(DatabaseError),
         transaction.atomic(),
         writer.loading(Session, rows=HOLD_KEYS_OFF_FROM_ROWS),
     ):
+        assert foreign_keys(Session) == []
+        assert len(indexes(Session)) == 1  # the primary key's
         writer.insert(Session, SESSION_FIELDS, [session_row(package, 8, client_id=999)])
     assert foreign_keys(Session) == before
+    assert indexes(Session) == indexes_before
+    # ... and a load that succeeds puts every one back.
+    with transaction.atomic(), writer.loading(Session, rows=HOLD_KEYS_OFF_FROM_ROWS):
+        assert foreign_keys(Session) == []  # held off while the rows go in
+        writer.insert(Session, SESSION_FIELDS, [session_row(package, 7)])
+    assert foreign_keys(Session) == before
+    assert indexes(Session) == indexes_before
 
 
 def indexes(model) -> list[tuple[str, str]]:
@@ -215,7 +220,7 @@ def test_a_big_load_into_an_empty_table_builds_its_indexes_after_it(package):
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="COPY is PostgreSQL's")
-def test_a_unique_index_built_after_the_load_still_refuses_a_duplicate():
+def test_a_unique_index_is_kept_and_refuses_a_duplicate_as_it_goes_in():
     before = indexes(User)
     writer = CopyWriter("default")
     users = [(1, "kim", "Kim@example.com", "!"), (2, "lee", "kim@example.com", "!")]
@@ -224,9 +229,10 @@ def test_a_unique_index_built_after_the_load_still_refuses_a_duplicate():
         transaction.atomic(),
         writer.loading(User, rows=HOLD_KEYS_OFF_FROM_ROWS),
     ):
-        assert "accounts_user_email_unique_ci" not in dict(indexes(User))
+        assert "accounts_user_email_unique_ci" in dict(indexes(User))
         writer.insert(User, ("id", "username", "email", "password"), users)
-    assert indexes(User) == before  # the failed load took nothing away
+        pytest.fail("the duplicate is refused by COPY itself, naming its index")
+    assert indexes(User) == before  # a plain one held off (username's LIKE) is back too
     assert not User.objects.exists()
 
 
