@@ -825,9 +825,12 @@ def _sum_package_payments(copy: CopyBeingCleaned) -> None:
     )
 
 
+_AMOUNT = won()
+
+
 def _won_or_none(raw: Any) -> Any:
     try:
-        return won()(raw)
+        return _AMOUNT(raw)
     except LegacyValueError:
         return None
 

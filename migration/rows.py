@@ -69,8 +69,8 @@ def canonical_row(columns: Iterable[str], values: Sequence[Any]) -> tuple[dict[s
     they are; the rare row with a BLOB, unstorable text or an infinity takes
     raw_row's way (orjson refuses a BLOB and a lone surrogate, escapes a NUL as
     \\u0000, and would write an infinity as null). Both ways give the same
-    text for the same row. Bytes, as orjson writes them: they are hashed and
-    sent to the ledger as they are, never decoded and encoded again.
+    text for the same row. UTF-8 bytes: they are hashed and sent to the
+    ledger as they are, never decoded and encoded again.
     """
     row = dict(zip(columns, values, strict=True))
     # Most rows hold no REAL at all: one look at the types spares looking for infinities.
@@ -139,9 +139,9 @@ def _target_value(value: Any) -> Any:
     raise TypeError(f"no canonical form for {type(value).__name__}")
 
 
-# orjson writes numbers, text and None itself, and hands every other value to
-# _target_value: a date, time or amount, and a datetime, which it would
-# otherwise write itself.
+# orjson writes the values JSON has a type for itself (numbers, text, None,
+# booleans), and hands the others to _target_value: a date, time or amount,
+# and a datetime, which it would otherwise write itself.
 _FINGERPRINT_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME
 
 

@@ -55,9 +55,10 @@ def repeating(convert: Converter) -> Converter:
     """The converter, each distinct raw value converted once (a bounded cache).
 
     For values a chain's file repeats across millions of rows (dates, amounts,
-    counts, payment methods), and only for converters whose result depends on
-    nothing but the value and its type (typed: 1, 1.0 and True are told
-    apart). Not for REALs: 0.0 and -0.0 are equal, and would share one result.
+    counts, payment methods), and only for converters that give equal values
+    of one type the same result (typed: 1, 1.0 and True are told apart). A
+    whole number from a REAL qualifies (-0.0 and 0.0 both give 0); a REAL
+    kept as a float would not (they are equal, and would share one result).
     """
     return lru_cache(maxsize=2048, typed=True)(convert)
 

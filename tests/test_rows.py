@@ -97,6 +97,21 @@ def test_a_fingerprint_is_the_one_earlier_versions_stored():
     forms = [1709285400000005, "300000", "2024-02-29", "이영희", None, 3]
     stored = STDLIB.encode(forms).encode()
     assert target_fingerprint(row) == hashlib.blake2b(stored, digest_size=16).hexdigest()
+    # The other kinds of value, and a single field.
+    row = {
+        "at": datetime(2024, 3, 1, 18, 30, 0, 5),  # naive: as its text
+        "clock": time(10, 0, 25, 813560),
+        "done": True,
+        "rate": Decimal("0.0350"),
+        "weight": 72.5,
+    }
+    forms = ["2024-03-01T18:30:00.000005", "10:00:25.813560", True, "0.035", 72.5]
+    stored = STDLIB.encode(forms).encode()
+    assert target_fingerprint(row) == hashlib.blake2b(stored, digest_size=16).hexdigest()
+    stored = STDLIB.encode(["300000"]).encode()
+    assert Fingerprinter(["cost"])({"cost": Decimal("300000.00"), "id": 1}) == (
+        hashlib.blake2b(stored, digest_size=16).hexdigest()
+    )
 
 
 def test_a_fingerprint_sees_an_instant_not_its_time_zone():
