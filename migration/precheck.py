@@ -120,12 +120,14 @@ def run_precheck(source: LegacySource) -> PrecheckReport:
     pair_matches: dict[str, PairMatches] = {}
     jobs = [source.integrity_check, *_check_jobs(source, layout, pair_matches)]
     with ThreadPoolExecutor(PRECHECK_WORKERS) as pool:
+        # The file's hash beside the checks (hashlib lets go of Python's lock too).
+        sha256 = pool.submit(file_sha256, source.path)
         integrity_messages, *found = pool.map(partial(_on_own_connection, source), jobs)
     integrity = tuple(integrity_messages)
     return PrecheckReport(
         source=str(source.path),
         size_bytes=source.path.stat().st_size,
-        sha256=file_sha256(source.path),
+        sha256=sha256.result(),
         integrity=integrity,
         tables=tuple(_inventory(source, layout)),
         generations=tuple(_generations(layout)),
