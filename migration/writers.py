@@ -119,7 +119,7 @@ class CopyWriter:
     @contextmanager
     def loading(self, model: type[Model], rows: int) -> Iterator[None]:
         """For a big load, the table's foreign keys dropped and added back after it,
-        and, into an empty table, its secondary indexes built after it.
+        and, into an empty table, its plain indexes built after it.
 
         Adding a foreign key checks every row of the table in one join, where a
         kept one fires a check per row it is given (most of a big COPY's time).
