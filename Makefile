@@ -45,5 +45,6 @@ lint: $(INSTALLED)
 
 # Not part of the test run: the studio-chain benchmark (see bench/benchmark.py).
 SESSIONS ?= 100000
+REPEAT ?= 1
 bench: $(INSTALLED)
-	$(BIN)/python bench/benchmark.py --sessions $(SESSIONS)
+	$(BIN)/python bench/benchmark.py --sessions $(SESSIONS) --repeat $(REPEAT)

@@ -1,13 +1,16 @@
 """The studio-chain benchmark: how long precheck, import and verify take, and in how much memory.
 
-    make bench SESSIONS=1000000      (or: .venv/bin/python bench/benchmark.py --sessions N)
+    make bench SESSIONS=1000000 [REPEAT=3]
+    (or: .venv/bin/python bench/benchmark.py --sessions N [--repeat K])
 
 Writes a chain file with make_legacy_sample, gives its sessions their inferable
 trainers (the file is otherwise clean), then, each into a fresh PostgreSQL
 database: a plain COPY of the same rows into the legacy schema (the floor any
-importer is measured against), pgloader when it is installed, and the tool's
-precheck, import_legacy and verify_import, each in its own process, timed with
-its peak memory. Not part of the test suite: it takes minutes at a million.
+importer is measured against), the tool's precheck, then pgloader (when it is
+installed) and import_legacy, alternately, K times, and verify_import after the
+last import; each in its own process, timed with its peak memory. The ratio to
+pgloader is the median round's. Not part of the test suite: it takes minutes
+at a million.
 """
 
 from __future__ import annotations
@@ -133,6 +136,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=100_000)
     parser.add_argument("--file", type=Path, default=ROOT / "var" / "bench-chain.db")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="time pgloader and the import this many times, alternately; the ratio "
+        "reported is the median's (the machine's speed drifts from run to run)",
+    )
     options = parser.parse_args()
     options.file.parent.mkdir(parents=True, exist_ok=True)
 
@@ -140,28 +150,34 @@ def main() -> None:
     print(f"chain file: {options.sessions:,} sessions, {rows:,} rows, {options.file}")
     floor = plain_copy(options.file)
     print(f"plain COPY into the legacy schema: {floor:.1f} s")
-    loader = pgloader(options.file)
-    print(f"pgloader: {loader:.1f} s" if loader else "pgloader: not installed")
-
-    env = {"DATABASE_URL": fresh_database("bench_target")}
-    subprocess.run([PYTHON, "manage.py", "migrate", "-v0"], cwd=ROOT, env={**os.environ, **env},
-                   check=True)  # fmt: skip
     source = ["--source", str(options.file)]
-    results = {}
-    for name, command in (
-        ("precheck", [PYTHON, "manage.py", "precheck", *source, "--format", "json"]),
-        ("import", [PYTHON, "manage.py", "import_legacy", *source, "--format", "json"]),
-        ("verify", [PYTHON, "manage.py", "verify_import", *source, "--format", "json"]),
-    ):
+
+    def step(name: str, command: str, env: dict[str, str]) -> tuple[float, str]:
         checkpoint()  # what the step before left dirty is not this one's to write
-        seconds, peak_mb, output = timed(command, env=env)
-        results[name] = (seconds, peak_mb, output)
+        command_line = [PYTHON, "manage.py", command, *source, "--format", "json"]
+        seconds, peak_mb, output = timed(command_line, env=env)
         print(f"{name:<9} {seconds:8.1f} s  {rows / seconds:>10,.0f} rows/s  peak {peak_mb} MB")
-    import_seconds = results["import"][0]
-    print("import rows/s per table:", rows_per_second(results["import"][2]))
-    print(f"import / plain COPY: {import_seconds / floor:.1f}x")
+        return seconds, output
+
+    target = {"DATABASE_URL": fresh_database("bench_target")}
+    step("precheck", "precheck", target)
+    rounds = []
+    for _ in range(options.repeat):
+        loader = pgloader(options.file)
+        print(f"pgloader: {loader:.1f} s" if loader else "pgloader: not installed")
+        target = {"DATABASE_URL": fresh_database("bench_target")}
+        subprocess.run([PYTHON, "manage.py", "migrate", "-v0"], cwd=ROOT,
+                       env={**os.environ, **target}, check=True)  # fmt: skip
+        seconds, report = step("import", "import_legacy", target)
+        rounds.append((seconds, loader, report))
+    step("verify", "verify_import", target)  # the last import's
+
+    seconds, loader, report = sorted(rounds, key=lambda r: r[0] / (r[1] or 1))[len(rounds) // 2]
+    print("import rows/s per table:", rows_per_second(report))
+    print(f"import / plain COPY: {seconds / floor:.1f}x")
     if loader:
-        print(f"import / pgloader: {import_seconds / loader:.1f}x")
+        ratios = ", ".join(f"{s / p:.2f}x" for s, p, _ in rounds)
+        print(f"import / pgloader: {seconds / loader:.1f}x (median of: {ratios})")
 
 
 if __name__ == "__main__":
