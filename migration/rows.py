@@ -76,7 +76,7 @@ def canonical_row(columns: Iterable[str], values: Sequence[Any]) -> tuple[dict[s
     # Most rows hold no REAL at all: one look at the types spares looking for infinities.
     if float not in map(type, values) or (math.inf not in values and -math.inf not in values):
         try:
-            data = orjson.dumps(row, option=orjson.OPT_SORT_KEYS)
+            data = _canonical(row)
         except orjson.JSONEncodeError:
             pass
         else:
@@ -97,17 +97,21 @@ def without_secrets(row: dict[str, Any], secret_columns: Iterable[str]) -> dict[
     kept = dict(row)
     for column in secret_columns:
         if kept.get(column) is not None:
-            kept[column] = {SECRET_TAG: digest(canonical_json({"value": kept[column]}))}
+            kept[column] = {SECRET_TAG: digest(_canonical({"value": kept[column]}))}
     return kept
 
 
 def canonical_json(data: Mapping[str, Any]) -> str:
-    return canonical_bytes(data).decode()
+    return _canonical(data).decode()
 
 
 def canonical_bytes(data: Mapping[str, Any]) -> bytes:
-    """canonical_json's text, UTF-8 encoded."""
-    return _compact(orjson.dumps(data, option=orjson.OPT_SORT_KEYS))
+    """canonical_json's text, UTF-8 encoded, to be kept."""
+    return _compact(_canonical(data))
+
+
+def _canonical(data: Mapping[str, Any]) -> bytes:
+    return orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
 
 
 def _compact(written: bytes) -> bytes:
@@ -153,7 +157,7 @@ def digest(text: str | bytes) -> str:
 
 
 def row_hash(row: Mapping[str, Any]) -> str:
-    return digest(canonical_json(row))
+    return digest(_canonical(row))
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -110,10 +110,7 @@ class LegacySource:
             yield
         except DatabaseError as error:
             if _is_damage(error):
-                raise LegacyFileError(
-                    f"{self.path}: reading {what} failed, the file is damaged ({error}): "
-                    "restore it from a backup, or recover it with sqlite3's .recover"
-                ) from error
+                raise _damaged(self.path, f"reading {what} failed", error) from error
             raise LegacyFileError(f"{self.path}: reading {what} failed ({error})") from error
 
     def _fetchall(
@@ -300,6 +297,13 @@ def _is_damage(error: DatabaseError) -> bool:
     return name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")) or "malformed" in str(error)
 
 
+def _damaged(path: Path, what_failed: str, error: DatabaseError) -> LegacyFileError:
+    return LegacyFileError(
+        f"{path}: {what_failed}, the file is damaged ({error}): "
+        "restore it from a backup, or recover it with sqlite3's .recover"
+    )
+
+
 @contextmanager
 def open_legacy(path: str | Path) -> Iterator[LegacySource]:
     """Open the legacy file read-only as the `legacy` alias, for the `with` block."""
@@ -327,10 +331,7 @@ def open_legacy(path: str | Path) -> Iterator[LegacySource]:
                     "app (or wait for it), then run this again"
                 ) from error
             if _is_damage(error):
-                raise LegacyFileError(
-                    f"{path}: cannot be read, the file is damaged ({error}): restore it from "
-                    "a backup, or recover it with sqlite3's .recover"
-                ) from error
+                raise _damaged(path, "cannot be read", error) from error
             raise LegacyFileError(f"{path}: cannot be read as SQLite ({error})") from error
         yield source
     finally:
