@@ -73,17 +73,22 @@ def canonical_row(columns: Iterable[str], values: Sequence[Any]) -> tuple[dict[s
     ledger as they are, never decoded and encoded again.
     """
     row = dict(zip(columns, values, strict=True))
-    # Most rows hold no REAL at all: one look at the types spares looking for infinities.
-    if float not in map(type, values) or (math.inf not in values and -math.inf not in values):
+    # One pass in C over the values' hashes (SQLite gives only hashable ones).
+    if _INFINITIES.isdisjoint(values):
         try:
             data = _canonical(row)
         except orjson.JSONEncodeError:
             pass
         else:
-            if b"\\u0000" not in data:
+            # orjson escapes with a backslash: text without one holds no NUL,
+            # and a one-byte search is a memchr.
+            if b"\\" not in data or b"\\u0000" not in data:
                 return row, _compact(data)
     row = raw_row(columns, values)
     return row, canonical_bytes(row)
+
+
+_INFINITIES = frozenset((math.inf, -math.inf))
 
 
 def without_secrets(row: dict[str, Any], secret_columns: Iterable[str]) -> dict[str, Any]:
