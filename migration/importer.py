@@ -586,9 +586,15 @@ class TableImport:
 
         Checked inside the table's transaction, a row pointing at nothing stops
         the table by name, and a dry run (which never commits) checks them too.
+        The ledger's one key, its run, is this run for every entry written: it
+        is checked once for the whole ledger, when the import ends
+        (_check_ledger_keys), not after each table.
         """
         try:
-            with self.writer.loading(self.model, rows), self.writer.loading(LedgerEntry, rows):
+            with (
+                self.writer.loading(self.model, rows),
+                self.writer.loading(LedgerEntry, rows, check_keys=False),
+            ):
                 yield
         except DatabaseError as error:
             raise ImportFailed(
@@ -760,20 +766,23 @@ def _import_tables(
                     watch=watch,
                 )
                 report.tables.append(table_import.run_import(progress))
+        _check_ledger_keys(writer, using)
         if not dry_run:
             report.sequences = advance_sequences(using)
             analyze_tables(using)
     except Exception as error:
         # Whatever stopped the run, the ledger says so and where; and the tables
         # committed before it get their sequences moved, or the app's next
-        # insert into them would collide with an imported id.
-        # If the database itself is gone, neither can be recorded: the error that
+        # insert into them would collide with an imported id, and their ledger
+        # entries checked.
+        # If the database itself is gone, none of it can be done: the error that
         # stopped the run is what the operator must see.
-        with suppress(DatabaseError):
+        with suppress(DatabaseError, ImportFailed):
             first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
             _mark(run, using, outcome=ImportRun.Outcome.FAILED, error=first_line)
             if not dry_run:
                 report.sequences = advance_sequences(using)
+                _check_ledger_keys(writer, using)
         raise
     finally:
         if converters is not None:
@@ -788,6 +797,19 @@ def _import_tables(
         report=report.to_dict(),
     )
     return report
+
+
+def _check_ledger_keys(writer: RowWriter, using: str) -> None:
+    """Every ledger entry's run exists: checked once, after the tables (see
+    TableImport._checking_references)."""
+    try:
+        with transaction.atomic(using=using):
+            writer.check_keys_left(LedgerEntry)
+    except DatabaseError as error:
+        raise ImportFailed(
+            f"ledger entries point at import runs that do not exist: "
+            f"{str(error).strip().splitlines()[0]}"
+        ) from error
 
 
 def _twins(precheck: PrecheckReport, spec: TableSpec) -> dict[Any, Any]:

@@ -79,6 +79,13 @@ def test_workers_write_exactly_what_the_import_itself_writes(chain, monkeypatch)
     assert snapshot() == in_process
     assert len(in_process["ledger"]) == 2902
     assert len(in_process["training.Session"]) == 2000
+    # The ledger's key to its run, put back unchecked after each table, was checked at the end.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FILTER (WHERE NOT convalidated), count(*) FROM pg_constraint "
+            "WHERE conrelid = 'migration_ledgerentry'::regclass AND contype = 'f'"
+        )
+        assert cursor.fetchone() == (0, 1)
 
 
 def test_an_old_tables_rows_are_numbered_and_merged_by_workers_as_here(

@@ -194,6 +194,41 @@ def test_copy_puts_every_foreign_key_and_index_back_as_it_was(package):
     assert indexes(Session) == indexes_before
 
 
+def unchecked_keys(model) -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass "
+            "AND contype = 'f' AND NOT convalidated ORDER BY conname",
+            [model._meta.db_table],
+        )
+        return [name for (name,) in cursor.fetchall()]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="COPY is PostgreSQL's")
+def test_keys_put_back_unchecked_are_enforced_then_checked_once_later(package):
+    before = foreign_keys(Session)
+    writer = CopyWriter("default")
+    with (
+        transaction.atomic(),
+        writer.loading(Session, rows=HOLD_KEYS_OFF_FROM_ROWS, check_keys=False),
+    ):
+        writer.insert(Session, SESSION_FIELDS, [session_row(package, 7, client_id=999)])
+    # Back, NOT VALID: the dangling row went in unchecked...
+    assert len(unchecked_keys(Session)) == 3
+    assert [name for name, _ in foreign_keys(Session)] == [name for name, _ in before]
+    # ... but every row written from now on is checked ...
+    with pytest.raises(DatabaseError, match="client_id"), transaction.atomic():
+        writer.insert(Session, SESSION_FIELDS, [session_row(package, 8, client_id=998)])
+        connection.check_constraints()
+    # ... and so is the whole table, when they are checked at last.
+    with pytest.raises(DatabaseError, match="client_id"), transaction.atomic():
+        writer.check_keys_left(Session)
+    Session.objects.filter(pk=7).update(client_id=package.client_id)
+    writer.check_keys_left(Session)
+    assert unchecked_keys(Session) == []
+    assert foreign_keys(Session) == before
+
+
 def indexes(model) -> list[tuple[str, str]]:
     with connection.cursor() as cursor:
         cursor.execute(
