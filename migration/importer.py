@@ -226,6 +226,8 @@ class TableImport:
         self.reader = RowReader(spec, layout.columns[spec.table], trainers)
         self.result = TableResult(spec.table, spec.model)
         self._next_id: int | None = None
+        self._rows: int | None = None
+        self._tasks: list[ChunkTask] | None = None
         # What the target held before this table started: on a first import,
         # neither the ledger nor the table has anything a batch must look up.
         ledger = LedgerEntry.objects.using(using).filter(legacy_table=spec.table)
@@ -244,14 +246,16 @@ class TableImport:
         )
         self.output = TableOutput(spec, run.pk)
 
-    def run_import(self, progress: Progress | None) -> TableResult:
+    def run_import(self, progress: Progress | None, then: TableImport | None = None) -> TableResult:
+        """Import the table; `then`, the table imported next, may have its first
+        chunks converted meanwhile (see _create_in_workers)."""
         started = time.monotonic()
-        total = self.source.count(self.spec.table)
+        total = self._total()
         if progress:
             progress(self.spec.table, 0, total)  # the table starts: its clock starts
         with self._checking_references(total):
-            if chunks := self._chunks_for_workers(total):
-                self._create_in_workers(chunks, progress, total)
+            if tasks := self.worker_tasks():
+                self._create_in_workers(tasks, progress, total, then)
             else:
                 self._import_in_batches(progress, total)
             self._record_quarantined()
@@ -270,25 +274,55 @@ class TableImport:
             if progress:
                 progress(self.spec.table, self.result.read, total)
 
-    def _chunks_for_workers(self, total: int) -> list[tuple[int, int]] | None:
-        """The rowid ranges worker processes convert, if this table is for them."""
-        if self.converters is None or not self._as_read or total < parallel.FROM_ROWS:
-            return None
-        return self.source.rowid_chunks(self.spec.table, parallel.ROWS_PER_CHUNK)
+    def _total(self) -> int:
+        if self._rows is None:
+            self._rows = self.source.count(self.spec.table)
+        return self._rows
 
-    def _create_in_workers(
-        self, chunks: list[tuple[int, int]], progress: Progress | None, total: int
-    ) -> None:
-        """A first import's rows, converted by worker processes, written here in order."""
+    def worker_tasks(self) -> list[ChunkTask]:
+        """The chunks worker processes convert, in order: none unless this table is for them.
+
+        Worked out once. For an old table merged into its new one, they are
+        numbered from what the target holds, so only once the new table is in.
+        """
+        if self._tasks is None:
+            self._tasks = []
+            if (
+                self.converters is not None
+                and self._as_read
+                and self._total() >= parallel.FROM_ROWS
+                and (chunks := self.source.rowid_chunks(self.spec.table, parallel.ROWS_PER_CHUNK))
+            ):
+                self._tasks = self._chunk_tasks(chunks)
+        return self._tasks
+
+    def _chunk_tasks(self, chunks: list[tuple[int, int]]) -> list[ChunkTask]:
         target = self.writer.layout(self.model, self.output.target_fields)
         ledger = self.writer.layout(LedgerEntry, LEDGER_FIELDS)
         # Each chunk's first id and twins; for a table keeping its ids, none.
         numbering = self._numbering(chunks) if self.spec.merge_into else [(None, {})] * len(chunks)
-        tasks = (
+        return [
             ChunkTask(self.spec.table, rowids, self.run.pk, target, ledger, *numbered)
             for rowids, numbered in zip(chunks, numbering, strict=True)
-        )
-        for chunk in self.converters.convert(tasks):
+        ]
+
+    def _create_in_workers(
+        self,
+        tasks: list[ChunkTask],
+        progress: Progress | None,
+        total: int,
+        then: TableImport | None,
+    ) -> None:
+        """A first import's rows, converted by worker processes, written here in order.
+
+        Once this table's last chunk is handed out, the workers start on the
+        next table's first ones (when it keeps its ids, so that its chunks are
+        known already): they would otherwise wait while this table's last
+        chunks are written and PostgreSQL builds its indexes and checks its keys.
+        """
+        target, ledger = tasks[0].target, tasks[0].ledger  # every chunk's
+        upcoming = then.worker_tasks() if then is not None and not then.spec.merge_into else []
+        for chunk in self.converters.convert(tasks, then=upcoming):
             which = " to ".join(str(legacy_id) for legacy_id in chunk.legacy_ids)
             if chunk.rows > chunk.merged:
                 self._write(partial(self.writer.insert_encoded, target, chunk.target), which)
@@ -746,26 +780,39 @@ def _import_tables(
         if isinstance(writer, CopyWriter) and can_fork()
         else None
     )
+
+    def table_import(spec: TableSpec) -> TableImport:
+        return TableImport(
+            spec=spec,
+            source=source,
+            layout=layout,
+            run=run,
+            using=using,
+            trainers=trainers,
+            id_map=id_map,
+            writer=writer,
+            twins=_twins(precheck, spec),
+            converters=converters,
+            watch=watch,
+        )
+
+    specs = [spec for spec in IMPORT_ORDER if layout.has_table(spec.table)]
     try:
-        for spec in IMPORT_ORDER:
-            if not layout.has_table(spec.table):
-                continue
+        upcoming: TableImport | None = None
+        for spec, next_spec in zip(specs, [*specs[1:], None], strict=True):
             _mark(run, using, stopped_at_table=spec.table)
             with transaction.atomic(using=using):
-                table_import = TableImport(
-                    spec=spec,
-                    source=source,
-                    layout=layout,
-                    run=run,
-                    using=using,
-                    trainers=trainers,
-                    id_map=id_map,
-                    writer=writer,
-                    twins=_twins(precheck, spec),
-                    converters=converters,
-                    watch=watch,
+                this = upcoming or table_import(spec)
+                # The next table, looked at now so that its first chunks may be
+                # converted while this one finishes: unless it is merged into
+                # this one's model, nothing written here changes what it finds
+                # (whether its table and its part of the ledger are empty).
+                upcoming = (
+                    table_import(next_spec)
+                    if next_spec is not None and next_spec.model != spec.model
+                    else None
                 )
-                report.tables.append(table_import.run_import(progress))
+                report.tables.append(this.run_import(progress, then=upcoming))
         _check_ledger_keys(writer, using)
         if not dry_run:
             report.sequences = advance_sequences(using)

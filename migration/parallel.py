@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -76,19 +76,36 @@ class ChunkConverters:
     def __init__(self, source: LegacySource, layout: LegacyLayout, using: str):
         self.source, self.layout, self.using = source, layout, using
         self._pool: ProcessPoolExecutor | None = None
+        # The next table's first tasks, started before their convert: see convert.
+        self._started_early: deque[tuple[ChunkTask, Future]] = deque()
 
-    def convert(self, tasks: Iterable[ChunkTask]) -> Iterator[ConvertedChunk]:
-        """Each task's chunk, in order, at most two per worker ahead (memory stays flat)."""
+    def convert(
+        self, tasks: Iterable[ChunkTask], *, then: Sequence[ChunkTask] = ()
+    ) -> Iterator[ConvertedChunk]:
+        """Each task's chunk, in order, at most two per worker ahead (memory stays flat).
+
+        Once every task is handed out, the first of `then` (one per worker)
+        are started too, and the next convert whose tasks begin with them
+        takes their chunks instead of converting them again.
+        """
         pool = self._started()
+        early, self._started_early = self._started_early, deque()
         ahead: deque[Future] = deque()
         for task in tasks:
-            ahead.append(pool.submit(_convert, task))
+            if early and early[0][0] == task:
+                ahead.append(early.popleft()[1])
+            else:
+                ahead.append(pool.submit(_convert, task))
             if len(ahead) >= 2 * WORKERS:
                 yield ahead.popleft().result()
+        for _, unwanted in early:
+            unwanted.cancel()  # or, already converted, dropped
+        self._started_early.extend((task, pool.submit(_convert, task)) for task in then[:WORKERS])
         while ahead:
             yield ahead.popleft().result()
 
     def close(self) -> None:
+        self._started_early.clear()
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None

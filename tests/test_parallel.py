@@ -110,13 +110,13 @@ def test_an_old_tables_rows_are_numbered_and_merged_by_workers_as_here(
     sent: list[tuple] = []
     convert = parallel.ChunkConverters.convert
 
-    def recording(self, tasks):
+    def recording(self, tasks, *, then=()):
         def recorded():
             for task in tasks:
                 sent.append((task.table, task.first_id, sorted(task.twin_targets)))
                 yield task
 
-        return convert(self, recorded())
+        return convert(self, recorded(), then=then)
 
     monkeypatch.setattr(parallel.ChunkConverters, "convert", recording)
     code, output = run_command("import_legacy", "--source", str(path), "--format", "json")
@@ -135,6 +135,37 @@ def test_an_old_tables_rows_are_numbered_and_merged_by_workers_as_here(
     assert len(merged) == 4
     tables = {t["table"]: t for t in json.loads(output)["tables"]}
     assert (tables["training_sessions"]["created"], tables["training_sessions"]["merged"]) == (3, 4)
+
+
+def test_the_next_tables_first_chunks_are_converted_while_one_finishes(chain, monkeypatch):
+    as_a_big_table(monkeypatch)
+    events: list[tuple] = []
+
+    class CountingPool(parallel.ProcessPoolExecutor):
+        def submit(self, function, task, *args, **kwargs):
+            events.append(("started", task.table, task.rowids))
+            return super().submit(function, task, *args, **kwargs)
+
+    convert = parallel.ChunkConverters.convert
+
+    def marking_the_end(self, tasks, *, then=()):
+        tasks = list(tasks)
+        yield from convert(self, tasks, then=then)
+        events.append(("written", tasks[0].table))
+
+    monkeypatch.setattr(parallel, "ProcessPoolExecutor", CountingPool)
+    monkeypatch.setattr(parallel.ChunkConverters, "convert", marking_the_end)
+    assert run_command("import_legacy", "--source", str(chain))[0] == 0
+
+    started = [event[1:] for event in events if event[0] == "started"]
+    assert len(started) == len(set(started))  # no chunk converted twice
+    order = [event[:2] for event in events]
+    # The workers were on the next table's first chunks before this one's were all written.
+    for table, next_table in (("clients", "assessments"), ("training_sessions", "payments")):
+        assert order.index(("started", next_table)) < order.index(("written", table))
+    # Not for an old table merged into the one before it: its numbering waits for that one.
+    assert order.index(("started", "training_sessions")) > order.index(("written", "sessions"))
+    assert Session.objects.count() == 2000
 
 
 def test_after_workers_verify_passes_and_a_second_import_finds_nothing_changed(chain, in_workers):
