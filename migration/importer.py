@@ -227,7 +227,10 @@ class TableImport:
         self.result = TableResult(spec.table, spec.model)
         self._next_id: int | None = None
         self._rows: int | None = None
+        self._chunks: list[tuple[int, int]] | None = None
         self._tasks: list[ChunkTask] | None = None
+        # An old table's numbering: what it was worked out from, its plan, the id after.
+        self._numbered: tuple[tuple[int, dict], list, int] | None = None
         # What the target held before this table started: on a first import,
         # neither the ledger nor the table has anything a batch must look up.
         ledger = LedgerEntry.objects.using(using).filter(legacy_table=spec.table)
@@ -286,21 +289,61 @@ class TableImport:
         numbered from what the target holds, so only once the new table is in.
         """
         if self._tasks is None:
-            self._tasks = []
+            chunks = self._worker_chunks()
+            self._tasks = self._chunk_tasks(chunks) if chunks else []
+        return self._tasks
+
+    def early_tasks(self, before: TableImport) -> list[ChunkTask]:
+        """This table's chunk tasks as far as they are known while `before`, the table
+        imported just before it, is still being written.
+
+        A table keeping its ids: all of them. An old table, after its new one
+        imported for the first time into an empty table (so that each of those
+        rows kept its legacy id): numbered as they will be once that one is
+        in, after its highest id, each twin merged into its new row of the
+        same id. Otherwise none. Tasks started early are only used if they
+        turn out to be the table's own (ChunkConverters.convert compares them).
+        """
+        if not self.spec.merge_into:
+            return self.worker_tasks()
+        if before.spec.table != self.spec.merge_into or not before.keeps_legacy_ids:
+            return []
+        if not self._worker_chunks():
+            return []
+        highest = self._highest_legacy_id_of_new_table()
+        twins = {new_id: new_id for new_id in self.twins.values()}
+        return self._chunk_tasks(self._worker_chunks(), (highest + 1, twins))
+
+    @property
+    def keeps_legacy_ids(self) -> bool:
+        """Whether every row goes in under its legacy id: a first import, into an empty
+        table, of a table that is not merged into another."""
+        return self._as_read and self._table_was_empty and self.spec.merge_into is None
+
+    def _worker_chunks(self) -> list[tuple[int, int]]:
+        """The rowid ranges worker processes convert: none unless this table is for them."""
+        if self._chunks is None:
+            self._chunks = []
             if (
                 self.converters is not None
                 and self._as_read
                 and self._total() >= parallel.FROM_ROWS
-                and (chunks := self.source.rowid_chunks(self.spec.table, parallel.ROWS_PER_CHUNK))
             ):
-                self._tasks = self._chunk_tasks(chunks)
-        return self._tasks
+                self._chunks = self.source.rowid_chunks(self.spec.table, parallel.ROWS_PER_CHUNK)
+                self._chunks = self._chunks or []  # None: a table without rowids
+        return self._chunks
 
-    def _chunk_tasks(self, chunks: list[tuple[int, int]]) -> list[ChunkTask]:
+    def _chunk_tasks(
+        self, chunks: list[tuple[int, int]], numbered_from: tuple[int, dict] | None = None
+    ) -> list[ChunkTask]:
         target = self.writer.layout(self.model, self.output.target_fields)
         ledger = self.writer.layout(LedgerEntry, LEDGER_FIELDS)
         # Each chunk's first id and twins; for a table keeping its ids, none.
-        numbering = self._numbering(chunks) if self.spec.merge_into else [(None, {})] * len(chunks)
+        numbering = (
+            self._numbering(chunks, numbered_from)
+            if self.spec.merge_into
+            else [(None, {})] * len(chunks)
+        )
         return [
             ChunkTask(self.spec.table, rowids, self.run.pk, target, ledger, *numbered)
             for rowids, numbered in zip(chunks, numbering, strict=True)
@@ -316,12 +359,12 @@ class TableImport:
         """A first import's rows, converted by worker processes, written here in order.
 
         Once this table's last chunk is handed out, the workers start on the
-        next table's first ones (when it keeps its ids, so that its chunks are
-        known already): they would otherwise wait while this table's last
-        chunks are written and PostgreSQL builds its indexes and checks its keys.
+        next table's first ones, when they can be known already (see
+        early_tasks): they would otherwise wait while this table's last chunks
+        are written and PostgreSQL builds its indexes and checks its keys.
         """
         target, ledger = tasks[0].target, tasks[0].ledger  # every chunk's
-        upcoming = then.worker_tasks() if then is not None and not then.spec.merge_into else []
+        upcoming = then.early_tasks(before=self) if then is not None else []
         for chunk in self.converters.convert(tasks, then=upcoming):
             which = " to ".join(str(legacy_id) for legacy_id in chunk.legacy_ids)
             if chunk.rows > chunk.merged:
@@ -333,16 +376,38 @@ class TableImport:
             if progress:
                 progress(self.spec.table, self.result.read, total)
 
-    def _numbering(self, chunks: list[tuple[int, int]]) -> list[tuple[int, dict[Any, int]]]:
+    def _numbering(
+        self, chunks: list[tuple[int, int]], numbered_from: tuple[int, dict] | None = None
+    ) -> list[tuple[int, dict[Any, int]]]:
         """For an old table merged into its new one, what each chunk's worker needs to
         number its rows as this process would (see _create_as_read): the id of its
-        first row that is not a twin, and the target id of each twin's row."""
+        first row that is not a twin, and the target id of each twin's row.
+
+        From the first free id and the twins' target ids the target holds, or,
+        to plan ahead, from `numbered_from` (the first free id, each twin's
+        target id by its new row's legacy id); worked out once for each.
+        """
+        planned_ahead = numbered_from is not None
+        if not planned_ahead:
+            new_rows = set(self.twins.values())
+            numbered_from = (
+                self._take_next_id(peek=True),
+                self.id_map.target_ids(self.spec.merge_into, new_rows),
+            )
+        if self._numbered is None or self._numbered[0] != numbered_from:
+            self._numbered = (numbered_from, *self._number(chunks, *numbered_from))
+        _, numbering, next_id = self._numbered
+        if not planned_ahead:
+            self._next_id = next_id  # the chunks' ids are taken
+        return numbering
+
+    def _number(
+        self, chunks: list[tuple[int, int]], next_id: int, twin_targets: dict[Any, int]
+    ) -> tuple[list[tuple[int, dict[Any, int]]], int]:
         table = self.spec.table
-        twin_targets = self.id_map.target_ids(self.spec.merge_into, set(self.twins.values()))
         starts = [first for first, _ in chunks]
         first_ids: list[int | None] = [None] * len(chunks)
         merged: list[dict[Any, int]] = [{} for _ in chunks]
-        next_id = self._take_next_id(peek=True)
         for rowid, legacy_id in self.source.rows(table, (self.source.rowid_name(table), "id")):
             index = bisect_right(starts, rowid) - 1
             if first_ids[index] is None:
@@ -351,11 +416,11 @@ class TableImport:
                 merged[index][legacy_id] = twin_targets[self.twins[legacy_id]]
             else:
                 next_id += 1
-        self._next_id = next_id
-        return [
+        numbering = [
             (next_id if first_id is None else first_id, twins)
             for first_id, twins in zip(first_ids, merged, strict=True)
         ]
+        return numbering, next_id
 
     def _import_batch(self, rows: list[LegacyRow]) -> None:
         self.result.read += len(rows)
@@ -804,14 +869,11 @@ def _import_tables(
             with transaction.atomic(using=using):
                 this = upcoming or table_import(spec)
                 # The next table, looked at now so that its first chunks may be
-                # converted while this one finishes: unless it is merged into
-                # this one's model, nothing written here changes what it finds
-                # (whether its table and its part of the ledger are empty).
-                upcoming = (
-                    table_import(next_spec)
-                    if next_spec is not None and next_spec.model != spec.model
-                    else None
-                )
+                # converted while this one finishes. Nothing written here changes
+                # what it finds: whether its part of the ledger is empty, and
+                # whether its model is, which only a table keeping its ids asks,
+                # and such a table shares no model with the one before it.
+                upcoming = table_import(next_spec) if next_spec is not None else None
                 report.tables.append(this.run_import(progress, then=upcoming))
         _check_ledger_keys(writer, using)
         if not dry_run:
