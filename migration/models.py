@@ -12,18 +12,20 @@ from django.db import models
 
 
 class JSONTextField(models.JSONField):
-    """JSON kept as the text written: PostgreSQL's json, not jsonb.
+    """JSON kept as the text written: in PostgreSQL, text, neither jsonb nor json.
 
-    The ledger keeps every legacy row's canonical JSON. json stores that text
-    as it came, and PostgreSQL does not take it apart as jsonb would (2.4 s of
-    a chain's 1.5 million entries, for a column nothing queries inside).
+    The ledger keeps every legacy row's canonical JSON, written by the import
+    and read by people, never queried inside by the tool. jsonb would take it
+    apart (2.4 s of a chain's 1.5 million entries); json would parse it to
+    check it (1.5 s) and keep it as it came, as text does. To look inside it in
+    SQL: raw::json->>'column'.
     """
 
     def db_type(self, connection):
-        return "json" if connection.vendor == "postgresql" else super().db_type(connection)
+        return "text" if connection.vendor == "postgresql" else super().db_type(connection)
 
     def from_db_value(self, value, expression, connection):
-        # psycopg parses json itself (Django has it hand jsonb over as text).
+        # Text, parsed here; a value psycopg has already parsed is kept as it is.
         if value is not None and not isinstance(value, str):
             return value
         return super().from_db_value(value, expression, connection)

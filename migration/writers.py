@@ -214,7 +214,9 @@ class CopyWriter:
 
     def _read_layout(self, model: type[Model], fields: Sequence[str]) -> CopyLayout:
         table = model._meta.db_table
-        columns = [field.column for field in _written_fields(model, fields)]
+        written = _written_fields(model, fields)
+        columns = [field.column for field in written]
+        json_texts = {field.column for field in written if isinstance(field, JSONTextField)}
         with self.connection.cursor() as cursor:
             cursor.execute(
                 "SELECT attname, atttypid FROM pg_attribute "
@@ -226,11 +228,12 @@ class CopyWriter:
         return CopyLayout(
             statement=f"COPY {quote(table)} ({', '.join(quote(c) for c in columns)}) "
             "FROM STDIN (FORMAT BINARY)",
-            # json's binary form is its UTF-8 text: given as bytes, a value
-            # takes psycopg's bytes dumper (in C, the bytes as they are), not a
-            # JSON one (in Python) nor a string one (which would encode it again).
+            # A JSONTextField's binary form is its UTF-8 text, as bytea's is its
+            # bytes: given as bytes, its value takes psycopg's bytes dumper (in C,
+            # the bytes as they are), not a JSON one (in Python) nor a string one
+            # (which would encode it again).
             column_types=tuple(
-                BYTEA_OID if oids[column] == JSON_OID else oids[column] for column in columns
+                BYTEA_OID if column in json_texts else oids[column] for column in columns
             ),
         )
 
@@ -280,7 +283,7 @@ def _plain_indexes(cursor: Any, table: str) -> HeldOff:
     ]
 
 
-JSON_OID, BYTEA_OID = 114, 17  # PostgreSQL's own, fixed: pg_type.dat
+BYTEA_OID = 17  # PostgreSQL's own, fixed: pg_type.dat
 
 
 @dataclass(frozen=True)
