@@ -2,7 +2,8 @@
 
 `import_legacy(...)` takes the target's import lock, refuses a file that
 precheck blocks (or a target whose own rows hold legacy ids), then imports the
-tables in `specs.IMPORT_ORDER`, each in its own atomic transaction, keeping the
+tables in `specs.IMPORT_ORDER`, each target table in its own atomic transaction
+(an old table merged into its new one's model goes in with it), keeping the
 ledger: for every legacy row, where it went, what was done, its hash and the
 row itself. A re-run compares each row's hash with the ledger's: unchanged rows
 are skipped, changed ones updated (unless the target row was edited in Django
@@ -258,13 +259,12 @@ class TableImport:
         total = self._total()
         if progress:
             progress(self.spec.table, 0, total)  # the table starts: its clock starts
-        with self._checking_references(total):
-            if tasks := self.worker_tasks():
-                self._create_in_workers(tasks, progress, total, then)
-            else:
-                self._import_in_batches(progress, total)
-            self._record_quarantined()
-            self._check_source_unchanged()
+        if tasks := self.worker_tasks():
+            self._create_in_workers(tasks, progress, total, then)
+        else:
+            self._import_in_batches(progress, total)
+        self._record_quarantined()
+        self._check_source_unchanged()
         self.result.gone_from_legacy = self._count_gone()
         self.result.seconds = time.monotonic() - started
         return self.result
@@ -681,28 +681,6 @@ class TableImport:
                 "the app, then run import_legacy again"
             )
 
-    @contextmanager
-    def _checking_references(self, rows: int) -> Iterator[None]:
-        """Every foreign key of the table and of the ledger, checked at once, at the end.
-
-        Checked inside the table's transaction, a row pointing at nothing stops
-        the table by name, and a dry run (which never commits) checks them too.
-        The ledger's one key, its run, is this run for every entry written: it
-        is checked once for the whole ledger, when the import ends
-        (_check_ledger_keys), not after each table.
-        """
-        try:
-            with (
-                self.writer.loading(self.model, rows),
-                self.writer.loading(LedgerEntry, rows, check_keys=False),
-            ):
-                yield
-        except DatabaseError as error:
-            raise ImportFailed(
-                f"{self.spec.table}: rows point at rows that do not exist in the target: "
-                f"{str(error).strip().splitlines()[0]}"
-            ) from error
-
     def _count_gone(self) -> int:
         if self._ledger_was_empty:
             return 0  # every entry of the table is one of the rows just read
@@ -866,17 +844,29 @@ def _import_tables(
     specs = [spec for spec in IMPORT_ORDER if layout.has_table(spec.table)]
     try:
         upcoming: TableImport | None = None
-        for spec, next_spec in zip(specs, [*specs[1:], None], strict=True):
-            _mark(run, using, stopped_at_table=spec.table)
-            with transaction.atomic(using=using):
-                this = upcoming or table_import(spec)
-                # The next table, looked at now so that its first chunks may be
-                # converted while this one finishes. Nothing written here changes
-                # what it finds: whether its part of the ledger is empty, and
-                # whether its model is, which only a table keeping its ids asks,
-                # and such a table shares no model with the one before it.
-                upcoming = table_import(next_spec) if next_spec is not None else None
-                report.tables.append(this.run_import(progress, then=upcoming))
+        for model_specs in _by_model(specs):
+            # One transaction per target table: an old table merged into its new
+            # one's model goes in with it, and its keys are checked once for both.
+            _mark(run, using, stopped_at_table=model_specs[0].table)
+            started = time.monotonic()
+            with (
+                transaction.atomic(using=using),
+                _checking_references(writer, model_specs, source),
+            ):
+                for spec in model_specs:
+                    this = upcoming or table_import(spec)
+                    # The next table, looked at now so that its first chunks may
+                    # be converted while this one finishes. Nothing written here
+                    # changes what it finds: whether its part of the ledger is
+                    # empty, and whether its model is, which only a table keeping
+                    # its ids asks, and such a table shares no model with the one
+                    # before it.
+                    following = specs.index(spec) + 1
+                    upcoming = table_import(specs[following]) if following < len(specs) else None
+                    report.tables.append(this.run_import(progress, then=upcoming))
+            # The model's keys and indexes, put back after its last table, count in its time.
+            done = report.tables[-len(model_specs) :]
+            done[-1].seconds = time.monotonic() - started - sum(t.seconds for t in done[:-1])
         if dry_run:
             _check_ledger_keys(writer, using)
         else:
@@ -914,9 +904,44 @@ def _import_tables(
     return report
 
 
+def _by_model(specs: list[TableSpec]) -> list[list[TableSpec]]:
+    """The tables in order, those of one target model (a pair's new and old) together."""
+    groups: list[list[TableSpec]] = []
+    for spec in specs:
+        if groups and groups[-1][0].model == spec.model:
+            groups[-1].append(spec)
+        else:
+            groups.append([spec])
+    return groups
+
+
+@contextmanager
+def _checking_references(
+    writer: RowWriter, specs: list[TableSpec], source: LegacySource
+) -> Iterator[None]:
+    """Every foreign key of a target table and of the ledger, checked at once, at the end.
+
+    Checked inside the table's transaction, a row pointing at nothing stops
+    the table by name, and a dry run (which never commits) checks them too.
+    The ledger's one key, its run, is this run for every entry written: it
+    is checked once for the whole ledger, when the import ends
+    (_check_ledger_keys), not after each table.
+    """
+    model = apps.get_model(specs[0].model)
+    rows = sum(source.count(spec.table) for spec in specs)
+    try:
+        with writer.loading(model, rows), writer.loading(LedgerEntry, rows, check_keys=False):
+            yield
+    except DatabaseError as error:
+        raise ImportFailed(
+            f"{' and '.join(spec.table for spec in specs)}: rows point at rows that do not "
+            f"exist in the target: {str(error).strip().splitlines()[0]}"
+        ) from error
+
+
 def _check_ledger_keys(writer: RowWriter, using: str) -> None:
     """Every ledger entry's run exists: checked once, after the tables (see
-    TableImport._checking_references)."""
+    _checking_references)."""
     try:
         with transaction.atomic(using=using):
             writer.check_keys_left(LedgerEntry)

@@ -843,6 +843,38 @@ def test_a_failing_table_rolls_back_alone_and_a_second_run_finishes(sample, froz
     assert [run.outcome for run in runs] == ["failed", "succeeded"]
 
 
+@COMMITS
+@POSTGRESQL
+def test_an_old_table_goes_in_with_its_new_one_in_one_transaction(sample):
+    # The target refuses payment_records' rows (numbered after the payments: 5 and 6) only.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE FUNCTION test_import_refuse_old() RETURNS trigger LANGUAGE plpgsql AS $$ "
+            "BEGIN IF NEW.id > 4 THEN RAISE EXCEPTION 'no old payments'; END IF; "
+            "RETURN NEW; END $$; "
+            "CREATE TRIGGER test_import_refuse_old BEFORE INSERT ON training_payment "
+            "FOR EACH ROW EXECUTE FUNCTION test_import_refuse_old()"
+        )
+    try:
+        code, _, err = run_import(sample)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "DROP TRIGGER test_import_refuse_old ON training_payment; "
+                "DROP FUNCTION test_import_refuse_old()"
+            )
+
+    assert code != 0
+    assert "could not write payment_records rows 1, 2 " in err
+    # One target table, one transaction: the payments went back out with them.
+    assert not Payment.objects.exists()
+    assert not LedgerEntry.objects.filter(legacy_table__in=["payments", "payment_records"]).exists()
+    assert Session.objects.count() == 7  # the target tables before it are committed
+    assert ImportRun.objects.get().stopped_at_table == "payments"
+    imported(sample)
+    assert Payment.objects.count() == 6
+
+
 def obstacle(model, pk: int):
     """A target row with a legacy id that no legacy file put there (its own trainer and client)."""
     trainer, _ = User.objects.get_or_create(

@@ -16,7 +16,7 @@ from migration.reports import render_import
 class Command(ReportCommand):
     help = (
         "Import a legacy file into the target database through the ORM, one atomic "
-        "transaction per table, keeping a ledger that makes re-runs safe."
+        "transaction per target table, keeping a ledger that makes re-runs safe."
     )
     formats = ("text", "json")
 
