@@ -151,6 +151,28 @@ class TestNumbers:
         # SQLite stores such a number as REAL; it cannot be an id.
         assert problem_of(t.legacy_id, float(2**70)) is ValueProblem.OUT_OF_RANGE
 
+    @pytest.mark.parametrize(
+        ("raw", "expected"),
+        [
+            (1, 1),
+            (2**63 - 1, 2**63 - 1),
+            (7.0, 7),  # a whole REAL is the id it equals
+            (0, ValueProblem.OUT_OF_RANGE),
+            (-3, ValueProblem.OUT_OF_RANGE),
+            (2**63, ValueProblem.OUT_OF_RANGE),
+            (True, ValueProblem.WRONG_TYPE),  # an int to Python, not an id
+            (7.5, ValueProblem.WRONG_TYPE),
+            ("7", ValueProblem.WRONG_TYPE),
+            (None, ValueProblem.MISSING),
+            ("", ValueProblem.MISSING),
+        ],
+    )
+    def test_an_id_is_a_whole_number_from_1(self, raw, expected):
+        if isinstance(expected, ValueProblem):
+            assert problem_of(t.legacy_id, raw) is expected
+        else:
+            assert t.legacy_id(raw) == expected and type(t.legacy_id(raw)) is int
+
     def test_real_keeps_fractions(self):
         assert t.real(0)(12.37) == 12.37
         assert problem_of(t.real(0), float("nan")) is ValueProblem.OUT_OF_RANGE
