@@ -177,7 +177,7 @@ def main() -> None:
     print(f"import / plain COPY: {seconds / floor:.1f}x")
     if loader:
         ratios = ", ".join(f"{s / p:.2f}x" for s, p, _ in rounds)
-        print(f"import / pgloader: {seconds / loader:.1f}x (median of: {ratios})")
+        print(f"import / pgloader: {seconds / loader:.2f}x (median of: {ratios})")
 
 
 if __name__ == "__main__":
