@@ -29,7 +29,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
-from itertools import chain, islice
+from itertools import chain, islice, pairwise
 from typing import Any
 
 from django.apps import apps
@@ -842,6 +842,7 @@ def _import_tables(
         )
 
     specs = [spec for spec in IMPORT_ORDER if layout.has_table(spec.table)]
+    spec_after = dict(pairwise(specs))
     try:
         upcoming: TableImport | None = None
         for model_specs in _by_model(specs):
@@ -861,8 +862,8 @@ def _import_tables(
                     # empty, and whether its model is, which only a table keeping
                     # its ids asks, and such a table shares no model with the one
                     # before it.
-                    following = specs.index(spec) + 1
-                    upcoming = table_import(specs[following]) if following < len(specs) else None
+                    following = spec_after.get(spec)
+                    upcoming = table_import(following) if following is not None else None
                     report.tables.append(this.run_import(progress, then=upcoming))
             # The model's keys and indexes, put back after its last table, count in its time.
             done = report.tables[-len(model_specs) :]

@@ -242,8 +242,8 @@ HeldOff = list[tuple[str, str]]  # (how to drop it, how to put it back), in SQL
 
 
 def _foreign_keys(cursor: Any, table: str, *, checked: bool) -> HeldOff:
-    """The table's foreign keys; put back NOT VALID (the rows there not checked) unless
-    `checked`, or unless they were so before."""
+    """The table's foreign keys, to drop and put back: NOT VALID (the rows then in the
+    table left unchecked) unless `checked`, and as they were if they were NOT VALID."""
     cursor.execute(
         "SELECT conname, pg_get_constraintdef(oid), convalidated FROM pg_constraint "
         "WHERE conrelid = %s::regclass AND contype = 'f' ORDER BY conname",
