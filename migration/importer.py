@@ -843,6 +843,7 @@ def _import_tables(
 
     specs = [spec for spec in IMPORT_ORDER if layout.has_table(spec.table)]
     spec_after = dict(pairwise(specs))
+    rows_in = {table.table: table.rows for table in precheck.tables}  # counted by precheck
     try:
         upcoming: TableImport | None = None
         for model_specs in _by_model(specs):
@@ -852,7 +853,9 @@ def _import_tables(
             started = time.monotonic()
             with (
                 transaction.atomic(using=using),
-                _checking_references(writer, model_specs, source),
+                _checking_references(
+                    writer, model_specs, sum(rows_in[spec.table] for spec in model_specs)
+                ),
             ):
                 for spec in model_specs:
                     this = upcoming or table_import(spec)
@@ -917,9 +920,7 @@ def _by_model(specs: list[TableSpec]) -> list[list[TableSpec]]:
 
 
 @contextmanager
-def _checking_references(
-    writer: RowWriter, specs: list[TableSpec], source: LegacySource
-) -> Iterator[None]:
+def _checking_references(writer: RowWriter, specs: list[TableSpec], rows: int) -> Iterator[None]:
     """Every foreign key of a target table and of the ledger, checked at once, at the end.
 
     Checked inside the table's transaction, a row pointing at nothing stops
@@ -929,7 +930,6 @@ def _checking_references(
     (_check_ledger_keys), not after each table.
     """
     model = apps.get_model(specs[0].model)
-    rows = sum(source.count(spec.table) for spec in specs)
     try:
         with writer.loading(model, rows), writer.loading(LedgerEntry, rows, check_keys=False):
             yield
