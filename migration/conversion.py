@@ -77,8 +77,18 @@ class RowReader:
     trainer lookup.
     """
 
-    def __init__(self, spec: TableSpec, columns: tuple[str, ...], trainers: TrainerLookup):
+    def __init__(
+        self,
+        spec: TableSpec,
+        columns: tuple[str, ...],
+        trainers: TrainerLookup,
+        *,
+        rows_kept: bool = True,
+    ):
+        # rows_kept=False: each row is done with before the next is read (a
+        # worker encodes it at once), so its JSON needs no copy of its own size.
         self.spec, self.columns, self._trainers = spec, columns, trainers
+        self._rows_kept = rows_kept
         position = {column: index for index, column in enumerate(columns)}
         for column in spec.columns:
             if column.column not in position and column.if_missing is REQUIRED:
@@ -101,7 +111,7 @@ class RowReader:
                 converted[column.field] = _infer_trainer(
                     self.spec, column, converted, self._trainers
                 )
-        raw, text = canonical_row(self.columns, values)
+        raw, text = canonical_row(self.columns, values, kept=self._rows_kept)
         source_hash = digest(text)
         if self._secret_columns:
             raw = without_secrets(raw, self._secret_columns)

@@ -183,7 +183,7 @@ class _Worker:
             output = TableOutput(spec, task.run_id)
             django_connection = connections[self.using]
             self._tables[key] = (
-                RowReader(spec, self.layout.columns[spec.table], self.trainers),
+                RowReader(spec, self.layout.columns[spec.table], self.trainers, rows_kept=False),
                 output,
                 CopyEncoder(output.model, output.target_fields, django_connection),
                 CopyEncoder(LedgerEntry, LEDGER_FIELDS, django_connection),

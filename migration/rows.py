@@ -62,7 +62,9 @@ def raw_row(columns: Iterable[str], values: Iterable[Any]) -> dict[str, Any]:
     return {column: _jsonable(value) for column, value in zip(columns, values, strict=True)}
 
 
-def canonical_row(columns: Iterable[str], values: Sequence[Any]) -> tuple[dict[str, Any], bytes]:
+def canonical_row(
+    columns: Iterable[str], values: Sequence[Any], *, kept: bool = True
+) -> tuple[dict[str, Any], bytes]:
     """A legacy row as a JSON-safe dict and its canonical JSON, UTF-8 encoded: raw_row's, faster.
 
     Nearly every row holds only numbers and storable text, which JSON takes as
@@ -70,7 +72,8 @@ def canonical_row(columns: Iterable[str], values: Sequence[Any]) -> tuple[dict[s
     raw_row's way (orjson refuses a BLOB and a lone surrogate, escapes a NUL as
     \\u0000, and would write an infinity as null). Both ways give the same
     text for the same row. UTF-8 bytes: they are hashed and sent to the
-    ledger as they are, never decoded and encoded again.
+    ledger as they are, never decoded and encoded again. A text not `kept`
+    past the row (written out at once, as a worker does) is not compacted.
     """
     row = dict(zip(columns, values, strict=True))
     # One pass in C over the values' hashes (SQLite gives only hashable ones).
@@ -83,7 +86,7 @@ def canonical_row(columns: Iterable[str], values: Sequence[Any]) -> tuple[dict[s
             # orjson escapes with a backslash: text without one holds no NUL,
             # and a one-byte search is a memchr.
             if b"\\" not in data or b"\\u0000" not in data:
-                return row, _compact(data)
+                return row, _compact(data) if kept else data
     row = raw_row(columns, values)
     return row, canonical_bytes(row)
 
