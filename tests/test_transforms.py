@@ -50,7 +50,15 @@ class TestTimestamps:
         assert t.legacy_timestamp(raw) is None
 
     @pytest.mark.parametrize(
-        "raw", ["01/03/2024 10:00", "2024-03-01", "yesterday", "2024-13-01 10:00:00"]
+        "raw",
+        [
+            "01/03/2024 10:00",
+            "2024-03-01",
+            "yesterday",
+            "2024-13-01 10:00:00",
+            "2024-02-30 10:00:00",  # in SQLite's shape, but no such day
+            "2024-03-01 24:00:00",
+        ],
     )
     def test_unreadable(self, raw):
         assert problem_of(t.legacy_timestamp, raw) is ValueProblem.UNREADABLE
@@ -108,16 +116,23 @@ class TestText:
         assert t.verbatim_text("") == ""
         assert t.verbatim_text(None) is None
 
-    def test_nul_cannot_be_stored(self):
-        assert problem_of(t.text(), "Kim\x00") is ValueProblem.UNSTORABLE_TEXT
+    @pytest.mark.parametrize("convert", [t.text(), t.optional_text(), t.verbatim_text])
+    def test_nul_cannot_be_stored(self, convert):
+        assert problem_of(convert, "Kim\x00") is ValueProblem.UNSTORABLE_TEXT
 
-    def test_invalid_utf8_cannot_be_stored(self):
+    @pytest.mark.parametrize("convert", [t.text(), t.optional_text(), t.verbatim_text])
+    def test_invalid_utf8_cannot_be_stored(self, convert):
         # The reader decodes with surrogateescape, so bad bytes arrive as lone surrogates.
         raw = b"Kim \xff".decode("utf-8", "surrogateescape")
-        assert problem_of(t.optional_text(), raw) is ValueProblem.UNSTORABLE_TEXT
+        assert problem_of(convert, raw) is ValueProblem.UNSTORABLE_TEXT
 
-    def test_too_long(self):
-        assert problem_of(t.text(5), "abcdef") is ValueProblem.OUT_OF_RANGE
+    @pytest.mark.parametrize("convert", [t.text(5), t.optional_text(5)])
+    def test_too_long(self, convert):
+        assert convert("abcde") == "abcde"
+        assert problem_of(convert, "abcdef") is ValueProblem.OUT_OF_RANGE
+
+    def test_a_number_in_a_text_column_is_its_digits(self):
+        assert t.text()(42) == t.optional_text()(42) == t.verbatim_text(42) == "42"
 
     def test_korean_text_is_kept(self):
         assert t.text()("스쿼트 시 무릎이 안쪽으로") == "스쿼트 시 무릎이 안쪽으로"
@@ -175,7 +190,21 @@ class TestNumbers:
 
     def test_real_keeps_fractions(self):
         assert t.real(0)(12.37) == 12.37
+        assert t.real(0)(12) == 12.0 and type(t.real(0)(12)) is float
         assert problem_of(t.real(0), float("nan")) is ValueProblem.OUT_OF_RANGE
+
+    @pytest.mark.parametrize(
+        "convert, raw",
+        [
+            (t.real(0), float("inf")),
+            (t.real(None), float("-inf")),
+            (t.real(None, None), float("nan")),
+            (t.real(0), -0.5),
+            (t.real(0, 10), 10.5),
+        ],
+    )
+    def test_real_refuses_what_is_out_of_its_bounds_or_not_finite(self, convert, raw):
+        assert problem_of(convert, raw) is ValueProblem.OUT_OF_RANGE
 
     def test_rate_keeps_0_035_exactly(self):
         assert t.rate(0.035) == Decimal("0.035")
