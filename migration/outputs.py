@@ -14,7 +14,6 @@ from .conversion import LegacyRow
 from .models import LedgerEntry
 from .rows import Fingerprinter, tuple_getter
 from .specs import TableSpec
-from .writers import JsonText
 
 Action = LedgerEntry.Action
 
@@ -61,6 +60,6 @@ class TableOutput:
             action,
             row.source_hash,
             target_hash,
-            JsonText(row.raw, row.raw_json),
+            row.raw_json,  # JSON text, as the writers take a JSONTextField's value
             self.run_id,
         )

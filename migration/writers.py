@@ -1,7 +1,9 @@
 """New rows into a target table, in bulk: COPY on PostgreSQL, bulk_create elsewhere.
 
 The importer hands a writer plain tuples, in the order of the fields it names;
-how they reach the table is the writer's business. On PostgreSQL, COPY through
+how they reach the table is the writer's business. A JSONTextField's value is
+given as its JSON text, UTF-8 bytes (a ledger entry's raw copy, made once to
+be hashed): COPY sends it as it is, bulk_create the data it holds. On PostgreSQL, COPY through
 Django's own connection (psycopg 3's `cursor.copy`) inside the caller's
 transaction is many times faster than INSERT; on SQLite, bulk_create is fine.
 
@@ -16,13 +18,13 @@ indexes as they were: the DDL is rolled back with it.
 from __future__ import annotations
 
 import io
-import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 
+import orjson
 from django.db import connections, models
 from django.db.models import Model
 from django.db.models.fields import AutoFieldMixin
@@ -32,14 +34,6 @@ from psycopg.types.string import BytesBinaryDumper
 
 from .legacy import quote_identifier
 from .models import JSONTextField
-
-
-class JsonText(NamedTuple):
-    """A JSON value whose canonical text is already made (a ledger row's raw copy,
-    serialised once to be hashed): COPY sends the text, bulk_create the data."""
-
-    data: Any
-    text: bytes  # UTF-8
 
 
 class RowWriter(Protocol):
@@ -75,15 +69,21 @@ class BulkCreateWriter:
         """Nothing is left: every load checks its table's keys."""
 
     def insert(self, model: type[Model], fields: Sequence[str], rows: Iterable[tuple]) -> None:
+        json_texts = {name for name in fields if _is_json_text(model, name)}
         objects = [
-            model(**{name: _data(value) for name, value in zip(fields, row, strict=True)})
+            model(
+                **{
+                    name: orjson.loads(value) if name in json_texts else value
+                    for name, value in zip(fields, row, strict=True)
+                }
+            )
             for row in rows
         ]
         model.objects.using(self.using).bulk_create(objects)
 
 
-def _data(value: Any) -> Any:
-    return value.data if isinstance(value, JsonText) else value
+def _is_json_text(model: type[Model], name: str) -> bool:
+    return isinstance(model._meta.get_field(name), JSONTextField)
 
 
 # Fields whose values Django hands psycopg unchanged on PostgreSQL (the backend's
@@ -337,6 +337,10 @@ class CopyEncoder:
     def prepared(self, rows: Iterable[tuple]) -> Iterator[Sequence[Any]]:
         return map(self.prepare, rows)
 
+    @property
+    def prepares_anything(self) -> bool:
+        return bool(self._defaulted or self._prepared)
+
     def prepare(self, row: tuple) -> Sequence[Any]:
         if self._defaulted:
             row = (*row, *(field.get_default() for field in self._defaulted))
@@ -350,21 +354,14 @@ class CopyEncoder:
     def encoding(self, layout: CopyLayout, cursor: Any) -> Iterator[EncodedRows]:
         """Rows written in COPY's binary format into memory with `cursor`'s adapters,
         nothing sent. A cursor per encoding: the column types are set on it."""
-        encoded = EncodedRows(self)
-        with Copy(cursor, binary=True, writer=FileWriter(encoded.buffer)) as copy:
+        buffer = io.BytesIO()
+        with Copy(cursor, binary=True, writer=FileWriter(buffer)) as copy:
             _set_column_types(copy, layout)
-            encoded.copy = copy
-            yield encoded
+            yield EncodedRows(self, copy, buffer)
 
     def _preparer(self, field: models.Field) -> Callable[[Any], Any] | None:
-        if isinstance(field, JSONTextField):  # sent as its bytes: see CopyWriter._read_layout
-
-            def prepare_json_text(value: Any) -> bytes:
-                if isinstance(value, JsonText):
-                    return value.text
-                return json.dumps(field.get_prep_value(value), cls=field.encoder).encode()
-
-            return prepare_json_text
+        if isinstance(field, JSONTextField):  # its bytes, sent as they are: see _read_layout
+            return None
         if isinstance(field, models.DecimalField) and field.decimal_places == 0:
             return whole_as_int
         if isinstance(field, SENT_AS_THEY_ARE):
@@ -386,11 +383,14 @@ def whole_as_int(value: Any) -> Any:
 class EncodedRows:
     """What a CopyEncoder.encoding has encoded so far: write(row), then data."""
 
-    def __init__(self, encoder: CopyEncoder):
-        self.encoder, self.buffer, self.copy = encoder, io.BytesIO(), None
+    def __init__(self, encoder: CopyEncoder, copy: Copy, buffer: io.BytesIO):
+        self.buffer = buffer
+        self._prepare, self._write_row = encoder.prepare, copy.write_row
+        if not encoder.prepares_anything:
+            self.write = copy.write_row  # each row as it is (a ledger entry): a call fewer
 
     def write(self, row: tuple) -> None:
-        self.copy.write_row(self.encoder.prepare(row))
+        self._write_row(self._prepare(row))
 
     @property
     def data(self) -> bytes:
