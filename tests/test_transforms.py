@@ -39,6 +39,8 @@ class TestTimestamps:
     def test_explicit_offset_is_respected(self):
         moment = t.legacy_timestamp("2024-03-01T18:05:00+01:00")
         assert moment.utcoffset() == timedelta(hours=1)
+        # As long as SQLite's shape, but with an offset: not UTC.
+        assert t.legacy_timestamp("2024-03-01 18:05+09") == datetime(2024, 3, 1, 9, 5, tzinfo=UTC)
 
     def test_the_studio_zone_can_be_given(self):
         plus_two = timezone(timedelta(hours=2))
@@ -58,6 +60,8 @@ class TestTimestamps:
             "2024-13-01 10:00:00",
             "2024-02-30 10:00:00",  # in SQLite's shape, but no such day
             "2024-03-01 24:00:00",
+            "2024-03-01 09:00:0x",  # SQLite's punctuation, not its digits
+            "２０２４-03-01 09:00:00",  # digits, but not ASCII ones
         ],
     )
     def test_unreadable(self, raw):
