@@ -157,7 +157,7 @@ class _Worker:
             target_encoder.encoding(task.target, self.target_cursor) as target,
             ledger_encoder.encoding(task.ledger, self.ledger_cursor) as ledger,
         ):
-            for values in self.source.rows(task.table, reader.columns, rowids=task.rowids):
+            for values in self.source.chunk(task.table, reader.columns, task.rowids):
                 row = reader.read(values)
                 rows += 1
                 if first is None:

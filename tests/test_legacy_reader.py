@@ -211,8 +211,10 @@ def test_rowid_chunks_cover_every_row_once_in_full_chunks(five_trainers, per_chu
     # Rowids 1, 2, 4, 5, 6: a gap, and counts that are and are not multiples.
     with open_legacy(five_trainers) as source:
         chunks = source.rowid_chunks("trainers", per_chunk)
-        read = [source.rows("trainers", ("id",), rowids=chunk) for chunk in chunks]
-        sizes = [len(list(rows)) for rows in read]
+        read = [list(source.rows("trainers", ("id",), rowids=chunk)) for chunk in chunks]
+        # A worker reads its chunk in one query: the same rows.
+        assert read == [source.chunk("trainers", ("id",), chunk) for chunk in chunks]
+        sizes = [len(rows) for rows in read]
     assert [first for first, _ in chunks] == sorted(first for first, _ in chunks)
     assert sum(sizes) == 5
     assert all(size == per_chunk for size in sizes[:-1]) and 0 < sizes[-1] <= per_chunk

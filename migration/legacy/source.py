@@ -206,6 +206,20 @@ class LegacySource:
                 if len(batch) < batch_size:
                     return
 
+    def chunk(self, table: str, columns: Sequence[str], rowids: tuple[int, int]) -> list[tuple]:
+        """The rows of a chunk of `table` (see rowid_chunks), as tuples of `columns`, in
+        rowid order: one query, the chunk's rows held at once (a worker's, a few
+        thousand), none of rows' paging."""
+        rowid = self.rowid_name(table)
+        selected = ", ".join(quote_identifier(column) for column in columns)
+        first, last = int(rowids[0]), int(rowids[1])
+        with self._reading(table), self.connection.cursor() as cursor:
+            return self._fetch_batch(
+                cursor,
+                f"SELECT {selected} FROM {quote_identifier(table)} "
+                f"WHERE {rowid} BETWEEN {first} AND {last} ORDER BY {rowid}",
+            )
+
     def rowid_chunks(self, table: str, rows_per_chunk: int) -> list[tuple[int, int]] | None:
         """The table's rowids cut into ranges of `rows_per_chunk` rows, as (first, last)
         pairs in order; None for a table without rowids."""
