@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from migration.conversion import RowReader
 from migration.rows import (
     Fingerprinter,
     canonical_json,
@@ -16,6 +17,7 @@ from migration.rows import (
     raw_row,
     target_fingerprint,
 )
+from migration.specs import SPECS
 
 COLUMNS = ("id", "name", "notes", "height")
 
@@ -140,3 +142,25 @@ def test_a_fingerprinter_gives_target_fingerprint_of_just_its_fields():
     assert fingerprint(row) == target_fingerprint({"a": row["a"], "b": row["b"]})
     assert fingerprint(row) == fingerprint({**row, "id": 8})  # fields it does not name are not its
     assert fingerprint(row) != fingerprint({**row, "b": Decimal("1.51")})
+
+
+class _NoTrainerLookups:
+    def trainer_of(self, table, legacy_id):
+        raise AssertionError("every row here names its trainer")
+
+
+def test_a_row_reader_converts_each_column_its_spec_maps_and_gives_missing_ones_their_value():
+    # Payments: one column read into two fields; an older file lacks the fee columns.
+    spec = SPECS["payments"]
+    columns = ("id", "client_id", "package_id", "amount", "payment_method", "payment_date",
+               "description", "created_at", "trainer_id", "gross_amount")  # fmt: skip
+    values = (7, 3, None, 300000.0, "카드", "2024-02-29", "", "2024-02-29 01:00:25", 2, 300000)
+    row = RowReader(spec, columns, _NoTrainerLookups()).read(values)
+    expected = {
+        c.field: c.convert(values[columns.index(c.column)]) if c.column in columns else c.if_missing
+        for c in spec.columns
+    }
+    assert row.values == expected
+    assert row.values["payment_method"] == "card" and row.values["payment_method_text"] == "카드"
+    assert row.values["vat_rate"] is None and row.values["gross_amount"] == Decimal(300000)
+    assert row.legacy_id == 7 and row.raw == dict(zip(columns, values, strict=True))
