@@ -142,9 +142,10 @@ def decimal_text(value: Decimal) -> str:
 
 def _target_value(value: Any) -> Any:
     """The canonical form of a target value JSON has no type for (orjson's default)."""
-    form = _FINGERPRINT_FORMS.get(type(value))
-    if form is not None:
-        return form(value)
+    try:
+        return _FINGERPRINT_FORMS[type(value)](value)
+    except KeyError:
+        pass
     for kind, form in _FINGERPRINT_FORMS.items():  # a subclass of one of them
         if isinstance(value, kind):
             return form(value)

@@ -164,3 +164,14 @@ def test_a_row_reader_converts_each_column_its_spec_maps_and_gives_missing_ones_
     assert row.values["payment_method"] == "card" and row.values["payment_method_text"] == "카드"
     assert row.values["vat_rate"] is None and row.values["gross_amount"] == Decimal(300000)
     assert row.legacy_id == 7 and row.raw == dict(zip(columns, values, strict=True))
+
+
+def test_a_fingerprint_takes_a_subclass_of_a_type_it_knows_as_that_type():
+    class Amount(Decimal):
+        pass
+
+    assert target_fingerprint({"cost": Amount("300000.00")}) == target_fingerprint(
+        {"cost": Decimal(300000)}
+    )
+    with pytest.raises(TypeError):  # orjson says which type
+        target_fingerprint({"what": object()})
