@@ -7,14 +7,19 @@ agree on what a legacy row means while going their own ways about the rest.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from .layout import LegacyLayout
 from .legacy import LegacySource
-from .rows import canonical_bytes, canonical_row, digest, row_hash, without_secrets
+from .rows import (
+    CanonicalRows,
+    canonical_bytes,
+    dict_maker,
+    digest,
+    row_hash,
+    without_secrets,
+)
 from .specs import REQUIRED, ColumnMap, TableSpec
-from .transforms import Converter
 
 
 class MissingColumn(Exception):
@@ -91,13 +96,14 @@ class RowReader:
         # worker encodes it at once), so its JSON needs no copy of its own size.
         self.spec, self.columns, self._trainers = spec, columns, trainers
         self._rows_kept = rows_kept
+        self._canonical = CanonicalRows(columns)
         position = {column: index for index, column in enumerate(columns)}
         for column in spec.columns:
             if column.column not in position and column.if_missing is REQUIRED:
                 raise MissingColumn(f"the file has no column {column.column}")
         # (field, position, converter) of the columns the file has; what an
         # older file's missing columns give, once.
-        self._convert = _converting(
+        self._convert = dict_maker(
             [(c.field, position[c.column], c.convert) for c in spec.columns if c.column in position]
         )
         self._missing = {c.field: c.if_missing for c in spec.columns if c.column not in position}
@@ -113,35 +119,12 @@ class RowReader:
                 converted[column.field] = _infer_trainer(
                     self.spec, column, converted, self._trainers
                 )
-        raw, text = canonical_row(self.columns, values, kept=self._rows_kept)
+        raw, text = self._canonical(values, kept=self._rows_kept)
         source_hash = digest(text)
         if self._secret_columns:
             raw = without_secrets(raw, self._secret_columns)
             text = canonical_bytes(raw)
         return LegacyRow(converted["id"], raw, source_hash, converted, text)
-
-
-def _converting(plan: list[tuple[str, int, Converter]]) -> Callable[[tuple], dict[str, Any]]:
-    """A function converting a row's values by the plan (field, position, converter):
-
-        {field: convert(values[position]) for field, position, convert in plan}
-
-    written out as one dict display, the loop unrolled (as namedtuple and
-    dataclasses write their methods). The loop's own steps cost a fifth of
-    converting a session (0.55 µs of 2.65, measured), and a chain's file has
-    1.5 million rows of 12 to 39 columns.
-    """
-    converters = {f"convert_{number}": convert for number, (_, _, convert) in enumerate(plan)}
-    items = ", ".join(
-        f"{field!r}: convert_{number}(values[{int(position)}])"
-        for number, (field, position, _) in enumerate(plan)
-    )
-    # The converters are the function's defaults: local names, the fastest to reach.
-    parameters = ", ".join(["values", *(f"{name}={name}" for name in converters)])
-    source = f"def convert({parameters}):\n    return {{{items}}}\n"
-    namespace: dict[str, Any] = {}
-    exec(source, dict(converters), namespace)  # our own source, built above
-    return namespace["convert"]
 
 
 def convert_row(

@@ -1,11 +1,12 @@
 """New rows into a target table, in bulk: COPY on PostgreSQL, bulk_create elsewhere.
 
 The importer hands a writer plain tuples, in the order of the fields it names;
-how they reach the table is the writer's business. A JSONTextField's value is
-given as its JSON text, UTF-8 bytes (a ledger entry's raw copy, made once to
-be hashed): COPY sends it as it is, bulk_create the data it holds. On PostgreSQL, COPY through
+how they reach the table is the writer's business. On PostgreSQL, COPY through
 Django's own connection (psycopg 3's `cursor.copy`) inside the caller's
 transaction is many times faster than INSERT; on SQLite, bulk_create is fine.
+A JSONTextField's value is given as its JSON text, UTF-8 bytes (a ledger
+entry's raw copy, made once to be hashed): COPY sends it as it is,
+bulk_create the data it holds.
 
 A table's foreign keys are checked at the end of a load, inside the same
 transaction, so a row pointing at nothing still stops the table: for a big

@@ -11,6 +11,7 @@ import pytest
 
 from migration.conversion import RowReader
 from migration.rows import (
+    CanonicalRows,
     Fingerprinter,
     canonical_json,
     canonical_row,
@@ -40,6 +41,9 @@ def test_the_fast_canonical_row_is_the_careful_one(values):
     assert row == careful
     assert text == canonical_json(careful).encode()
     assert canonical_row(COLUMNS, values, kept=False) == (row, text)  # a worker's way
+    # A table's rows, their columns put in order once, come out the same.
+    canonical = CanonicalRows(COLUMNS)
+    assert canonical(values) == canonical(values, kept=False) == (row, text)
 
 
 def test_a_row_with_a_blob_or_unstorable_text_is_tagged_in_its_canonical_form():
@@ -54,7 +58,8 @@ def test_a_rows_canonical_text_takes_the_memory_of_its_length():
     # would each keep the buffer it wrote into (kilobytes for a short row).
     tracemalloc.start()
     try:
-        texts = [canonical_row(COLUMNS, (i, "이영희", None, 160.5))[1] for i in range(1000)]
+        canonical = CanonicalRows(COLUMNS)
+        texts = [canonical((i, "이영희", None, 160.5))[1] for i in range(1000)]
         held, _ = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

@@ -208,8 +208,8 @@ class LegacySource:
 
     def chunk(self, table: str, columns: Sequence[str], rowids: tuple[int, int]) -> list[tuple]:
         """The rows of a chunk of `table` (see rowid_chunks), as tuples of `columns`, in
-        rowid order: one query, the chunk's rows held at once (a worker's, a few
-        thousand), none of rows' paging."""
+        rowid order: one query, the chunk's rows held at once (a worker's chunk
+        is ten thousand), without rows' paging."""
         rowid = self.rowid_name(table)
         selected = ", ".join(quote_identifier(column) for column in columns)
         first, last = int(rowids[0]), int(rowids[1])
