@@ -214,6 +214,7 @@ class TableImport:
         id_map: IdMap,
         writer: RowWriter,
         twins: dict[Any, Any],
+        row_count: int,
         converters: ChunkConverters | None = None,
         watch: FileWatch | None = None,
     ):
@@ -223,13 +224,13 @@ class TableImport:
         self.watch = watch
         # For an old table: its rows that are exact twins of a new-table row.
         self.twins = twins
+        self.row_count = row_count  # of the legacy table, as precheck counted them
         self.model: type[Model] = apps.get_model(spec.model)
         self.fields = spec.target_fields
         self.synced_fields = spec.synced_fields
         self.reader = RowReader(spec, layout.columns[spec.table], trainers)
         self.result = TableResult(spec.table, spec.model)
         self._next_id: int | None = None
-        self._rows: int | None = None
         self._chunks: list[tuple[int, int]] | None = None
         self._tasks: list[ChunkTask] | None = None
         # An old table's numbering: what it was worked out from, its plan, the id after.
@@ -256,7 +257,7 @@ class TableImport:
         """Import the table; `then`, the table imported next, may have its first
         chunks converted meanwhile (see _create_in_workers)."""
         started = time.monotonic()
-        total = self._total()
+        total = self.row_count
         if progress:
             progress(self.spec.table, 0, total)  # the table starts: its clock starts
         if tasks := self.worker_tasks():
@@ -278,11 +279,6 @@ class TableImport:
                 self._import_batch([self.reader.read(row) for row in batch])
             if progress:
                 progress(self.spec.table, self.result.read, total)
-
-    def _total(self) -> int:
-        if self._rows is None:
-            self._rows = self.source.count(self.spec.table)
-        return self._rows
 
     def worker_tasks(self) -> list[ChunkTask]:
         """The chunks worker processes convert, in order: none unless this table is for them.
@@ -329,7 +325,7 @@ class TableImport:
             if (
                 self.converters is not None
                 and self._as_read
-                and self._total() >= parallel.FROM_ROWS
+                and self.row_count >= parallel.FROM_ROWS
             ):
                 self._chunks = self.source.rowid_chunks(self.spec.table, parallel.ROWS_PER_CHUNK)
                 self._chunks = self._chunks or []  # None: a table without rowids
@@ -826,6 +822,8 @@ def _import_tables(
         else None
     )
 
+    rows_in = {table.table: table.rows for table in precheck.tables}  # counted by precheck
+
     def table_import(spec: TableSpec) -> TableImport:
         return TableImport(
             spec=spec,
@@ -837,13 +835,13 @@ def _import_tables(
             id_map=id_map,
             writer=writer,
             twins=_twins(precheck, spec),
+            row_count=rows_in[spec.table],
             converters=converters,
             watch=watch,
         )
 
     specs = [spec for spec in IMPORT_ORDER if layout.has_table(spec.table)]
     spec_after = dict(pairwise(specs))
-    rows_in = {table.table: table.rows for table in precheck.tables}  # counted by precheck
     try:
         upcoming: TableImport | None = None
         for model_specs in _by_model(specs):
