@@ -139,10 +139,10 @@ def run_precheck(source: LegacySource) -> PrecheckReport:
 # SQLite does nearly all of precheck's work, and lets go of Python's lock while
 # it does: the checks run side by side (each table's values apart, and each
 # table's references, the largest checks), each worker on a read-only
-# connection of its own. Their findings
-# keep the order of CHECKS. Two per core: a check is now and then in Python
-# or waiting for a page, and another's SQLite runs meanwhile (a chain's
-# precheck: 8 s, against 9.7 s with one per core).
+# connection of its own. Their findings keep the order of CHECKS. Two per
+# core: a check is now and then in Python or waiting for a page, and
+# another's SQLite runs meanwhile (a chain's precheck: 8 s, against 9.7 s
+# with one per core).
 PRECHECK_WORKERS = max(2, min(8, 2 * (os.cpu_count() or 1)))
 # Precheck looks rows up all over the file (every reference, SQLite's own
 # integrity check): in SQLite's default 2 MB page cache most lookups go back
