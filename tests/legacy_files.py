@@ -8,6 +8,7 @@ with the defaults alone is clean: precheck finds nothing blocking in it.
 from __future__ import annotations
 
 import itertools
+import shutil
 import sqlite3
 from contextlib import closing
 from pathlib import Path
@@ -44,6 +45,20 @@ class LegacyFile:
     def close(self) -> Path:
         self.connection.close()
         return self.path
+
+    # --- how a file may hold its rows ---
+
+    def use_wal(self) -> None:
+        """From here on the file is in WAL mode, its writes kept in the -wal (no checkpoints)."""
+        self.connection.execute("PRAGMA journal_mode = WAL")
+        self.connection.execute("PRAGMA wal_autocheckpoint = 0")
+
+    def copy_as_killed(self, destination: Path, *, shm: bool = True) -> Path:
+        """The file with its -wal (and -shm), copied while the connection is still open:
+        what the legacy app leaves when it is killed."""
+        for suffix in ("", "-wal", *(["-shm"] if shm else [])):
+            shutil.copyfile(f"{self.path}{suffix}", f"{destination}{suffix}")
+        return destination
 
     # --- one row of each table, with defaults a clean file would have ---
 

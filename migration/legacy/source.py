@@ -1,10 +1,11 @@
 """Reading a legacy file through the read-only `legacy` database alias.
 
-`open_legacy(path)` checks that the file is there and is SQLite, registers the
-alias for the duration of the `with` block, opened with `mode=ro` and
-`query_only`, so nothing done through it can change the file. Every failure to
-read is a `LegacyFileError` whose message is one line naming the file and the
-problem.
+`open_legacy(path)` checks that the file is there and is SQLite, and that its
+WAL journal, if it has one, holds nothing SQLite would drop (see wal.py),
+registers the alias for the duration of the `with` block, opened with
+`mode=ro` and `query_only`, so nothing done through it can change the file.
+Every failure to read is a `LegacyFileError` whose message is one line naming
+the file and the problem.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from urllib.parse import quote
 
 from django.conf import settings
 from django.db import DatabaseError, OperationalError, connections
+
+from .wal import wal_damage, wal_path
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 DEFAULT_BATCH_SIZE = 5_000
@@ -72,7 +75,7 @@ class FileWatch:
                 return None
             return found.st_size, found.st_mtime_ns
 
-        return stat(self.path), stat(self.path.with_name(self.path.name + "-wal"))
+        return stat(self.path), stat(wal_path(self.path))
 
 
 @dataclass(frozen=True)
@@ -289,6 +292,37 @@ def _check_is_sqlite_file(path: Path) -> None:
         raise LegacyFileError(f"{path}: not a SQLite database (wrong file header)")
 
 
+def _check_journal_is_whole(path: Path) -> None:
+    """The file's WAL journal, if it has one, is one SQLite can replay in full.
+
+    SQLite would read the file without the writes it cannot replay, and say
+    nothing (see wal.py); a journal like that is damage.
+    """
+    journal = wal_path(path)
+    watch = FileWatch(path)
+    try:
+        damage = wal_damage(path)
+    except OSError as error:
+        raise LegacyFileError(f"{journal}: cannot be read ({error.strerror})") from error
+    if not damage:
+        return
+    if watch.changed():  # read while the app wrote it: not the journal it leaves
+        raise LegacyFileError(_WRITING.format(path=path, error="its WAL journal changed"))
+    raise LegacyFileError(
+        f"{path}: its WAL journal {journal.name} is damaged ({damage}); the journal holds "
+        "the last writes made to the file, which may itself be intact: restore the file with "
+        "its -wal from a backup, or recover what SQLite can still read (without those writes) "
+        "with sqlite3's .recover from copies of the two (sqlite3 deletes the journal of a file "
+        "it closes) into a new file, and precheck that"
+    )
+
+
+_WRITING = (
+    "{path}: another program is writing to it ({error}): stop the legacy app (or wait for it), "
+    "then run this again"
+)
+
+
 def _read_only_settings(path: Path) -> dict[str, Any]:
     return {
         "ENGINE": "django.db.backends.sqlite3",
@@ -323,6 +357,7 @@ def open_legacy(path: str | Path) -> Iterator[LegacySource]:
     """Open the legacy file read-only as the `legacy` alias, for the `with` block."""
     path = Path(path).expanduser().resolve()
     _check_is_sqlite_file(path)
+    _check_journal_is_whole(path)
     alias = settings.LEGACY_DATABASE_ALIAS
     if alias in connections.settings:
         raise LegacyFileError(f"{path}: another legacy file is already open as {alias!r}")
@@ -340,10 +375,7 @@ def open_legacy(path: str | Path) -> Iterator[LegacySource]:
                 cursor.execute("SELECT count(*) FROM sqlite_master")
         except DatabaseError as error:
             if "locked" in str(error):
-                raise LegacyFileError(
-                    f"{path}: another program is writing to it ({error}): stop the legacy "
-                    "app (or wait for it), then run this again"
-                ) from error
+                raise LegacyFileError(_WRITING.format(path=path, error=error)) from error
             if _is_damage(error):
                 raise _damaged(path, "cannot be read", error) from error
             raise LegacyFileError(f"{path}: cannot be read as SQLite ({error})") from error
