@@ -84,6 +84,13 @@ class ColumnInfo:
     declared_type: str
     not_null: bool
     primary_key: bool
+    generated: bool = False  # GENERATED ALWAYS AS (...): SQLite computes it from the row
+
+
+# pragma_table_xinfo's `hidden`: 0 a plain column, 2 and 3 a generated one
+# (virtual, stored), which pragma_table_info leaves out; 1 a virtual table's
+# hidden column, which is part of the module, not of the data.
+_GENERATED = (2, 3)
 
 
 class LegacySource:
@@ -130,20 +137,32 @@ class LegacySource:
         return self._fetchall(sql, params)
 
     def table_names(self) -> list[str]:
-        return [
-            name
-            for (name,) in self._fetchall(
-                "SELECT name FROM sqlite_master WHERE type = 'table' "
-                "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name"
+        """The file's tables and views: a view is read like the table it stands for."""
+        return sorted(self._kinds())
+
+    def views(self) -> list[str]:
+        return sorted(name for name, kind in self._kinds().items() if kind == "view")
+
+    def is_view(self, table: str) -> bool:
+        return self._kinds().get(table) == "view"
+
+    def _kinds(self) -> dict[str, str]:
+        return dict(
+            self._fetchall(
+                "SELECT name, type FROM sqlite_master WHERE type IN ('table', 'view') "
+                "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
             )
-        ]
+        )
 
     def columns(self, table: str) -> list[ColumnInfo]:
+        """Every column that holds data, generated ones included (pragma_table_info omits them)."""
         return [
-            ColumnInfo(name, declared_type, bool(not_null), bool(pk))
-            for name, declared_type, not_null, pk in self._fetchall(
-                'SELECT name, type, "notnull", pk FROM pragma_table_info(%s) ORDER BY cid',
+            ColumnInfo(name, declared_type, bool(not_null), bool(pk), hidden in _GENERATED)
+            for name, declared_type, not_null, pk, hidden in self._fetchall(
+                'SELECT name, type, "notnull", pk, hidden FROM pragma_table_xinfo(%s) '
+                "WHERE hidden != 1 ORDER BY cid",
                 (table,),
+                what=table,
             )
         ]
 
@@ -154,8 +173,10 @@ class LegacySource:
         """The name that reaches this table's real rowid, or None if nothing does.
 
         A hand-added column called `rowid` would shadow SQLite's own; its
-        other spellings may still reach it. WITHOUT ROWID tables have none.
+        other spellings may still reach it. WITHOUT ROWID tables and views have none.
         """
+        if self.is_view(table):
+            return None  # a view's rowid reads as NULL on every row
         taken = {column.name.lower() for column in self.columns(table)}
         for name in ("rowid", "_rowid_", "oid"):
             if name in taken:
@@ -180,13 +201,14 @@ class LegacySource:
 
         Ranges keep memory flat and each query short, however large the table.
         `rowids` (first, last) reads only the rows in that range (see rowid_chunks).
+        A table without rowids (a view) is read in one query, in key_order.
         """
         selected = ", ".join(quote_identifier(column) for column in columns)
         name = quote_identifier(table)
         rowid = self.rowid_name(table)
         if rowid is None:
             with self._reading(table), self.connection.cursor() as cursor:
-                cursor.execute(f"SELECT {selected} FROM {name}")
+                cursor.execute(f"SELECT {selected} FROM {name} ORDER BY {self.key_order(table)}")
                 while batch := cursor.fetchmany(batch_size):
                     yield from batch
             return
@@ -208,6 +230,14 @@ class LegacySource:
                     yield row[1:]
                 if len(batch) < batch_size:
                     return
+
+    def key_order(self, table: str) -> str:
+        """How to order a table without rowids (a view, or WITHOUT ROWID) so that it is
+        read in one order every time: by id, then by every other column, which
+        orders even rows a view repeats."""
+        names = [column.name for column in self.columns(table)]
+        keys = sorted(names, key=lambda name: name != "id")  # id first, the rest as they are
+        return ", ".join(quote_identifier(name) for name in keys)
 
     def chunk(self, table: str, columns: Sequence[str], rowids: tuple[int, int]) -> list[tuple]:
         """The rows of a chunk of `table` (see rowid_chunks), as tuples of `columns`, in
