@@ -53,6 +53,14 @@ CATALOGUE: dict[str, Kind] = {
     "schema.unknown-column": Kind(
         Severity.WARNING, "check whether this column holds anything the studio needs"
     ),
+    "schema.view": Kind(
+        Severity.WARNING,
+        "check that the view gives the rows the studio means (a view can leave out or repeat "
+        "rows of the tables it reads): they are imported as they are read through it",
+    ),
+    "schema.generated-column": Kind(
+        Severity.INFO, "nothing to do: its values are read and imported like any other column's"
+    ),
     "trainers.duplicate-email": Kind(
         Severity.BLOCKING,
         f"{CLEAN} (the first account keeps the address, the others get a plus-address on the "

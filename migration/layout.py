@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .legacy import LegacySource
 from .legacy.schema import is_tool_table, newest_schema
@@ -11,18 +11,35 @@ from .specs import SPECS, TableSpec
 
 @dataclass(frozen=True)
 class LegacyLayout:
-    """The tables of one legacy file, each with the columns it really has."""
+    """The tables of one legacy file, each with the columns it really has.
+
+    A view is one of its tables (its rows are the table's), and a generated
+    column one of its columns: each is data, read like any other, never taken
+    for absent. They are named here so that precheck can say what they are.
+    """
 
     columns: dict[str, tuple[str, ...]]
+    views: frozenset[str] = frozenset()
+    generated: dict[str, tuple[str, ...]] = field(default_factory=dict)  # table -> its columns
 
     @classmethod
     def read(cls, source: LegacySource) -> LegacyLayout:
+        tables = {table: source.columns(table) for table in source.table_names()}
         return cls(
-            columns={
-                table: tuple(column.name for column in source.columns(table))
-                for table in source.table_names()
-            }
+            columns={table: tuple(c.name for c in columns) for table, columns in tables.items()},
+            views=frozenset(source.views()),
+            generated={
+                table: generated
+                for table, columns in tables.items()
+                if (generated := tuple(c.name for c in columns if c.generated))
+            },
         )
+
+    def is_view(self, table: str) -> bool:
+        return table in self.views
+
+    def generated_columns(self, table: str) -> tuple[str, ...]:
+        return self.generated.get(table, ())
 
     def has_table(self, table: str) -> bool:
         return table in self.columns

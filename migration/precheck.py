@@ -203,11 +203,23 @@ def _inventory(source: LegacySource, layout: LegacyLayout) -> Iterator[TableInve
             yield TableInventory(table, spec.model, None, status)
             continue
         status = f"merged with {spec.merge_into}" if spec.merge_into else "ok"
-        yield TableInventory(table, spec.model, source.count(table), status)
+        yield _present(source, layout, table, spec.model, status)
     for table in layout.unknown_tables:
-        yield TableInventory(table, None, source.count(table), "unknown: not imported")
+        yield _present(source, layout, table, None, "unknown: not imported")
     for table in layout.tool_tables:
-        yield TableInventory(table, None, source.count(table), "written by clean_legacy")
+        yield _present(source, layout, table, None, "written by clean_legacy")
+
+
+def _present(
+    source: LegacySource, layout: LegacyLayout, table: str, model: str | None, status: str
+) -> TableInventory:
+    """A table the file has, its status saying what is unusual in how it holds its rows."""
+    notes = ["a view"] if layout.is_view(table) else []
+    if generated := layout.generated_columns(table):
+        notes.append(f"generated: {', '.join(generated)}")
+    if notes:
+        status = f"{status} ({'; '.join(notes)})"
+    return TableInventory(table, model, source.count(table), status)
 
 
 def _generations(layout: LegacyLayout) -> Iterator[GenerationStatus]:
@@ -264,19 +276,38 @@ def check_schema(source: LegacySource, layout: LegacyLayout) -> Iterator[Finding
     for table in layout.unknown_tables:
         yield finding(
             "schema.unknown-table",
-            f"table {table} is not part of the legacy app's schema: its "
-            f"{source.count(table)} rows are not imported",
+            f"{'view' if layout.is_view(table) else 'table'} {table} is not part of the legacy "
+            f"app's schema: its {source.count(table)} rows are not imported",
             table=table,
         )
     for table in layout.known_tables:
-        for column in layout.unknown_columns(table):
+        unknown = layout.unknown_columns(table)
+        generated = layout.generated_columns(table)
+        if layout.is_view(table):
+            yield finding(
+                "schema.view",
+                f"{table} is a view, not a table: its {source.count(table)} rows are read "
+                f"through it and imported as the rows of {table}",
+                table=table,
+            )
+        for column in unknown:
+            kind = "generated column" if column in generated else "column"
             yield finding(
                 "schema.unknown-column",
-                f"column {table}.{column} is not part of the legacy app's schema: "
-                "it has no field in the target",
+                f"{kind} {table}.{column} is not part of the legacy app's schema: "
+                "it has no field in the target (the ledger's copy of each row keeps it)",
                 table=table,
                 column=column,
             )
+        for column in generated:
+            if column not in unknown:
+                yield finding(
+                    "schema.generated-column",
+                    f"column {table}.{column} is generated: SQLite computes its value from "
+                    "each row's other columns",
+                    table=table,
+                    column=column,
+                )
 
 
 def check_values(source: LegacySource, layout: LegacyLayout) -> Iterator[Finding]:
@@ -350,12 +381,13 @@ def _rows_where(
     """The `selected` SQL of each row where `where` holds, in the order source.rows reads.
 
     Read in rowid ranges like source.rows, so memory stays flat however many
-    rows match; a table without a rowid is read in one query.
+    rows match; a table without a rowid (a view) is read in one query.
     """
     name, columns = quote_identifier(table), ", ".join(selected)
     rowid = source.rowid_name(table)
     if rowid is None:
-        yield from source.query(f"SELECT {columns} FROM {name} WHERE {where}")
+        order = source.key_order(table)
+        yield from source.query(f"SELECT {columns} FROM {name} WHERE {where} ORDER BY {order}")
         return
     last_rowid = -(2**63)
     while True:

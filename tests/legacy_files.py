@@ -8,6 +8,8 @@ with the defaults alone is clean: precheck finds nothing blocking in it.
 from __future__ import annotations
 
 import itertools
+import re
+import shutil
 import sqlite3
 from contextlib import closing
 from pathlib import Path
@@ -44,6 +46,49 @@ class LegacyFile:
     def close(self) -> Path:
         self.connection.close()
         return self.path
+
+    # --- how a file may hold its rows ---
+
+    def use_wal(self) -> None:
+        """From here on the file is in WAL mode, its writes kept in the -wal (no checkpoints)."""
+        self.connection.execute("PRAGMA journal_mode = WAL")
+        self.connection.execute("PRAGMA wal_autocheckpoint = 0")
+
+    def copy_as_killed(self, destination: Path, *, shm: bool = True) -> Path:
+        """The file with its -wal (and -shm), copied while the connection is still open:
+        what the legacy app leaves when it is killed."""
+        for suffix in ("", "-wal", *(["-shm"] if shm else [])):
+            shutil.copyfile(f"{self.path}{suffix}", f"{destination}{suffix}")
+        return destination
+
+    def as_view(self, table: str) -> str:
+        """`table` made a view of the same rows, kept in a table renamed `<table>_data`
+        (as a studio owner might, so that the app still works)."""
+        kept = f"{table}_data"
+        self.execute(f'ALTER TABLE "{table}" RENAME TO "{kept}"')
+        self.execute(f'CREATE VIEW "{table}" AS SELECT * FROM "{kept}"')
+        return kept
+
+    def make_generated(self, table: str, column: str, expression: str) -> None:
+        """`table` rebuilt with `column` generated (STORED) from `expression`, rows kept."""
+        ((sql,),) = self.connection.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+        ).fetchall()
+        declared = re.search(rf"\n\s*{column} (\w+)", sql)
+        generated = f"{column} {declared.group(1)} GENERATED ALWAYS AS ({expression}) STORED"
+        rebuilt = sql.replace(declared.group(0).strip(), generated, 1)
+        columns = [
+            f'"{name}"'
+            for (name,) in self.connection.execute(
+                "SELECT name FROM pragma_table_info(?) WHERE name != ?", (table, column)
+            )
+        ]
+        self.connection.executescript(
+            f"BEGIN; {rebuilt.replace(table, f'{table}_rebuilt', 1)}; "
+            f'INSERT INTO "{table}_rebuilt" ({", ".join(columns)}) '
+            f'SELECT {", ".join(columns)} FROM "{table}"; DROP TABLE "{table}"; '
+            f'ALTER TABLE "{table}_rebuilt" RENAME TO "{table}"; COMMIT;'
+        )
 
     # --- one row of each table, with defaults a clean file would have ---
 

@@ -359,3 +359,80 @@ def test_a_file_a_writer_holds_locked_is_refused_saying_so(legacy_file):
         f"{path}: another program is writing to it (database is locked): stop the legacy app "
         "(or wait for it), then run this again"
     )
+
+
+# --- views and generated columns --------------------------------------------
+
+
+@pytest.fixture
+def view_file(legacy_file: LegacyFile) -> Path:
+    """trainers as a view that lists its rows backwards, and once more each."""
+    for n in range(5):
+        legacy_file.trainer(username=f"t{n}")
+    legacy_file.execute("ALTER TABLE trainers RENAME TO trainer_rows")
+    legacy_file.execute(
+        "CREATE VIEW trainers AS SELECT * FROM (SELECT * FROM trainer_rows ORDER BY id DESC) "
+        "UNION ALL SELECT * FROM trainer_rows WHERE id % 2 = 0"
+    )
+    return legacy_file.close()
+
+
+def test_a_view_is_a_table_of_the_file(view_file):
+    with open_legacy(view_file) as source:
+        assert "trainers" in source.table_names()
+        assert source.views() == ["trainers"]
+        assert source.is_view("trainers") and not source.is_view("trainer_rows")
+        assert [c.name for c in source.columns("trainers")][:3] == [
+            "id",
+            "username",
+            "password_hash",
+        ]
+
+
+def test_a_view_is_read_whole_in_id_order_never_by_rowid(view_file):
+    with open_legacy(view_file) as source:
+        # A view's rowid reads as NULL on every row: ranges of it would read nothing.
+        assert source.query("SELECT count(rowid) FROM trainers") == [(0,)]
+        assert source.rowid_name("trainers") is None
+        assert source.rowid_chunks("trainers", 2) is None
+        for batch_size in (1, 3, 100):
+            rows = list(source.rows("trainers", ("id", "username"), batch_size=batch_size))
+            assert rows == [
+                (1, "t0"), (2, "t1"), (2, "t1"), (3, "t2"), (4, "t3"), (4, "t3"), (5, "t4")
+            ]  # fmt: skip
+        assert source.count("trainers") == 7
+
+
+def test_generated_columns_are_read_as_columns(legacy_file):
+    legacy_file.trainer(username="Kim")
+    legacy_file.execute(
+        "ALTER TABLE trainers ADD COLUMN username_key TEXT "
+        "GENERATED ALWAYS AS (lower(username)) VIRTUAL"
+    )
+    legacy_file.execute(
+        "CREATE TABLE scores (id INTEGER PRIMARY KEY, raw REAL, "
+        "doubled REAL GENERATED ALWAYS AS (raw * 2) STORED)"
+    )
+    legacy_file.insert("scores", raw=1.5)
+    path = legacy_file.close()
+    with open_legacy(path) as source:
+        columns = {c.name: c for c in source.columns("trainers")}
+        assert columns["username_key"].generated and not columns["username"].generated
+        assert [(c.name, c.generated) for c in source.columns("scores")] == [
+            ("id", False), ("raw", False), ("doubled", True)
+        ]  # fmt: skip
+        assert list(source.rows("trainers", ("username_key",))) == [("kim",)]
+        assert list(source.rows("scores", ("id", "doubled"))) == [(1, 3.0)]
+
+
+def test_a_view_that_cannot_be_read_exits_2_naming_it(legacy_file):
+    legacy_file.small_studio()
+    legacy_file.execute("CREATE TABLE old_notes (id INTEGER PRIMARY KEY, note TEXT)")
+    legacy_file.execute("CREATE VIEW notes AS SELECT * FROM old_notes")
+    legacy_file.execute("DROP TABLE old_notes")
+    path = legacy_file.close()
+    code, output = run_command("precheck", "--source", str(path))
+    assert code == 2
+    message = output.partition("CommandError: ")[2].strip()
+    assert message.startswith(f"{path}: reading notes failed (")
+    assert "old_notes" in message and "\n" not in message

@@ -207,6 +207,68 @@ def test_unknown_table_is_a_warning(legacy_file, studio):
     )
 
 
+def test_a_legacy_table_that_is_a_view_is_reported_and_read_as_the_table(legacy_file, studio):
+    for day in ("2024-02-05", "2024-02-06"):
+        legacy_file.training_session(
+            studio["client"], studio["package"], studio["trainer"], session_date=day
+        )
+    kept = legacy_file.as_view("training_sessions")
+    report = precheck(legacy_file)
+    item = the(report, "schema.view")
+    assert (item.severity, item.table) == (Severity.WARNING, "training_sessions")
+    assert "its 2 rows are read through it" in item.summary
+    inventory = {table.table: table for table in report.tables}
+    assert (inventory["training_sessions"].rows, inventory["training_sessions"].status) == (
+        2,
+        "merged with sessions (a view)",
+    )
+    # The table the view reads is one the app never had: reported, not imported.
+    assert the(report, "schema.unknown-table").table == kept
+    assert "training_sessions" not in report.to_dict()["generations"][0]["missing"]
+    assert problems(report) == ["schema.unknown-table", "schema.view"]
+
+
+def test_a_view_the_app_never_had_is_an_unknown_table_said_to_be_a_view(legacy_file, studio):
+    legacy_file.execute("CREATE VIEW active_clients AS SELECT id, name FROM clients")
+    report = precheck(legacy_file)
+    item = the(report, "schema.unknown-table")
+    assert item.table == "active_clients"
+    assert item.summary.startswith("view active_clients is not part of the legacy app's schema")
+    assert "its 1 rows are not imported" in item.summary
+    status = {table.table: table.status for table in report.tables}["active_clients"]
+    assert status == "unknown: not imported (a view)"
+
+
+def test_generated_columns_are_columns_reported_as_generated(legacy_file, studio):
+    legacy_file.make_generated(
+        "payments", "net_amount", "gross_amount - vat_amount - card_fee_amount"
+    )
+    legacy_file.execute(
+        "ALTER TABLE clients ADD COLUMN name_key TEXT GENERATED ALWAYS AS (lower(name)) VIRTUAL"
+    )
+    report = precheck(legacy_file)
+    # A known column that is generated: present, and its values checked like any other's.
+    item = the(report, "schema.generated-column")
+    assert (item.severity, item.table, item.column) == (Severity.INFO, "payments", "net_amount")
+    assert "schema.older-generation" not in [f.code for f in report.findings]
+    # An unknown one: kept, like any unknown column.
+    unknown = the(report, "schema.unknown-column")
+    assert (unknown.table, unknown.column) == ("clients", "name_key")
+    assert unknown.summary.startswith("generated column clients.name_key")
+    status = {table.table: table.status for table in report.tables}
+    assert status["payments"] == "ok (generated: net_amount)"
+    assert status["clients"] == "ok (generated: name_key)"
+    assert problems(report) == ["schema.unknown-column"]
+    assert report.is_newest_generation
+
+
+def test_a_generated_value_the_importer_cannot_take_blocks(legacy_file, studio):
+    legacy_file.make_generated("payments", "net_amount", "'not a number'")
+    report = precheck(legacy_file)
+    item = the(report, "value.wrong-type")
+    assert (item.table, item.column, item.row_ids) == ("payments", "net_amount", (1,))
+
+
 def test_unknown_column_is_a_warning(legacy_file, studio):
     legacy_file.execute("ALTER TABLE clients ADD COLUMN instagram TEXT")
     report = precheck(legacy_file)

@@ -1,10 +1,11 @@
 """Reading a legacy file through the read-only `legacy` database alias.
 
-`open_legacy(path)` checks that the file is there and is SQLite, registers the
-alias for the duration of the `with` block, opened with `mode=ro` and
-`query_only`, so nothing done through it can change the file. Every failure to
-read is a `LegacyFileError` whose message is one line naming the file and the
-problem.
+`open_legacy(path)` checks that the file is there and is SQLite, and that its
+WAL journal, if it has one, holds nothing SQLite would drop (see wal.py),
+registers the alias for the duration of the `with` block, opened with
+`mode=ro` and `query_only`, so nothing done through it can change the file.
+Every failure to read is a `LegacyFileError` whose message is one line naming
+the file and the problem.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from urllib.parse import quote
 
 from django.conf import settings
 from django.db import DatabaseError, OperationalError, connections
+
+from .wal import wal_damage, wal_path
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 DEFAULT_BATCH_SIZE = 5_000
@@ -72,7 +75,7 @@ class FileWatch:
                 return None
             return found.st_size, found.st_mtime_ns
 
-        return stat(self.path), stat(self.path.with_name(self.path.name + "-wal"))
+        return stat(self.path), stat(wal_path(self.path))
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,13 @@ class ColumnInfo:
     declared_type: str
     not_null: bool
     primary_key: bool
+    generated: bool = False  # GENERATED ALWAYS AS (...): SQLite computes it from the row
+
+
+# pragma_table_xinfo's `hidden`: 0 a plain column, 2 and 3 a generated one
+# (virtual, stored), which pragma_table_info leaves out; 1 a virtual table's
+# hidden column, which is part of the module, not of the data.
+_GENERATED = (2, 3)
 
 
 class LegacySource:
@@ -127,20 +137,32 @@ class LegacySource:
         return self._fetchall(sql, params)
 
     def table_names(self) -> list[str]:
-        return [
-            name
-            for (name,) in self._fetchall(
-                "SELECT name FROM sqlite_master WHERE type = 'table' "
-                "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name"
+        """The file's tables and views: a view is read like the table it stands for."""
+        return sorted(self._kinds())
+
+    def views(self) -> list[str]:
+        return sorted(name for name, kind in self._kinds().items() if kind == "view")
+
+    def is_view(self, table: str) -> bool:
+        return self._kinds().get(table) == "view"
+
+    def _kinds(self) -> dict[str, str]:
+        return dict(
+            self._fetchall(
+                "SELECT name, type FROM sqlite_master WHERE type IN ('table', 'view') "
+                "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
             )
-        ]
+        )
 
     def columns(self, table: str) -> list[ColumnInfo]:
+        """Every column that holds data, generated ones included (pragma_table_info omits them)."""
         return [
-            ColumnInfo(name, declared_type, bool(not_null), bool(pk))
-            for name, declared_type, not_null, pk in self._fetchall(
-                'SELECT name, type, "notnull", pk FROM pragma_table_info(%s) ORDER BY cid',
+            ColumnInfo(name, declared_type, bool(not_null), bool(pk), hidden in _GENERATED)
+            for name, declared_type, not_null, pk, hidden in self._fetchall(
+                'SELECT name, type, "notnull", pk, hidden FROM pragma_table_xinfo(%s) '
+                "WHERE hidden != 1 ORDER BY cid",
                 (table,),
+                what=table,
             )
         ]
 
@@ -151,8 +173,10 @@ class LegacySource:
         """The name that reaches this table's real rowid, or None if nothing does.
 
         A hand-added column called `rowid` would shadow SQLite's own; its
-        other spellings may still reach it. WITHOUT ROWID tables have none.
+        other spellings may still reach it. WITHOUT ROWID tables and views have none.
         """
+        if self.is_view(table):
+            return None  # a view's rowid reads as NULL on every row
         taken = {column.name.lower() for column in self.columns(table)}
         for name in ("rowid", "_rowid_", "oid"):
             if name in taken:
@@ -177,13 +201,14 @@ class LegacySource:
 
         Ranges keep memory flat and each query short, however large the table.
         `rowids` (first, last) reads only the rows in that range (see rowid_chunks).
+        A table without rowids (a view) is read in one query, in key_order.
         """
         selected = ", ".join(quote_identifier(column) for column in columns)
         name = quote_identifier(table)
         rowid = self.rowid_name(table)
         if rowid is None:
             with self._reading(table), self.connection.cursor() as cursor:
-                cursor.execute(f"SELECT {selected} FROM {name}")
+                cursor.execute(f"SELECT {selected} FROM {name} ORDER BY {self.key_order(table)}")
                 while batch := cursor.fetchmany(batch_size):
                     yield from batch
             return
@@ -205,6 +230,14 @@ class LegacySource:
                     yield row[1:]
                 if len(batch) < batch_size:
                     return
+
+    def key_order(self, table: str) -> str:
+        """How to order a table without rowids (a view, or WITHOUT ROWID) so that it is
+        read in one order every time: by id, then by every other column, which
+        orders even rows a view repeats."""
+        names = [column.name for column in self.columns(table)]
+        keys = sorted(names, key=lambda name: name != "id")  # id first, the rest as they are
+        return ", ".join(quote_identifier(name) for name in keys)
 
     def chunk(self, table: str, columns: Sequence[str], rowids: tuple[int, int]) -> list[tuple]:
         """The rows of a chunk of `table` (see rowid_chunks), as tuples of `columns`, in
@@ -289,6 +322,37 @@ def _check_is_sqlite_file(path: Path) -> None:
         raise LegacyFileError(f"{path}: not a SQLite database (wrong file header)")
 
 
+def _check_journal_is_whole(path: Path) -> None:
+    """The file's WAL journal, if it has one, is one SQLite can replay in full.
+
+    SQLite would read the file without the writes it cannot replay, and say
+    nothing (see wal.py); a journal like that is damage.
+    """
+    journal = wal_path(path)
+    watch = FileWatch(path)
+    try:
+        damage = wal_damage(path)
+    except OSError as error:
+        raise LegacyFileError(f"{journal}: cannot be read ({error.strerror})") from error
+    if not damage:
+        return
+    if watch.changed():  # read while the app wrote it: not the journal it leaves
+        raise LegacyFileError(_WRITING.format(path=path, error="its WAL journal changed"))
+    raise LegacyFileError(
+        f"{path}: its WAL journal {journal.name} is damaged ({damage}); the journal holds "
+        "the last writes made to the file, which may itself be intact: restore the file with "
+        "its -wal from a backup, or recover what SQLite can still read (without those writes) "
+        "with sqlite3's .recover from copies of the two (sqlite3 deletes the journal of a file "
+        "it closes) into a new file, and precheck that"
+    )
+
+
+_WRITING = (
+    "{path}: another program is writing to it ({error}): stop the legacy app (or wait for it), "
+    "then run this again"
+)
+
+
 def _read_only_settings(path: Path) -> dict[str, Any]:
     return {
         "ENGINE": "django.db.backends.sqlite3",
@@ -323,6 +387,7 @@ def open_legacy(path: str | Path) -> Iterator[LegacySource]:
     """Open the legacy file read-only as the `legacy` alias, for the `with` block."""
     path = Path(path).expanduser().resolve()
     _check_is_sqlite_file(path)
+    _check_journal_is_whole(path)
     alias = settings.LEGACY_DATABASE_ALIAS
     if alias in connections.settings:
         raise LegacyFileError(f"{path}: another legacy file is already open as {alias!r}")
@@ -340,10 +405,7 @@ def open_legacy(path: str | Path) -> Iterator[LegacySource]:
                 cursor.execute("SELECT count(*) FROM sqlite_master")
         except DatabaseError as error:
             if "locked" in str(error):
-                raise LegacyFileError(
-                    f"{path}: another program is writing to it ({error}): stop the legacy "
-                    "app (or wait for it), then run this again"
-                ) from error
+                raise LegacyFileError(_WRITING.format(path=path, error=error)) from error
             if _is_damage(error):
                 raise _damaged(path, "cannot be read", error) from error
             raise LegacyFileError(f"{path}: cannot be read as SQLite ({error})") from error

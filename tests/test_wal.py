@@ -1,0 +1,321 @@
+"""A legacy file's WAL journal: read whole when SQLite can replay it, refused when it cannot.
+
+The journals are SQLite's own, written by an app's connection in WAL mode and
+copied while it is still open (what a killed app leaves), then damaged or cut
+as a disk, a copy or a kill would.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import struct
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from accounts.models import User
+from migration.legacy import LegacyFileError, open_legacy
+from migration.legacy import source as source_module
+from migration.legacy.wal import (
+    FRAME_HEADER_SIZE,
+    HEADER_SIZE,
+    MAGIC_BIG_ENDIAN,
+    _checksum,
+    read_wal,
+    wal_path,
+)
+from migration.models import ImportRun, LedgerEntry
+from tests.conftest import run_command, sha256_of
+from tests.legacy_files import LegacyFile
+
+pytestmark = pytest.mark.usefixtures("legacy_db")
+
+IN_FILE = ["trainer1"]  # written before the app switched to WAL mode
+IN_JOURNAL = ["kim", "lee", "park"]  # one transaction each, only in the journal
+
+
+def killed_app(tmp_path: Path, *, shm: bool = True) -> Path:
+    """A legacy file whose last three trainers are committed in its -wal, not in the file."""
+    app = LegacyFile(tmp_path / "app.db")
+    app.small_studio()
+    app.use_wal()
+    for username in IN_JOURNAL:
+        app.trainer(username=username)
+    try:
+        return app.copy_as_killed(tmp_path / "legacy.db", shm=shm)
+    finally:
+        app.close()
+
+
+def usernames(path: Path) -> list[str]:
+    with open_legacy(path) as source:
+        return [name for (name,) in source.query("SELECT username FROM trainers ORDER BY id")]
+
+
+def frames(journal: Path) -> list[tuple[int, int, int]]:
+    """(offset, page number, database size after a commit or 0) of each frame of a journal."""
+    data = journal.read_bytes()
+    page_size = struct.unpack(">I", data[8:12])[0]
+    size = FRAME_HEADER_SIZE + page_size
+    return [
+        (offset, *struct.unpack(">II", data[offset : offset + 8]))
+        for offset in range(HEADER_SIZE, len(data) - size + 1, size)
+    ]
+
+
+def flip(path: Path, offset: int) -> None:
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def cut(path: Path, size: int) -> None:
+    with path.open("r+b") as file:
+        file.truncate(size)
+
+
+# --- a sound journal is read whole -----------------------------------------
+
+
+def test_a_journal_sqlite_writes_is_replayed_whole_by_the_reading(tmp_path):
+    path = killed_app(tmp_path)
+    reading = read_wal(wal_path(path))
+    # The reading's checksums are SQLite's: every frame holds, the last one a commit.
+    assert reading.frames == len(frames(wal_path(path))) > 3
+    assert (reading.replayed, reading.refused, reading.dropped) == (reading.frames, None, 0)
+    assert reading.damage == ""
+    assert usernames(path) == IN_FILE + IN_JOURNAL
+
+
+def test_the_checksums_of_a_big_endian_journal_are_sqlites_too(tmp_path):
+    # SQLite writes the journal in this machine's order (little-endian here); a
+    # big-endian machine's journal, the same frames checksummed the other way,
+    # must read the same, to SQLite and to the reading.
+    path = killed_app(tmp_path)
+    journal = wal_path(path)
+    data = bytearray(journal.read_bytes())
+    data[0:4] = struct.pack(">I", MAGIC_BIG_ENDIAN)
+    running = _checksum(bytes(data[:24]), True, (0, 0))
+    data[24:32] = struct.pack(">II", *running)
+    page_size = struct.unpack(">I", data[8:12])[0]
+    for offset, _, _ in frames(journal):
+        page = offset + FRAME_HEADER_SIZE
+        running = _checksum(
+            bytes(data[offset : offset + 8] + data[page : page + page_size]), True, running
+        )
+        data[offset + 16 : offset + 24] = struct.pack(">II", *running)
+    journal.write_bytes(bytes(data))
+    assert read_wal(journal).damage == ""
+    assert usernames(path) == IN_FILE + IN_JOURNAL  # SQLite replays it: the checksums hold
+    flip(journal, frames(journal)[0][0] + FRAME_HEADER_SIZE + 100)
+    assert "frame 1 of" in read_wal(journal).damage
+
+
+def checkpointed(tmp_path: Path) -> LegacyFile:
+    """An app whose journal's writes are all in the file (checkpointed), still open."""
+    app = LegacyFile(tmp_path / "app.db")
+    app.small_studio()
+    app.use_wal()
+    for username in IN_JOURNAL:
+        app.trainer(username=username)
+    app.connection.execute("PRAGMA wal_checkpoint")
+    return app
+
+
+def sound_journal(kind: str, tmp_path: Path) -> tuple[Path, list[str]]:
+    """A file whose journal SQLite replays as it should; the usernames committed in all."""
+    if kind == "no journal":
+        built = LegacyFile(tmp_path / "legacy.db")
+        built.small_studio()
+        return built.close(), IN_FILE
+    if kind in ("-shm present", "-shm absent"):
+        return killed_app(tmp_path, shm=kind == "-shm present"), IN_FILE + IN_JOURNAL
+    app = checkpointed(tmp_path)
+    try:
+        if kind == "an empty journal":
+            app.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        elif kind == "older frames after a restart":
+            # The next write starts the journal over, new salts, over the old frames.
+            app.trainer(username="after-restart")
+        path = app.copy_as_killed(tmp_path / "legacy.db")
+    finally:
+        app.close()
+    if kind == "an empty journal":
+        assert wal_path(path).stat().st_size == 0
+        return path, IN_FILE + IN_JOURNAL
+    if kind == "a header and no frames":
+        cut(wal_path(path), HEADER_SIZE)
+        return path, IN_FILE + IN_JOURNAL
+    assert kind == "older frames after a restart"
+    salts = {
+        wal_path(path).read_bytes()[offset + 8 : offset + 16]
+        for offset, *_ in frames(wal_path(path))
+    }
+    assert len(salts) == 2  # the new writes' frames, then the older generation's
+    return path, [*IN_FILE, *IN_JOURNAL, "after-restart"]
+
+
+def uncommitted_tail(kind: str, tmp_path: Path) -> tuple[Path, list[str]]:
+    """The killed app's journal cut inside its last write: that write never committed."""
+    path = killed_app(tmp_path)
+    journal = wal_path(path)
+    offset, _, commit = frames(journal)[-1]
+    assert commit  # the last frame commits the last trainer
+    cut(journal, offset if kind == "a write without its commit" else offset + 100)
+    return path, IN_FILE + IN_JOURNAL[:-1]
+
+
+SOUND = [
+    "no journal",
+    "-shm present",
+    "-shm absent",
+    "an empty journal",
+    "a header and no frames",
+    "older frames after a restart",
+]
+TAILS = ["a write without its commit", "a commit frame cut short"]
+
+
+@pytest.mark.parametrize("kind", SOUND + TAILS)
+@pytest.mark.django_db
+def test_a_journal_sqlite_can_replay_is_read_with_every_committed_row(kind, tmp_path):
+    build: Callable = uncommitted_tail if kind in TAILS else sound_journal
+    path, committed = build(kind, tmp_path)
+    journal = wal_path(path)
+    before = [sha256_of(f) for f in (path, journal) if f.exists()]
+    assert usernames(path) == committed
+    code, output = run_command("precheck", "--source", str(path), "--format", "json")
+    assert code == 0, output
+    rows = {table["table"]: table["rows"] for table in json.loads(output)["tables"]}
+    assert rows["trainers"] == len(committed)
+    assert [sha256_of(f) for f in (path, journal) if f.exists()] == before
+
+
+# --- a journal SQLite cannot replay is damage --------------------------------
+
+
+def damage(kind: str, journal: Path) -> None:
+    first = frames(journal)[0][0]
+    if kind == "a byte of a page":
+        flip(journal, first + FRAME_HEADER_SIZE + 100)
+    elif kind == "a frame's page number":
+        flip(journal, first + 3)
+    elif kind == "a frame's salt":
+        flip(journal, first + 8)
+    elif kind == "the header's checksum":
+        flip(journal, 24)
+    elif kind == "the header cut short":
+        cut(journal, 20)
+
+
+DAMAGES = [
+    "a byte of a page",
+    "a frame's page number",
+    "a frame's salt",
+    "the header's checksum",
+    "the header cut short",
+]
+
+
+@pytest.mark.parametrize("kind", DAMAGES)
+def test_open_legacy_refuses_a_damaged_journal_in_one_line(kind, tmp_path):
+    path = killed_app(tmp_path)
+    damage(kind, wal_path(path))
+    with pytest.raises(LegacyFileError) as refused, open_legacy(path):
+        pass
+    message = str(refused.value)
+    assert message.startswith(f"{path}: its WAL journal legacy.db-wal is damaged (")
+    assert "\n" not in message
+    assert "holds the last writes made to the file" in message
+    assert "restore the file with its -wal from a backup" in message
+    assert "sqlite3's .recover" in message
+
+
+@pytest.mark.parametrize(
+    ("kind", "why"),
+    [
+        ("a byte of a page", "frame 1 of 12 fails its checksum, so the 11 frame(s)"),
+        ("a frame's salt", "frame 1 of 12 does not carry the journal's salts, so the 11 frame(s)"),
+        ("the header's checksum", "its header fails its checksum"),
+        ("the header cut short", "its header is cut short (20 of 32 bytes)"),
+    ],
+)
+def test_the_refusal_says_what_is_damaged(kind, why, tmp_path):
+    path = killed_app(tmp_path)
+    # Each trainer's write changes four pages: twelve frames.
+    assert len(frames(wal_path(path))) == 12
+    damage(kind, wal_path(path))
+    with pytest.raises(LegacyFileError, match=re.escape(f"is damaged ({why}")), open_legacy(path):
+        pass
+
+
+@pytest.fixture
+def imported_then_damaged(tmp_path) -> Path:
+    """The killed app's file imported whole, and then its journal damaged."""
+    path = killed_app(tmp_path)
+    code, output = run_command("import_legacy", "--source", str(path))
+    assert code == 0, output
+    damage("a byte of a page", wal_path(path))
+    return path
+
+
+COMMANDS = {
+    "precheck": [],
+    "import_legacy": [],
+    "verify_import": [],
+    "clean_legacy": ["--output", "{tmp}/cleaned.db"],
+}
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.django_db
+def test_every_command_exits_2_on_a_damaged_journal_and_leaves_it_as_it_was(
+    command, imported_then_damaged, tmp_path
+):
+    path = imported_then_damaged
+    before = (sha256_of(path), sha256_of(wal_path(path)))
+    runs, users = ImportRun.objects.count(), User.objects.count()
+    options = [option.format(tmp=tmp_path) for option in COMMANDS[command]]
+    code, output = run_command(command, "--source", str(path), *options)
+    assert code == 2
+    report, _, message = output.partition("CommandError: ")
+    assert report.strip() == ""
+    assert message.startswith(f"{path}: its WAL journal legacy.db-wal is damaged (frame 1 of 12")
+    assert "\n" not in message.strip()
+    assert (sha256_of(path), sha256_of(wal_path(path))) == before
+    # Nothing was read, so nothing was written either.
+    assert (ImportRun.objects.count(), User.objects.count()) == (runs, users)
+    assert not (tmp_path / "cleaned.db").exists()
+
+
+@pytest.mark.django_db
+def test_a_damaged_journal_imports_nothing(tmp_path):
+    path = killed_app(tmp_path)
+    damage("a byte of a page", wal_path(path))
+    code, output = run_command("import_legacy", "--source", str(path))
+    assert code == 2, output
+    assert not ImportRun.objects.exists()
+    assert not LedgerEntry.objects.exists()
+    assert not User.objects.exists()
+
+
+def test_a_journal_the_app_writes_while_it_is_read_is_not_called_damaged(tmp_path, monkeypatch):
+    # The app restarting its journal under the reading could look like damage:
+    # what was read is no journal the app leaves, and the refusal says so.
+    path = killed_app(tmp_path)
+    read = source_module.wal_damage
+
+    def written_meanwhile(database: Path) -> str:
+        found = read(database)
+        with wal_path(database).open("ab") as journal:
+            journal.write(b"\0" * 100)
+        return found or "frame 3 of 12 fails its checksum"
+
+    monkeypatch.setattr(source_module, "wal_damage", written_meanwhile)
+    with (
+        pytest.raises(LegacyFileError, match="another program is writing to it"),
+        open_legacy(path),
+    ):
+        pass
