@@ -42,6 +42,7 @@ from itertools import chain, count
 from pathlib import Path
 from typing import Any
 
+from .errors import InputError
 from .fees import CARD_FEE_RATE, FEE_CALCULATION_METHOD, VAT_RATE, FeeBreakdown, fee_breakdown
 from .findings import CATALOGUE, ROW_ID_CAP, Finding
 from .layout import LegacyLayout
@@ -95,7 +96,7 @@ MAX_ADDRESS = 254
 BATCH_SIZE = DEFAULT_BATCH_SIZE
 
 
-class CleanError(Exception):
+class CleanError(InputError):
     """clean_legacy cannot do what was asked; the message is one line saying why."""
 
 
@@ -509,7 +510,11 @@ def plan_email_changes(
     by_username = {trainer.username: trainer for trainer in trainers}
     for username in explicit:
         if username not in by_username:
-            raise CleanError(f"--email {username}=...: no trainer has the username {username!r}")
+            raise CleanError(
+                f"--email {username}=...: no trainer has the username {username}; "
+                "check the username (precheck lists the trainers sharing an address)",
+                personal=[username],
+            )
     final = {trainer.trainer_id: trainer.email for trainer in trainers}
     changes = []
     for username, address in explicit.items():
@@ -546,7 +551,8 @@ def plan_email_changes(
             ):
                 raise CleanError(
                     f"--email {username}={address}: trainer {other.username} has that address "
-                    "too; give one that is nobody else's"
+                    "too; give one that is nobody else's",
+                    personal=[username, address, other.username],
                 )
     return sorted(changes, key=lambda change: id_order(change.trainer_id))
 
@@ -563,7 +569,8 @@ def plus_address(address: str, username: Any, trainer_id: Any, taken: set[str]) 
     if not (at and local and domain):
         raise CleanError(
             f"trainer {username} shares an address that is not an e-mail address, so no "
-            f"plus-address can be made from it: give one with --email {username}=ADDRESS"
+            f"plus-address can be made from it: give one with --email {username}=ADDRESS",
+            personal=[username, address],
         )
     tag = _local_part_tag(username)
     too_long = len(f"{local}+{tag}") > MAX_LOCAL_PART or len(address) + len(tag) > MAX_ADDRESS - 20

@@ -221,7 +221,7 @@ def test_explicit_email_for_the_first_account_leaves_the_address_to_the_other(pr
 @pytest.mark.parametrize(
     ("option", "message"),
     [
-        ("nobody=a@example.com", "no trainer has the username 'nobody'"),
+        ("nobody=a@example.com", "no trainer has the username nobody"),
         ("jaesun9090=not-an-address", "not an e-mail address"),
         ("jaesun9090=JAESUN.KIM@gmail.com", "criminal has that address too"),
         ("jaesun9090=minji.park@example.com", "minji.park has that address too"),
