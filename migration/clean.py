@@ -59,6 +59,7 @@ from .legacy.schema import (
 )
 from .legacy.source import DEFAULT_BATCH_SIZE, decode_legacy_text
 from .pairs import match_pair_rows
+from .paths import Output, check_outputs
 from .precheck import PrecheckReport
 from .rows import canonical_json, id_order, raw_row
 from .specs import IMPORT_ORDER, SPECS, TABLE_PAIRS, ColumnMap, TableSpec
@@ -243,27 +244,6 @@ class CleanReport:
         }
 
 
-# --- never over the source ---------------------------------------------------
-
-
-def same_file(a: Path, b: Path) -> bool:
-    a, b = Path(a).expanduser(), Path(b).expanduser()
-    if a.resolve() == b.resolve():
-        return True
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return False  # one of them does not exist yet
-
-
-def refuse_source_as_output(source: Path, output: Path, *, option: str = "--output") -> None:
-    if same_file(source, output):
-        raise CleanError(
-            f"{output}: that is the source file; {option} must name another file "
-            "(clean_legacy never changes its source)"
-        )
-
-
 # --- the run ------------------------------------------------------------------
 
 
@@ -271,8 +251,9 @@ def clean_legacy(
     *, source: LegacySource, output: Path, explicit_emails: Mapping[str, str]
 ) -> CleanReport:
     """Write a cleaned copy of the source to `output`, which is replaced only on success."""
-    output = Path(output).expanduser().absolute()
-    refuse_source_as_output(source.path, output)
+    output = Path(output).absolute()
+    # The command checked its outputs before it began; checked again here, where it is written.
+    check_outputs(source=source.path, outputs=[Output("--output", output, database=True)])
     _refuse_incomplete_file(source)
     _refuse_damaged_file(source)
     started = CleanReport(
@@ -289,6 +270,7 @@ def clean_legacy(
     )
     temporary = _temporary_beside(output)
     try:
+        check_outputs(source=source.path, outputs=[Output("the copy", temporary, database=True)])
         _copy(source, temporary)
         report = _clean_copy(temporary, started, explicit_emails)
         report = replace(report, output_sha256=file_sha256(temporary))

@@ -683,7 +683,7 @@ def test_output_that_is_the_source_is_refused(production):
     for spelling in (production, production.parent / "." / production.name):
         code, text = clean_command(production, spelling)
         assert code == 2
-        assert "that is the source file" in text
+        assert "that is the legacy file" in text
     assert sha256_of(production) == before
 
 
@@ -692,7 +692,7 @@ def test_hard_link_to_the_source_is_refused(production, tmp_path):
     link.hardlink_to(production)
     code, text = clean_command(production, link, "--force")
     assert code == 2
-    assert "that is the source file" in text
+    assert "that is the legacy file" in text
 
 
 def test_report_file_that_is_the_source_is_refused(production, tmp_path):
