@@ -263,6 +263,7 @@ BAD_OUTPUTS: dict[str, tuple[Callable[[Path], str], str]] = {
     "folder is a file": (lambda tmp: str(tmp / "studio" / "legacy.db" / "r.txt"), "no folder"),
     "unwritable folder": (unwritable_folder, "cannot write in /sys"),
     "a folder": (lambda tmp: str(tmp), "is a folder"),
+    "an empty name": (lambda tmp: "", "is a folder"),  # the working directory's
     "a pipe": (pipe, "not a regular file"),
 }
 

@@ -82,7 +82,7 @@ class ReportCommand(BaseCommand):
     def outputs(self, options) -> list[Output]:
         """Every file this run writes, named by its option (a command with more adds them)."""
         destination = self.report_destination(options)
-        return [Output(self.report_option, Path(destination))] if destination else []
+        return [] if destination is None else [Output(self.report_option, Path(destination))]
 
     @contextmanager
     def errors_as_one_line(self, options) -> Iterator[None]:
