@@ -42,6 +42,7 @@ from itertools import chain, count
 from pathlib import Path
 from typing import Any
 
+from .errors import InputError
 from .fees import CARD_FEE_RATE, FEE_CALCULATION_METHOD, VAT_RATE, FeeBreakdown, fee_breakdown
 from .findings import CATALOGUE, ROW_ID_CAP, Finding
 from .layout import LegacyLayout
@@ -58,6 +59,7 @@ from .legacy.schema import (
 )
 from .legacy.source import DEFAULT_BATCH_SIZE, decode_legacy_text
 from .pairs import match_pair_rows
+from .paths import Output, check_outputs
 from .precheck import PrecheckReport
 from .rows import canonical_json, id_order, raw_row
 from .specs import IMPORT_ORDER, SPECS, TABLE_PAIRS, ColumnMap, TableSpec
@@ -95,7 +97,7 @@ MAX_ADDRESS = 254
 BATCH_SIZE = DEFAULT_BATCH_SIZE
 
 
-class CleanError(Exception):
+class CleanError(InputError):
     """clean_legacy cannot do what was asked; the message is one line saying why."""
 
 
@@ -242,27 +244,6 @@ class CleanReport:
         }
 
 
-# --- never over the source ---------------------------------------------------
-
-
-def same_file(a: Path, b: Path) -> bool:
-    a, b = Path(a).expanduser(), Path(b).expanduser()
-    if a.resolve() == b.resolve():
-        return True
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return False  # one of them does not exist yet
-
-
-def refuse_source_as_output(source: Path, output: Path, *, option: str = "--output") -> None:
-    if same_file(source, output):
-        raise CleanError(
-            f"{output}: that is the source file; {option} must name another file "
-            "(clean_legacy never changes its source)"
-        )
-
-
 # --- the run ------------------------------------------------------------------
 
 
@@ -270,8 +251,9 @@ def clean_legacy(
     *, source: LegacySource, output: Path, explicit_emails: Mapping[str, str]
 ) -> CleanReport:
     """Write a cleaned copy of the source to `output`, which is replaced only on success."""
-    output = Path(output).expanduser().absolute()
-    refuse_source_as_output(source.path, output)
+    output = Path(output).absolute()
+    # The command checked its outputs before it began; checked again here, where it is written.
+    check_outputs(source=source.path, outputs=[Output("--output", output, database=True)])
     _refuse_incomplete_file(source)
     _refuse_damaged_file(source)
     started = CleanReport(
@@ -288,6 +270,7 @@ def clean_legacy(
     )
     temporary = _temporary_beside(output)
     try:
+        check_outputs(source=source.path, outputs=[Output("the copy", temporary, database=True)])
         _copy(source, temporary)
         report = _clean_copy(temporary, started, explicit_emails)
         report = replace(report, output_sha256=file_sha256(temporary))
@@ -509,7 +492,11 @@ def plan_email_changes(
     by_username = {trainer.username: trainer for trainer in trainers}
     for username in explicit:
         if username not in by_username:
-            raise CleanError(f"--email {username}=...: no trainer has the username {username!r}")
+            raise CleanError(
+                f"--email {username}=...: no trainer has the username {username}; "
+                "check the username (precheck lists the trainers sharing an address)",
+                personal=[username],
+            )
     final = {trainer.trainer_id: trainer.email for trainer in trainers}
     changes = []
     for username, address in explicit.items():
@@ -546,7 +533,8 @@ def plan_email_changes(
             ):
                 raise CleanError(
                     f"--email {username}={address}: trainer {other.username} has that address "
-                    "too; give one that is nobody else's"
+                    "too; give one that is nobody else's",
+                    personal=[username, address, other.username],
                 )
     return sorted(changes, key=lambda change: id_order(change.trainer_id))
 
@@ -563,7 +551,8 @@ def plus_address(address: str, username: Any, trainer_id: Any, taken: set[str]) 
     if not (at and local and domain):
         raise CleanError(
             f"trainer {username} shares an address that is not an e-mail address, so no "
-            f"plus-address can be made from it: give one with --email {username}=ADDRESS"
+            f"plus-address can be made from it: give one with --email {username}=ADDRESS",
+            personal=[username, address],
         )
     tag = _local_part_tag(username)
     too_long = len(f"{local}+{tag}") > MAX_LOCAL_PART or len(address) + len(tag) > MAX_ADDRESS - 20

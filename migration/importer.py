@@ -40,6 +40,7 @@ from django.utils import timezone
 from . import parallel
 from .collisions import taken_ids
 from .conversion import LegacyRow, RowReader, TrainerLookup
+from .errors import OperatorError
 from .findings import Finding, Severity
 from .forking import can_fork
 from .layout import LegacyLayout
@@ -59,7 +60,7 @@ Action = LedgerEntry.Action
 Progress = Callable[[str, int, int], None]  # table, rows done, rows in all
 
 
-class ImportRefused(Exception):
+class ImportRefused(OperatorError):
     """What was found before the import blocks it (listed); nothing was written."""
 
     def __init__(self, findings: list[Finding], reason: str):
@@ -67,11 +68,11 @@ class ImportRefused(Exception):
         self.findings = findings
 
 
-class ImportFailed(Exception):
+class ImportFailed(OperatorError):
     """A table could not be imported; its transaction was rolled back."""
 
 
-class ImportBusy(Exception):
+class ImportBusy(OperatorError):
     """Another import into the same target is running; nothing was read or written."""
 
 

@@ -11,6 +11,7 @@ every format shows the same redacted report.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import replace
 from functools import singledispatch
 from typing import Any
@@ -74,11 +75,24 @@ def _quarantine(summary: QuarantineSummary) -> QuarantineSummary:
     return replace(summary, examples=rows)
 
 
-# A database's error quotes the values it refused: 'Key (email)=(kim@example.com)'.
+# A database's error quotes the values it refused: 'Key (email)=(kim@example.com)', and
+# PostgreSQL's first lines 'invalid input syntax for type bigint: "Kim"' and 'value "9e99"
+# is out of range' (the names it quotes otherwise are a table's, a column's, a constraint's).
 _QUOTED_VALUES = re.compile(r"=\(.*?\)(?= |$|\.|,)")
+_QUOTED_INPUT = re.compile(r'(: |\bvalue )"(?:[^"]|"")*"')
 _EMAIL = re.compile(r"[^\s@()'\"<>]+@[^\s@()'\"<>]+")
 
 
 def redact_text(message: str) -> str:
     """An error line with the values a database or a check quoted in it masked."""
-    return _EMAIL.sub(MASK, _QUOTED_VALUES.sub(f"=({MASK})", message))
+    message = _QUOTED_INPUT.sub(rf'\1"{MASK}"', _QUOTED_VALUES.sub(f"=({MASK})", message))
+    return _EMAIL.sub(MASK, message)
+
+
+def redact_line(line: str, *, personal: Iterable[str] = ()) -> str:
+    """An error line under --redact: the personal values its error says it quotes (a
+    username, an address), and any value a database or a check quoted, masked."""
+    values = sorted(set(personal), key=len, reverse=True)  # "kim.lee" before "kim"
+    if values:
+        line = re.sub("|".join(map(re.escape, values)), MASK, line)
+    return redact_text(line)

@@ -221,7 +221,7 @@ def test_explicit_email_for_the_first_account_leaves_the_address_to_the_other(pr
 @pytest.mark.parametrize(
     ("option", "message"),
     [
-        ("nobody=a@example.com", "no trainer has the username 'nobody'"),
+        ("nobody=a@example.com", "no trainer has the username nobody"),
         ("jaesun9090=not-an-address", "not an e-mail address"),
         ("jaesun9090=JAESUN.KIM@gmail.com", "criminal has that address too"),
         ("jaesun9090=minji.park@example.com", "minji.park has that address too"),
@@ -683,7 +683,7 @@ def test_output_that_is_the_source_is_refused(production):
     for spelling in (production, production.parent / "." / production.name):
         code, text = clean_command(production, spelling)
         assert code == 2
-        assert "that is the source file" in text
+        assert "that is the legacy file" in text
     assert sha256_of(production) == before
 
 
@@ -692,7 +692,7 @@ def test_hard_link_to_the_source_is_refused(production, tmp_path):
     link.hardlink_to(production)
     code, text = clean_command(production, link, "--force")
     assert code == 2
-    assert "that is the source file" in text
+    assert "that is the legacy file" in text
 
 
 def test_report_file_that_is_the_source_is_refused(production, tmp_path):

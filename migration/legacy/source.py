@@ -21,13 +21,14 @@ from urllib.parse import quote
 from django.conf import settings
 from django.db import DatabaseError, OperationalError, connections
 
+from ..errors import InputError
 from .wal import wal_damage, wal_path
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 DEFAULT_BATCH_SIZE = 5_000
 
 
-class LegacyFileError(Exception):
+class LegacyFileError(InputError):
     """The legacy file cannot be read; the message names the file and the problem."""
 
 
@@ -385,7 +386,12 @@ def _damaged(path: Path, what_failed: str, error: DatabaseError) -> LegacyFileEr
 @contextmanager
 def open_legacy(path: str | Path) -> Iterator[LegacySource]:
     """Open the legacy file read-only as the `legacy` alias, for the `with` block."""
-    path = Path(path).expanduser().resolve()
+    try:
+        path = Path(path).expanduser().resolve()
+    except (OSError, RuntimeError) as error:  # a symlink loop (RuntimeError before Python 3.13)
+        raise LegacyFileError(
+            f"{path}: a loop of symbolic links that names no file; check the --source path"
+        ) from error
     _check_is_sqlite_file(path)
     _check_journal_is_whole(path)
     alias = settings.LEGACY_DATABASE_ALIAS

@@ -1,18 +1,11 @@
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 
 from django.core.management.base import CommandError
 
-from migration.clean import (
-    CleanError,
-    CleanReport,
-    clean_legacy,
-    refuse_source_as_output,
-    same_file,
-)
-from migration.legacy import LegacySource
-from migration.management.base import EXIT_FINDINGS, EXIT_UNREADABLE, ReportCommand
+from migration.clean import CleanError, clean_legacy
+from migration.management.base import EXIT_FINDINGS, ReportCommand
+from migration.paths import Output
 from migration.precheck import run_precheck
 from migration.reports import render_clean
 
@@ -44,9 +37,17 @@ class Command(ReportCommand):
             "--force", action="store_true", help="Replace the --output file if it exists."
         )
 
+    def outputs(self, options) -> list[Output]:
+        # The cleaned copy is an SQLite file: its journals are its too.
+        copy = Output("--output", Path(options["output"]), database=True, replaces=options["force"])
+        return [copy, *super().outputs(options)]
+
     def handle(self, *args, **options):
-        with self.legacy_source(options["source"]) as source, self.refusing_on_error():
-            report = self.clean(source, options)
+        emails = parse_explicit_emails(options["email"])
+        with self.legacy_source(options["source"]) as source:
+            report = clean_legacy(
+                source=source, output=Path(options["output"]), explicit_emails=emails
+            )
         with self.legacy_source(report.output) as cleaned:
             report = report.with_precheck(run_precheck(cleaned))
         self.write_report(render_clean(self.shown(report, options), options["format"]), options)
@@ -58,22 +59,6 @@ class Command(ReportCommand):
                 returncode=EXIT_FINDINGS,
             )
 
-    def clean(self, source: LegacySource, options: dict) -> CleanReport:
-        output = Path(options["output"])
-        report_destination = self.report_destination(options)
-        report_file = Path(report_destination) if report_destination else None
-        check_output(source=source.path, output=output, force=options["force"], report=report_file)
-        emails = parse_explicit_emails(options["email"])
-        return clean_legacy(source=source, output=output, explicit_emails=emails)
-
-    @contextmanager
-    def refusing_on_error(self) -> Iterator[None]:
-        # Refusals and failures leave no output file behind: say why, in one line.
-        try:
-            yield
-        except CleanError as error:
-            raise CommandError(str(error), returncode=EXIT_UNREADABLE) from error
-
 
 def parse_explicit_emails(values: Sequence[str]) -> dict[str, str]:
     """--email USERNAME=ADDRESS options as {username: address}."""
@@ -82,24 +67,17 @@ def parse_explicit_emails(values: Sequence[str]) -> dict[str, str]:
         username, equals, address = value.partition("=")
         username, address = username.strip(), address.strip()
         if not equals or not username:
-            raise CleanError(f"--email {value!r}: write it as USERNAME=ADDRESS")
+            raise CleanError(f"--email {value}: write it as USERNAME=ADDRESS", personal=[value])
         if username in emails:
-            raise CleanError(f"--email: {username} is given twice; give one address each")
+            raise CleanError(
+                f"--email: {username} is given twice; give one address each", personal=[username]
+            )
         local, at, domain = address.rpartition("@")
         if not (at and local and domain):
-            raise CleanError(f"--email {username}={address}: that is not an e-mail address")
+            raise CleanError(
+                f"--email {username}={address}: that is not an e-mail address; "
+                "write it as USERNAME=ADDRESS",
+                personal=[username, address],
+            )
         emails[username] = address
     return emails
-
-
-def check_output(*, source: Path, output: Path, force: bool, report: Path | None = None) -> None:
-    """Refuse an --output (or --report) that would overwrite the source or an existing file."""
-    refuse_source_as_output(source, output)
-    if report is not None:
-        refuse_source_as_output(source, report, option="--report")
-        if same_file(output, report):
-            raise CleanError(f"{report}: --report and --output must be different files")
-    if output.is_dir():
-        raise CleanError(f"{output}: is a directory; --output takes the cleaned file's name")
-    if output.exists() and not force:
-        raise CleanError(f"{output} already exists: choose another --output, or add --force")

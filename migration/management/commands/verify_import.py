@@ -1,5 +1,4 @@
 from django.core.management.base import CommandError
-from django.db import DEFAULT_DB_ALIAS
 
 from migration.management.base import EXIT_FINDINGS, ReportCommand
 from migration.reports import render_verify
@@ -12,6 +11,7 @@ class Command(ReportCommand):
         f"Exits 0 only when everything holds, {EXIT_FINDINGS} otherwise."
     )
     formats = ("text", "json")
+    target_action = "verify"
 
     def add_arguments(self, parser) -> None:
         super().add_arguments(parser)
@@ -19,11 +19,6 @@ class Command(ReportCommand):
             "--strict",
             action="store_true",
             help="Count rows edited in Django since their import as failures.",
-        )
-        parser.add_argument(
-            "--database",
-            default=DEFAULT_DB_ALIAS,
-            help='Nominates the database to verify. Defaults to the "default" database.',
         )
 
     def handle(self, *args, **options):
