@@ -53,6 +53,12 @@ CATALOGUE: dict[str, Kind] = {
     "schema.unknown-column": Kind(
         Severity.WARNING, "check whether this column holds anything the studio needs"
     ),
+    "schema.trigger": Kind(
+        Severity.WARNING,
+        "nothing blocks the import, which only reads the file and never fires it; "
+        "clean_legacy drops it from its copy and keeps its SQL in the change log. Someone "
+        "added it to the file by hand: find out what it did, as the new app will not do it",
+    ),
     "trainers.duplicate-email": Kind(
         Severity.BLOCKING,
         f"{CLEAN} (the first account keeps the address, the others get a plus-address on the "
