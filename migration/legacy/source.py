@@ -22,6 +22,8 @@ from django.db import DatabaseError, OperationalError, connections
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 DEFAULT_BATCH_SIZE = 5_000
+# SQLite's names for a table's rowid; a column of the same name hides that one.
+ROWID_NAMES = ("rowid", "_rowid_", "oid")
 
 
 class LegacyFileError(Exception):
@@ -154,7 +156,7 @@ class LegacySource:
         other spellings may still reach it. WITHOUT ROWID tables have none.
         """
         taken = {column.name.lower() for column in self.columns(table)}
-        for name in ("rowid", "_rowid_", "oid"):
+        for name in ROWID_NAMES:
             if name in taken:
                 continue
             try:
