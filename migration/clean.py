@@ -4,8 +4,10 @@ The source is only read (through the read-only `legacy` alias) and copied with
 SQLite's backup API to a temporary file beside the output. The fixes below run
 on that copy, in one transaction, each recording what it changed in the copy's
 CHANGES_TABLE under the precheck code it addresses; the copy is renamed into
-place only when every fix succeeded. Nothing is printed here: `clean_legacy`
-returns a `CleanReport` that the command renders.
+place only when every fix succeeded, and every cell in which it differs from
+the source has its entry in that log (checked at the end: see unlogged.py).
+Nothing is printed here: `clean_legacy` returns a `CleanReport` that the
+command renders.
 
 First the copy is made plain data, so that no code stored in the file runs or
 computes while the fixes write it: its triggers are dropped, its views made
@@ -49,7 +51,7 @@ from typing import Any
 from .fees import CARD_FEE_RATE, FEE_CALCULATION_METHOD, VAT_RATE, FeeBreakdown, fee_breakdown
 from .findings import CATALOGUE, ROW_ID_CAP, Finding
 from .layout import LegacyLayout
-from .legacy import LegacyFileError, LegacySource, file_sha256, quote_identifier
+from .legacy import FileWatch, LegacyFileError, LegacySource, file_sha256, quote_identifier
 from .legacy.schema import (
     CHANGES_TABLE,
     CLEANINGS_TABLE,
@@ -79,6 +81,7 @@ from .precheck import PrecheckReport
 from .rows import canonical_json, id_order, raw_row
 from .specs import IMPORT_ORDER, SPECS, TABLE_PAIRS, ColumnMap, TableSpec
 from .transforms import LegacyValueError, is_storable, mailbox_key, won
+from .unlogged import find_unlogged_change
 
 # Rule names are the precheck codes each fix makes go away.
 TRIGGER_RULE = "schema.trigger"
@@ -123,6 +126,10 @@ BATCH_SIZE = DEFAULT_BATCH_SIZE
 
 class CleanError(Exception):
     """clean_legacy cannot do what was asked; the message is one line saying why."""
+
+
+class CleanFault(CleanError):
+    """clean_legacy's check of its own work failed: not the file's fault, nor the command line's."""
 
 
 # --- results ----------------------------------------------------------------
@@ -312,10 +319,12 @@ def clean_legacy(
         quarantined=(),
         total_changes=0,
     )
+    watch = FileWatch(source.path)
     temporary = _temporary_beside(output)
     try:
         _copy(source, temporary)
-        report = _clean_copy(temporary, started, explicit_emails)
+        report, first_change = _clean_copy(temporary, started, explicit_emails)
+        _refuse_unlogged_changes(source.path, temporary, first_change, watch)
         report = replace(report, output_sha256=file_sha256(temporary))
         os.replace(temporary, output)
     except BaseException:
@@ -374,8 +383,11 @@ def _copy(source: LegacySource, destination: Path) -> None:
 
 def _clean_copy(
     path: Path, started: CleanReport, explicit_emails: Mapping[str, str]
-) -> CleanReport:
-    """Every fix on the copy at `path`, in one transaction: all of them or none."""
+) -> tuple[CleanReport, int]:
+    """Every fix on the copy at `path`, in one transaction: all of them or none.
+
+    Returns the report, and the id of the run's first entry in the change log.
+    """
     connection = sqlite3.connect(path, isolation_level=None)
     connection.text_factory = decode_legacy_text
     try:
@@ -400,7 +412,7 @@ def _clean_copy(
         report = _step("summing up", _summarise, copy, started, emails, conflicts, quarantined)
         _step("recording the run", _record_cleaning, copy, report)
         connection.execute("COMMIT")
-        return report
+        return report, copy.first_change
     except sqlite3.Error as error:
         raise CleanError(f"cleaning the copy failed ({error}); nothing was written") from error
     finally:
@@ -414,6 +426,35 @@ def _step(what: str, fix: Callable[..., Any], *args: Any) -> Any:
         return fix(*args)
     except sqlite3.Error as error:
         raise CleanError(f"{what} failed on the copy ({error}); nothing was written") from error
+
+
+def _refuse_unlogged_changes(source: Path, copy: Path, since: int, watch: FileWatch) -> None:
+    # A fix that forgot to log, or code in the file nobody thought of, would
+    # change the studio's data with no record: the copy is compared with the
+    # source, and every difference must have its entry in the change log.
+    failed: sqlite3.Error | None = None
+    try:
+        change = find_unlogged_change(copy=copy, source=source, since=since)
+    except sqlite3.Error as error:
+        change, failed = None, error
+    # A source written meanwhile differs from its copy for that reason alone.
+    if watch.changed():
+        raise CleanError(
+            f"{source}: the legacy file was written to while it was cleaned, so the copy "
+            "may mix two states of it; nothing was written: stop the legacy app (or wait "
+            "for it), then run clean_legacy again"
+        )
+    if failed is not None:
+        raise CleanError(
+            f"checking the copy against its change log failed ({failed}); nothing was written"
+        ) from failed
+    if change is not None:
+        raise CleanFault(
+            f"clean_legacy's check of its own work failed: the copy differs from the source "
+            f"({change}) where its change log records nothing; nothing was written. This is "
+            "a fault in clean_legacy, or code in the file it does not know: report it, with "
+            "the report of precheck --redact on the file"
+        )
 
 
 class CopyBeingCleaned:

@@ -2,7 +2,8 @@
 
 A file a studio owner edited by hand may hold code that runs when rows are
 written. The import only reads; clean_legacy writes its copy, so it makes the
-copy plain data first.
+copy plain data first, and checks at its end that every cell which differs
+from the source has its entry in the change log.
 """
 
 import sqlite3
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 
 from migration import clean as clean_module
+from migration.clean import CleanError
 from migration.legacy import open_legacy
 from migration.legacy.schema import CHANGES_TABLE
 from migration.legacy.stored_code import plain_table_sql
@@ -363,3 +365,155 @@ def test_generated_columns_clean_cannot_make_plain_are_refused(legacy_file, monk
     (line,) = text.split("CommandError: ")[1].splitlines()
     assert "clients" in line and "shout" in line and "nothing was written" in line
     assert sorted(p.name for p in source.parent.iterdir()) == ["legacy.db"]
+
+
+# --- every change logged --------------------------------------------------
+
+
+def _unlogged(sql: str, params: tuple = ()):
+    """A text fix that also runs `sql` on the copy and does not log it (a fault)."""
+    original = clean_module.make_text_storable
+
+    def fix(copy) -> None:
+        original(copy)
+        copy.connection.execute(sql, params)
+
+    return fix
+
+
+UNLOGGED = {
+    "a cell": (
+        "UPDATE clients SET phone = 'x' WHERE id = 1",
+        "clients row 1, column phone",
+    ),
+    "a row deleted": ("DELETE FROM assessments WHERE id = 1", "assessments row 1"),
+    "a row inserted": (
+        "INSERT INTO payments (id, client_id, trainer_id, amount, payment_date) "
+        "VALUES (50, 1, 1, 1, '2024-03-01')",
+        "payments row 50",
+    ),
+    "a column added": ("ALTER TABLE clients ADD COLUMN extra TEXT", "clients column extra"),
+    "a table added": ("CREATE TABLE extra (id INTEGER PRIMARY KEY)", "table extra"),
+}
+
+
+@pytest.mark.parametrize(("sql", "named"), UNLOGGED.values(), ids=UNLOGGED.keys())
+def test_a_change_no_entry_records_fails_the_clean_and_writes_nothing(
+    legacy_file, monkeypatch, sql, named
+):
+    ids = legacy_file.small_studio()
+    legacy_file.payment_record(ids["client"], ids["package"], ids["trainer"])
+    legacy_file.execute("UPDATE clients SET phone = 'kept' WHERE id = 1")
+    source = legacy_file.close()
+    monkeypatch.setattr(clean_module, "make_text_storable", _unlogged(sql))
+    output = source.with_name("cleaned.db")
+    code, text = clean_command(source, output)
+    assert code == 1
+    (line,) = text.split("CommandError: ")[1].splitlines()
+    assert named in line and "nothing was written" in line
+    assert sorted(p.name for p in source.parent.iterdir()) == ["legacy.db"]
+
+
+def without_rowid_trainers(legacy_file: LegacyFile) -> None:
+    ((sql,),) = query(legacy_file.path, "SELECT sql FROM sqlite_master WHERE name = 'trainers'")
+    legacy_file.execute("DROP TABLE trainers")
+    legacy_file.execute(
+        sql.replace("AUTOINCREMENT", "").replace("TIMESTAMP\n)", "TIMESTAMP\n) WITHOUT ROWID")
+    )
+    assert query(
+        legacy_file.path,
+        "SELECT sql LIKE '%WITHOUT ROWID' FROM sqlite_master WHERE name = 'trainers'",
+    ) == [(1,)]
+
+
+def test_rows_of_a_table_without_rowid_are_paired_by_primary_key(legacy_file, monkeypatch):
+    without_rowid_trainers(legacy_file)
+    legacy_file.trainer(id=1)
+    legacy_file.trainer(id=2, username="copycat", email="TRAINER1@example.com")
+    legacy_file.client(2)
+    source = legacy_file.close()
+    output = cleaned(source)  # the e-mail fix's change to trainers is logged: it passes
+    assert unlogged_differences(source, output) == []
+    monkeypatch.setattr(
+        clean_module, "make_text_storable", _unlogged("UPDATE trainers SET name = 'x' WHERE id = 2")
+    )
+    code, text = clean_command(source, source.with_name("again.db"))
+    assert code == 1
+    assert "trainers row 2, column name changed" in text
+
+
+def test_a_source_in_wal_mode_is_compared_with_its_journal(legacy_file):
+    duplicate_email_studio(legacy_file)
+    legacy_file.execute("PRAGMA journal_mode = WAL")
+    legacy_file.connection.execute("PRAGMA wal_autocheckpoint = 0")
+    legacy_file.execute("UPDATE clients SET phone = 'in the journal'")
+    source = legacy_file.path
+    assert source.with_name("legacy.db-wal").stat().st_size > 0
+    output = cleaned(source)  # the file stays open: its rows are still in the WAL
+    assert query(output, "SELECT DISTINCT phone FROM clients") == [("in the journal",)]
+
+
+def test_a_logged_change_passes_the_check(legacy_file, monkeypatch):
+    legacy_file.small_studio()
+    source = legacy_file.close()
+    original = clean_module.make_text_storable
+
+    def fix(copy) -> None:
+        original(copy)
+        copy.connection.execute("UPDATE clients SET phone = 'x' WHERE id = 1")
+        copy.log([("clients", 1, "phone", "", "x", "value.unstorable-text")])
+
+    monkeypatch.setattr(clean_module, "make_text_storable", fix)
+    output = cleaned(source)
+    assert query(output, "SELECT phone FROM clients") == [("x",)]
+
+
+def test_only_this_runs_entries_account_for_its_changes(legacy_file, monkeypatch):
+    # A cleaned copy cleaned again carries the first run's log: an entry there for
+    # a cell is no record of a change this run made to it.
+    ids = duplicate_email_studio(legacy_file)
+    once = cleaned(legacy_file.close())
+    assert ("trainers", ids["copycat"], "email") in {
+        entry[:3] for entry in logged(once, "trainers.duplicate-email")
+    }
+    monkeypatch.setattr(
+        clean_module,
+        "make_text_storable",
+        _unlogged("UPDATE trainers SET email = 'x@example.com' WHERE id = ?", (ids["copycat"],)),
+    )
+    code, text = clean_command(once, once.with_name("twice.db"))
+    assert code == 1
+    assert f"trainers row {ids['copycat']}, column email changed" in text
+
+
+def test_a_source_written_while_it_is_cleaned_is_refused(legacy_file, monkeypatch):
+    legacy_file.small_studio()
+    source = legacy_file.close()
+    original = clean_module.make_text_storable
+
+    def fix(copy) -> None:
+        original(copy)
+        with closing(sqlite3.connect(source)) as app:  # the old app, still running
+            app.execute("UPDATE clients SET phone = 'new' WHERE id = 1")
+            app.commit()
+
+    monkeypatch.setattr(clean_module, "make_text_storable", fix)
+    output = source.with_name("cleaned.db")
+    code, text = clean_command(source, output)
+    assert code == 2
+    assert "written to while it was cleaned" in text
+    assert not output.exists()
+
+
+def test_the_check_is_a_clean_error_with_one_line(legacy_file, monkeypatch):
+    legacy_file.small_studio()
+    source = legacy_file.close()
+    monkeypatch.setattr(
+        clean_module, "make_text_storable", _unlogged("UPDATE trainers SET name = 'x'")
+    )
+    with open_legacy(source) as legacy, pytest.raises(CleanError) as raised:
+        clean_module.clean_legacy(
+            source=legacy, output=source.with_name("out.db"), explicit_emails={}
+        )
+    assert "trainers row 1, column name" in str(raised.value)
+    assert "\n" not in str(raised.value)

@@ -66,7 +66,9 @@ def of_kind(code: Sequence[StoredCode], kind: str) -> list[StoredCode]:
 
 
 # --- a view made a table -------------------------------------------------------
-# clean_legacy makes each view of its copy a table of the rows the view shows.
+# clean_legacy makes each view of its copy a table of the rows the view shows;
+# its completeness check (unlogged.py) makes the source view's rows a table the
+# same way, to pair them with the copy's by rowid. Both use these.
 
 
 def view_table_sql(table: str, columns: Sequence[str], *, keyed_by_id: bool) -> str:

@@ -6,6 +6,7 @@ from django.core.management.base import CommandError
 
 from migration.clean import (
     CleanError,
+    CleanFault,
     CleanReport,
     clean_legacy,
     refuse_source_as_output,
@@ -69,8 +70,12 @@ class Command(ReportCommand):
     @contextmanager
     def refusing_on_error(self) -> Iterator[None]:
         # Refusals and failures leave no output file behind: say why, in one line.
+        # A failed check of clean_legacy's own work is neither the file's fault
+        # nor the command line's: it stands in the way (exit 1).
         try:
             yield
+        except CleanFault as error:
+            raise CommandError(str(error), returncode=EXIT_FINDINGS) from error
         except CleanError as error:
             raise CommandError(str(error), returncode=EXIT_UNREADABLE) from error
 
