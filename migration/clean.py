@@ -4,10 +4,16 @@ The source is only read (through the read-only `legacy` alias) and copied with
 SQLite's backup API to a temporary file beside the output. The fixes below run
 on that copy, in one transaction, each recording what it changed in the copy's
 CHANGES_TABLE under the precheck code it addresses; the copy is renamed into
-place only when every fix succeeded. Nothing is printed here: `clean_legacy`
-returns a `CleanReport` that the command renders.
+place only when every fix succeeded, and every cell in which it differs from
+the source has its entry in that log (checked at the end: see unlogged.py).
+Nothing is printed here: `clean_legacy` returns a `CleanReport` that the
+command renders.
 
-The fixes run in this order, each relying on the ones before it:
+First the copy is made plain data, so that no code stored in the file runs or
+computes while the fixes write it: its triggers are dropped, its views made
+tables of the rows they show, its generated columns made plain columns holding
+the values they show (what counts: legacy/stored_code.py), each logged with its
+SQL. Then the fixes, in this order, each relying on the ones before it:
 
 1. duplicate e-mails: the account created first keeps the address, the others
    get a plus-address on the same mailbox (or the one given with --email);
@@ -42,11 +48,11 @@ from itertools import chain, count
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError
+from .errors import EXIT_FINDINGS, InputError
 from .fees import CARD_FEE_RATE, FEE_CALCULATION_METHOD, VAT_RATE, FeeBreakdown, fee_breakdown
 from .findings import CATALOGUE, ROW_ID_CAP, Finding
 from .layout import LegacyLayout
-from .legacy import LegacyFileError, LegacySource, file_sha256, quote_identifier
+from .legacy import FileWatch, LegacyFileError, LegacySource, file_sha256, quote_identifier
 from .legacy.schema import (
     CHANGES_TABLE,
     CLEANINGS_TABLE,
@@ -58,14 +64,31 @@ from .legacy.schema import (
     schema_sql,
 )
 from .legacy.source import DEFAULT_BATCH_SIZE, decode_legacy_text
+from .legacy.stored_code import (
+    GENERATED_COLUMN,
+    TRIGGER,
+    VIEW,
+    StoredCode,
+    ids_are_a_key_sql,
+    of_kind,
+    plain_table_sql,
+    rowid_of,
+    stored_code,
+    view_rows_sql,
+    view_table_sql,
+)
 from .pairs import match_pair_rows
 from .paths import Output, check_outputs
 from .precheck import PrecheckReport
 from .rows import canonical_json, id_order, raw_row
 from .specs import IMPORT_ORDER, SPECS, TABLE_PAIRS, ColumnMap, TableSpec
 from .transforms import LegacyValueError, is_storable, mailbox_key, won
+from .unlogged import find_unlogged_change
 
 # Rule names are the precheck codes each fix makes go away.
+TRIGGER_RULE = "schema.trigger"
+VIEW_RULE = "schema.view"
+GENERATED_RULE = "schema.generated-column"
 EMAIL_RULE = "trainers.duplicate-email"
 PAIR_RULE = "pairs.duplicate-row"
 INFERRED_RULE = "reference.inferable-trainer"
@@ -77,6 +100,12 @@ CONFLICT_CODE = "pairs.conflicting-row"  # left for a person, never fixed here
 
 # What each rule did, in words for the report.
 RULES: dict[str, str] = {
+    TRIGGER_RULE: "triggers dropped, so that no fix fires them (their SQL is in the change log)",
+    VIEW_RULE: "views made tables of the rows they show (their SQL is in the change log)",
+    GENERATED_RULE: (
+        "generated columns made plain columns holding the values they show "
+        "(the table's SQL is in the change log)"
+    ),
     EMAIL_RULE: "duplicate e-mail addresses made unique",
     PAIR_RULE: "old-table copies of rows also in the new table deleted",
     INFERRED_RULE: "missing trainer ids filled in from the package, else the client",
@@ -99,6 +128,12 @@ BATCH_SIZE = DEFAULT_BATCH_SIZE
 
 class CleanError(InputError):
     """clean_legacy cannot do what was asked; the message is one line saying why."""
+
+
+class CleanFault(CleanError):
+    """clean_legacy's check of its own work failed: not the file's fault, nor the command line's."""
+
+    exit_code = EXIT_FINDINGS
 
 
 # --- results ----------------------------------------------------------------
@@ -268,11 +303,13 @@ def clean_legacy(
         quarantined=(),
         total_changes=0,
     )
+    watch = FileWatch(source.path)
     temporary = _temporary_beside(output)
     try:
         check_outputs(source=source.path, outputs=[Output("the copy", temporary, database=True)])
         _copy(source, temporary)
-        report = _clean_copy(temporary, started, explicit_emails)
+        report, first_change = _clean_copy(temporary, started, explicit_emails)
+        _refuse_unlogged_changes(source.path, temporary, first_change, watch)
         report = replace(report, output_sha256=file_sha256(temporary))
         os.replace(temporary, output)
     except BaseException:
@@ -284,8 +321,10 @@ def clean_legacy(
 
 def _refuse_incomplete_file(source: LegacySource) -> None:
     # Without, say, its trainers table every client would look orphaned and be
-    # quarantined: a file like that is the wrong file, not one to clean.
+    # quarantined: a file like that is the wrong file, not one to clean. A view
+    # standing where a table should be is there (the copy makes it a table).
     present = set(source.table_names())
+    present.update(view.name for view in of_kind(stored_code(source.query), VIEW))
     optional = optional_tables()
     for table in newest_schema():
         if table not in present and table not in optional:
@@ -329,18 +368,26 @@ def _copy(source: LegacySource, destination: Path) -> None:
 
 def _clean_copy(
     path: Path, started: CleanReport, explicit_emails: Mapping[str, str]
-) -> CleanReport:
-    """Every fix on the copy at `path`, in one transaction: all of them or none."""
+) -> tuple[CleanReport, int]:
+    """Every fix on the copy at `path`, in one transaction: all of them or none.
+
+    Returns the report, and the id of the run's first entry in the change log.
+    """
     connection = sqlite3.connect(path, isolation_level=None)
     connection.text_factory = decode_legacy_text
     try:
         # The copy inherits the source's journal mode; one file is all we rename.
         connection.execute("PRAGMA journal_mode = DELETE")
+        # A hand-made foreign key's ON DELETE CASCADE would delete rows when a row is
+        # quarantined, unlogged: off, whatever the build's default (and it must be
+        # set outside a transaction).
+        connection.execute("PRAGMA foreign_keys = OFF")
         connection.execute("BEGIN IMMEDIATE")
         for statement in TOOL_TABLES_SQL.split(";"):
             if statement.strip():
                 connection.execute(statement)
         copy = CopyBeingCleaned(connection, datetime.fromisoformat(started.cleaned_at))
+        _step("making the copy plain data", make_plain_data, copy)
         emails = _step("making e-mails unique", fix_duplicate_emails, copy, explicit_emails)
         conflicts = _step("removing duplicate pair rows", drop_duplicate_pair_rows, copy)
         _step("inferring trainers", infer_missing_trainers, copy)
@@ -350,7 +397,7 @@ def _clean_copy(
         report = _step("summing up", _summarise, copy, started, emails, conflicts, quarantined)
         _step("recording the run", _record_cleaning, copy, report)
         connection.execute("COMMIT")
-        return report
+        return report, copy.first_change
     except sqlite3.Error as error:
         raise CleanError(f"cleaning the copy failed ({error}); nothing was written") from error
     finally:
@@ -364,6 +411,35 @@ def _step(what: str, fix: Callable[..., Any], *args: Any) -> Any:
         return fix(*args)
     except sqlite3.Error as error:
         raise CleanError(f"{what} failed on the copy ({error}); nothing was written") from error
+
+
+def _refuse_unlogged_changes(source: Path, copy: Path, since: int, watch: FileWatch) -> None:
+    # A fix that forgot to log, or code in the file nobody thought of, would
+    # change the studio's data with no record: the copy is compared with the
+    # source, and every difference must have its entry in the change log.
+    failed: sqlite3.Error | None = None
+    try:
+        change = find_unlogged_change(copy=copy, source=source, since=since)
+    except sqlite3.Error as error:
+        change, failed = None, error
+    # A source written meanwhile differs from its copy for that reason alone.
+    if watch.changed():
+        raise CleanError(
+            f"{source}: the legacy file was written to while it was cleaned, so the copy "
+            "may mix two states of it; nothing was written: stop the legacy app (or wait "
+            "for it), then run clean_legacy again"
+        )
+    if failed is not None:
+        raise CleanError(
+            f"checking the copy against its change log failed ({failed}); nothing was written"
+        ) from failed
+    if change is not None:
+        raise CleanFault(
+            f"clean_legacy's check of its own work failed: the copy differs from the source "
+            f"({change}) where its change log records nothing; nothing was written. This is "
+            "a fault in clean_legacy, or code in the file it does not know: report it, with "
+            "the report of precheck --redact on the file"
+        )
 
 
 class CopyBeingCleaned:
@@ -446,6 +522,150 @@ def _storable(value: Any) -> Any:
 
 def _q(name: str) -> str:
     return quote_identifier(name)
+
+
+# --- 0. the copy made plain data ----------------------------------------------
+
+
+def make_plain_data(copy: CopyBeingCleaned) -> None:
+    """Leave no code in the copy that runs, or computes a value, when the fixes write it.
+
+    Triggers are dropped; views become tables of the rows they show; generated
+    columns become plain columns holding the values they show. Each is logged
+    with its SQL, and none changes a value anyone reads: the rows and values are
+    those the source shows.
+    """
+    code = stored_code(copy.query)
+    triggers = of_kind(code, TRIGGER)
+    for trigger in triggers:
+        copy.connection.execute(f"DROP TRIGGER main.{_q(trigger.name)}")
+    # Logged once none is left: writing the log is an INSERT too.
+    copy.log([(t.table, None, None, t.sql, None, TRIGGER_RULE) for t in triggers])
+    _views_made_tables(copy, of_kind(code, VIEW))
+    generated: dict[str, list[StoredCode]] = defaultdict(list)
+    for column in of_kind(code, GENERATED_COLUMN):
+        generated[column.table].append(column)
+    for table, columns in generated.items():
+        _generated_columns_made_plain(copy, table, columns)
+
+
+def _views_made_tables(copy: CopyBeingCleaned, views: Sequence[StoredCode]) -> None:
+    # Every view's rows are read before any view is replaced: a view that reads
+    # another reads it as the source shows it, not as the table it becomes.
+    held = [_hold_view_rows(copy, number, view) for number, view in enumerate(views)]
+    for view in views:
+        copy.connection.execute(f"DROP VIEW main.{_q(view.name)}")
+    for view, table_sql, targets, holding in held:
+        copy.connection.execute(table_sql)
+        copy.connection.execute(
+            f"INSERT INTO main.{_q(view.name)} ({', '.join(targets)}) "
+            f"SELECT * FROM {holding} ORDER BY rowid"
+        )
+        copy.connection.execute(f"DROP TABLE {holding}")
+    copy.log([(view.name, None, None, view.sql, sql, VIEW_RULE) for view, sql, *_ in held])
+
+
+def _hold_view_rows(
+    copy: CopyBeingCleaned, number: int, view: StoredCode
+) -> tuple[StoredCode, str, list[str], str]:
+    """The view's rows in a temporary table; its table's CREATE, and the columns to fill."""
+    name = f"main.{_q(view.name)}"
+    holding = f"temp.clean_view_{number}"
+    try:
+        columns = copy.columns(view.name)
+        keyed_by_id = "id" in columns and bool(copy.query(ids_are_a_key_sql(name))[0][0])
+        targets, rows = view_rows_sql(name, columns, keyed_by_id=keyed_by_id)
+        # Untyped, so that the values are held exactly as the view shows them.
+        copy.connection.execute(
+            f"CREATE TABLE {holding} ({', '.join(f'c{n}' for n in range(len(targets)))})"
+        )
+        copy.connection.execute(f"INSERT INTO {holding} {rows}")
+    except (sqlite3.Error, ValueError) as error:
+        raise CleanError(
+            f"view {view.name}: it cannot be read as a table ({error}); nothing was written: "
+            "drop it, or make it a table, in a copy of the file, and clean that"
+        ) from error
+    return view, view_table_sql(view.name, columns, keyed_by_id=keyed_by_id), targets, holding
+
+
+def _generated_columns_made_plain(
+    copy: CopyBeingCleaned, table: str, generated: Sequence[StoredCode]
+) -> None:
+    """Rebuild the table with each generated column a plain one holding its value.
+
+    SQLite cannot alter a column's definition: the table is made again from its
+    own CREATE TABLE without the generated clauses, its rows (rowids included),
+    indexes and AUTOINCREMENT counter put back as they were.
+    """
+    original = generated[0].sql
+    try:
+        plain = plain_table_sql(original)
+    except ValueError:
+        plain = None
+    columns = copy.query(
+        'SELECT cid, name, type, "notnull", dflt_value, pk FROM pragma_table_xinfo(?, ?) '
+        "ORDER BY cid",
+        (table, "main"),
+    )
+    if plain is None or _columns_it_makes(table, plain) != [(*c, 0) for c in columns]:
+        names = ", ".join(column.name for column in generated)
+        raise CleanError(
+            f"table {table}: its generated columns ({names}) cannot be made plain data, as "
+            "clean_legacy reads its CREATE TABLE; nothing was written: make them plain "
+            "columns in a copy of the file, and clean that"
+        )
+    names = [name for _, name, *_ in columns]
+    indexes = copy.query(
+        "SELECT sql FROM main.sqlite_master WHERE type = 'index' AND tbl_name = ? "
+        "AND sql IS NOT NULL ORDER BY rowid",
+        (table,),
+    )
+    counter = (
+        copy.query("SELECT seq FROM main.sqlite_sequence WHERE name = ?", (table,))
+        if copy.has_table("sqlite_sequence")
+        else []
+    )
+    rowid = rowid_of(copy.connection, f"main.{_q(table)}", names)
+    targets = [_q(name) for name in names] if rowid is None else [rowid, *map(_q, names)]
+    holding = "temp.clean_plain_rows"
+    copy.connection.execute(
+        f"CREATE TABLE {holding} ({', '.join(f'c{n}' for n in range(len(targets)))})"
+    )
+    copy.connection.execute(
+        f"INSERT INTO {holding} SELECT {', '.join(targets)} FROM main.{_q(table)}"
+    )
+    copy.connection.execute(f"DROP TABLE main.{_q(table)}")
+    copy.connection.execute(plain)
+    copy.connection.execute(
+        f"INSERT INTO main.{_q(table)} ({', '.join(targets)}) "
+        f"SELECT * FROM {holding} ORDER BY rowid"
+    )
+    copy.connection.execute(f"DROP TABLE {holding}")
+    for (index,) in indexes:
+        copy.connection.execute(index)
+    if copy.has_table("sqlite_sequence"):
+        copy.connection.execute("DELETE FROM main.sqlite_sequence WHERE name = ?", (table,))
+        copy.connection.executemany(
+            "INSERT INTO main.sqlite_sequence (name, seq) VALUES (?, ?)",
+            [(table, seq) for (seq,) in counter],
+        )
+    copy.log([(table, None, None, original, plain, GENERATED_RULE)])
+
+
+def _columns_it_makes(table: str, create_table: str) -> list[tuple] | None:
+    """The columns (as pragma_table_xinfo gives them) a CREATE TABLE makes, or None."""
+    scratch = sqlite3.connect(":memory:")
+    try:
+        scratch.execute(create_table)
+        return scratch.execute(
+            'SELECT cid, name, type, "notnull", dflt_value, pk, hidden '
+            "FROM pragma_table_xinfo(?) ORDER BY cid",
+            (table,),
+        ).fetchall()
+    except sqlite3.Error:
+        return None
+    finally:
+        scratch.close()
 
 
 # --- 1. duplicate e-mails -----------------------------------------------------

@@ -61,6 +61,12 @@ CATALOGUE: dict[str, Kind] = {
     "schema.generated-column": Kind(
         Severity.INFO, "nothing to do: its values are read and imported like any other column's"
     ),
+    "schema.trigger": Kind(
+        Severity.WARNING,
+        "nothing blocks the import, which only reads the file and never fires it; "
+        "clean_legacy drops it from its copy and keeps its SQL in the change log. Someone "
+        "added it to the file by hand: find out what it did, as the new app will not do it",
+    ),
     "trainers.duplicate-email": Kind(
         Severity.BLOCKING,
         f"{CLEAN} (the first account keeps the address, the others get a plus-address on the "

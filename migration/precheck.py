@@ -30,6 +30,7 @@ from .legacy.schema import (
     optional_tables,
 )
 from .legacy.source import DEFAULT_BATCH_SIZE
+from .legacy.stored_code import TRIGGER, of_kind, stored_code
 from .pairs import PairMatches, match_pair_rows
 from .rows import id_order
 from .specs import SPECS, TABLE_PAIRS, ColumnMap, TableSpec
@@ -308,6 +309,19 @@ def check_schema(source: LegacySource, layout: LegacyLayout) -> Iterator[Finding
                     table=table,
                     column=column,
                 )
+
+
+def check_triggers(source: LegacySource, layout: LegacyLayout) -> Iterator[Finding]:
+    """Each trigger in the file: not data, and never fired by the import (which only
+    reads), but code someone added by hand, that ran when the legacy app wrote rows."""
+    for trigger in of_kind(stored_code(source.query), TRIGGER):
+        yield finding(
+            "schema.trigger",
+            f"trigger {trigger.name} on {trigger.table} is not part of the legacy app's "
+            "schema: it ran when the app wrote rows; the import never fires it",
+            table=trigger.table,
+            details={"trigger": trigger.name, "sql": trigger.sql},
+        )
 
 
 def check_values(source: LegacySource, layout: LegacyLayout) -> Iterator[Finding]:
@@ -679,6 +693,7 @@ def _payment_method_mapping(source: LegacySource, layout: LegacyLayout) -> Itera
 
 CHECKS: tuple[Check, ...] = (
     check_schema,
+    check_triggers,
     check_values,
     check_duplicate_emails,
     check_passwords,

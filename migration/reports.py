@@ -295,9 +295,10 @@ def _clean_text(report: CleanReport) -> Iterator[str]:
     else:
         yield f"Changes by rule ({report.total_changes:,})"
         for summary in report.rules:
+            changed = f"{summary.rows:,} row(s)" if summary.rows else "its schema"
             yield (
                 f"  [{summary.rule}] {summary.table}: {summary.changes:,} change(s) to "
-                f"{summary.rows:,} row(s): {summary.description}"
+                f"{changed}: {summary.description}"
             )
             if summary.row_ids:
                 yield f"      rows: {capped_ids(summary.row_ids, summary.rows)}"

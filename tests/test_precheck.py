@@ -277,6 +277,31 @@ def test_unknown_column_is_a_warning(legacy_file, studio):
     assert problems(report) == ["schema.unknown-column"]
 
 
+def test_each_trigger_is_a_warning_naming_it_and_its_table(legacy_file, studio):
+    # The legacy app made no trigger: someone added these by hand. The import only
+    # reads the file, so they never fire there; they block nothing.
+    triggers = {
+        "keep_phone": "CREATE TRIGGER keep_phone AFTER UPDATE OF email ON trainers "
+        "BEGIN UPDATE clients SET phone = new.email WHERE trainer_id = new.id; END",
+        "stamp": "CREATE TRIGGER stamp AFTER INSERT ON sessions "
+        "BEGIN UPDATE sessions SET notes = 'new' WHERE id = new.id; END",
+    }
+    for sql in triggers.values():
+        legacy_file.execute(sql)
+    report = precheck(legacy_file)
+    found = [item for item in report.findings if item.code == "schema.trigger"]
+    assert [(item.severity, item.table, item.details) for item in found] == [
+        (Severity.WARNING, "trainers", {"trigger": "keep_phone", "sql": triggers["keep_phone"]}),
+        (Severity.WARNING, "sessions", {"trigger": "stamp", "sql": triggers["stamp"]}),
+    ]
+    assert "trigger keep_phone on trainers" in found[0].summary
+    assert "never fires it" in found[0].fix and "clean_legacy drops it" in found[0].fix
+    assert problems(report) == ["schema.trigger", "schema.trigger"]
+    code, output = precheck_command(legacy_file)
+    assert code == 0
+    assert "[schema.trigger] trigger stamp on sessions" in output
+
+
 def test_known_table_with_none_of_its_columns_reports_missing_columns(legacy_file, studio):
     legacy_file.execute("DROP TABLE fee_audit_log")
     legacy_file.execute("CREATE TABLE fee_audit_log (note TEXT)")

@@ -26,6 +26,8 @@ from .wal import wal_damage, wal_path
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 DEFAULT_BATCH_SIZE = 5_000
+# SQLite's names for a table's rowid; a column of the same name hides that one.
+ROWID_NAMES = ("rowid", "_rowid_", "oid")
 
 
 class LegacyFileError(InputError):
@@ -179,7 +181,7 @@ class LegacySource:
         if self.is_view(table):
             return None  # a view's rowid reads as NULL on every row
         taken = {column.name.lower() for column in self.columns(table)}
-        for name in ("rowid", "_rowid_", "oid"):
+        for name in ROWID_NAMES:
             if name in taken:
                 continue
             try:
