@@ -5,7 +5,10 @@ the target value, or raises `LegacyValueError` saying what is wrong with it.
 Precheck runs the very same converters over every value, so a file that
 precheck passes is a file the importer can read. Each converter that can is
 `@vouched` by an SQL predicate (see vouch.py): SQLite scans for the values it
-cannot vouch for, and only those reach the converter during precheck.
+cannot vouch for, and only those reach the converter during precheck. Each
+declares what it returns (`@returns`, see domains.py), so that the target's
+rules can be checked against it (twins.py): a converter refuses what the
+column it fills cannot hold.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from django.conf import settings
 from django.contrib.auth.hashers import make_password
 
 from . import vouch as sql
+from .domains import Domain, one_of, returns
 from .vouch import vouched
 
 Converter = Callable[[Any], Any]
@@ -109,6 +113,7 @@ def text(max_length: int | None = None) -> Converter:
     """Required text: NULL or empty is a missing value."""
     longest = max_length if max_length is not None else math.inf
 
+    @returns(Domain("text", max_length=max_length))
     @vouched(sql.plain_text(max_length))
     def convert(raw: Any) -> str:
         # Text that fits, as nearly all is, in one test (a chain's file has
@@ -132,6 +137,7 @@ def optional_text(max_length: int | None = None) -> Converter:
     required = text(max_length)
     longest = max_length if max_length is not None else math.inf
 
+    @returns(Domain("text", nullable=True, max_length=max_length))
     @vouched(sql.or_nothing(sql.plain_text(max_length)))
     def convert(raw: Any) -> str | None:
         if raw is None or raw == "":
@@ -143,6 +149,7 @@ def optional_text(max_length: int | None = None) -> Converter:
     return convert
 
 
+@returns(Domain("text", nullable=True))
 @vouched(sql.or_nothing(sql.plain_text()))
 def verbatim_text(raw: Any) -> str | None:
     """Text kept exactly as typed, '' included (only NULL stays NULL)."""
@@ -179,6 +186,7 @@ def integer(
 ) -> Converter:
     whole = sql.whole_number(minimum, maximum)
 
+    @returns(Domain("integer", nullable=not required, minimum=minimum, maximum=maximum))
     @vouched(whole if required else sql.or_nothing(whole))
     @repeating
     def convert(raw: Any) -> int | None:
@@ -199,6 +207,7 @@ def real(
     low = minimum if minimum is not None else -sys.float_info.max
     high = maximum if maximum is not None else sys.float_info.max
 
+    @returns(Domain("float", nullable=not required, minimum=minimum, maximum=maximum))
     @vouched(finite if required else sql.or_nothing(finite))
     def convert(raw: Any) -> float | None:
         if type(raw) is float and low <= raw <= high:
@@ -217,9 +226,12 @@ def real(
     return convert
 
 
+# The target's ids are bigint (DEFAULT_AUTO_FIELD): twins.py holds the two together.
 MAX_ID = 2**63 - 1
+LEGACY_ID = Domain("integer", minimum=1, maximum=MAX_ID)
 
 
+@returns(LEGACY_ID)
 @vouched(sql.whole_number(1, None))
 def legacy_id(raw: Any) -> int:
     """A row id, or a reference to one."""
@@ -231,6 +243,7 @@ def legacy_id(raw: Any) -> int:
     return _check_range(_as_integer(raw), 1, MAX_ID)
 
 
+@returns(LEGACY_ID.or_none())
 @vouched(sql.or_nothing(sql.whole_number(1, None)))
 def optional_legacy_id(raw: Any) -> int | None:
     if raw is None or raw == "":
@@ -243,6 +256,15 @@ def won(minimum: int | None = 0, *, required: bool = True) -> Converter:
     maximum = MAX_WON
     whole = sql.whole_number(minimum, maximum)
 
+    @returns(
+        Domain(
+            "decimal",
+            nullable=not required,
+            minimum=minimum,
+            maximum=maximum,
+            decimal_places=0,
+        )
+    )
     @vouched(whole if required else sql.or_nothing(whole))
     @repeating
     def convert(raw: Any) -> Decimal | None:
@@ -262,8 +284,16 @@ def won(minimum: int | None = 0, *, required: bool = True) -> Converter:
 # The rates the app recorded: vouched for as exactly the doubles Python reads as these.
 KNOWN_RATES = (0.1, 0.035)
 KNOWN_RATE = sql.one_of_reals(*KNOWN_RATES)
+RATE_PLACES = 4
+RATE = Domain(
+    "decimal",
+    minimum=Decimal(0),
+    maximum=1 - Decimal(1).scaleb(-RATE_PLACES),
+    decimal_places=RATE_PLACES,
+)
 
 
+@returns(RATE.or_none())
 @vouched(sql.or_nothing(KNOWN_RATE))
 def rate(raw: Any) -> Decimal | None:
     """A fee rate such as 0.035: read from its shortest decimal form, so 0.035 stays 0.035."""
@@ -284,11 +314,14 @@ def _rate_of(raw: int | float | str) -> Decimal:
         raise _wrong_type(raw, "a rate") from None
     if not value.is_finite() or not 0 <= value < 1:
         raise LegacyValueError(ValueProblem.OUT_OF_RANGE, f"{raw} is not a rate between 0 and 1")
-    if value != value.quantize(Decimal("0.0001")):
-        raise LegacyValueError(ValueProblem.OUT_OF_RANGE, f"{raw} has more than 4 decimal places")
+    if value != value.quantize(Decimal(1).scaleb(-RATE_PLACES)):
+        raise LegacyValueError(
+            ValueProblem.OUT_OF_RANGE, f"{raw} has more than {RATE_PLACES} decimal places"
+        )
     return value
 
 
+@returns(one_of("boolean", (True, False)))
 @vouched(sql.one_of_integers(0, 1))
 def boolean(raw: Any) -> bool:
     if raw in (0, 1) and not isinstance(raw, float | str):
@@ -315,6 +348,7 @@ def legacy_time_zone() -> tzinfo:
     return ZoneInfo(settings.LEGACY_TIME_ZONE)
 
 
+@returns(Domain("date"))
 @vouched(sql.iso_date)
 @repeating
 def plain_date(raw: Any) -> date:
@@ -330,6 +364,7 @@ def plain_date(raw: Any) -> date:
         raise LegacyValueError(ValueProblem.UNREADABLE, f"{raw!r} is not a real date") from None
 
 
+@returns(Domain("time", nullable=True))
 @vouched(sql.or_nothing(sql.time_of_day))
 def time_of_day(raw: Any) -> time | None:
     """A time of day such as '10:00:25.813560': microseconds kept."""
@@ -343,6 +378,7 @@ def time_of_day(raw: Any) -> time | None:
         raise LegacyValueError(ValueProblem.UNREADABLE, f"{raw!r} is not a time of day") from None
 
 
+@returns(Domain("moment", nullable=True))
 @vouched(sql.or_nothing(sql.timestamp))
 def legacy_timestamp(raw: Any, legacy_tz: tzinfo | None = None) -> datetime | None:
     """A moment, made time-zone aware by how it was written.
@@ -373,6 +409,7 @@ def legacy_timestamp(raw: Any, legacy_tz: tzinfo | None = None) -> datetime | No
     return datetime.combine(moment.date(), moment.time(), legacy_tz or legacy_time_zone())
 
 
+@returns(Domain("moment"))
 @vouched(sql.timestamp)
 def required_timestamp(raw: Any) -> datetime:
     moment = legacy_timestamp(raw)
@@ -386,6 +423,7 @@ def required_timestamp(raw: Any) -> datetime:
 GENDERS = {"남성": "male", "여성": "female", "male": "male", "female": "female"}
 
 
+@returns(one_of("text", GENDERS.values()))
 @vouched(sql.one_of_words(*GENDERS))
 def gender(raw: Any) -> str:
     if raw is None or raw == "":
@@ -414,6 +452,7 @@ PAYMENT_METHODS = {
 }
 
 
+@returns(one_of("text", (*PAYMENT_METHODS.values(), "other"), nullable=True))
 @vouched(sql.or_nothing(sql.any_text))  # any other text is 'other'
 @repeating
 def payment_method(raw: Any) -> str | None:
@@ -428,6 +467,7 @@ def payment_method(raw: Any) -> str | None:
 SESSION_STATUSES = ("scheduled", "completed", "cancelled")
 
 
+@returns(one_of("text", SESSION_STATUSES))
 @vouched(sql.one_of_words(*SESSION_STATUSES))
 def session_status(raw: Any) -> str:
     if raw in SESSION_STATUSES:
@@ -439,6 +479,7 @@ def session_status(raw: Any) -> str:
     )
 
 
+@returns(Domain("json", nullable=True))
 @vouched(sql.nothing)  # SQLite's JSON is not Python's: only Python judges JSON text
 def json_object(raw: Any) -> Any:
     if raw is None or raw == "":
@@ -469,6 +510,11 @@ def is_legacy_bcrypt(raw: Any) -> bool:
     return isinstance(raw, str) and LEGACY_BCRYPT.fullmatch(raw) is not None
 
 
+# 'legacy_bcrypt$' and a 60-character hash; make_password(None) is shorter.
+DJANGO_PASSWORD_LENGTH = len(LEGACY_BCRYPT_ALGORITHM) + 1 + 60
+
+
+@returns(Domain("text", max_length=DJANGO_PASSWORD_LENGTH))
 @vouched(sql.anything)
 def django_password(raw: Any) -> str:
     """The legacy hash in a form Django's hashers check; any other hash cannot be
