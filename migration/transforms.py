@@ -18,7 +18,7 @@ import math
 import re
 import sys
 from collections.abc import Callable
-from datetime import date, datetime, time, tzinfo
+from datetime import UTC, date, datetime, time, tzinfo
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from functools import cache, lru_cache
@@ -403,10 +403,24 @@ def legacy_timestamp(raw: Any, legacy_tz: tzinfo | None = None) -> datetime | No
         moment = datetime.fromisoformat(raw + "+00:00" if sqlite_shaped else _read_whole(raw))
     except ValueError:
         raise LegacyValueError(ValueProblem.UNREADABLE, f"{raw!r} is not a date and time") from None
-    if moment.tzinfo is not None:
-        return moment
-    # combine(), not replace(tzinfo=): the same moment, in a quarter of the time.
-    return datetime.combine(moment.date(), moment.time(), legacy_tz or legacy_time_zone())
+    if moment.tzinfo is None:
+        # combine(), not replace(tzinfo=): the same moment, in a quarter of the time.
+        moment = datetime.combine(moment.date(), moment.time(), legacy_tz or legacy_time_zone())
+    if not 1 < moment.year < 9999:  # no offset moves a moment further than a day
+        _readable_in_utc(raw, moment)
+    return moment
+
+
+def _readable_in_utc(raw: str, moment: datetime) -> None:
+    """The target keeps a moment as UTC, and PostgreSQL keeps years Python has no
+    datetime for: a moment is stored only if its UTC time reads back (years 1 to 9999)."""
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:
+        raise LegacyValueError(
+            ValueProblem.OUT_OF_RANGE,
+            f"{raw!r} is outside years 1 to 9999 in UTC, where the target reads moments back",
+        ) from None
 
 
 @returns(Domain("moment"))

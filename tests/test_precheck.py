@@ -258,6 +258,20 @@ def add_row(legacy_file: LegacyFile, ids: dict[str, int], table: str, values: di
         pytest.param(
             "clients", "name", {"name": "Kim\x00Min"}, "value.unstorable-text", id="nul-in-name"
         ),
+        pytest.param(
+            "clients",
+            "created_at",
+            {"created_at": "0001-01-01 00:00:00.5"},  # Seoul time, so year 0 in UTC
+            "value.out-of-range",
+            id="moment-before-year-1-in-utc",
+        ),
+        pytest.param(
+            "sessions",
+            "completed_at",
+            {"completed_at": "9999-12-31T23:59:59-01:00"},
+            "value.out-of-range",
+            id="moment-after-year-9999-in-utc",
+        ),
     ],
 )
 def test_bad_value_is_blocking(legacy_file, studio, table, column, values, code):

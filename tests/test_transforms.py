@@ -347,3 +347,34 @@ def test_a_converter_that_remembers_values_tells_equal_values_of_other_types_apa
     for _ in range(2):
         with pytest.raises(LegacyValueError):
             t.plain_date("2024-02-30")
+
+
+class TestMomentsTheTargetReadsBack:
+    """The target keeps a moment as UTC, and reads back only years 1 to 9999 of it."""
+
+    @pytest.mark.parametrize(
+        "raw",
+        [
+            "0001-01-01 00:00:00.5",  # Seoul time in year 1: year 0 in UTC
+            "0001-01-01T08:00:00",
+            "0001-01-01T00:00:00+01:00",
+            "9999-12-31T23:59:59-01:00",
+            "9999-12-31 23:59:59.999999-00:01",
+        ],
+    )
+    def test_a_moment_outside_years_1_to_9999_in_utc(self, raw):
+        assert problem_of(t.legacy_timestamp, raw) is ValueProblem.OUT_OF_RANGE
+        assert problem_of(t.required_timestamp, raw) is ValueProblem.OUT_OF_RANGE
+
+    @pytest.mark.parametrize(
+        ("raw", "in_utc"),
+        [
+            ("0001-01-01 00:00:00", datetime(1, 1, 1, tzinfo=UTC)),  # SQLite's shape: UTC
+            ("0001-01-01 09:00:00.000000", datetime(1, 1, 1, 0, 32, 8, tzinfo=UTC)),
+            ("9999-12-31 23:59:59.999999", datetime(9999, 12, 31, 14, 59, 59, 999999, tzinfo=UTC)),
+            ("9999-12-31T23:59:59+00:00", datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)),
+        ],
+    )
+    def test_a_moment_at_the_edges_of_utcs_years(self, raw, in_utc):
+        # Seoul kept local mean time (+08:27:52) until 1908.
+        assert t.legacy_timestamp(raw).astimezone(UTC) == in_utc
