@@ -190,6 +190,24 @@ class LegacyFile:
             },
         )
 
+    def fee_audit(self, package_id: int | None, **values: Any) -> int:
+        return self.insert(
+            "fee_audit_log",
+            **{
+                "package_id": package_id,
+                "calculation_type": "package",
+                "gross_amount": 300000,
+                "vat_amount": 27273,
+                "card_fee_amount": 10500,
+                "net_amount": 262227,
+                "vat_rate": 0.1,
+                "card_fee_rate": 0.035,
+                "calculation_details": '{"rule": "inclusive"}',
+                "created_at": UTC_STAMP,
+                **values,
+            },
+        )
+
     def small_studio(self) -> dict[str, int]:
         """One of each row, all consistent: the base most tests start from."""
         trainer = self.trainer()

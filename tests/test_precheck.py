@@ -283,6 +283,34 @@ def test_bad_value_is_blocking(legacy_file, studio, table, column, values, code)
     assert problems(report) == [code]
 
 
+@pytest.mark.parametrize(
+    ("details", "code", "said"),
+    [
+        pytest.param('{"fee": NaN}', "value.unreadable-value", "NaN", id="nan"),
+        pytest.param("[-Infinity]", "value.unreadable-value", "Infinity", id="infinity"),
+        pytest.param("[1e400]", "value.out-of-range", "1e400", id="a-float-past-doubles"),
+        pytest.param("[1e+23]", "value.out-of-range", "1e+23", id="a-float-read-back-as-int"),
+        pytest.param("[18446744073709551616]", "value.out-of-range", "64 bits", id="int-2**64"),
+        pytest.param('{"k": "\\u0000"}', "value.out-of-range", "NUL", id="escaped-nul"),
+        pytest.param('["\\udc80"]', "value.out-of-range", "surrogate", id="lone-surrogate"),
+        pytest.param("[" * 201 + "]" * 201, "value.out-of-range", "200 levels", id="201-deep"),
+        # Deeper than Python's own stack: one line, not a RecursionError.
+        pytest.param("[" * 50_000 + "]" * 50_000, "value.out-of-range", "200", id="50000-deep"),
+    ],
+)
+def test_json_the_target_cannot_take_is_blocking(legacy_file, studio, details, code, said):
+    bad = legacy_file.fee_audit(studio["package"], calculation_details=details)
+    report = precheck(legacy_file)
+    item = the(report, code)
+    assert (item.table, item.column, item.row_ids) == (
+        "fee_audit_log",
+        "calculation_details",
+        (bad,),
+    )
+    assert said in item.summary
+    assert problems(report) == [code]
+
+
 def test_invalid_utf8_text_is_unstorable(legacy_file, studio):
     bad = legacy_file.client(studio["trainer"])
     legacy_file.execute(

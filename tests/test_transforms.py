@@ -378,3 +378,55 @@ class TestMomentsTheTargetReadsBack:
     def test_a_moment_at_the_edges_of_utcs_years(self, raw, in_utc):
         # Seoul kept local mean time (+08:27:52) until 1908.
         assert t.legacy_timestamp(raw).astimezone(UTC) == in_utc
+
+
+def nested_lists(depth: int) -> list:
+    value: list = []
+    for _ in range(depth - 1):
+        value = [value]
+    return value
+
+
+class TestJsonThatComesBackUnchanged:
+    """JSON goes through PostgreSQL, Python's json and orjson: it must come back as it went."""
+
+    @pytest.mark.parametrize(
+        ("raw", "problem"),
+        [
+            ('{"fee": NaN}', ValueProblem.UNREADABLE),
+            ("Infinity", ValueProblem.UNREADABLE),
+            ("[-Infinity]", ValueProblem.UNREADABLE),
+            ("[1e400]", ValueProblem.OUT_OF_RANGE),  # Python reads inf
+            ("[1e16]", ValueProblem.OUT_OF_RANGE),  # PostgreSQL gives 10000000000000000 back
+            ("[-1.5e300]", ValueProblem.OUT_OF_RANGE),
+            ("[18446744073709551616]", ValueProblem.OUT_OF_RANGE),  # 2**64: past orjson's
+            ("[-9223372036854775809]", ValueProblem.OUT_OF_RANGE),
+            ("[" + "9" * 5000 + "]", ValueProblem.OUT_OF_RANGE),  # past int()'s own limit
+            ('{"\\u0000": 1}', ValueProblem.OUT_OF_RANGE),
+            ('["a\\u0000b"]', ValueProblem.OUT_OF_RANGE),
+            ('["\\ud800"]', ValueProblem.OUT_OF_RANGE),
+            ('{"k": ["\\udfff"]}', ValueProblem.OUT_OF_RANGE),
+            ("[" * 201 + "]" * 201, ValueProblem.OUT_OF_RANGE),
+            ('{"a": ' * 201 + "1" + "}" * 201, ValueProblem.OUT_OF_RANGE),
+            ("[" * 100_000 + "]" * 100_000, ValueProblem.OUT_OF_RANGE),  # past Python's stack
+            ("{", ValueProblem.UNREADABLE),
+            ("not json", ValueProblem.UNREADABLE),
+        ],
+    )
+    def test_json_that_does_not_come_back_unchanged(self, raw, problem):
+        assert problem_of(t.json_object, raw) is problem
+
+    @pytest.mark.parametrize(
+        ("raw", "expected"),
+        [
+            ('{"gross": 300000, "rate": 0.035}', {"gross": 300000, "rate": 0.035}),
+            ("[18446744073709551615, -9223372036854775808]", [2**64 - 1, -(2**63)]),
+            ("[9999999999999998.0, -1e-300, 5e-324]", [9999999999999998.0, -1e-300, 5e-324]),
+            ('["\\ud83d\\ude00", "\\u00e9"]', ["😀", "é"]),  # a surrogate pair is one character
+            ("[" * 200 + "]" * 200, nested_lists(200)),
+            ("null", None),
+            ("", None),
+        ],
+    )
+    def test_json_that_comes_back_unchanged(self, raw, expected):
+        assert t.json_object(raw) == expected
