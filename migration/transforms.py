@@ -17,6 +17,7 @@ import json
 import math
 import re
 import sys
+import unicodedata
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, tzinfo
 from decimal import Decimal, InvalidOperation
@@ -583,11 +584,27 @@ def json_object(raw: Any) -> Any:
 # --- trainers -------------------------------------------------------------
 
 
+# The dot above an i (or j), when a combining mark of its own: see mailbox_key.
+_DOT_ABOVE_AN_I = re.compile("([ij][\u0300-\u036f]*?)\u0307")
+
+
 def mailbox_key(address: Any) -> str | None:
-    """An e-mail address as a mailbox: case and surrounding spaces make no other one."""
-    if isinstance(address, str) and address.strip():
-        return address.strip().casefold()
-    return None
+    """An e-mail address as a mailbox: case and surrounding spaces make no other one.
+
+    The twin of the target's rule (accounts_user_email_unique_ci: lower(email)
+    unique, but for ''), and so at least as strict: two addresses lower() makes
+    equal must have one key. lower() is the database's, in its locale, so the
+    key is coarser than each: Unicode's caseless match (casefold, between
+    canonical decompositions), with the Turkish and Lithuanian i's made one
+    (glibc lowers 'İ' to 'i', ICU to 'i' and a combining dot; Turkish lowers
+    'I' to 'ı'). Spaces around it make no other mailbox either, so an address
+    of spaces alone has a key of its own: '' (only '' itself has none).
+    """
+    if not isinstance(address, str) or address == "":
+        return None
+    decomposed = unicodedata.normalize("NFD", address.strip())
+    folded = unicodedata.normalize("NFD", decomposed.casefold()).replace("ı", "i")
+    return _DOT_ABOVE_AN_I.sub(r"\1", folded)
 
 
 LEGACY_BCRYPT = re.compile(r"\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}")

@@ -356,6 +356,25 @@ def test_emails_differing_in_case_and_spaces_are_duplicates(legacy_file):
     assert problems(report) == ["trainers.duplicate-email"]
 
 
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        pytest.param("İ@x.com", "i@x.com", id="dotted-capital-i-as-glibc-lowers-it"),
+        pytest.param("İ@x.com", "i\u0307@x.com", id="dotted-capital-i-as-icu-lowers-it"),
+        pytest.param("I@x.com", "ı@x.com", id="dotless-i-as-turkish-lowers-capital-i"),
+        pytest.param("Ì@x.com", "i\u0307\u0300@x.com", id="i-grave-as-lithuanian-lowers-it"),
+        pytest.param(" ", "  ", id="spaces-alone"),
+    ],
+)
+def test_emails_the_targets_lower_may_make_one_are_duplicates(legacy_file, first, second):
+    # The target's rule is lower(email) unique: precheck must be at least as strict.
+    ids = [legacy_file.trainer(email=first), legacy_file.trainer(email=second)]
+    legacy_file.execute("UPDATE trainers SET password_hash = ?", (BCRYPT,))
+    report = precheck(legacy_file)
+    assert the(report, "trainers.duplicate-email").row_ids == tuple(ids)
+    assert problems(report) == ["trainers.duplicate-email"]
+
+
 def test_non_bcrypt_password_is_a_warning(legacy_file, studio):
     legacy_file.trainer(username="kept", password_hash=BCRYPT)
     old = legacy_file.trainer(username="oldtimer", password_hash=SHA256_HASH)

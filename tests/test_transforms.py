@@ -430,3 +430,36 @@ class TestJsonThatComesBackUnchanged:
     )
     def test_json_that_comes_back_unchanged(self, raw, expected):
         assert t.json_object(raw) == expected
+
+
+class TestMailboxKey:
+    """The twin of the target's lower(email) unique rule (tests/test_twins.py holds it to
+    PostgreSQL's own lower(), in each locale provider the server has)."""
+
+    @pytest.mark.parametrize(
+        ("first", "second"),
+        [
+            ("Kim@Example.com", " kim@example.com "),
+            ("STRASSE@x.com", "straße@x.com"),
+            ("İ@x.com", "i@x.com"),  # glibc lowers İ to i
+            ("İ@x.com", "i\u0307@x.com"),  # ICU lowers İ to i and a combining dot above
+            ("I@x.com", "ı@x.com"),  # Turkish lowers I to ı
+            ("Ì@x.com", "i\u0307\u0300@x.com"),  # Lithuanian keeps the dot under the accent
+            ("é@x.com", "e\u0301@x.com"),  # one character or two
+            (" ", "  "),
+        ],
+    )
+    def test_addresses_a_lower_may_make_one_share_a_key(self, first, second):
+        assert t.mailbox_key(first) == t.mailbox_key(second)
+
+    @pytest.mark.parametrize(
+        ("first", "second"),
+        [("kim@example.com", "kim2@example.com"), ("e@x.com", "é@x.com"), ("z@x.com", "ż@x.com")],
+    )
+    def test_other_mailboxes_keep_their_own_key(self, first, second):
+        assert t.mailbox_key(first) != t.mailbox_key(second)
+
+    def test_only_no_address_at_all_is_exempt_as_the_target_exempts_it(self):
+        assert t.mailbox_key("") is None
+        assert t.mailbox_key(None) is None
+        assert t.mailbox_key(" ") == ""
