@@ -41,6 +41,24 @@ class LegacyFile:
         self.connection.commit()
         return cursor.lastrowid
 
+    def without_keys(self, table: str) -> None:
+        """The table as a hand-edited file may hold it: its columns and defaults, rows
+        and name as they were, but no primary key and no UNIQUE, so that its ids and
+        usernames may repeat."""
+        (sql,) = self.connection.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+        ).fetchone()
+        loose = (
+            sql.replace(f"CREATE TABLE {table} ", f'CREATE TABLE "{table}_loose" ', 1)
+            .replace(" PRIMARY KEY AUTOINCREMENT", "")
+            .replace(" UNIQUE", "")
+        )
+        self.connection.executescript(
+            f'{loose}; INSERT INTO "{table}_loose" SELECT * FROM "{table}"; '
+            f'DROP TABLE "{table}"; ALTER TABLE "{table}_loose" RENAME TO "{table}";'
+        )
+        self.connection.commit()
+
     def close(self) -> Path:
         self.connection.close()
         return self.path

@@ -375,6 +375,41 @@ def test_emails_the_targets_lower_may_make_one_are_duplicates(legacy_file, first
     assert problems(report) == ["trainers.duplicate-email"]
 
 
+def test_usernames_in_a_table_that_lost_its_keys_may_repeat(legacy_file):
+    legacy_file.without_keys("trainers")
+    # No key: each id given. The target tells case apart, as the app did.
+    first, _, second = (
+        legacy_file.trainer(id=n, username=name)
+        for n, name in enumerate(("minji", "Minji", "minji"), 1)
+    )
+    legacy_file.execute("UPDATE trainers SET password_hash = ?", (BCRYPT,))
+    report = precheck(legacy_file)
+    item = the(report, "trainers.duplicate-username")
+    assert (item.severity, item.table, item.column) == (Severity.BLOCKING, "trainers", "username")
+    assert item.row_ids == (first, second)
+    assert item.details["usernames"] == ["minji", "minji"]
+    assert problems(report) == ["trainers.duplicate-username"]
+
+
+def test_ids_in_a_table_that_lost_its_keys_may_repeat(legacy_file, studio):
+    legacy_file.without_keys("clients")
+    legacy_file.client(studio["trainer"], id=studio["client"] + 0.0)  # 1.0 is id 1 too
+    legacy_file.client(studio["trainer"], id=7)
+    legacy_file.client(studio["trainer"], id=7)
+    legacy_file.client(studio["trainer"], id=8)
+    report = precheck(legacy_file)
+    item = the(report, "value.duplicate-id")
+    assert (item.severity, item.table, item.column) == (Severity.BLOCKING, "clients", "id")
+    assert (item.row_ids, item.row_count) == ((studio["client"], 7), 4)
+    assert problems(report) == ["value.duplicate-id"]
+
+
+def test_ids_kept_unique_by_the_table_are_not_looked_at_again(legacy_file, studio):
+    legacy_file.without_keys("clients")
+    legacy_file.execute("CREATE UNIQUE INDEX one_client_an_id ON clients (id)")
+    assert "value.duplicate-id" not in problems(precheck(legacy_file))
+
+
 def test_non_bcrypt_password_is_a_warning(legacy_file, studio):
     legacy_file.trainer(username="kept", password_hash=BCRYPT)
     old = legacy_file.trainer(username="oldtimer", password_hash=SHA256_HASH)
