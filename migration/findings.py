@@ -73,6 +73,11 @@ CATALOGUE: dict[str, Kind] = {
         "nothing is needed: the importer merges each into its twin (ledger action 'merged'); "
         f"or {CLEAN} (it drops the old table's copy)",
     ),
+    "pairs.no-room-for-ids": Kind(
+        Severity.BLOCKING,
+        "give these rows of the new table lower, unused ids in a copy of the file (and the "
+        "rows that point at them the same ids), then run precheck again",
+    ),
     "pairs.conflicting-row": Kind(
         Severity.BLOCKING,
         "decide which copy is right and delete the other in the legacy app or a copy of the file",

@@ -32,7 +32,7 @@ from .legacy.schema import (
 from .legacy.source import DEFAULT_BATCH_SIZE
 from .pairs import PairMatches, match_pair_rows
 from .rows import id_order
-from .specs import SPECS, TABLE_PAIRS, ColumnMap, TableSpec
+from .specs import SPECS, TABLE_PAIRS, ColumnMap, TablePair, TableSpec
 from .transforms import (
     GENDERS,
     PAYMENT_METHODS,
@@ -40,7 +40,7 @@ from .transforms import (
     is_legacy_bcrypt,
     payment_method,
 )
-from .twins import UNIQUE_RULES, UniqueRule
+from .twins import UNIQUE_RULES, UniqueRule, integer_range
 from .vouch import nothing, prefilter, vouch_of
 
 Check = Callable[[LegacySource, LegacyLayout], Iterator[Finding]]
@@ -490,6 +490,7 @@ def check_table_pairs(
             details={"colliding_ids": colliding},
         )
         matches = match_pair_rows(source.query, layout, pair)
+        yield from _room_for_renumbered_ids(source, pair, matches)
         if matches is None:
             continue
         if matched is not None:
@@ -512,6 +513,38 @@ def check_table_pairs(
                 row_ids=list(matches.conflicts),
                 details={"pairs": [list(p) for p in list(matches.conflicts.items())[:20]]},
             )
+
+
+def _room_for_renumbered_ids(
+    source: LegacySource, pair: TablePair, matches: PairMatches | None
+) -> Iterator[Finding]:
+    """The old table's rows, numbered after the new table's highest id (but its rows'
+    twins, merged into them), within the ids the target's key holds."""
+    from django.apps import apps
+
+    new = quote_identifier(pair.new)
+    # As the importer finds it; an id that is not a number is check_values' to refuse.
+    ((highest,),) = source.query(f"SELECT max(id) FROM {new}")
+    numbered = source.count(pair.old) - (len(matches.duplicates) if matches else 0)
+    largest = integer_range(apps.get_model(SPECS[pair.new].model)._meta.pk)[1]
+    if not isinstance(highest, int | float) or highest + numbered <= largest:
+        return
+    # The new table's rows whose ids leave too little room: the ones to renumber.
+    crowding = _ids(
+        source,
+        f"SELECT id FROM {new} WHERE typeof(id) IN ('integer', 'real') "
+        f"AND id > {int(largest - numbered)} ORDER BY id",
+    )
+    yield finding(
+        "pairs.no-room-for-ids",
+        f"{pair.old}'s {numbered} row(s) get ids after {pair.new}'s highest, {int(highest)}, "
+        f"and the target's ids end at {largest}: {len(crowding)} row(s) of {pair.new} "
+        "have ids too high to leave room",
+        table=pair.new,
+        column="id",
+        row_ids=crowding,
+        details={"highest_id": int(highest), "renumbered_rows": numbered, "largest_id": largest},
+    )
 
 
 def check_references(source: LegacySource, layout: LegacyLayout) -> Iterator[Finding]:

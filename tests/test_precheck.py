@@ -589,6 +589,27 @@ def test_pair_matching_agrees_with_the_row_by_row_rule(tmp_path, seed):
     connection.close()
 
 
+def test_old_rows_numbered_past_the_targets_largest_id_have_no_room(legacy_file, studio):
+    # training_sessions' rows get ids after sessions' highest: 2**63 - 1 leaves none.
+    top = 2**63 - 1
+    legacy_file.execute("UPDATE sessions SET id = ?", (top,))
+    legacy_file.training_session(studio["client"], studio["package"], studio["trainer"])
+    report = precheck(legacy_file)
+    item = the(report, "pairs.no-room-for-ids")
+    assert (item.severity, item.table, item.row_ids) == (Severity.BLOCKING, "sessions", (top,))
+    assert item.details == {"highest_id": top, "renumbered_rows": 1, "largest_id": top}
+    assert problems(report) == ["pairs.no-room-for-ids"]
+
+
+def test_old_rows_that_just_fit_below_the_largest_id_have_room(legacy_file, studio):
+    legacy_file.execute("UPDATE sessions SET id = ?", (2**63 - 3,))
+    for day in ("2024-01-01", "2024-01-02"):
+        legacy_file.training_session(
+            studio["client"], studio["package"], studio["trainer"], session_date=day
+        )
+    assert problems(precheck(legacy_file)) == []
+
+
 def test_the_report_hands_its_pair_matches_to_the_importer(legacy_file, studio):
     client, package, trainer = studio["client"], studio["package"], studio["trainer"]
     old = legacy_file.training_session(
