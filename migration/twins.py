@@ -34,7 +34,7 @@ from django.db import models
 from django.db.backends.base.operations import BaseDatabaseOperations
 from django.db.models import Q
 
-from .domains import KINDS, Domain, domain_of
+from .domains import Domain, domain_of
 from .specs import IMPORT_ORDER, REQUIRED, SPECS, ColumnMap, TableSpec
 from .transforms import mailbox_key
 
@@ -118,7 +118,7 @@ def integer_range(field: models.Field) -> tuple[int, int]:
 def _field_rules(field: models.Field, domain: Domain) -> Iterator[str]:
     """What about `domain` breaks one of `field`'s own rules, each said as a problem."""
     kind = _kind_of(field)
-    if kind is None or kind not in KINDS:
+    if kind is None:
         yield f"holds {field.get_internal_type()}, which no converter kind is known to fit"
         return
     if domain.kind != kind:
@@ -220,12 +220,35 @@ def untwinned_rules() -> list[str]:
 
     from .specs import target_models
 
-    problems: list[str] = []
+    problems: list[str] = list(_stale_twins())
     for model in target_models():
         problems += _untwinned_field_rules(model)
         problems += _untwinned_constraints(model)
     problems += _untwinned_constraints(apps.get_model(LEDGER_MODEL))
     return problems
+
+
+def _stale_twins() -> Iterator[str]:
+    """Twins that name a finding precheck cannot give, or a constraint no model has."""
+    from django.apps import apps
+
+    from .findings import CATALOGUE
+
+    for name, code in NAMED_TWINS.items():
+        if code not in CATALOGUE:
+            yield f"the twin of {name!r} is {code!r}, which is not in findings.CATALOGUE"
+    for rule in UNIQUE_RULES:
+        if rule.code not in CATALOGUE:
+            yield (
+                f"the UniqueRule of {rule.model}.{rule.field} gives {rule.code!r}, "
+                "which is not in findings.CATALOGUE"
+            )
+        names = {c.name for c in apps.get_model(rule.model)._meta.constraints}
+        if rule.constraint is not None and rule.constraint not in names:
+            yield (
+                f"the UniqueRule of {rule.model}.{rule.field} twins {rule.constraint!r}, "
+                "which the model no longer has: remove or rename it in migration/twins.py"
+            )
 
 
 def _untwinned_field_rules(model: type[models.Model]) -> Iterator[str]:

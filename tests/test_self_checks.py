@@ -15,6 +15,7 @@ from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.db import models
 
+from accounts.models import User
 from clients.models import Client
 from migration import specs, twins
 from migration.twins import untwinned_rules
@@ -131,3 +132,10 @@ def test_a_foreign_key_not_declared_a_reference_fails_the_check(monkeypatch):
 def test_a_converter_that_declares_nothing_fails_the_check(monkeypatch):
     with_column(monkeypatch, "clients", "phone", convert=lambda raw: raw)
     assert "the converter of clients.phone declares no domain" in check_errors()
+
+
+def test_a_unique_rule_twinning_a_constraint_the_model_no_longer_has_fails_the_check(
+    monkeypatch,
+):
+    monkeypatch.setattr(User._meta, "constraints", [])
+    assert "twins 'accounts_user_email_unique_ci', which the model no longer has" in check_errors()
