@@ -72,6 +72,11 @@ CATALOGUE: dict[str, Kind] = {
         f"{CLEAN} (the first account keeps the address, the others get a plus-address on the "
         "same mailbox), or set one with clean_legacy --email USERNAME=ADDRESS",
     ),
+    "trainers.duplicate-username": Kind(
+        Severity.BLOCKING,
+        "give all but one of these trainers another username in the legacy app or a copy of "
+        "the file (the file has lost its rule that usernames differ), then run precheck again",
+    ),
     "trainers.unusable-password": Kind(
         Severity.WARNING,
         "these trainers cannot keep their password: send them a password reset after cutover",
@@ -81,6 +86,11 @@ CATALOGUE: dict[str, Kind] = {
         Severity.WARNING,
         "nothing is needed: the importer merges each into its twin (ledger action 'merged'); "
         f"or {CLEAN} (it drops the old table's copy)",
+    ),
+    "pairs.no-room-for-ids": Kind(
+        Severity.BLOCKING,
+        "give these rows of the new table lower, unused ids in a copy of the file (and the "
+        "rows that point at them the same ids), then run precheck again",
     ),
     "pairs.conflicting-row": Kind(
         Severity.BLOCKING,
@@ -117,6 +127,12 @@ CATALOGUE: dict[str, Kind] = {
     "value.out-of-range": Kind(Severity.BLOCKING, EDIT),
     "value.missing-value": Kind(Severity.BLOCKING, EDIT),
     "value.unknown-choice": Kind(Severity.BLOCKING, EDIT),
+    "value.duplicate-id": Kind(
+        Severity.BLOCKING,
+        "the table has lost its primary key (the file was edited by hand): give each of these "
+        "rows an id of its own, or delete a copy that is a duplicate, in a copy of the file, "
+        "then run precheck again",
+    ),
     "value.unstorable-text": Kind(
         Severity.BLOCKING, f"{CLEAN} (it makes the text storable and logs the original bytes)"
     ),

@@ -33,7 +33,7 @@ from .legacy import LegacySource
 from .models import LedgerEntry
 from .outputs import LEDGER_FIELDS, Action, TableOutput
 from .specs import SPECS
-from .writers import CopyEncoder, CopyLayout
+from .writers import CopyEncoder, CopyLayout, values_refused_as_data_errors
 
 ROWS_PER_CHUNK = 10_000
 # Below this many rows a table is converted in-process: forking the workers
@@ -134,7 +134,10 @@ def _start_worker(source: LegacySource, layout: LegacyLayout, using: str) -> Non
 
 def _convert(task: ChunkTask) -> ConvertedChunk:
     assert _worker is not None, "a chunk converter runs in a started worker"
-    return _worker.convert(task)
+    # Here no Django cursor wraps psycopg's errors: they come back as Django's.
+    first, last = task.rowids
+    with values_refused_as_data_errors(f"{task.table} rows at rowids {first} to {last}"):
+        return _worker.convert(task)
 
 
 class _Worker:

@@ -33,15 +33,15 @@ from .legacy.source import DEFAULT_BATCH_SIZE
 from .legacy.stored_code import TRIGGER, of_kind, stored_code
 from .pairs import PairMatches, match_pair_rows
 from .rows import id_order
-from .specs import SPECS, TABLE_PAIRS, ColumnMap, TableSpec
+from .specs import SPECS, TABLE_PAIRS, ColumnMap, TablePair, TableSpec
 from .transforms import (
     GENDERS,
     PAYMENT_METHODS,
     LegacyValueError,
     is_legacy_bcrypt,
-    mailbox_key,
     payment_method,
 )
+from .twins import UNIQUE_RULES, UniqueRule, integer_range
 from .vouch import nothing, prefilter, vouch_of
 
 Check = Callable[[LegacySource, LegacyLayout], Iterator[Finding]]
@@ -417,24 +417,80 @@ def _rows_where(
         last_rowid = batch[-1][0]
 
 
-def check_duplicate_emails(source: LegacySource, layout: LegacyLayout) -> Iterator[Finding]:
-    if not (layout.has_column("trainers", "email") and layout.has_column("trainers", "username")):
-        return
-    accounts: dict[str, list[tuple[Any, Any]]] = defaultdict(list)
-    for row_id, username, email in source.rows("trainers", ("id", "username", "email")):
-        if (mailbox := mailbox_key(email)) is not None:
-            accounts[mailbox].append((row_id, username))
-    for rows in accounts.values():
-        if len(rows) > 1:
-            usernames = ", ".join(str(username) for _, username in rows)
+def check_duplicate_ids(source: LegacySource, layout: LegacyLayout) -> Iterator[Finding]:
+    """Every legacy table's ids, one row each: the target keeps them (the ledger one
+    entry per table and id), and a table that lost its primary key may repeat one."""
+    for spec in _specs_present(layout):
+        if not layout.has_column(spec.table, "id") or _id_is_the_key(source, spec.table):
+            continue
+        # SQLite groups 1 and 1.0 together, as legacy_id reads them; any other
+        # type of id is the converter's to refuse.
+        repeated = source.query(
+            f"SELECT id, count(*) FROM {quote_identifier(spec.table)} "
+            "WHERE typeof(id) IN ('integer', 'real') GROUP BY id HAVING count(*) > 1 ORDER BY id"
+        )
+        if repeated:
+            (first, rows), *_ = repeated
             yield finding(
-                "trainers.duplicate-email",
-                f"trainers {usernames} share one e-mail address; the target needs one each",
-                table="trainers",
-                column="email",
-                row_ids=[row_id for row_id, _ in rows],
-                details={"usernames": [username for _, username in rows]},
+                "value.duplicate-id",
+                f"{spec.table}: {len(repeated)} id(s) held by more than one row "
+                f"(id {first}: {rows} rows); each row needs an id of its own",
+                table=spec.table,
+                column="id",
+                row_ids=[row_id for row_id, _ in repeated],
+                row_count=sum(rows for _, rows in repeated),
             )
+
+
+def _id_is_the_key(source: LegacySource, table: str) -> bool:
+    """Whether the table's primary key is its id alone, which SQLite keeps unique."""
+    keys = [column.name for column in source.columns(table) if column.primary_key]
+    return keys == ["id"]
+
+
+def check_unique_values(source: LegacySource, layout: LegacyLayout) -> Iterator[Finding]:
+    """Each unique rule of the target (twins.UNIQUE_RULES), on the values the import
+    would write: the legacy rows converted as it converts them, compared as the
+    target compares them. A value the converter refuses is check_values' finding."""
+    for rule in UNIQUE_RULES:
+        yield from _check_unique_rule(source, layout, rule)
+
+
+def _check_unique_rule(
+    source: LegacySource, layout: LegacyLayout, rule: UniqueRule
+) -> Iterator[Finding]:
+    for spec in _specs_present(layout):
+        column = next((c for c in spec.columns if c.field == rule.field), None)
+        if spec.model != rule.model or column is None:
+            continue
+        if not layout.has_column(spec.table, column.column):
+            continue
+        # Trainers are named by username, which people know them by; other rows by id.
+        named_by = "username" if layout.has_column(spec.table, "username") else "id"
+        sharing: dict[Any, list[tuple[Any, Any]]] = defaultdict(list)
+        for row_id, name, raw in source.rows(spec.table, ("id", named_by, column.column)):
+            try:
+                key = rule.key(column.convert(raw))
+            except LegacyValueError:
+                continue
+            if key is not None:
+                sharing[key].append((row_id, name))
+        what = _SHARED.get(rule.field, f"{rule.field} value")
+        for rows in sharing.values():
+            if len(rows) < 2:
+                continue
+            names = ", ".join(str(name) for _, name in rows)
+            yield finding(
+                rule.code,
+                f"{spec.table} {names} share one {what}; the target needs one each",
+                table=spec.table,
+                column=column.column,
+                row_ids=[row_id for row_id, _ in rows],
+                details={f"{named_by}s": [name for _, name in rows]},
+            )
+
+
+_SHARED = {"email": "e-mail address", "username": "username"}
 
 
 def check_passwords(source: LegacySource, layout: LegacyLayout) -> Iterator[Finding]:
@@ -480,6 +536,7 @@ def check_table_pairs(
             details={"colliding_ids": colliding},
         )
         matches = match_pair_rows(source.query, layout, pair)
+        yield from _room_for_renumbered_ids(source, pair, matches)
         if matches is None:
             continue
         if matched is not None:
@@ -502,6 +559,38 @@ def check_table_pairs(
                 row_ids=list(matches.conflicts),
                 details={"pairs": [list(p) for p in list(matches.conflicts.items())[:20]]},
             )
+
+
+def _room_for_renumbered_ids(
+    source: LegacySource, pair: TablePair, matches: PairMatches | None
+) -> Iterator[Finding]:
+    """The old table's rows, numbered after the new table's highest id (but its rows'
+    twins, merged into them), within the ids the target's key holds."""
+    from django.apps import apps
+
+    new = quote_identifier(pair.new)
+    # As the importer finds it; an id that is not a number is check_values' to refuse.
+    ((highest,),) = source.query(f"SELECT max(id) FROM {new}")
+    numbered = source.count(pair.old) - (len(matches.duplicates) if matches else 0)
+    largest = integer_range(apps.get_model(SPECS[pair.new].model)._meta.pk)[1]
+    if not isinstance(highest, int | float) or highest + numbered <= largest:
+        return
+    # The new table's rows whose ids leave too little room: the ones to renumber.
+    crowding = _ids(
+        source,
+        f"SELECT id FROM {new} WHERE typeof(id) IN ('integer', 'real') "
+        f"AND id > {int(largest - numbered)} ORDER BY id",
+    )
+    yield finding(
+        "pairs.no-room-for-ids",
+        f"{pair.old}'s {numbered} row(s) get ids after {pair.new}'s highest, {int(highest)}, "
+        f"and the target's ids end at {largest}: {len(crowding)} row(s) of {pair.new} "
+        "have ids too high to leave room",
+        table=pair.new,
+        column="id",
+        row_ids=crowding,
+        details={"highest_id": int(highest), "renumbered_rows": numbered, "largest_id": largest},
+    )
 
 
 def check_references(source: LegacySource, layout: LegacyLayout) -> Iterator[Finding]:
@@ -695,7 +784,8 @@ CHECKS: tuple[Check, ...] = (
     check_schema,
     check_triggers,
     check_values,
-    check_duplicate_emails,
+    check_duplicate_ids,
+    check_unique_values,
     check_passwords,
     check_table_pairs,
     check_references,

@@ -3,7 +3,10 @@
 Every table and column of the newest legacy schema must be mapped by a spec,
 and every mapped field must exist on its model: a column added to schema.sql
 without a home, or a renamed model field, fails `manage.py check` (and so
-every command) loudly instead of losing data quietly.
+every command) loudly instead of losing data quietly. And every rule a target
+model enforces must have its twin in precheck (twins.py): a constraint added
+to a model without one fails the same way, instead of a file precheck passed
+failing the import.
 """
 
 from django.apps import apps
@@ -70,3 +73,12 @@ def specs_cover_legacy_schema(app_configs=None, **kwargs) -> list[checks.CheckMe
                     )
                 )
     return errors
+
+
+@checks.register()
+def target_rules_have_precheck_twins(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """Every rule the target holds its rows to is enforced by precheck first (twins.py):
+    a rule added to a model without one fails here, saying what to add."""
+    from .twins import untwinned_rules
+
+    return [checks.Error(problem, id="migration.E010") for problem in untwinned_rules()]

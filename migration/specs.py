@@ -16,6 +16,7 @@ from typing import Any
 
 from . import transforms as t
 from . import vouch as sql
+from .domains import Domain, one_of, returns
 from .vouch import vouched
 
 
@@ -127,11 +128,13 @@ NAME_PART_LENGTH = 150  # Django's first_name and last_name
 
 
 # A name of at most 150 characters has no longer part.
+@returns(Domain("text", max_length=NAME_PART_LENGTH))
 @vouched(sql.plain_text(NAME_PART_LENGTH))
 def first_name(raw: Any) -> str:
     return _name_part(t.split_name(t.text()(raw))[0])
 
 
+@returns(Domain("text", max_length=NAME_PART_LENGTH))
 @vouched(sql.plain_text(NAME_PART_LENGTH))
 def last_name(raw: Any) -> str:
     return _name_part(t.split_name(t.text()(raw))[1])
@@ -146,6 +149,7 @@ def _name_part(part: str) -> str:
     return part
 
 
+@returns(one_of("text", ("inclusive",), nullable=True))
 @vouched(sql.or_nothing(sql.one_of_words("inclusive")))
 def fee_method(raw: Any) -> str | None:
     if raw is None or raw == "" or raw == "inclusive":
@@ -153,6 +157,7 @@ def fee_method(raw: Any) -> str | None:
     raise t.LegacyValueError(t.ValueProblem.UNKNOWN_CHOICE, f"{raw!r} is not 'inclusive'")
 
 
+@returns(t.RATE)
 @vouched(t.KNOWN_RATE)
 def required_rate(raw: Any):
     value = t.rate(raw)

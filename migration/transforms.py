@@ -5,7 +5,10 @@ the target value, or raises `LegacyValueError` saying what is wrong with it.
 Precheck runs the very same converters over every value, so a file that
 precheck passes is a file the importer can read. Each converter that can is
 `@vouched` by an SQL predicate (see vouch.py): SQLite scans for the values it
-cannot vouch for, and only those reach the converter during precheck.
+cannot vouch for, and only those reach the converter during precheck. Each
+declares what it returns (`@returns`, see domains.py), so that the target's
+rules can be checked against it (twins.py): a converter refuses what the
+column it fills cannot hold.
 """
 
 from __future__ import annotations
@@ -14,8 +17,9 @@ import json
 import math
 import re
 import sys
+import unicodedata
 from collections.abc import Callable
-from datetime import date, datetime, time, tzinfo
+from datetime import UTC, date, datetime, time, tzinfo
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from functools import cache, lru_cache
@@ -26,6 +30,7 @@ from django.conf import settings
 from django.contrib.auth.hashers import make_password
 
 from . import vouch as sql
+from .domains import Domain, one_of, returns
 from .vouch import vouched
 
 Converter = Callable[[Any], Any]
@@ -109,6 +114,7 @@ def text(max_length: int | None = None) -> Converter:
     """Required text: NULL or empty is a missing value."""
     longest = max_length if max_length is not None else math.inf
 
+    @returns(Domain("text", max_length=max_length))
     @vouched(sql.plain_text(max_length))
     def convert(raw: Any) -> str:
         # Text that fits, as nearly all is, in one test (a chain's file has
@@ -132,6 +138,7 @@ def optional_text(max_length: int | None = None) -> Converter:
     required = text(max_length)
     longest = max_length if max_length is not None else math.inf
 
+    @returns(Domain("text", nullable=True, max_length=max_length))
     @vouched(sql.or_nothing(sql.plain_text(max_length)))
     def convert(raw: Any) -> str | None:
         if raw is None or raw == "":
@@ -143,6 +150,7 @@ def optional_text(max_length: int | None = None) -> Converter:
     return convert
 
 
+@returns(Domain("text", nullable=True))
 @vouched(sql.or_nothing(sql.plain_text()))
 def verbatim_text(raw: Any) -> str | None:
     """Text kept exactly as typed, '' included (only NULL stays NULL)."""
@@ -179,6 +187,7 @@ def integer(
 ) -> Converter:
     whole = sql.whole_number(minimum, maximum)
 
+    @returns(Domain("integer", nullable=not required, minimum=minimum, maximum=maximum))
     @vouched(whole if required else sql.or_nothing(whole))
     @repeating
     def convert(raw: Any) -> int | None:
@@ -199,6 +208,7 @@ def real(
     low = minimum if minimum is not None else -sys.float_info.max
     high = maximum if maximum is not None else sys.float_info.max
 
+    @returns(Domain("float", nullable=not required, minimum=minimum, maximum=maximum))
     @vouched(finite if required else sql.or_nothing(finite))
     def convert(raw: Any) -> float | None:
         if type(raw) is float and low <= raw <= high:
@@ -217,9 +227,12 @@ def real(
     return convert
 
 
+# The target's ids are bigint (DEFAULT_AUTO_FIELD): twins.py holds the two together.
 MAX_ID = 2**63 - 1
+LEGACY_ID = Domain("integer", minimum=1, maximum=MAX_ID)
 
 
+@returns(LEGACY_ID)
 @vouched(sql.whole_number(1, None))
 def legacy_id(raw: Any) -> int:
     """A row id, or a reference to one."""
@@ -231,6 +244,7 @@ def legacy_id(raw: Any) -> int:
     return _check_range(_as_integer(raw), 1, MAX_ID)
 
 
+@returns(LEGACY_ID.or_none())
 @vouched(sql.or_nothing(sql.whole_number(1, None)))
 def optional_legacy_id(raw: Any) -> int | None:
     if raw is None or raw == "":
@@ -243,6 +257,15 @@ def won(minimum: int | None = 0, *, required: bool = True) -> Converter:
     maximum = MAX_WON
     whole = sql.whole_number(minimum, maximum)
 
+    @returns(
+        Domain(
+            "decimal",
+            nullable=not required,
+            minimum=minimum,
+            maximum=maximum,
+            decimal_places=0,
+        )
+    )
     @vouched(whole if required else sql.or_nothing(whole))
     @repeating
     def convert(raw: Any) -> Decimal | None:
@@ -262,8 +285,16 @@ def won(minimum: int | None = 0, *, required: bool = True) -> Converter:
 # The rates the app recorded: vouched for as exactly the doubles Python reads as these.
 KNOWN_RATES = (0.1, 0.035)
 KNOWN_RATE = sql.one_of_reals(*KNOWN_RATES)
+RATE_PLACES = 4
+RATE = Domain(
+    "decimal",
+    minimum=Decimal(0),
+    maximum=1 - Decimal(1).scaleb(-RATE_PLACES),
+    decimal_places=RATE_PLACES,
+)
 
 
+@returns(RATE.or_none())
 @vouched(sql.or_nothing(KNOWN_RATE))
 def rate(raw: Any) -> Decimal | None:
     """A fee rate such as 0.035: read from its shortest decimal form, so 0.035 stays 0.035."""
@@ -284,11 +315,14 @@ def _rate_of(raw: int | float | str) -> Decimal:
         raise _wrong_type(raw, "a rate") from None
     if not value.is_finite() or not 0 <= value < 1:
         raise LegacyValueError(ValueProblem.OUT_OF_RANGE, f"{raw} is not a rate between 0 and 1")
-    if value != value.quantize(Decimal("0.0001")):
-        raise LegacyValueError(ValueProblem.OUT_OF_RANGE, f"{raw} has more than 4 decimal places")
+    if value != value.quantize(Decimal(1).scaleb(-RATE_PLACES)):
+        raise LegacyValueError(
+            ValueProblem.OUT_OF_RANGE, f"{raw} has more than {RATE_PLACES} decimal places"
+        )
     return value
 
 
+@returns(one_of("boolean", (True, False)))
 @vouched(sql.one_of_integers(0, 1))
 def boolean(raw: Any) -> bool:
     if raw in (0, 1) and not isinstance(raw, float | str):
@@ -315,6 +349,7 @@ def legacy_time_zone() -> tzinfo:
     return ZoneInfo(settings.LEGACY_TIME_ZONE)
 
 
+@returns(Domain("date"))
 @vouched(sql.iso_date)
 @repeating
 def plain_date(raw: Any) -> date:
@@ -330,6 +365,7 @@ def plain_date(raw: Any) -> date:
         raise LegacyValueError(ValueProblem.UNREADABLE, f"{raw!r} is not a real date") from None
 
 
+@returns(Domain("time", nullable=True))
 @vouched(sql.or_nothing(sql.time_of_day))
 def time_of_day(raw: Any) -> time | None:
     """A time of day such as '10:00:25.813560': microseconds kept."""
@@ -343,6 +379,7 @@ def time_of_day(raw: Any) -> time | None:
         raise LegacyValueError(ValueProblem.UNREADABLE, f"{raw!r} is not a time of day") from None
 
 
+@returns(Domain("moment", nullable=True))
 @vouched(sql.or_nothing(sql.timestamp))
 def legacy_timestamp(raw: Any, legacy_tz: tzinfo | None = None) -> datetime | None:
     """A moment, made time-zone aware by how it was written.
@@ -367,12 +404,27 @@ def legacy_timestamp(raw: Any, legacy_tz: tzinfo | None = None) -> datetime | No
         moment = datetime.fromisoformat(raw + "+00:00" if sqlite_shaped else _read_whole(raw))
     except ValueError:
         raise LegacyValueError(ValueProblem.UNREADABLE, f"{raw!r} is not a date and time") from None
-    if moment.tzinfo is not None:
-        return moment
-    # combine(), not replace(tzinfo=): the same moment, in a quarter of the time.
-    return datetime.combine(moment.date(), moment.time(), legacy_tz or legacy_time_zone())
+    if moment.tzinfo is None:
+        # combine(), not replace(tzinfo=): the same moment, in a quarter of the time.
+        moment = datetime.combine(moment.date(), moment.time(), legacy_tz or legacy_time_zone())
+    if not 1 < moment.year < 9999:  # no offset moves a moment further than a day
+        _readable_in_utc(raw, moment)
+    return moment
 
 
+def _readable_in_utc(raw: str, moment: datetime) -> None:
+    """The target keeps a moment as UTC, and PostgreSQL keeps years Python has no
+    datetime for: a moment is stored only if its UTC time reads back (years 1 to 9999)."""
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:
+        raise LegacyValueError(
+            ValueProblem.OUT_OF_RANGE,
+            f"{raw!r} is outside years 1 to 9999 in UTC, where the target reads moments back",
+        ) from None
+
+
+@returns(Domain("moment"))
 @vouched(sql.timestamp)
 def required_timestamp(raw: Any) -> datetime:
     moment = legacy_timestamp(raw)
@@ -386,6 +438,7 @@ def required_timestamp(raw: Any) -> datetime:
 GENDERS = {"남성": "male", "여성": "female", "male": "male", "female": "female"}
 
 
+@returns(one_of("text", GENDERS.values()))
 @vouched(sql.one_of_words(*GENDERS))
 def gender(raw: Any) -> str:
     if raw is None or raw == "":
@@ -414,6 +467,7 @@ PAYMENT_METHODS = {
 }
 
 
+@returns(one_of("text", (*PAYMENT_METHODS.values(), "other"), nullable=True))
 @vouched(sql.or_nothing(sql.any_text))  # any other text is 'other'
 @repeating
 def payment_method(raw: Any) -> str | None:
@@ -428,6 +482,7 @@ def payment_method(raw: Any) -> str | None:
 SESSION_STATUSES = ("scheduled", "completed", "cancelled")
 
 
+@returns(one_of("text", SESSION_STATUSES))
 @vouched(sql.one_of_words(*SESSION_STATUSES))
 def session_status(raw: Any) -> str:
     if raw in SESSION_STATUSES:
@@ -439,6 +494,72 @@ def session_status(raw: Any) -> str:
     )
 
 
+# A JSON value passes through PostgreSQL's JSON parser, which takes no NaN or
+# Infinity and no string holding NUL or half a surrogate pair; through Python's
+# json, both ways (the import writes it, verify_import reads it back); and
+# through orjson, which fingerprints it and takes 64-bit integers only, and
+# 254 levels of nesting with the row around it. And PostgreSQL keeps a JSON
+# number as numeric, which gives a float written with an exponent back as an
+# integer: 1e+23 comes back as 100000000000000000000000, not as the float.
+# json_object takes only what comes through all of them unchanged.
+MAX_JSON_DEPTH = 200
+JSON_INTEGERS = (-(2**63), 2**64 - 1)
+JSON_FLOAT_LIMIT = 1e16  # from here on, repr() writes a float with an exponent
+
+
+def _json_constant(name: str) -> Any:
+    raise LegacyValueError(ValueProblem.UNREADABLE, f"not valid JSON ({name} is not a number)")
+
+
+def _json_integer(digits: str) -> int:
+    low, high = JSON_INTEGERS
+    # Told by its length first: int() refuses more than 4,300 digits itself.
+    if len(digits) > len(str(low)) or not low <= (value := int(digits)) <= high:
+        shown = digits if len(digits) <= 30 else f"an integer of {len(digits)} digits"
+        raise LegacyValueError(
+            ValueProblem.OUT_OF_RANGE, f"JSON holds {shown}, beyond the 64 bits the import takes"
+        )
+    return value
+
+
+def _json_float(digits: str) -> float:
+    value = float(digits)
+    if not abs(value) < JSON_FLOAT_LIMIT:
+        shown = digits if len(digits) <= 30 else f"a number of {len(digits)} characters"
+        raise LegacyValueError(
+            ValueProblem.OUT_OF_RANGE,
+            f"JSON holds {shown}, which the target would not give back as the same number",
+        )
+    return value
+
+
+def _check_json_value(value: Any) -> None:
+    """Every string in `value` storable, and no container nested past MAX_JSON_DEPTH
+    (walked without recursion: a value may be deeper than Python's stack)."""
+    pending = [(value, 0)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, str):
+            if not is_storable(item):
+                raise LegacyValueError(
+                    ValueProblem.OUT_OF_RANGE,
+                    "JSON holds a string with NUL or half a surrogate pair, which "
+                    "PostgreSQL's JSON cannot hold",
+                )
+        elif isinstance(item, dict | list):
+            if depth == MAX_JSON_DEPTH:
+                raise _too_deep()
+            items = [*item.keys(), *item.values()] if isinstance(item, dict) else item
+            pending.extend((inner, depth + 1) for inner in items)
+
+
+def _too_deep() -> LegacyValueError:
+    return LegacyValueError(
+        ValueProblem.OUT_OF_RANGE, f"JSON nested deeper than {MAX_JSON_DEPTH} levels"
+    )
+
+
+@returns(Domain("json", nullable=True))
 @vouched(sql.nothing)  # SQLite's JSON is not Python's: only Python judges JSON text
 def json_object(raw: Any) -> Any:
     if raw is None or raw == "":
@@ -446,19 +567,44 @@ def json_object(raw: Any) -> Any:
     if not isinstance(raw, str):
         raise _wrong_type(raw, "JSON text")
     try:
-        return json.loads(storable_text(raw))
+        value = json.loads(
+            storable_text(raw),
+            parse_constant=_json_constant,
+            parse_int=_json_integer,
+            parse_float=_json_float,
+        )
     except json.JSONDecodeError as error:
         raise LegacyValueError(ValueProblem.UNREADABLE, f"not valid JSON ({error.msg})") from None
+    except RecursionError:
+        raise _too_deep() from None  # deeper than Python's stack, so deeper than the limit
+    _check_json_value(value)
+    return value
 
 
 # --- trainers -------------------------------------------------------------
 
 
+# The dot above an i (or j), when a combining mark of its own: see mailbox_key.
+_DOT_ABOVE_AN_I = re.compile("([ij][\u0300-\u036f]*?)\u0307")
+
+
 def mailbox_key(address: Any) -> str | None:
-    """An e-mail address as a mailbox: case and surrounding spaces make no other one."""
-    if isinstance(address, str) and address.strip():
-        return address.strip().casefold()
-    return None
+    """An e-mail address as a mailbox: case and surrounding spaces make no other one.
+
+    The twin of the target's rule (accounts_user_email_unique_ci: lower(email)
+    unique, but for ''), and so at least as strict: two addresses lower() makes
+    equal must have one key. lower() is the database's, in its locale, so the
+    key is coarser than each: Unicode's caseless match (casefold, between
+    canonical decompositions), with the Turkish and Lithuanian i's made one
+    (glibc lowers 'İ' to 'i', ICU to 'i' and a combining dot; Turkish lowers
+    'I' to 'ı'). Spaces around it make no other mailbox either, so an address
+    of spaces alone has a key of its own: '' (only '' itself has none).
+    """
+    if not isinstance(address, str) or address == "":
+        return None
+    decomposed = unicodedata.normalize("NFD", address.strip())
+    folded = unicodedata.normalize("NFD", decomposed.casefold()).replace("ı", "i")
+    return _DOT_ABOVE_AN_I.sub(r"\1", folded)
 
 
 LEGACY_BCRYPT = re.compile(r"\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}")
@@ -469,6 +615,11 @@ def is_legacy_bcrypt(raw: Any) -> bool:
     return isinstance(raw, str) and LEGACY_BCRYPT.fullmatch(raw) is not None
 
 
+# 'legacy_bcrypt$' and a 60-character hash; make_password(None) is shorter.
+DJANGO_PASSWORD_LENGTH = len(LEGACY_BCRYPT_ALGORITHM) + 1 + 60
+
+
+@returns(Domain("text", max_length=DJANGO_PASSWORD_LENGTH))
 @vouched(sql.anything)
 def django_password(raw: Any) -> str:
     """The legacy hash in a form Django's hashers check; any other hash cannot be

@@ -946,7 +946,8 @@ def sequences(using: str) -> CheckOutcome:
             (sequence,) = cursor.fetchone()
             cursor.execute(
                 f"SELECT (SELECT coalesce(max({quote(column)}), 0) FROM {quote(table)}), "
-                f"last_value + is_called::int FROM {sequence}"
+                # numeric: a sequence at bigint's last id has its next beyond bigint.
+                f"last_value::numeric + is_called::int FROM {sequence}"
             )
             highest, next_value = cursor.fetchone()
             if next_value <= highest:

@@ -278,7 +278,8 @@ def _whole_moment(x: str) -> str:
 
 
 def timestamp(x: str) -> str:
-    """SQLite's 'YYYY-MM-DD HH:MM:SS', and the app's isoformat shapes (a 'T', a fraction)."""
+    """SQLite's 'YYYY-MM-DD HH:MM:SS', and the app's isoformat shapes (a 'T', a fraction),
+    in years whose every moment is one in UTC too (see transforms.legacy_timestamp)."""
     return _all(
         _any(
             _whole_moment(x),
@@ -289,7 +290,9 @@ def timestamp(x: str) -> str:
                 _whole_moment(f"substr({x}, 1, 19)"),
             ),
         ),
-        f"substr({x}, 1, 4) >= '0001'",  # Python has no year 0
+        # Python has no year 0 nor 10000, and a local time early in year 1 or
+        # late in 9999 may be one of them in UTC.
+        f"substr({x}, 1, 4) BETWEEN '0002' AND '9998'",
     )
 
 

@@ -26,7 +26,8 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 import orjson
-from django.db import connections, models
+import psycopg
+from django.db import DataError, connections, models
 from django.db.models import Model
 from django.db.models.fields import AutoFieldMixin
 from psycopg import Copy
@@ -45,6 +46,27 @@ class RowWriter(Protocol):
     def check_keys_left(self, model: type[Model]) -> None: ...
 
     def insert(self, model: type[Model], fields: Sequence[str], rows: Iterable[tuple]) -> None: ...
+
+
+# What encoding a value for its column raises when the column cannot hold it: an
+# int past bigint's (OverflowError), text a driver will not send (ValueError:
+# UnicodeEncodeError), and psycopg's own refusals where no Django cursor
+# wraps them (a worker process encodes COPY's bytes by itself).
+ENCODING_ERRORS = (OverflowError, ValueError, psycopg.Error)
+
+
+@contextmanager
+def values_refused_as_data_errors(
+    what: str = "", errors: tuple[type[Exception], ...] = ENCODING_ERRORS
+) -> Iterator[None]:
+    """A value its column cannot hold raised as Django's DataError, as one the database
+    refuses is: the import stops the table by name, in one line, wherever it was
+    encoded. `what` says which rows, where the caller does not."""
+    try:
+        yield
+    except errors as error:
+        where = f"{what}: " if what else ""
+        raise DataError(f"{where}a value its column cannot hold ({error})") from error
 
 
 def writer_for(using: str) -> RowWriter:
@@ -80,7 +102,8 @@ class BulkCreateWriter:
             )
             for row in rows
         ]
-        model.objects.using(self.using).bulk_create(objects)
+        with values_refused_as_data_errors(errors=(OverflowError, ValueError)):
+            model.objects.using(self.using).bulk_create(objects)
 
 
 def _is_json_text(model: type[Model], name: str) -> bool:
@@ -199,11 +222,13 @@ class CopyWriter:
 
     @contextmanager
     def _copying(self, layout: CopyLayout) -> Iterator[Any]:
-        # psycopg's errors, raised past Django's cursor, become Django's as any other would.
+        # psycopg's errors, raised past Django's cursor, become Django's as any other
+        # would; so do the errors of a value psycopg cannot encode for its column.
         with (
             self.connection.wrap_database_errors,
             self.connection.cursor() as cursor,
             cursor.cursor.copy(layout.statement) as copy,
+            values_refused_as_data_errors(errors=(OverflowError, ValueError)),
         ):
             yield copy
 

@@ -43,6 +43,24 @@ class LegacyFile:
         self.connection.commit()
         return cursor.lastrowid
 
+    def without_keys(self, table: str) -> None:
+        """The table as a hand-edited file may hold it: its columns and defaults, rows
+        and name as they were, but no primary key and no UNIQUE, so that its ids and
+        usernames may repeat."""
+        (sql,) = self.connection.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+        ).fetchone()
+        loose = (
+            sql.replace(f"CREATE TABLE {table} ", f'CREATE TABLE "{table}_loose" ', 1)
+            .replace(" PRIMARY KEY AUTOINCREMENT", "")
+            .replace(" UNIQUE", "")
+        )
+        self.connection.executescript(
+            f'{loose}; INSERT INTO "{table}_loose" SELECT * FROM "{table}"; '
+            f'DROP TABLE "{table}"; ALTER TABLE "{table}_loose" RENAME TO "{table}";'
+        )
+        self.connection.commit()
+
     def close(self) -> Path:
         self.connection.close()
         return self.path
@@ -230,6 +248,24 @@ class LegacyFile:
                 "overhead_squat_score": 2,
                 "single_leg_balance_left_eyes_open": 12.37,
                 "overall_score": 71.5,
+                "created_at": UTC_STAMP,
+                **values,
+            },
+        )
+
+    def fee_audit(self, package_id: int | None, **values: Any) -> int:
+        return self.insert(
+            "fee_audit_log",
+            **{
+                "package_id": package_id,
+                "calculation_type": "package",
+                "gross_amount": 300000,
+                "vat_amount": 27273,
+                "card_fee_amount": 10500,
+                "net_amount": 262227,
+                "vat_rate": 0.1,
+                "card_fee_rate": 0.035,
+                "calculation_details": '{"rule": "inclusive"}',
                 "created_at": UTC_STAMP,
                 **values,
             },

@@ -345,6 +345,20 @@ def add_row(legacy_file: LegacyFile, ids: dict[str, int], table: str, values: di
         pytest.param(
             "clients", "name", {"name": "Kim\x00Min"}, "value.unstorable-text", id="nul-in-name"
         ),
+        pytest.param(
+            "clients",
+            "created_at",
+            {"created_at": "0001-01-01 00:00:00.5"},  # Seoul time, so year 0 in UTC
+            "value.out-of-range",
+            id="moment-before-year-1-in-utc",
+        ),
+        pytest.param(
+            "sessions",
+            "completed_at",
+            {"completed_at": "9999-12-31T23:59:59-01:00"},
+            "value.out-of-range",
+            id="moment-after-year-9999-in-utc",
+        ),
     ],
 )
 def test_bad_value_is_blocking(legacy_file, studio, table, column, values, code):
@@ -353,6 +367,34 @@ def test_bad_value_is_blocking(legacy_file, studio, table, column, values, code)
     item = the(report, code)
     assert (item.severity, item.table, item.column) == (Severity.BLOCKING, table, column)
     assert (item.row_ids, item.row_count) == ((bad,), 1)
+    assert problems(report) == [code]
+
+
+@pytest.mark.parametrize(
+    ("details", "code", "said"),
+    [
+        pytest.param('{"fee": NaN}', "value.unreadable-value", "NaN", id="nan"),
+        pytest.param("[-Infinity]", "value.unreadable-value", "Infinity", id="infinity"),
+        pytest.param("[1e400]", "value.out-of-range", "1e400", id="a-float-past-doubles"),
+        pytest.param("[1e+23]", "value.out-of-range", "1e+23", id="a-float-read-back-as-int"),
+        pytest.param("[18446744073709551616]", "value.out-of-range", "64 bits", id="int-2**64"),
+        pytest.param('{"k": "\\u0000"}', "value.out-of-range", "NUL", id="escaped-nul"),
+        pytest.param('["\\udc80"]', "value.out-of-range", "surrogate", id="lone-surrogate"),
+        pytest.param("[" * 201 + "]" * 201, "value.out-of-range", "200 levels", id="201-deep"),
+        # Deeper than Python's own stack: one line, not a RecursionError.
+        pytest.param("[" * 50_000 + "]" * 50_000, "value.out-of-range", "200", id="50000-deep"),
+    ],
+)
+def test_json_the_target_cannot_take_is_blocking(legacy_file, studio, details, code, said):
+    bad = legacy_file.fee_audit(studio["package"], calculation_details=details)
+    report = precheck(legacy_file)
+    item = the(report, code)
+    assert (item.table, item.column, item.row_ids) == (
+        "fee_audit_log",
+        "calculation_details",
+        (bad,),
+    )
+    assert said in item.summary
     assert problems(report) == [code]
 
 
@@ -399,6 +441,60 @@ def test_emails_differing_in_case_and_spaces_are_duplicates(legacy_file):
     assert item.details["usernames"] == ["criminal", "jaesun9090"]
     assert "criminal" in item.summary and "jaesun9090" in item.summary
     assert problems(report) == ["trainers.duplicate-email"]
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        pytest.param("İ@x.com", "i@x.com", id="dotted-capital-i-as-glibc-lowers-it"),
+        pytest.param("İ@x.com", "i\u0307@x.com", id="dotted-capital-i-as-icu-lowers-it"),
+        pytest.param("I@x.com", "ı@x.com", id="dotless-i-as-turkish-lowers-capital-i"),
+        pytest.param("Ì@x.com", "i\u0307\u0300@x.com", id="i-grave-as-lithuanian-lowers-it"),
+        pytest.param(" ", "  ", id="spaces-alone"),
+    ],
+)
+def test_emails_the_targets_lower_may_make_one_are_duplicates(legacy_file, first, second):
+    # The target's rule is lower(email) unique: precheck must be at least as strict.
+    ids = [legacy_file.trainer(email=first), legacy_file.trainer(email=second)]
+    legacy_file.execute("UPDATE trainers SET password_hash = ?", (BCRYPT,))
+    report = precheck(legacy_file)
+    assert the(report, "trainers.duplicate-email").row_ids == tuple(ids)
+    assert problems(report) == ["trainers.duplicate-email"]
+
+
+def test_usernames_in_a_table_that_lost_its_keys_may_repeat(legacy_file):
+    legacy_file.without_keys("trainers")
+    # No key: each id given. The target tells case apart, as the app did.
+    first, _, second = (
+        legacy_file.trainer(id=n, username=name)
+        for n, name in enumerate(("minji", "Minji", "minji"), 1)
+    )
+    legacy_file.execute("UPDATE trainers SET password_hash = ?", (BCRYPT,))
+    report = precheck(legacy_file)
+    item = the(report, "trainers.duplicate-username")
+    assert (item.severity, item.table, item.column) == (Severity.BLOCKING, "trainers", "username")
+    assert item.row_ids == (first, second)
+    assert item.details["usernames"] == ["minji", "minji"]
+    assert problems(report) == ["trainers.duplicate-username"]
+
+
+def test_ids_in_a_table_that_lost_its_keys_may_repeat(legacy_file, studio):
+    legacy_file.without_keys("clients")
+    legacy_file.client(studio["trainer"], id=studio["client"] + 0.0)  # 1.0 is id 1 too
+    legacy_file.client(studio["trainer"], id=7)
+    legacy_file.client(studio["trainer"], id=7)
+    legacy_file.client(studio["trainer"], id=8)
+    report = precheck(legacy_file)
+    item = the(report, "value.duplicate-id")
+    assert (item.severity, item.table, item.column) == (Severity.BLOCKING, "clients", "id")
+    assert (item.row_ids, item.row_count) == ((studio["client"], 7), 4)
+    assert problems(report) == ["value.duplicate-id"]
+
+
+def test_ids_kept_unique_by_the_table_are_not_looked_at_again(legacy_file, studio):
+    legacy_file.without_keys("clients")
+    legacy_file.execute("CREATE UNIQUE INDEX one_client_an_id ON clients (id)")
+    assert "value.duplicate-id" not in problems(precheck(legacy_file))
 
 
 def test_non_bcrypt_password_is_a_warning(legacy_file, studio):
@@ -578,6 +674,27 @@ def test_pair_matching_agrees_with_the_row_by_row_rule(tmp_path, seed):
             rows[pair.old], rows[pair.new], pair
         )
     connection.close()
+
+
+def test_old_rows_numbered_past_the_targets_largest_id_have_no_room(legacy_file, studio):
+    # training_sessions' rows get ids after sessions' highest: 2**63 - 1 leaves none.
+    top = 2**63 - 1
+    legacy_file.execute("UPDATE sessions SET id = ?", (top,))
+    legacy_file.training_session(studio["client"], studio["package"], studio["trainer"])
+    report = precheck(legacy_file)
+    item = the(report, "pairs.no-room-for-ids")
+    assert (item.severity, item.table, item.row_ids) == (Severity.BLOCKING, "sessions", (top,))
+    assert item.details == {"highest_id": top, "renumbered_rows": 1, "largest_id": top}
+    assert problems(report) == ["pairs.no-room-for-ids"]
+
+
+def test_old_rows_that_just_fit_below_the_largest_id_have_room(legacy_file, studio):
+    legacy_file.execute("UPDATE sessions SET id = ?", (2**63 - 3,))
+    for day in ("2024-01-01", "2024-01-02"):
+        legacy_file.training_session(
+            studio["client"], studio["package"], studio["trainer"], session_date=day
+        )
+    assert problems(precheck(legacy_file)) == []
 
 
 def test_the_report_hands_its_pair_matches_to_the_importer(legacy_file, studio):

@@ -347,3 +347,119 @@ def test_a_converter_that_remembers_values_tells_equal_values_of_other_types_apa
     for _ in range(2):
         with pytest.raises(LegacyValueError):
             t.plain_date("2024-02-30")
+
+
+class TestMomentsTheTargetReadsBack:
+    """The target keeps a moment as UTC, and reads back only years 1 to 9999 of it."""
+
+    @pytest.mark.parametrize(
+        "raw",
+        [
+            "0001-01-01 00:00:00.5",  # Seoul time in year 1: year 0 in UTC
+            "0001-01-01T08:00:00",
+            "0001-01-01T00:00:00+01:00",
+            "9999-12-31T23:59:59-01:00",
+            "9999-12-31 23:59:59.999999-00:01",
+        ],
+    )
+    def test_a_moment_outside_years_1_to_9999_in_utc(self, raw):
+        assert problem_of(t.legacy_timestamp, raw) is ValueProblem.OUT_OF_RANGE
+        assert problem_of(t.required_timestamp, raw) is ValueProblem.OUT_OF_RANGE
+
+    @pytest.mark.parametrize(
+        ("raw", "in_utc"),
+        [
+            ("0001-01-01 00:00:00", datetime(1, 1, 1, tzinfo=UTC)),  # SQLite's shape: UTC
+            ("0001-01-01 09:00:00.000000", datetime(1, 1, 1, 0, 32, 8, tzinfo=UTC)),
+            ("9999-12-31 23:59:59.999999", datetime(9999, 12, 31, 14, 59, 59, 999999, tzinfo=UTC)),
+            ("9999-12-31T23:59:59+00:00", datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)),
+        ],
+    )
+    def test_a_moment_at_the_edges_of_utcs_years(self, raw, in_utc):
+        # Seoul kept local mean time (+08:27:52) until 1908.
+        assert t.legacy_timestamp(raw).astimezone(UTC) == in_utc
+
+
+def nested_lists(depth: int) -> list:
+    value: list = []
+    for _ in range(depth - 1):
+        value = [value]
+    return value
+
+
+class TestJsonThatComesBackUnchanged:
+    """JSON goes through PostgreSQL, Python's json and orjson: it must come back as it went."""
+
+    @pytest.mark.parametrize(
+        ("raw", "problem"),
+        [
+            ('{"fee": NaN}', ValueProblem.UNREADABLE),
+            ("Infinity", ValueProblem.UNREADABLE),
+            ("[-Infinity]", ValueProblem.UNREADABLE),
+            ("[1e400]", ValueProblem.OUT_OF_RANGE),  # Python reads inf
+            ("[1e16]", ValueProblem.OUT_OF_RANGE),  # PostgreSQL gives 10000000000000000 back
+            ("[-1.5e300]", ValueProblem.OUT_OF_RANGE),
+            ("[18446744073709551616]", ValueProblem.OUT_OF_RANGE),  # 2**64: past orjson's
+            ("[-9223372036854775809]", ValueProblem.OUT_OF_RANGE),
+            ("[" + "9" * 5000 + "]", ValueProblem.OUT_OF_RANGE),  # past int()'s own limit
+            ('{"\\u0000": 1}', ValueProblem.OUT_OF_RANGE),
+            ('["a\\u0000b"]', ValueProblem.OUT_OF_RANGE),
+            ('["\\ud800"]', ValueProblem.OUT_OF_RANGE),
+            ('{"k": ["\\udfff"]}', ValueProblem.OUT_OF_RANGE),
+            ("[" * 201 + "]" * 201, ValueProblem.OUT_OF_RANGE),
+            ('{"a": ' * 201 + "1" + "}" * 201, ValueProblem.OUT_OF_RANGE),
+            ("[" * 100_000 + "]" * 100_000, ValueProblem.OUT_OF_RANGE),  # past Python's stack
+            ("{", ValueProblem.UNREADABLE),
+            ("not json", ValueProblem.UNREADABLE),
+        ],
+    )
+    def test_json_that_does_not_come_back_unchanged(self, raw, problem):
+        assert problem_of(t.json_object, raw) is problem
+
+    @pytest.mark.parametrize(
+        ("raw", "expected"),
+        [
+            ('{"gross": 300000, "rate": 0.035}', {"gross": 300000, "rate": 0.035}),
+            ("[18446744073709551615, -9223372036854775808]", [2**64 - 1, -(2**63)]),
+            ("[9999999999999998.0, -1e-300, 5e-324]", [9999999999999998.0, -1e-300, 5e-324]),
+            ('["\\ud83d\\ude00", "\\u00e9"]', ["😀", "é"]),  # a surrogate pair is one character
+            ("[" * 200 + "]" * 200, nested_lists(200)),
+            ("null", None),
+            ("", None),
+        ],
+    )
+    def test_json_that_comes_back_unchanged(self, raw, expected):
+        assert t.json_object(raw) == expected
+
+
+class TestMailboxKey:
+    """The twin of the target's lower(email) unique rule (tests/test_twins.py holds it to
+    PostgreSQL's own lower(), in each locale provider the server has)."""
+
+    @pytest.mark.parametrize(
+        ("first", "second"),
+        [
+            ("Kim@Example.com", " kim@example.com "),
+            ("STRASSE@x.com", "straße@x.com"),
+            ("İ@x.com", "i@x.com"),  # glibc lowers İ to i
+            ("İ@x.com", "i\u0307@x.com"),  # ICU lowers İ to i and a combining dot above
+            ("I@x.com", "ı@x.com"),  # Turkish lowers I to ı
+            ("Ì@x.com", "i\u0307\u0300@x.com"),  # Lithuanian keeps the dot under the accent
+            ("é@x.com", "e\u0301@x.com"),  # one character or two
+            (" ", "  "),
+        ],
+    )
+    def test_addresses_a_lower_may_make_one_share_a_key(self, first, second):
+        assert t.mailbox_key(first) == t.mailbox_key(second)
+
+    @pytest.mark.parametrize(
+        ("first", "second"),
+        [("kim@example.com", "kim2@example.com"), ("e@x.com", "é@x.com"), ("z@x.com", "ż@x.com")],
+    )
+    def test_other_mailboxes_keep_their_own_key(self, first, second):
+        assert t.mailbox_key(first) != t.mailbox_key(second)
+
+    def test_only_no_address_at_all_is_exempt_as_the_target_exempts_it(self):
+        assert t.mailbox_key("") is None
+        assert t.mailbox_key(None) is None
+        assert t.mailbox_key(" ") == ""
