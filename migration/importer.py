@@ -25,7 +25,7 @@ from bisect import bisect_right
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -844,32 +844,34 @@ def _import_tables(
     specs = [spec for spec in IMPORT_ORDER if layout.has_table(spec.table)]
     spec_after = dict(pairwise(specs))
     try:
-        upcoming: TableImport | None = None
-        for model_specs in _by_model(specs):
-            # One transaction per target table: an old table merged into its new
-            # one's model goes in with it, and its keys are checked once for both.
-            _mark(run, using, stopped_at_table=model_specs[0].table)
-            started = time.monotonic()
-            with (
-                transaction.atomic(using=using),
-                _checking_references(
-                    writer, model_specs, sum(rows_in[spec.table] for spec in model_specs)
-                ),
-            ):
-                for spec in model_specs:
-                    this = upcoming or table_import(spec)
-                    # The next table, looked at now so that its first chunks may
-                    # be converted while this one finishes. Nothing written here
-                    # changes what it finds: whether its part of the ledger is
-                    # empty, and whether its model is, which only a table keeping
-                    # its ids asks, and such a table shares no model with the one
-                    # before it.
-                    following = spec_after.get(spec)
-                    upcoming = table_import(following) if following is not None else None
-                    report.tables.append(this.run_import(progress, then=upcoming))
-            # The model's keys and indexes, put back after its last table, count in its time.
-            done = report.tables[-len(model_specs) :]
-            done[-1].seconds = time.monotonic() - started - sum(t.seconds for t in done[:-1])
+        # The workers end with the tables: stopped where they are if one fails.
+        with converters or nullcontext():
+            upcoming: TableImport | None = None
+            for model_specs in _by_model(specs):
+                # One transaction per target table: an old table merged into its new
+                # one's model goes in with it, and its keys are checked once for both.
+                _mark(run, using, stopped_at_table=model_specs[0].table)
+                started = time.monotonic()
+                with (
+                    transaction.atomic(using=using),
+                    _checking_references(
+                        writer, model_specs, sum(rows_in[spec.table] for spec in model_specs)
+                    ),
+                ):
+                    for spec in model_specs:
+                        this = upcoming or table_import(spec)
+                        # The next table, looked at now so that its first chunks may
+                        # be converted while this one finishes. Nothing written here
+                        # changes what it finds: whether its part of the ledger is
+                        # empty, and whether its model is, which only a table keeping
+                        # its ids asks, and such a table shares no model with the one
+                        # before it.
+                        following = spec_after.get(spec)
+                        upcoming = table_import(following) if following is not None else None
+                        report.tables.append(this.run_import(progress, then=upcoming))
+                # The model's keys and indexes, put back after its last table, count in its time.
+                done = report.tables[-len(model_specs) :]
+                done[-1].seconds = time.monotonic() - started - sum(t.seconds for t in done[:-1])
         if dry_run:
             _check_ledger_keys(writer, using)
         else:
@@ -892,9 +894,6 @@ def _import_tables(
                 report.sequences = advance_sequences(using)
                 _check_ledger_keys(writer, using)
         raise
-    finally:
-        if converters is not None:
-            converters.close()
     report.finished_at = timezone.now()
     _mark(
         run,
@@ -1022,7 +1021,11 @@ def analyzing(using: str, models: Iterable[type[Model]]) -> Iterator[None]:
 
     with ThreadPoolExecutor(1) as beside:
         analyzed = beside.submit(on_its_own_connection)
-        yield
+        try:
+            yield
+        except BaseException:
+            left.clear()  # the table the other thread is on is its last
+            raise
         analyze_what_is_left()
         analyzed.result()
 
