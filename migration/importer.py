@@ -53,6 +53,7 @@ from .precheck import PrecheckReport, run_precheck
 from .reports import capped_ids, to_json
 from .rows import canonical_bytes, row_hash, target_fingerprint
 from .specs import IMPORT_ORDER, PAIRS_BY_TABLE, RENUMBERED_TABLES, TableSpec, target_models
+from .stops import Interrupted, is_stop
 from .writers import CopyWriter, RowWriter, writer_for
 
 BATCH_SIZE = 5_000
@@ -843,6 +844,7 @@ def _import_tables(
 
     specs = [spec for spec in IMPORT_ORDER if layout.has_table(spec.table)]
     spec_after = dict(pairwise(specs))
+    under_way = ""  # the table whose transaction is open, if one is
     try:
         # The workers end with the tables: stopped where they are if one fails.
         with converters or nullcontext():
@@ -850,7 +852,8 @@ def _import_tables(
             for model_specs in _by_model(specs):
                 # One transaction per target table: an old table merged into its new
                 # one's model goes in with it, and its keys are checked once for both.
-                _mark(run, using, stopped_at_table=model_specs[0].table)
+                under_way = model_specs[0].table
+                _mark(run, using, stopped_at_table=under_way)
                 started = time.monotonic()
                 with (
                     transaction.atomic(using=using),
@@ -869,6 +872,7 @@ def _import_tables(
                         following = spec_after.get(spec)
                         upcoming = table_import(following) if following is not None else None
                         report.tables.append(this.run_import(progress, then=upcoming))
+                under_way = ""
                 # The model's keys and indexes, put back after its last table, count in its time.
                 done = report.tables[-len(model_specs) :]
                 done[-1].seconds = time.monotonic() - started - sum(t.seconds for t in done[:-1])
@@ -880,19 +884,15 @@ def _import_tables(
             with analyzing(using, [*target_models(), LedgerEntry]):
                 _check_ledger_keys(writer, using)
                 report.sequences = advance_sequences(using)
-    except Exception as error:
-        # Whatever stopped the run, the ledger says so and where; and the tables
-        # committed before it get their sequences moved, or the app's next
-        # insert into them would collide with an imported id, and their ledger
-        # entries checked.
-        # If the database itself is gone, none of it can be done: the error that
-        # stopped the run is what the operator must see.
-        with suppress(DatabaseError, ImportFailed):
+    except BaseException as error:
+        # On the way here the table under way was rolled back, and the workers stopped.
+        if is_stop(error):  # Ctrl-C or SIGTERM (see stops.py)
+            interrupted = ImportRun.Outcome.INTERRUPTED
+            _record_stop(run, using, writer, report, interrupted, "Ctrl-C or SIGTERM")
+            raise Interrupted(_left_by_interrupt(under_way, dry_run)) from error
+        if isinstance(error, Exception):
             first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
-            _mark(run, using, outcome=ImportRun.Outcome.FAILED, error=first_line)
-            if not dry_run:
-                report.sequences = advance_sequences(using)
-                _check_ledger_keys(writer, using)
+            _record_stop(run, using, writer, report, ImportRun.Outcome.FAILED, first_line)
         raise
     report.finished_at = timezone.now()
     _mark(
@@ -904,6 +904,36 @@ def _import_tables(
         report=report.to_dict(),
     )
     return report
+
+
+def _record_stop(
+    run: ImportRun, using: str, writer: RowWriter, report: ImportReport, outcome: str, error: str
+) -> None:
+    """Whatever stopped the run, the ledger says so and where; and the tables
+    committed before it get their sequences moved, or the app's next insert
+    into them would collide with an imported id, and their ledger entries
+    checked.
+
+    If the database itself is gone, none of it can be done: what stopped the
+    run is what the operator must see.
+    """
+    with suppress(DatabaseError, ImportFailed):
+        _mark(run, using, outcome=outcome, error=error)
+        if not report.dry_run:
+            report.sequences = advance_sequences(using)
+            _check_ledger_keys(writer, using)
+
+
+def _left_by_interrupt(under_way: str, dry_run: bool) -> str:
+    """What an interrupted run leaves, and what to do about it."""
+    if dry_run:
+        return "nothing was written (dry run)"
+    if under_way:
+        return (
+            f"{under_way} was rolled back, the tables before it are committed; "
+            "run import_legacy again to finish"
+        )
+    return "every table is committed; run import_legacy again to finish"
 
 
 def _by_model(specs: list[TableSpec]) -> list[list[TableSpec]]:
