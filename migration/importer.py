@@ -742,6 +742,7 @@ def import_legacy(
         if not dry_run:
             return _import_tables(source, using, precheck, watch, progress, dry_run=False)
         with transaction.atomic(using=using):
+            _ledger_sequence_in_this_transaction(using)
             report = _import_tables(source, using, precheck, watch, progress, dry_run=True)
             transaction.set_rollback(True, using=using)
         return report
@@ -1061,6 +1062,39 @@ def analyzing(using: str, models: Iterable[type[Model]]) -> Iterator[None]:
 
 
 # --- sequences ------------------------------------------------------------
+
+
+def _ledger_sequence_in_this_transaction(using: str) -> None:
+    """In a dry run's transaction: the ledger's id sequence made part of it, so that
+    the rollback puts it back (last_value and is_called) with the rest.
+
+    nextval() is not transactional: each id a COPY into the ledger takes stays
+    taken when the COPY is rolled back. ALTER SEQUENCE ... RESTART is: the
+    sequence is written anew, the old one kept until the transaction commits,
+    and put back if it does not, a dry run killed outright included. Restarted
+    at the id it would hand out next, it hands out the same ids.
+
+    Until the dry run ends, any other session's nextval on it waits. That is
+    safe: only an import takes ledger ids, and this one holds the import lock,
+    which a second import tries for before anything else, and refuses without.
+    The target's tables are left alone: the import writes every row with its
+    id (its legacy id, or the next after the highest), never drawing on their
+    sequences, and the app's own inserts must not wait on a dry run.
+    """
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        return  # SQLite's counters are rows of its own, rolled back as any other
+    table, column = LedgerEntry._meta.db_table, LedgerEntry._meta.pk.column
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_get_serial_sequence(%s, %s)", [table, column])
+        (sequence,) = cursor.fetchone()
+        cursor.execute(
+            "SELECT CASE WHEN is_called THEN last_value + seqincrement ELSE last_value END "
+            f"FROM {sequence}, pg_sequence WHERE seqrelid = %s::regclass",
+            [sequence],
+        )
+        (next_id,) = cursor.fetchone()
+        cursor.execute(f"ALTER SEQUENCE {sequence} RESTART WITH {int(next_id)}")
 
 
 def advance_sequences(using: str) -> dict[str, int]:
