@@ -6,19 +6,39 @@ must set Django up and open the legacy file anew. A forked worker has all
 that, but for its database connections: the parent's came with the fork.
 Used in the worker they would mix two processes' traffic on one socket;
 closed there, they would end the parent's session (and its transaction).
-So a worker sets them aside, never used and never closed (a worker ends
-with os._exit, which finalises nothing), and connects afresh.
+So a worker lets go of their sockets without a word to the server, sets the
+connections aside, never used and never closed (a worker ends with
+os._exit, which finalises nothing), and connects afresh.
+
+A worker is its parent's to stop, and lives no longer than it: every worker
+pool is a `worker_pool`, and every worker starts in `_start_worker`, so that
+
+- a parent that dies, however (SIGKILL included), takes its workers with it:
+  none is left holding a connection, or a socket of the parent's that would
+  keep the parent's session, its transaction and its locks alive;
+- Ctrl-C, which the terminal sends to the whole process group, is the
+  parent's to act on (see stops.py); a worker ignores it;
+- a pool left by an exception (Ctrl-C, a failed table) kills its workers
+  rather than wait for work nobody wants.
 """
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
+import os
+import signal
 import sys
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 from django.db import connections
 
 _parents_connections: list[Any] = []  # in a worker: set aside, kept so that nothing closes them
+
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
 def can_fork() -> bool:
@@ -30,8 +50,89 @@ def fork_context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("fork")
 
 
-def set_aside_parents_connections() -> None:
-    """In a new worker: the next use of any alias connects afresh."""
-    for connection in connections.all(initialized_only=True):
-        _parents_connections.append(connection)
-        del connections[connection.alias]
+@contextmanager
+def worker_pool(
+    workers: int, initializer: Callable[..., None], *initargs: Any
+) -> Iterator[ProcessPoolExecutor]:
+    """A pool of `workers` forked processes, each started by `initializer(*initargs)`.
+
+    Its processes are forked by the thread that first submits to it: it must
+    be the thread that waits on them (the kernel takes a worker down with the
+    thread that forked it, not with the whole parent; see _die_with_parent).
+    Left normally, the pool finishes what was asked of it; left by an
+    exception, what a worker is doing is wanted by nobody, so it is killed:
+    a worker writes nothing, and its connection ends with it.
+    """
+    pool = ProcessPoolExecutor(
+        workers,
+        mp_context=fork_context(),
+        initializer=_start_worker,
+        initargs=(os.getpid(), initializer, initargs),
+    )
+    try:
+        yield pool
+    except BaseException:
+        _kill_workers(pool)
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _kill_workers(pool: ProcessPoolExecutor) -> None:
+    # Python 3.14 has ProcessPoolExecutor.kill_workers(); before it, the
+    # processes are only in the pool's own attribute (None once shut down).
+    for process in list((pool._processes or {}).values()):
+        process.kill()
+
+
+# --- in a new worker --------------------------------------------------------
+
+
+def _start_worker(parent: int, initializer: Callable[..., None], initargs: tuple) -> None:
+    _die_with_parent(parent)
+    # Ctrl-C reaches every process of the terminal's group: the parent decides
+    # what it means, and shuts its workers down. (SIGTERM is left as it is:
+    # it is how multiprocessing stops a worker of a broken pool.)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _let_go_of_parents_connections()
+    initializer(*initargs)
+
+
+def _die_with_parent(parent: int) -> None:
+    """SIGKILL to this process when its parent dies (strictly: when the parent's
+    thread that forked it ends, which is why worker_pool says which thread that is)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, f"prctl(PR_SET_PDEATHSIG): {os.strerror(error)}")
+    if os.getppid() != parent:  # the parent died before the line above: no signal will come
+        os._exit(1)
+
+
+def _let_go_of_parents_connections() -> None:
+    """In a new worker: the parent's connections let go of, and the next use of any
+    alias connects afresh.
+
+    Each socket of the parent's has /dev/null put over its file descriptor:
+    this process no longer holds the socket open (once the parent is gone, so
+    is the server's session, whatever this process does), nothing is sent on
+    it, and its descriptor's number is not reused by a file this process
+    opens, which the connection set aside would otherwise still name.
+    """
+    null = os.open(os.devnull, os.O_RDWR)
+    try:
+        for connection in connections.all(initialized_only=True):
+            if (socket := _socket_of(connection)) is not None:
+                os.dup2(null, socket)
+            _parents_connections.append(connection)
+            del connections[connection.alias]
+    finally:
+        os.close(null)
+
+
+def _socket_of(connection: Any) -> int | None:
+    """The file descriptor of a connection's socket; None for SQLite's, which has none."""
+    driver = connection.connection  # None until it connects
+    if connection.vendor != "postgresql" or driver is None or driver.closed:
+        return None
+    return driver.fileno()

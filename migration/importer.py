@@ -25,7 +25,7 @@ from bisect import bisect_right
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -53,6 +53,7 @@ from .precheck import PrecheckReport, run_precheck
 from .reports import capped_ids, to_json
 from .rows import canonical_bytes, row_hash, target_fingerprint
 from .specs import IMPORT_ORDER, PAIRS_BY_TABLE, RENUMBERED_TABLES, TableSpec, target_models
+from .stops import Interrupted, is_stop
 from .writers import CopyWriter, RowWriter, writer_for
 
 BATCH_SIZE = 5_000
@@ -741,6 +742,7 @@ def import_legacy(
         if not dry_run:
             return _import_tables(source, using, precheck, watch, progress, dry_run=False)
         with transaction.atomic(using=using):
+            _ledger_sequence_in_this_transaction(using)
             report = _import_tables(source, using, precheck, watch, progress, dry_run=True)
             transaction.set_rollback(True, using=using)
         return report
@@ -843,33 +845,38 @@ def _import_tables(
 
     specs = [spec for spec in IMPORT_ORDER if layout.has_table(spec.table)]
     spec_after = dict(pairwise(specs))
+    under_way = ""  # the table whose transaction is open, if one is
     try:
-        upcoming: TableImport | None = None
-        for model_specs in _by_model(specs):
-            # One transaction per target table: an old table merged into its new
-            # one's model goes in with it, and its keys are checked once for both.
-            _mark(run, using, stopped_at_table=model_specs[0].table)
-            started = time.monotonic()
-            with (
-                transaction.atomic(using=using),
-                _checking_references(
-                    writer, model_specs, sum(rows_in[spec.table] for spec in model_specs)
-                ),
-            ):
-                for spec in model_specs:
-                    this = upcoming or table_import(spec)
-                    # The next table, looked at now so that its first chunks may
-                    # be converted while this one finishes. Nothing written here
-                    # changes what it finds: whether its part of the ledger is
-                    # empty, and whether its model is, which only a table keeping
-                    # its ids asks, and such a table shares no model with the one
-                    # before it.
-                    following = spec_after.get(spec)
-                    upcoming = table_import(following) if following is not None else None
-                    report.tables.append(this.run_import(progress, then=upcoming))
-            # The model's keys and indexes, put back after its last table, count in its time.
-            done = report.tables[-len(model_specs) :]
-            done[-1].seconds = time.monotonic() - started - sum(t.seconds for t in done[:-1])
+        # The workers end with the tables: stopped where they are if one fails.
+        with converters or nullcontext():
+            upcoming: TableImport | None = None
+            for model_specs in _by_model(specs):
+                # One transaction per target table: an old table merged into its new
+                # one's model goes in with it, and its keys are checked once for both.
+                under_way = model_specs[0].table
+                _mark(run, using, stopped_at_table=under_way)
+                started = time.monotonic()
+                with (
+                    transaction.atomic(using=using),
+                    _checking_references(
+                        writer, model_specs, sum(rows_in[spec.table] for spec in model_specs)
+                    ),
+                ):
+                    for spec in model_specs:
+                        this = upcoming or table_import(spec)
+                        # The next table, looked at now so that its first chunks may
+                        # be converted while this one finishes. Nothing written here
+                        # changes what it finds: whether its part of the ledger is
+                        # empty, and whether its model is, which only a table keeping
+                        # its ids asks, and such a table shares no model with the one
+                        # before it.
+                        following = spec_after.get(spec)
+                        upcoming = table_import(following) if following is not None else None
+                        report.tables.append(this.run_import(progress, then=upcoming))
+                under_way = ""
+                # The model's keys and indexes, put back after its last table, count in its time.
+                done = report.tables[-len(model_specs) :]
+                done[-1].seconds = time.monotonic() - started - sum(t.seconds for t in done[:-1])
         if dry_run:
             _check_ledger_keys(writer, using)
         else:
@@ -878,23 +885,16 @@ def _import_tables(
             with analyzing(using, [*target_models(), LedgerEntry]):
                 _check_ledger_keys(writer, using)
                 report.sequences = advance_sequences(using)
-    except Exception as error:
-        # Whatever stopped the run, the ledger says so and where; and the tables
-        # committed before it get their sequences moved, or the app's next
-        # insert into them would collide with an imported id, and their ledger
-        # entries checked.
-        # If the database itself is gone, none of it can be done: the error that
-        # stopped the run is what the operator must see.
-        with suppress(DatabaseError, ImportFailed):
+    except BaseException as error:
+        # On the way here the table under way was rolled back, and the workers stopped.
+        if is_stop(error):  # Ctrl-C or SIGTERM (see stops.py)
+            interrupted = ImportRun.Outcome.INTERRUPTED
+            _record_stop(run, using, writer, report, interrupted, "Ctrl-C or SIGTERM")
+            raise Interrupted(_left_by_interrupt(under_way, dry_run)) from error
+        if isinstance(error, Exception):
             first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
-            _mark(run, using, outcome=ImportRun.Outcome.FAILED, error=first_line)
-            if not dry_run:
-                report.sequences = advance_sequences(using)
-                _check_ledger_keys(writer, using)
+            _record_stop(run, using, writer, report, ImportRun.Outcome.FAILED, first_line)
         raise
-    finally:
-        if converters is not None:
-            converters.close()
     report.finished_at = timezone.now()
     _mark(
         run,
@@ -905,6 +905,36 @@ def _import_tables(
         report=report.to_dict(),
     )
     return report
+
+
+def _record_stop(
+    run: ImportRun, using: str, writer: RowWriter, report: ImportReport, outcome: str, error: str
+) -> None:
+    """Whatever stopped the run, the ledger says so and where; and the tables
+    committed before it get their sequences moved, or the app's next insert
+    into them would collide with an imported id, and their ledger entries
+    checked.
+
+    If the database itself is gone, none of it can be done: what stopped the
+    run is what the operator must see.
+    """
+    with suppress(DatabaseError, ImportFailed):
+        _mark(run, using, outcome=outcome, error=error)
+        if not report.dry_run:
+            report.sequences = advance_sequences(using)
+            _check_ledger_keys(writer, using)
+
+
+def _left_by_interrupt(under_way: str, dry_run: bool) -> str:
+    """What an interrupted run leaves, and what to do about it."""
+    if dry_run:
+        return "nothing was written (dry run)"
+    if under_way:
+        return (
+            f"{under_way} was rolled back, the tables before it are committed; "
+            "run import_legacy again to finish"
+        )
+    return "every table is committed; run import_legacy again to finish"
 
 
 def _by_model(specs: list[TableSpec]) -> list[list[TableSpec]]:
@@ -1022,12 +1052,49 @@ def analyzing(using: str, models: Iterable[type[Model]]) -> Iterator[None]:
 
     with ThreadPoolExecutor(1) as beside:
         analyzed = beside.submit(on_its_own_connection)
-        yield
+        try:
+            yield
+        except BaseException:
+            left.clear()  # the table the other thread is on is its last
+            raise
         analyze_what_is_left()
         analyzed.result()
 
 
 # --- sequences ------------------------------------------------------------
+
+
+def _ledger_sequence_in_this_transaction(using: str) -> None:
+    """In a dry run's transaction: the ledger's id sequence made part of it, so that
+    the rollback puts it back (last_value and is_called) with the rest.
+
+    nextval() is not transactional: each id a COPY into the ledger takes stays
+    taken when the COPY is rolled back. ALTER SEQUENCE ... RESTART is: the
+    sequence is written anew, the old one kept until the transaction commits,
+    and put back if it does not, a dry run killed outright included. Restarted
+    at the id it would hand out next, it hands out the same ids.
+
+    Until the dry run ends, any other session's nextval on it waits. That is
+    safe: only an import takes ledger ids, and this one holds the import lock,
+    which a second import tries for before anything else, and refuses without.
+    The target's tables are left alone: the import writes every row with its
+    id (its legacy id, or the next after the highest), never drawing on their
+    sequences, and the app's own inserts must not wait on a dry run.
+    """
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        return  # SQLite's counters are rows of its own, rolled back as any other
+    table, column = LedgerEntry._meta.db_table, LedgerEntry._meta.pk.column
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_get_serial_sequence(%s, %s)", [table, column])
+        (sequence,) = cursor.fetchone()
+        cursor.execute(
+            "SELECT CASE WHEN is_called THEN last_value + seqincrement ELSE last_value END "
+            f"FROM {sequence}, pg_sequence WHERE seqrelid = %s::regclass",
+            [sequence],
+        )
+        (next_id,) = cursor.fetchone()
+        cursor.execute(f"ALTER SEQUENCE {sequence} RESTART WITH {int(next_id)}")
 
 
 def advance_sequences(using: str) -> dict[str, int]:

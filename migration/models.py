@@ -33,9 +33,10 @@ class JSONTextField(models.JSONField):
 
 class ImportRun(models.Model):
     class Outcome(models.TextChoices):
-        RUNNING = "running", "Running"
+        RUNNING = "running", "Running"  # or killed outright (SIGKILL, power)
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
+        INTERRUPTED = "interrupted", "Interrupted (Ctrl-C or SIGTERM)"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     source_path = models.TextField()
@@ -43,8 +44,9 @@ class ImportRun(models.Model):
     options = models.JSONField(default=dict)
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
-    outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.RUNNING)
-    # The table being imported when the run stopped, if it did not finish.
+    outcome = models.CharField(max_length=12, choices=Outcome.choices, default=Outcome.RUNNING)
+    # The table being imported when the run stopped (failed, interrupted or
+    # killed), if it stopped in one: that table was rolled back.
     stopped_at_table = models.CharField(max_length=100, blank=True)
     error = models.TextField(blank=True)
     report = models.JSONField(null=True, blank=True)
@@ -66,8 +68,9 @@ class LedgerEntry(models.Model):
 
     # Numbered by the database, in the order written: a chain's import appends
     # 1.5 million entries, and a random key (a UUID) would scatter them over
-    # the whole index, twice the cost of the rest of the entry. A dry run
-    # leaves gaps in the numbering; nothing reads meaning into them.
+    # the whole index, twice the cost of the rest of the entry. A failed run
+    # leaves gaps in the numbering (a dry run does not: see importer's
+    # _ledger_sequence_in_this_transaction); nothing reads meaning into them.
     id = models.BigAutoField(primary_key=True)
     legacy_table = models.CharField(max_length=100)
     legacy_id = models.BigIntegerField()

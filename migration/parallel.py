@@ -20,6 +20,7 @@ import os
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -27,7 +28,7 @@ from uuid import UUID
 from django.db import connections
 
 from .conversion import RowReader, TrainerLookup
-from .forking import fork_context, set_aside_parents_connections
+from .forking import worker_pool
 from .layout import LegacyLayout
 from .legacy import LegacySource
 from .models import LedgerEntry
@@ -70,14 +71,24 @@ class ChunkConverters:
     """Forked worker processes converting chunks of the open legacy file's tables.
 
     Started on first use; forked (see forking.py), so each has the import's
-    reader, specs and settings, and opens its own connections.
+    reader, specs and settings, and opens its own connections. A context
+    manager: the workers end with the block, killed if it ends in an error.
     """
 
     def __init__(self, source: LegacySource, layout: LegacyLayout, using: str):
         self.source, self.layout, self.using = source, layout, using
         self._pool: ProcessPoolExecutor | None = None
+        self._workers = ExitStack()
         # The next table's first tasks, started before their convert: see convert.
         self._started_early: deque[tuple[ChunkTask, Future]] = deque()
+
+    def __enter__(self) -> ChunkConverters:
+        return self
+
+    def __exit__(self, *exception: Any) -> None:
+        self._started_early.clear()
+        self._pool = None
+        self._workers.__exit__(*exception)
 
     def convert(
         self, tasks: Iterable[ChunkTask], *, then: Sequence[ChunkTask] = ()
@@ -104,19 +115,10 @@ class ChunkConverters:
         while ahead:
             yield ahead.popleft().result()
 
-    def close(self) -> None:
-        self._started_early.clear()
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
-
     def _started(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(
-                max_workers=WORKERS,
-                mp_context=fork_context(),
-                initializer=_start_worker,
-                initargs=(self.source, self.layout, self.using),
+            self._pool = self._workers.enter_context(
+                worker_pool(WORKERS, _start_worker, self.source, self.layout, self.using)
             )
         return self._pool
 
@@ -128,7 +130,6 @@ _worker: _Worker | None = None
 
 def _start_worker(source: LegacySource, layout: LegacyLayout, using: str) -> None:
     global _worker
-    set_aside_parents_connections()
     _worker = _Worker(source, layout, using)
 
 

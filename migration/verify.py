@@ -30,7 +30,6 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -48,7 +47,7 @@ from django.db.models.functions import Lower, Trim
 
 from .conversion import LegacyRow, MissingColumn, RowReader, TrainerLookup
 from .findings import Finding, Severity, finding
-from .forking import can_fork, fork_context, set_aside_parents_connections
+from .forking import can_fork, worker_pool
 from .layout import LegacyLayout
 from .legacy import LegacySource, file_sha256, quote_identifier
 from .legacy.schema import QUARANTINE_TABLE
@@ -665,19 +664,14 @@ def _walks_in_workers(
     """Each part's walk, in order, by a pool of forked worker processes (see forking.py).
 
     The largest parts are handed out first, so that the workers end together.
+    After a failure (or Ctrl-C), the workers are stopped where they are.
     """
-    with ProcessPoolExecutor(
-        workers, mp_context=fork_context(), initializer=_start_worker, initargs=(walker,)
-    ) as pool:
+    with worker_pool(workers, _start_worker, walker) as pool:
         futures = {
             index: pool.submit(_walk_part, parts[index].tally.spec.table, parts[index].ids)
             for index in sorted(range(len(parts)), key=lambda index: -parts[index].rows)
         }
-        try:
-            yield (futures[index].result() for index in range(len(parts)))
-        finally:
-            for future in futures.values():
-                future.cancel()  # after a failure, nothing more is started
+        yield (futures[index].result() for index in range(len(parts)))
 
 
 _worker_walker: TableWalker | None = None  # a worker process's
@@ -686,7 +680,6 @@ _worker_walker: TableWalker | None = None  # a worker process's
 def _start_worker(walker: TableWalker) -> None:
     """In a new worker: the parent's walker, with connections of the worker's own."""
     global _worker_walker
-    set_aside_parents_connections()
     walker.source.connect()
     _worker_walker = walker
 

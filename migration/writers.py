@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
@@ -230,7 +230,12 @@ class CopyWriter:
             cursor.cursor.copy(layout.statement) as copy,
             values_refused_as_data_errors(errors=(OverflowError, ValueError)),
         ):
-            yield copy
+            try:
+                yield copy
+            except BaseException as stop:
+                if not isinstance(stop, psycopg.Error):
+                    _cancel(cursor.cursor.connection)
+                raise
 
     def layout(self, model: type[Model], fields: Sequence[str]) -> CopyLayout:
         """The COPY statement for these fields (and the defaulted others), and the column types."""
@@ -266,6 +271,20 @@ class CopyWriter:
 
 
 HeldOff = list[tuple[str, str]]  # (how to drop it, how to put it back), in SQL
+
+
+def _cancel(connection: psycopg.Connection) -> None:
+    """The statement under way on `connection` cancelled in the server, if it can be.
+
+    A COPY is the one statement that runs in the server while Python runs
+    here, making its rows. Stopped here (Ctrl-C, an error in a row), psycopg
+    ends it by telling the server, and waits for its answer; a server held
+    before it reads any more (at a lock, by a trigger) would keep it waiting
+    until it is let go. Cancelled first, it answers at once. Whatever goes
+    wrong cancelling, the stop that got here is what is said.
+    """
+    with suppress(psycopg.Error):
+        connection.cancel_safe(timeout=5)
 
 
 def _foreign_keys(cursor: Any, table: str, *, checked: bool) -> HeldOff:

@@ -1,8 +1,10 @@
-"""Faults in the middle of an import: a killed process loses nothing, and the next run finishes.
+"""Faults in the middle of a run: a stopped process loses nothing, lets go of everything
+at once, and the next run finishes.
 
-The import runs in a real subprocess against the test database. A trigger
-holds it in the middle of the sessions table (rows written, not committed)
-until the test has killed it with SIGKILL.
+The commands run in real subprocesses against the test database. A trigger
+holds an import in the middle of the sessions table (rows written, not
+committed), and a lock on the ledger holds a verification in the middle of its
+walk, until the test has stopped the process with a signal.
 """
 
 import os
@@ -11,8 +13,8 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import psycopg
@@ -23,10 +25,13 @@ from django.db import connection
 from accounts.models import User
 from assessments.models import Assessment
 from clients.models import Client
+from migration import parallel, verify
+from migration.importer import IMPORT_LOCK
 from migration.models import ImportRun, LedgerEntry
 from sessions.models import Session, SessionPackage
 from tests.conftest import run_command
 from tests.legacy_files import write_importable_chain
+from tests.test_import import sequence_positions
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -51,10 +56,27 @@ DROP TRIGGER IF EXISTS test_faults_hold ON migration_ledgerentry;
 DROP FUNCTION IF EXISTS test_faults_hold();
 """
 
+# The application_name of every PostgreSQL session a command started here opens
+# (libpq takes it from PGAPPNAME): its main process's, and its workers'.
+RUN_NAME = "test_faults_run"
+# The issue's word: this long after a stop, nothing of the run is left.
+LETS_GO_WITHIN = 5.0  # seconds
+
 
 @pytest.fixture
 def chain(tmp_path) -> Path:
     return write_importable_chain(tmp_path / "chain.db", 2000)
+
+
+@pytest.fixture(scope="module")
+def big_chain(tmp_path_factory) -> Path:
+    """A chain whose sessions table is big enough for workers, at their real thresholds:
+    the import's (parallel.FROM_ROWS) and verify's (two ranges of verify.PART_ROWS,
+    the table more than half of the file, whatever the number of workers)."""
+    path = write_importable_chain(tmp_path_factory.mktemp("big") / "chain.db", 56_000)
+    sessions = legacy_count(path, "sessions")
+    assert sessions >= max(parallel.FROM_ROWS, 2 * verify.PART_ROWS)
+    return path
 
 
 def legacy_count(path: Path, table: str) -> int:
@@ -69,17 +91,52 @@ def other_session() -> psycopg.Connection:
     )
 
 
-def import_process(path: Path) -> subprocess.Popen:
+class CommandProcess(subprocess.Popen):
+    """A command in its own process (and process group, as from a terminal), on the
+    test database; and every process of it seen so far, by (pid, start time)."""
+
+    def __init__(self, command: str, path: Path, *options: str):
+        db = connection.settings_dict
+        url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+        super().__init__(
+            [sys.executable, "manage.py", command, "--source", str(path), *options],
+            cwd=settings.BASE_DIR,
+            env={**os.environ, "DATABASE_URL": url, "PGAPPNAME": RUN_NAME},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            process_group=0,
+        )
+        self.seen = {(self.pid, start_time(self.pid))}
+
+    def workers(self) -> set[tuple[int, int]]:
+        """Its child processes now (once it is gone, they are no longer its children)."""
+        workers = children_of(self.pid)
+        self.seen |= workers
+        return workers
+
+    def stop(self, signum: int) -> set[tuple[int, int]]:
+        """`signum` sent as an operator would (Ctrl-C to the terminal's process group,
+        the others to the process); returns the run's processes, its main one's included."""
+        self.workers()
+        if signum == signal.SIGINT:
+            os.killpg(self.pid, signum)
+        else:
+            self.send_signal(signum)
+        return set(self.seen)
+
+    def end(self) -> None:
+        """Whatever the test found, no process of the run outlives it (a worker left
+        behind would hold the test database's locks): each is killed by its pid."""
+        self.workers()
+        for pid, started in self.seen:
+            if is_alive(pid, started):
+                os.kill(pid, signal.SIGKILL)
+        self.wait()  # its output is left for the test to read
+
+
+def import_process(path: Path, *options: str) -> CommandProcess:
     """import_legacy in its own process, into the test database."""
-    db = connection.settings_dict
-    url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-    return subprocess.Popen(
-        [sys.executable, "manage.py", "import_legacy", "--source", str(path)],
-        cwd=settings.BASE_DIR,
-        env={**os.environ, "DATABASE_URL": url},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    return CommandProcess("import_legacy", path, *options)
 
 
 def wait_until_held(monitor: psycopg.Connection, process: subprocess.Popen) -> None:
@@ -96,7 +153,9 @@ def wait_until_held(monitor: psycopg.Connection, process: subprocess.Popen) -> N
 
 
 @contextmanager
-def held_mid_sessions(path: Path) -> Iterator[tuple[psycopg.Connection, subprocess.Popen]]:
+def held_mid_sessions(
+    path: Path, *options: str
+) -> Iterator[tuple[psycopg.Connection, CommandProcess]]:
     """An import of `path` in its own process, held in the middle of the sessions table,
     and a session of the test's own beside it; the hold taken away afterwards."""
     with connection.cursor() as cursor:
@@ -104,13 +163,127 @@ def held_mid_sessions(path: Path) -> Iterator[tuple[psycopg.Connection, subproce
     monitor = other_session()
     try:
         monitor.execute("SELECT pg_advisory_lock(%s)", [HOLD])
-        process = import_process(path)
-        wait_until_held(monitor, process)
-        yield monitor, process
+        process = import_process(path, *options)
+        try:
+            wait_until_held(monitor, process)
+            yield monitor, process
+        finally:
+            process.end()
     finally:
         monitor.close()
         with connection.cursor() as cursor:
             cursor.execute(RELEASED)
+
+
+@contextmanager
+def held_mid_walk(
+    path: Path,
+) -> Iterator[tuple[psycopg.Connection, CommandProcess, psycopg.Connection]]:
+    """A verify_import of `path` in its own process, its main process and each of its
+    workers held at a query on the ledger, which a session of the test's own has
+    locked (`holder.execute("ROLLBACK")` lets them go on), and another session beside
+    them (a transaction would see pg_stat_activity as it was at its start)."""
+    monitor, holder = other_session(), other_session()
+    try:
+        holder.execute("BEGIN")
+        holder.execute("LOCK TABLE migration_ledgerentry IN ACCESS EXCLUSIVE MODE")
+        process = CommandProcess("verify_import", path)
+
+        def held() -> bool:
+            workers = process.workers()
+            return bool(workers) and len(waiting_on_a_lock(monitor)) == 1 + len(workers)
+
+        try:
+            wait_for(held, process, "the verification never reached its walk in workers")
+            yield monitor, process, holder
+        finally:
+            process.end()
+    finally:
+        holder.close()
+        monitor.close()
+
+
+def wait_for(condition: Callable[[], bool], process: subprocess.Popen, failure: str) -> None:
+    for _ in range(600):
+        if condition():
+            return
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.1)
+    raise AssertionError(failure)
+
+
+def waiting_on_a_lock(monitor: psycopg.Connection) -> list[int]:
+    return [
+        pid
+        for (pid,) in monitor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = %s "
+            "AND wait_event_type = 'Lock'",
+            [RUN_NAME],
+        )
+    ]
+
+
+# --- processes, by /proc -------------------------------------------------
+
+
+def _stat(pid: int) -> list[str] | None:
+    """/proc/PID/stat's fields after the command name (state first), None once gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return text.rpartition(")")[2].split()
+
+
+def start_time(pid: int) -> int:
+    fields = _stat(pid)
+    return int(fields[19]) if fields else -1  # starttime: with the pid, names the process
+
+
+def children_of(pid: int) -> set[tuple[int, int]]:
+    """The processes whose parent is `pid`, each as (pid, start time)."""
+    children = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (fields := _stat(int(entry.name))) and fields[1] == str(pid):
+            children.add((int(entry.name), int(fields[19])))
+    return children
+
+
+def is_alive(pid: int, started: int) -> bool:
+    """Whether the process is still there: a zombie has let go of everything it held."""
+    fields = _stat(pid)
+    return fields is not None and int(fields[19]) == started and fields[0] != "Z"
+
+
+def assert_all_gone(processes: set[tuple[int, int]]) -> None:
+    deadline = time.monotonic() + LETS_GO_WITHIN
+    while (left := {p for p in processes if is_alive(*p)}) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not left, f"processes of the run still alive {LETS_GO_WITHIN} s after the stop"
+
+
+def assert_no_session_left(monitor: psycopg.Connection) -> None:
+    """No PostgreSQL session of the run, and nothing it held still held."""
+    deadline = time.monotonic() + LETS_GO_WITHIN
+    sql = "SELECT pid, state, wait_event FROM pg_stat_activity WHERE application_name = %s"
+    while (left := monitor.execute(sql, [RUN_NAME]).fetchall()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not left, f"sessions of the run left {LETS_GO_WITHIN} s after the stop: {left}"
+    with monitor.transaction():
+        monitor.execute(
+            "LOCK TABLE training_session, migration_ledgerentry IN ACCESS EXCLUSIVE MODE NOWAIT"
+        )
+    assert monitor.execute("SELECT pg_try_advisory_lock(%s)", [IMPORT_LOCK]).fetchone()[0]
+    monitor.execute("SELECT pg_advisory_unlock(%s)", [IMPORT_LOCK])
+
+
+def said_in_one_line(process: subprocess.Popen) -> str:
+    """What a process stopped by SIGINT or SIGTERM said: one line, exit 1, no traceback."""
+    _, stderr = process.communicate(timeout=LETS_GO_WITHIN)
+    said = stderr.decode().strip()
+    assert process.returncode == 1, said
+    assert len(said.splitlines()) == 1 and "Traceback" not in said, said
+    return said
 
 
 def test_an_import_killed_mid_table_loses_nothing_and_the_next_run_finishes(chain):
@@ -172,3 +345,100 @@ def test_the_database_going_away_mid_table_stops_the_import_by_name_and_the_next
     code, output = run_command("import_legacy", "--source", str(chain))
     assert code == 0, output
     assert run_command("verify_import", "--source", str(chain))[0] == 0
+
+
+# --- stopped by a signal, in workers ------------------------------------------
+
+STOPS = [
+    pytest.param(signum, id=signum.name)
+    for signum in (signal.SIGKILL, signal.SIGTERM, signal.SIGINT)
+]
+INTERRUPTED_IMPORT = (
+    "CommandError: interrupted: sessions was rolled back, the tables before it are "
+    "committed; run import_legacy again to finish"
+)
+INTERRUPTED_VERIFY = (
+    "CommandError: interrupted: nothing was left half-written; run the command again"
+)
+
+
+@pytest.mark.parametrize("signum", STOPS)
+def test_an_import_and_a_verify_stopped_in_workers_let_go_at_once_and_the_next_runs_finish(
+    big_chain, signum
+):
+    with held_mid_sessions(big_chain) as (monitor, process):
+        assert process.workers(), "the sessions table is converted in worker processes"
+        assert_all_gone(process.stop(signum))
+        # Killed outright, the import's session waits at the hold until the held
+        # statement goes on and the server finds its client gone.
+        monitor.execute("SELECT pg_advisory_unlock(%s)", [HOLD])
+        assert_no_session_left(monitor)
+
+    run = ImportRun.objects.get()
+    if signum == signal.SIGKILL:
+        assert process.returncode == -signal.SIGKILL
+        assert (run.outcome, run.stopped_at_table) == ("running", "sessions")
+    else:
+        assert said_in_one_line(process) == INTERRUPTED_IMPORT
+        assert (run.outcome, run.stopped_at_table) == ("interrupted", "sessions")
+    # The table it was in is rolled back, the ones before it committed.
+    assert Session.objects.count() == 0
+    assert not LedgerEntry.objects.filter(legacy_table="sessions").exists()
+    assert SessionPackage.objects.count() == legacy_count(big_chain, "session_packages")
+    code, output = run_command("import_legacy", "--source", str(big_chain))
+    assert code == 0, output
+    assert Session.objects.count() == legacy_count(big_chain, "sessions") + legacy_count(
+        big_chain, "training_sessions"
+    )
+
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("on one core, verify_import walks the tables in its own process")
+    with held_mid_walk(big_chain) as (monitor, process, holder):
+        assert_all_gone(process.stop(signum))
+        # The workers' sessions, their processes killed at a lock, go once they have it.
+        holder.execute("ROLLBACK")
+        assert_no_session_left(monitor)
+
+    if signum == signal.SIGKILL:
+        assert process.returncode == -signal.SIGKILL
+    else:
+        assert said_in_one_line(process) == INTERRUPTED_VERIFY
+    code, output = run_command("verify_import", "--source", str(big_chain))
+    assert code == 0, output
+
+
+def test_a_dry_run_killed_mid_table_leaves_every_sequence_as_it_was(chain):
+    before = sequence_positions()
+    with held_mid_sessions(chain, "--dry-run") as (monitor, process):
+        assert_all_gone(process.stop(signal.SIGKILL))
+        monitor.execute("SELECT pg_advisory_unlock(%s)", [HOLD])
+        assert_no_session_left(monitor)
+
+    assert sequence_positions() == before  # the ledger's included, which COPY drew on
+    assert not ImportRun.objects.exists() and not LedgerEntry.objects.exists()
+
+
+def test_a_dry_run_interrupted_says_nothing_was_written(chain):
+    before = sequence_positions()
+    with held_mid_sessions(chain, "--dry-run") as (monitor, process):
+        assert_all_gone(process.stop(signal.SIGINT))
+        assert_no_session_left(monitor)
+
+    assert said_in_one_line(process) == "CommandError: interrupted: nothing was written (dry run)"
+    assert sequence_positions() == before
+    assert not ImportRun.objects.exists() and not User.objects.exists()
+
+
+def test_ctrl_c_pressed_again_and_again_while_the_import_stops_changes_nothing_it_says(chain):
+    with held_mid_sessions(chain) as (monitor, process):
+        processes = process.stop(signal.SIGINT)
+        for _ in range(6):  # an impatient operator, while the run is recorded and let go of
+            time.sleep(0.05)
+            with suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGINT)
+        assert_all_gone(processes)
+        assert_no_session_left(monitor)
+
+    assert said_in_one_line(process) == INTERRUPTED_IMPORT
+    run = ImportRun.objects.get()
+    assert (run.outcome, run.stopped_at_table) == ("interrupted", "sessions")

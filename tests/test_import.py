@@ -170,7 +170,18 @@ def sequence_position(model) -> tuple[int, bool]:
 
 
 def sequence_positions() -> dict[str, tuple[int, bool]]:
-    return {model._meta.label: sequence_position(model) for model in TARGET_MODELS}
+    """Every sequence of the database: the target's, the ledger's, Django's own."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT oid::regclass::text FROM pg_class "
+            "WHERE relkind = 'S' AND pg_table_is_visible(oid) ORDER BY 1"
+        )
+        names = [name for (name,) in cursor.fetchall()]
+        positions = {}
+        for name in names:
+            cursor.execute(f"SELECT last_value, is_called FROM {name}")
+            positions[name] = cursor.fetchone()
+    return positions
 
 
 def set_sequence(model, value: int, is_called: bool = True) -> None:

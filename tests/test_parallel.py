@@ -14,7 +14,7 @@ from django.db import connection
 from accounts.models import User
 from assessments.models import Assessment
 from clients.models import Client
-from migration import parallel, writers
+from migration import forking, parallel, writers
 from migration.models import ImportRun, LedgerEntry
 from sessions.models import FeeAuditLog, Payment, Session, SessionPackage
 from tests.conftest import run_command
@@ -47,12 +47,12 @@ def as_a_big_table(monkeypatch) -> None:
 def recording_chunks_started(monkeypatch, events: list[tuple]) -> None:
     """Each chunk handed to a worker, as ("started", table, rowids), into `events`."""
 
-    class RecordingPool(parallel.ProcessPoolExecutor):
+    class RecordingPool(forking.ProcessPoolExecutor):
         def submit(self, function, task, *args, **kwargs):
             events.append(("started", task.table, task.rowids))
             return super().submit(function, task, *args, **kwargs)
 
-    monkeypatch.setattr(parallel, "ProcessPoolExecutor", RecordingPool)
+    monkeypatch.setattr(forking, "ProcessPoolExecutor", RecordingPool)
 
 
 @pytest.fixture

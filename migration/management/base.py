@@ -8,7 +8,9 @@ the README's promises hold for all of them, whatever their handle() does:
   database, if it has one, is there and migrated (target.check_target);
 - every error ends the run as one line with the shared exit code, never a
   traceback (unless --traceback asks for one), with its personal data masked
-  under --redact (errors_as_one_line).
+  under --redact (errors_as_one_line);
+- Ctrl-C and SIGTERM stop the work cleanly and say so in one line, exit 1
+  (stops.stopped_in_one_line).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from migration.legacy import LegacySource, open_legacy
 from migration.paths import Output, check_outputs
 from migration.redaction import redact_finding, redact_line, redacted
 from migration.reports import FORMATS
+from migration.stops import stopped_in_one_line
 from migration.target import check_target, database_files
 
 __all__ = ["EXIT_FINDINGS", "EXIT_UNREADABLE", "ReportCommand"]
@@ -68,7 +71,8 @@ class ReportCommand(BaseCommand):
     # --- the boundary: checked before handle() does any work ---------------------
 
     def execute(self, *args, **options):
-        with self.errors_as_one_line(options):
+        stops = stopped_in_one_line(EXIT_FINDINGS, process_ends=self._called_from_command_line)
+        with stops, self.errors_as_one_line(options):
             self.check_boundary(options)
             return super().execute(*args, **options)
 
