@@ -31,10 +31,13 @@ import signal
 import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from typing import Any
 
 from django.db import connections
+
+from .errors import OperatorError
 
 _parents_connections: list[Any] = []  # in a worker: set aside, kept so that nothing closes them
 
@@ -76,6 +79,24 @@ def worker_pool(
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+class WorkerLost(OperatorError):
+    """A worker process died under the run, killed from outside (the out-of-memory
+    killer, a kill by its pid): what it was doing is lost, and the run with it."""
+
+
+@contextmanager
+def workers_lost_said() -> Iterator[None]:
+    """Within the block, a worker that died under the run (its pool broken) is a
+    WorkerLost: a stop of the run like any failure, said as what happened."""
+    try:
+        yield
+    except BrokenProcessPool as error:
+        raise WorkerLost(
+            "a worker process died under the run (killed by the system, out of memory, "
+            "or by its pid); stop only the main process, and run the command again"
+        ) from error
 
 
 def _kill_workers(pool: ProcessPoolExecutor) -> None:

@@ -28,7 +28,7 @@ from uuid import UUID
 from django.db import connections
 
 from .conversion import RowReader, TrainerLookup
-from .forking import worker_pool
+from .forking import worker_pool, workers_lost_said
 from .layout import LegacyLayout
 from .legacy import LegacySource
 from .models import LedgerEntry
@@ -99,21 +99,24 @@ class ChunkConverters:
         are started too, and the next convert whose tasks begin with them
         takes their chunks instead of converting them again.
         """
-        pool = self._started()
-        early, self._started_early = self._started_early, deque()
-        ahead: deque[Future] = deque()
-        for task in tasks:
-            if early and early[0][0] == task:
-                ahead.append(early.popleft()[1])
-            else:
-                ahead.append(pool.submit(_convert, task))
-            if len(ahead) >= 2 * WORKERS:
+        with workers_lost_said():
+            pool = self._started()
+            early, self._started_early = self._started_early, deque()
+            ahead: deque[Future] = deque()
+            for task in tasks:
+                if early and early[0][0] == task:
+                    ahead.append(early.popleft()[1])
+                else:
+                    ahead.append(pool.submit(_convert, task))
+                if len(ahead) >= 2 * WORKERS:
+                    yield ahead.popleft().result()
+            for _, unwanted in early:
+                unwanted.cancel()  # or, already converted, dropped
+            self._started_early.extend(
+                (task, pool.submit(_convert, task)) for task in then[:WORKERS]
+            )
+            while ahead:
                 yield ahead.popleft().result()
-        for _, unwanted in early:
-            unwanted.cancel()  # or, already converted, dropped
-        self._started_early.extend((task, pool.submit(_convert, task)) for task in then[:WORKERS])
-        while ahead:
-            yield ahead.popleft().result()
 
     def _started(self) -> ProcessPoolExecutor:
         if self._pool is None:

@@ -47,7 +47,7 @@ from django.db.models.functions import Lower, Trim
 
 from .conversion import LegacyRow, MissingColumn, RowReader, TrainerLookup
 from .findings import Finding, Severity, finding
-from .forking import can_fork, worker_pool
+from .forking import can_fork, worker_pool, workers_lost_said
 from .layout import LegacyLayout
 from .legacy import LegacySource, file_sha256, quote_identifier
 from .legacy.schema import QUARANTINE_TABLE
@@ -666,7 +666,7 @@ def _walks_in_workers(
     The largest parts are handed out first, so that the workers end together.
     After a failure (or Ctrl-C), the workers are stopped where they are.
     """
-    with worker_pool(workers, _start_worker, walker) as pool:
+    with workers_lost_said(), worker_pool(workers, _start_worker, walker) as pool:
         futures = {
             index: pool.submit(_walk_part, parts[index].tally.spec.table, parts[index].ids)
             for index in sorted(range(len(parts)), key=lambda index: -parts[index].rows)

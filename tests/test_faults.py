@@ -442,3 +442,28 @@ def test_ctrl_c_pressed_again_and_again_while_the_import_stops_changes_nothing_i
     assert said_in_one_line(process) == INTERRUPTED_IMPORT
     run = ImportRun.objects.get()
     assert (run.outcome, run.stopped_at_table) == ("interrupted", "sessions")
+
+
+def test_a_worker_killed_by_its_pid_stops_the_import_in_one_line_and_the_next_run_finishes(
+    big_chain,
+):
+    with held_mid_sessions(big_chain) as (monitor, process):
+        workers = process.workers()
+        assert workers, "the sessions table is converted in worker processes"
+        pid, _ = sorted(workers)[0]
+        os.kill(pid, signal.SIGKILL)  # as the out-of-memory killer would
+        monitor.execute("SELECT pg_advisory_unlock(%s)", [HOLD])
+        _, stderr = process.communicate(timeout=60)
+        assert_all_gone(process.seen)
+        assert_no_session_left(monitor)
+
+    said = stderr.decode().strip()
+    assert process.returncode == 1, said
+    assert len(said.splitlines()) == 1 and "Traceback" not in said, said
+    assert said.startswith("CommandError: import stopped: a worker process died under the run")
+    assert "run import_legacy again to finish" in said
+    run = ImportRun.objects.get()
+    assert (run.outcome, run.stopped_at_table) == ("failed", "sessions")
+    assert Session.objects.count() == 0
+    code, output = run_command("import_legacy", "--source", str(big_chain))
+    assert code == 0, output

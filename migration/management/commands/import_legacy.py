@@ -2,6 +2,7 @@ from django.core.management.base import CommandError
 from django.db import DatabaseError
 
 from migration.errors import first_line
+from migration.forking import WorkerLost
 from migration.importer import ImportFailed, import_legacy
 from migration.management.base import EXIT_FINDINGS, ReportCommand
 from migration.progress import TerminalProgress
@@ -41,7 +42,7 @@ class Command(ReportCommand):
             )
 
     def error_line(self, error: Exception, options) -> str:
-        if not isinstance(error, ImportFailed | DatabaseError):
+        if not isinstance(error, ImportFailed | DatabaseError | WorkerLost):
             return super().error_line(error, options)
         after = (
             "Nothing was written (dry run)"
