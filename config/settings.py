@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "assessments",
     "sessions.apps.TrainingConfig",  # label "training": contrib.sessions owns "sessions"
     "migration",
+    "samples",
 ]
 
 MIDDLEWARE = [

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import ImportRun, LedgerEntry
+from migration.models import ImportRun, LedgerEntry
 
 
 @admin.register(ImportRun)

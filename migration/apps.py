@@ -6,4 +6,4 @@ class MigrationConfig(AppConfig):
     verbose_name = "Legacy migration"
 
     def ready(self) -> None:
-        from . import self_checks  # noqa: F401  (registers the system check)
+        from migration import self_checks  # noqa: F401  (registers the system check)

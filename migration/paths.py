@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import InputError
+from migration.errors import InputError
 
 # The files SQLite keeps beside a database, named after it.
 SIDECARS = {"-wal": "WAL journal", "-shm": "shared-memory file", "-journal": "rollback journal"}

@@ -16,11 +16,11 @@ from dataclasses import replace
 from functools import singledispatch
 from typing import Any
 
-from .clean import CleanReport, EmailChange, QuarantineSummary
-from .findings import Finding
-from .importer import ImportReport
-from .precheck import PrecheckReport
-from .verify import VerifyReport
+from migration.clean.run import CleanReport, EmailChange, QuarantineSummary
+from migration.findings import Finding
+from migration.load.run import ImportReport
+from migration.precheck.run import PrecheckReport
+from migration.verify.run import VerifyReport
 
 MASK = "[redacted]"
 

@@ -13,12 +13,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .findings import Finding, Severity, by_severity
-from .precheck import PrecheckReport
+from migration.findings import Finding, Severity, by_severity
+from migration.precheck.run import PrecheckReport
 
 if TYPE_CHECKING:
-    from .importer import ImportReport
-    from .verify import VerifyReport
+    from migration.load.run import ImportReport
+    from migration.verify.run import VerifyReport
 
 FORMATS = ("text", "json", "markdown")
 
@@ -225,7 +225,7 @@ def _precheck_markdown(report: PrecheckReport) -> Iterator[str]:
 # --- clean_legacy -------------------------------------------------------------
 
 if TYPE_CHECKING:
-    from .clean import CleanReport, EmailChange, PairConflict
+    from migration.clean.run import CleanReport, EmailChange, PairConflict
 
 
 EMAIL_HOW = {"plus-address": "plus-address on the same mailbox", "explicit": "set with --email"}

@@ -12,8 +12,8 @@ failing the import.
 from django.apps import apps
 from django.core import checks
 
-from .legacy.schema import newest_schema
-from .specs import IMPORT_ORDER, SPECS
+from migration.legacy.schema import newest_schema
+from migration.mapping.specs import IMPORT_ORDER, SPECS
 
 
 def _field_names(model) -> set[str]:
@@ -79,6 +79,6 @@ def specs_cover_legacy_schema(app_configs=None, **kwargs) -> list[checks.CheckMe
 def target_rules_have_precheck_twins(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     """Every rule the target holds its rows to is enforced by precheck first (twins.py):
     a rule added to a model without one fails here, saying what to add."""
-    from .twins import untwinned_rules
+    from migration.rules.twins import untwinned_rules
 
     return [checks.Error(problem, id="migration.E010") for problem in untwinned_rules()]

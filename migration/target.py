@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import DatabaseError, connections
 from django.db.migrations.executor import MigrationExecutor
 
-from .errors import InputError, OperatorError, first_line
+from migration.errors import InputError, OperatorError, first_line
 
 
 class UnknownDatabase(InputError):

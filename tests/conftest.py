@@ -50,10 +50,10 @@ def write_path(request, monkeypatch):
     """Runs an import test once per way the importer writes: COPY (PostgreSQL) and bulk_create."""
     from django.db import connection
 
-    from migration.writers import BulkCreateWriter
+    from migration.load.writers import BulkCreateWriter
 
     if request.param == "copy" and connection.vendor != "postgresql":
         pytest.skip("COPY is PostgreSQL's")
     if request.param == "bulk_create":
-        monkeypatch.setattr("migration.importer.writer_for", BulkCreateWriter)
+        monkeypatch.setattr("migration.load.run.writer_for", BulkCreateWriter)
     return request.param

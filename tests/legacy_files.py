@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from migration.legacy.schema import schema_sql
-from migration.sample import write_chain_sample, write_production_sample
+from samples.files import write_chain_sample, write_production_sample
 
 # A well-formed bcrypt hash (of no password anyone knows): precheck looks at the form only.
 BCRYPT_HASH = "$2b$12$" + "abcdefghijklmnopqrstuv" + "0123456789ABCDEFGHIJKLMNOPQRSTU"

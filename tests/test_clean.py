@@ -6,14 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from migration.clean import (
+from migration.clean.run import (
     CleanError,
     CleanReport,
     TrainerAddress,
     clean_legacy,
     plan_email_changes,
 )
-from migration.fees import fee_breakdown
 from migration.legacy import open_legacy
 from migration.legacy.schema import (
     CHANGES_TABLE,
@@ -21,9 +20,10 @@ from migration.legacy.schema import (
     QUARANTINE_TABLE,
     newest_schema,
 )
-from migration.precheck import PrecheckReport, run_precheck
-from migration.rows import canonical_json, raw_row
-from migration.sample import write_production_sample
+from migration.mapping.canonical import canonical_json, raw_row
+from migration.mapping.fees import fee_breakdown
+from migration.precheck.run import PrecheckReport, run_precheck
+from samples.files import write_production_sample
 from tests.conftest import run_command, sha256_of
 from tests.legacy_files import BCRYPT_HASH, UTC_STAMP, LegacyFile
 

@@ -18,8 +18,8 @@ from accounts.models import User
 from assessments.models import Assessment
 from clients.models import Client
 from migration.legacy.schema import GENERATIONS, Generation
+from migration.mapping.specs import SPECS
 from migration.models import ImportRun, LedgerEntry
-from migration.specs import SPECS
 from sessions.models import FeeAuditLog, Payment, Session, SessionPackage
 from tests.conftest import run_command
 from tests.legacy_files import LegacyFile

@@ -25,9 +25,10 @@ from django.db import connection
 from accounts.models import User
 from assessments.models import Assessment
 from clients.models import Client
-from migration import parallel, verify
-from migration.importer import IMPORT_LOCK
+from migration.load import chunks as parallel
+from migration.load.run import IMPORT_LOCK
 from migration.models import ImportRun, LedgerEntry
+from migration.verify import run as verify
 from sessions.models import Session, SessionPackage
 from tests.conftest import run_command
 from tests.legacy_files import write_importable_chain

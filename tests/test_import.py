@@ -32,12 +32,12 @@ from django.db import connection
 from accounts.models import User
 from assessments.models import Assessment
 from clients.models import Client
-from migration import importer
-from migration.importer import ImportFailed, import_legacy
 from migration.legacy import open_legacy
 from migration.legacy.schema import QUARANTINE_TABLE, TOOL_TABLES_SQL
+from migration.load import run as importer
+from migration.load.run import ImportFailed, import_legacy
 from migration.models import ImportRun, LedgerEntry
-from migration.sample import SAMPLE_PASSWORDS, write_production_sample
+from samples.files import SAMPLE_PASSWORDS, write_production_sample
 from sessions.models import FeeAuditLog, Payment, Session, SessionPackage
 from tests.conftest import run_command, sha256_of
 from tests.legacy_files import UTC_STAMP, legacy_sql, write_importable_sample

@@ -9,7 +9,7 @@ import pytest
 from django.db import connections
 
 from migration.legacy import FileWatch, LegacyFileError, open_legacy
-from migration.precheck import run_precheck
+from migration.precheck.run import run_precheck
 from tests.conftest import run_command, sha256_of
 from tests.legacy_files import LegacyFile
 

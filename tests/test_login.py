@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from accounts import backends
 from accounts.models import User
-from migration.transforms import django_password
+from migration.mapping.converters import django_password
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,9 @@ from django.db import connection
 from accounts.models import User
 from assessments.models import Assessment
 from clients.models import Client
-from migration import forking, parallel, writers
+from migration import workers as forking
+from migration.load import chunks as parallel
+from migration.load import writers
 from migration.models import ImportRun, LedgerEntry
 from sessions.models import FeeAuditLog, Payment, Session, SessionPackage
 from tests.conftest import run_command

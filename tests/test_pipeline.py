@@ -9,7 +9,7 @@ from django.contrib.auth import authenticate
 from accounts.models import User
 from assessments.models import Assessment
 from clients.models import Client
-from migration.sample import SAMPLE_PASSWORDS, write_production_sample
+from samples.files import SAMPLE_PASSWORDS, write_production_sample
 from sessions.models import FeeAuditLog, Payment, Session, SessionPackage
 from tests.conftest import run_command, sha256_of
 

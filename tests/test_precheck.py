@@ -10,12 +10,12 @@ import bcrypt
 import pytest
 
 from migration.findings import CATALOGUE, Finding, Severity
-from migration.layout import LegacyLayout
 from migration.legacy import open_legacy
+from migration.legacy.layout import LegacyLayout
 from migration.legacy.schema import newest_schema
-from migration.pairs import match_pair_rows
-from migration.precheck import PrecheckReport, run_precheck
-from migration.specs import TABLE_PAIRS, TablePair
+from migration.mapping.specs import TABLE_PAIRS, TablePair
+from migration.precheck.run import PrecheckReport, run_precheck
+from migration.rules.pairs import match_pair_rows
 from tests.conftest import run_command, sha256_of
 from tests.legacy_files import UTC_STAMP, LegacyFile
 

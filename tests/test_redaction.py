@@ -11,11 +11,11 @@ from django.core.management.base import CommandError
 
 from clients.models import Client
 from migration.findings import finding
+from migration.mapping.canonical import target_fingerprint
+from migration.mapping.specs import SPECS
 from migration.models import LedgerEntry
 from migration.redaction import MASK, redact_finding, redact_text
-from migration.rows import target_fingerprint
-from migration.sample import write_production_sample
-from migration.specs import SPECS
+from samples.files import write_production_sample
 from tests.legacy_files import write_importable_sample
 
 PERSONAL_COLUMNS = {

@@ -9,8 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from migration.conversion import RowReader
-from migration.rows import (
+from migration.mapping.canonical import (
     CanonicalRows,
     Fingerprinter,
     canonical_json,
@@ -18,7 +17,8 @@ from migration.rows import (
     raw_row,
     target_fingerprint,
 )
-from migration.specs import SPECS
+from migration.mapping.reading import RowReader
+from migration.mapping.specs import SPECS
 
 COLUMNS = ("id", "name", "notes", "height")
 

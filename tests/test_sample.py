@@ -21,7 +21,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from migration.legacy.schema import schema_sql
-from migration.sample import (
+from samples.files import (
     SAMPLE_PASSWORDS,
     write_atomically,
     write_chain_sample,

@@ -17,8 +17,9 @@ from django.db import models
 
 from accounts.models import User
 from clients.models import Client
-from migration import specs, twins
-from migration.twins import untwinned_rules
+from migration.mapping import specs
+from migration.rules import twins
+from migration.rules.twins import untwinned_rules
 from sessions.models import Session
 
 

@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 
-from migration import clean as clean_module
-from migration.clean import CleanError
+from migration.clean import run as clean_module
+from migration.clean.run import CleanError
 from migration.legacy import open_legacy
 from migration.legacy.schema import CHANGES_TABLE
 from migration.legacy.stored_code import plain_table_sql
-from migration.precheck import run_precheck
+from migration.precheck.run import run_precheck
 from tests.conftest import run_command, sha256_of
 from tests.legacy_files import LegacyFile
 

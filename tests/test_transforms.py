@@ -8,9 +8,9 @@ import bcrypt
 import pytest
 from django.contrib.auth.hashers import check_password, is_password_usable
 
-from migration import transforms as t
-from migration.fees import fee_breakdown
-from migration.transforms import LegacyValueError, ValueProblem
+from migration.mapping import converters as t
+from migration.mapping.converters import LegacyValueError, ValueProblem
+from migration.mapping.fees import fee_breakdown
 
 SEOUL = ZoneInfo("Asia/Seoul")
 
@@ -319,13 +319,13 @@ class TestFeeRule:
 
 class TestLimitsOfTheTarget:
     def test_a_name_part_longer_than_djangos_150_characters(self):
-        from migration.specs import first_name
+        from migration.mapping.specs import first_name
 
         assert problem_of(first_name, "가" * 151 + " Kim") is ValueProblem.OUT_OF_RANGE
         assert first_name("가" * 150 + " Kim") == "가" * 150
 
     def test_remaining_counters_may_be_negative_but_must_fit(self):
-        from migration.specs import SESSION_PACKAGES
+        from migration.mapping.specs import SESSION_PACKAGES
 
         convert = {c.column: c.convert for c in SESSION_PACKAGES.columns}
         assert convert["remaining_credits"](-5000) == Decimal(-5000)

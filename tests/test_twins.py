@@ -23,11 +23,12 @@ from django.db import connection
 
 from accounts.models import User
 from clients.models import Client
-from migration import parallel, writers
-from migration.domains import domain_of
 from migration.legacy import open_legacy
+from migration.load import chunks as parallel
+from migration.load import writers
+from migration.mapping.converters import LegacyValueError, mailbox_key
+from migration.mapping.domains import domain_of
 from migration.models import LedgerEntry
-from migration.transforms import LegacyValueError, mailbox_key
 from sessions.models import FeeAuditLog, Session, SessionPackage
 from tests.conftest import run_command
 from tests.legacy_files import LegacyFile

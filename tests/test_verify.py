@@ -12,22 +12,22 @@ from django.test.utils import CaptureQueriesContext
 from accounts.models import User
 from assessments.models import Assessment
 from clients.models import Client
-from migration import verify as verify_module
 from migration.findings import CATALOGUE
-from migration.importer import advance_sequences
-from migration.layout import LegacyLayout
 from migration.legacy import LegacyFileError, open_legacy
+from migration.legacy.layout import LegacyLayout
+from migration.load.run import advance_sequences
+from migration.mapping.canonical import target_fingerprint
+from migration.mapping.specs import SPECS
 from migration.models import LedgerEntry
-from migration.rows import target_fingerprint
-from migration.sample import write_production_sample
-from migration.specs import SPECS
-from migration.verify import (
+from migration.verify import run as verify_module
+from migration.verify.run import (
     EVERY_ID,
     IdRange,
     TableChecks,
     TargetTable,
     _timestamps_read_in_c,
 )
+from samples.files import write_production_sample
 from sessions.models import FeeAuditLog, Payment, Session
 from tests.conftest import run_command
 from tests.legacy_files import legacy_sql, write_importable_sample
@@ -369,14 +369,14 @@ def test_walking_ranges_of_ids_in_worker_processes_finds_what_one_walk_finds(tmp
                 Client.objects.filter(pk=pk).values(*SPECS["clients"].synced_fields)[0]
             )
         )
-    monkeypatch.setattr("migration.verify.PART_ROWS", 2)
-    monkeypatch.setattr("migration.verify._worker_count", lambda using: 1)
+    monkeypatch.setattr("migration.verify.run.PART_ROWS", 2)
+    monkeypatch.setattr("migration.verify.run._worker_count", lambda using: 1)
     in_one_process = verify(path)
     pools = []
     # Eight workers: a share of the sample's 42 rows small enough to split its larger tables.
-    monkeypatch.setattr("migration.verify._worker_count", lambda using: 8)
+    monkeypatch.setattr("migration.verify.run._worker_count", lambda using: 8)
     monkeypatch.setattr(
-        "migration.verify._walks_in_workers",
+        "migration.verify.run._walks_in_workers",
         lambda *args, walk=verify_module._walks_in_workers: pools.append(args) or walk(*args),
     )
     in_workers = verify(path)
@@ -412,7 +412,7 @@ def test_only_a_table_whose_ids_are_its_rowids_is_split(tmp_path, monkeypatch):
     legacy_sql(path, "CREATE TABLE copied AS SELECT * FROM assessments")
     legacy_sql(path, "DROP TABLE assessments")
     legacy_sql(path, "ALTER TABLE copied RENAME TO assessments")  # ids 2 to 7, rowids 1 to 6
-    monkeypatch.setattr("migration.verify.PART_ROWS", 2)
+    monkeypatch.setattr("migration.verify.run.PART_ROWS", 2)
     with open_legacy(path) as source:
         tables = TableChecks(source, LegacyLayout.read(source), "default")
         assert tables._id_ranges(SPECS["clients"], 10, 2) == [
@@ -436,9 +436,9 @@ def test_a_file_that_fails_in_a_worker_process_stops_verify_as_unreadable(tmp_pa
             )
         return walk(walker, spec, ids)
 
-    monkeypatch.setattr("migration.verify.TableWalker.walk", damaged_clients)
-    monkeypatch.setattr("migration.verify.PART_ROWS", 2)
-    monkeypatch.setattr("migration.verify._worker_count", lambda using: 8)
+    monkeypatch.setattr("migration.verify.run.TableWalker.walk", damaged_clients)
+    monkeypatch.setattr("migration.verify.run.PART_ROWS", 2)
+    monkeypatch.setattr("migration.verify.run._worker_count", lambda using: 8)
     code, output = run_command("verify_import", "--source", str(path))
     assert code == 2
     assert "reading clients failed" in output

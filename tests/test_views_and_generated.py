@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from migration import parallel, verify, writers
+from migration.load import chunks as parallel
+from migration.load import writers
 from migration.models import LedgerEntry
+from migration.verify import run as verify
 from sessions.models import Payment, Session
 from tests.conftest import run_command, sha256_of
 from tests.legacy_files import UTC_STAMP, LegacyFile, legacy_sql

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from migration import transforms as t
 from migration.legacy import open_legacy, quote_identifier
-from migration.precheck import run_precheck
-from migration.specs import SPECS
-from migration.transforms import LegacyValueError
-from migration.vouch import _exactly, prefilter, vouch_of
+from migration.mapping import converters as t
+from migration.mapping.converters import LegacyValueError
+from migration.mapping.prefilters import _exactly, prefilter, vouch_of
+from migration.mapping.specs import SPECS
+from migration.precheck.run import run_precheck
 from tests.legacy_files import LegacyFile
 
 pytestmark = pytest.mark.usefixtures("legacy_db")

@@ -14,14 +14,14 @@ from django.db import DatabaseError, connection, transaction
 
 from accounts.models import User
 from clients.models import Client
-from migration.models import ImportRun, LedgerEntry
-from migration.writers import (
+from migration.load.writers import (
     HOLD_KEYS_OFF_FROM_ROWS,
     BulkCreateWriter,
     CopyWriter,
     whole_as_int,
     writer_for,
 )
+from migration.models import ImportRun, LedgerEntry
 from sessions.models import Session, SessionPackage
 
 pytestmark = pytest.mark.django_db

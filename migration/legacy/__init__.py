@@ -1,4 +1,4 @@
-from .source import (
+from migration.legacy.source import (
     FileWatch,
     LegacyFileError,
     LegacySource,

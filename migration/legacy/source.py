@@ -21,8 +21,8 @@ from urllib.parse import quote
 from django.conf import settings
 from django.db import DatabaseError, OperationalError, connections
 
-from ..errors import InputError
-from .wal import wal_damage, wal_path
+from migration.errors import InputError
+from migration.legacy.wal import wal_damage, wal_path
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 DEFAULT_BATCH_SIZE = 5_000

@@ -16,7 +16,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from .source import ROWID_NAMES, quote_identifier
+from migration.legacy.source import ROWID_NAMES, quote_identifier
 
 Query = Callable[[str], list[tuple]]
 

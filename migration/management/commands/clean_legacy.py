@@ -3,10 +3,10 @@ from pathlib import Path
 
 from django.core.management.base import CommandError
 
-from migration.clean import CleanError, clean_legacy
+from migration.clean.run import CleanError, clean_legacy
 from migration.management.base import EXIT_FINDINGS, ReportCommand
 from migration.paths import Output
-from migration.precheck import run_precheck
+from migration.precheck.run import run_precheck
 from migration.reports import render_clean
 
 

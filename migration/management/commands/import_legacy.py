@@ -2,11 +2,11 @@ from django.core.management.base import CommandError
 from django.db import DatabaseError
 
 from migration.errors import first_line
-from migration.forking import WorkerLost
-from migration.importer import ImportFailed, import_legacy
+from migration.load.run import ImportFailed, import_legacy
 from migration.management.base import EXIT_FINDINGS, ReportCommand
 from migration.progress import TerminalProgress
 from migration.reports import render_import
+from migration.workers import WorkerLost
 
 
 class Command(ReportCommand):

@@ -1,7 +1,7 @@
 from django.core.management.base import CommandError
 
 from migration.management.base import EXIT_FINDINGS, ReportCommand
-from migration.precheck import run_precheck
+from migration.precheck.run import run_precheck
 from migration.reports import render_precheck
 
 

@@ -2,7 +2,7 @@ from django.core.management.base import CommandError
 
 from migration.management.base import EXIT_FINDINGS, ReportCommand
 from migration.reports import render_verify
-from migration.verify import verify_import
+from migration.verify.run import verify_import
 
 
 class Command(ReportCommand):

@@ -37,24 +37,30 @@ from django.db import DatabaseError, connections, transaction
 from django.db.models import Max, Model
 from django.utils import timezone
 
-from . import parallel
-from .collisions import taken_ids
-from .conversion import LegacyRow, RowReader, TrainerLookup
-from .errors import OperatorError
-from .findings import Finding, Severity
-from .forking import can_fork
-from .layout import LegacyLayout
-from .legacy import FileWatch, LegacySource, quote_identifier
-from .legacy.schema import QUARANTINE_TABLE
-from .models import ImportRun, LedgerEntry
-from .outputs import LEDGER_FIELDS, TableOutput
-from .parallel import ChunkConverters, ChunkTask
-from .precheck import PrecheckReport, run_precheck
-from .reports import capped_ids, to_json
-from .rows import canonical_bytes, row_hash, target_fingerprint
-from .specs import IMPORT_ORDER, PAIRS_BY_TABLE, RENUMBERED_TABLES, TableSpec, target_models
-from .stops import Interrupted, is_stop
-from .writers import CopyWriter, RowWriter, writer_for
+from migration.errors import OperatorError
+from migration.findings import Finding, Severity
+from migration.legacy import FileWatch, LegacySource, quote_identifier
+from migration.legacy.layout import LegacyLayout
+from migration.legacy.schema import QUARANTINE_TABLE
+from migration.load import chunks as parallel
+from migration.load.chunks import ChunkConverters, ChunkTask
+from migration.load.collisions import taken_ids
+from migration.load.rows import LEDGER_FIELDS, TableOutput
+from migration.load.writers import CopyWriter, RowWriter, writer_for
+from migration.mapping.canonical import canonical_bytes, row_hash, target_fingerprint
+from migration.mapping.reading import LegacyRow, RowReader, TrainerLookup
+from migration.mapping.specs import (
+    IMPORT_ORDER,
+    PAIRS_BY_TABLE,
+    RENUMBERED_TABLES,
+    TableSpec,
+    target_models,
+)
+from migration.models import ImportRun, LedgerEntry
+from migration.precheck.run import PrecheckReport, run_precheck
+from migration.reports import capped_ids, to_json
+from migration.stops import Interrupted, is_stop
+from migration.workers import can_fork
 
 BATCH_SIZE = 5_000
 Action = LedgerEntry.Action

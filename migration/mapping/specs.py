@@ -14,10 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import transforms as t
-from . import vouch as sql
-from .domains import Domain, one_of, returns
-from .vouch import vouched
+from migration.mapping import converters as t
+from migration.mapping import prefilters as sql
+from migration.mapping.domains import Domain, one_of, returns
+from migration.mapping.prefilters import vouched
 
 
 class _Required:

@@ -37,7 +37,7 @@ from typing import Any
 
 from django.db import connections
 
-from .errors import OperatorError
+from migration.errors import OperatorError
 
 _parents_connections: list[Any] = []  # in a worker: set aside, kept so that nothing closes them
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from migration.sample import SampleSummary, write_chain_sample, write_production_sample
+from samples.files import SampleSummary, write_chain_sample, write_production_sample
 
 
 class Command(BaseCommand):

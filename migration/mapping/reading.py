@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from .layout import LegacyLayout
-from .legacy import LegacySource
-from .rows import (
+from migration.legacy import LegacySource
+from migration.legacy.layout import LegacyLayout
+from migration.mapping.canonical import (
     CanonicalRows,
     canonical_bytes,
     dict_maker,
@@ -19,7 +19,7 @@ from .rows import (
     row_hash,
     without_secrets,
 )
-from .specs import REQUIRED, ColumnMap, TableSpec
+from migration.mapping.specs import REQUIRED, ColumnMap, TableSpec
 
 
 class MissingColumn(Exception):

@@ -45,16 +45,14 @@ from django.db import connections
 from django.db.models import Count, DecimalField, Exists, ForeignKey, Model, OuterRef, Sum
 from django.db.models.functions import Lower, Trim
 
-from .conversion import LegacyRow, MissingColumn, RowReader, TrainerLookup
-from .findings import Finding, Severity, finding
-from .forking import can_fork, worker_pool, workers_lost_said
-from .layout import LegacyLayout
-from .legacy import LegacySource, file_sha256, quote_identifier
-from .legacy.schema import QUARANTINE_TABLE
-from .models import ImportRun, LedgerEntry
-from .pairs import match_pair_rows
-from .rows import Fingerprinter, raw_row
-from .specs import (
+from migration.findings import Finding, Severity, finding
+from migration.legacy import LegacySource, file_sha256, quote_identifier
+from migration.legacy.layout import LegacyLayout
+from migration.legacy.schema import QUARANTINE_TABLE
+from migration.mapping.canonical import Fingerprinter, raw_row
+from migration.mapping.converters import LegacyValueError, is_legacy_bcrypt
+from migration.mapping.reading import LegacyRow, MissingColumn, RowReader, TrainerLookup
+from migration.mapping.specs import (
     IMPORT_ORDER,
     PAIRS_BY_TABLE,
     RENUMBERED_TABLES,
@@ -62,7 +60,9 @@ from .specs import (
     TableSpec,
     target_models,
 )
-from .transforms import LegacyValueError, is_legacy_bcrypt
+from migration.models import ImportRun, LedgerEntry
+from migration.rules.pairs import match_pair_rows
+from migration.workers import can_fork, worker_pool, workers_lost_said
 
 BATCH_SIZE = 2_000
 EXAMPLES = 20  # differences listed per table

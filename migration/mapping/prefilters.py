@@ -37,7 +37,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from .legacy import quote_identifier
+from migration.legacy import quote_identifier
 
 SqlPredicate = Callable[[str], str]  # a quoted column expression -> an SQL boolean expression
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import orjson
 
-from .transforms import is_storable
+from migration.mapping.converters import is_storable
 
 BLOB_TAG = "$blob"
 SECRET_TAG = "$secret-digest"  # a secret (a password hash) kept only as a digest

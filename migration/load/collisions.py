@@ -13,11 +13,11 @@ from collections.abc import Iterator
 
 from django.apps import apps
 
-from .findings import Finding, finding
-from .layout import LegacyLayout
-from .legacy import LegacySource, quote_identifier
-from .models import LedgerEntry
-from .specs import IMPORT_ORDER, TableSpec
+from migration.findings import Finding, finding
+from migration.legacy import LegacySource, quote_identifier
+from migration.legacy.layout import LegacyLayout
+from migration.mapping.specs import IMPORT_ORDER, TableSpec
+from migration.models import LedgerEntry
 
 BATCH = 900  # ids per look-up in the legacy file: below SQLite's parameter limit
 

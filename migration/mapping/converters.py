@@ -29,9 +29,9 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 
-from . import vouch as sql
-from .domains import Domain, one_of, returns
-from .vouch import vouched
+from migration.mapping import prefilters as sql
+from migration.mapping.domains import Domain, one_of, returns
+from migration.mapping.prefilters import vouched
 
 Converter = Callable[[Any], Any]
 

@@ -10,10 +10,10 @@ from uuid import UUID
 
 from django.apps import apps
 
-from .conversion import LegacyRow
-from .models import LedgerEntry
-from .rows import Fingerprinter, tuple_getter
-from .specs import TableSpec
+from migration.mapping.canonical import Fingerprinter, tuple_getter
+from migration.mapping.reading import LegacyRow
+from migration.mapping.specs import TableSpec
+from migration.models import LedgerEntry
 
 Action = LedgerEntry.Action
 

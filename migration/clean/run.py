@@ -48,12 +48,12 @@ from itertools import chain, count
 from pathlib import Path
 from typing import Any
 
-from .errors import EXIT_FINDINGS, InputError
-from .fees import CARD_FEE_RATE, FEE_CALCULATION_METHOD, VAT_RATE, FeeBreakdown, fee_breakdown
-from .findings import CATALOGUE, ROW_ID_CAP, Finding
-from .layout import LegacyLayout
-from .legacy import FileWatch, LegacyFileError, LegacySource, file_sha256, quote_identifier
-from .legacy.schema import (
+from migration.clean.unlogged import find_unlogged_change
+from migration.errors import EXIT_FINDINGS, InputError
+from migration.findings import CATALOGUE, ROW_ID_CAP, Finding
+from migration.legacy import FileWatch, LegacyFileError, LegacySource, file_sha256, quote_identifier
+from migration.legacy.layout import LegacyLayout
+from migration.legacy.schema import (
     CHANGES_TABLE,
     CLEANINGS_TABLE,
     QUARANTINE_TABLE,
@@ -63,8 +63,8 @@ from .legacy.schema import (
     optional_tables,
     schema_sql,
 )
-from .legacy.source import DEFAULT_BATCH_SIZE, decode_legacy_text
-from .legacy.stored_code import (
+from migration.legacy.source import DEFAULT_BATCH_SIZE, decode_legacy_text
+from migration.legacy.stored_code import (
     GENERATED_COLUMN,
     TRIGGER,
     VIEW,
@@ -77,13 +77,19 @@ from .legacy.stored_code import (
     view_rows_sql,
     view_table_sql,
 )
-from .pairs import match_pair_rows
-from .paths import Output, check_outputs
-from .precheck import PrecheckReport
-from .rows import canonical_json, id_order, raw_row
-from .specs import IMPORT_ORDER, SPECS, TABLE_PAIRS, ColumnMap, TableSpec
-from .transforms import LegacyValueError, is_storable, mailbox_key, won
-from .unlogged import find_unlogged_change
+from migration.mapping.canonical import canonical_json, id_order, raw_row
+from migration.mapping.converters import LegacyValueError, is_storable, mailbox_key, won
+from migration.mapping.fees import (
+    CARD_FEE_RATE,
+    FEE_CALCULATION_METHOD,
+    VAT_RATE,
+    FeeBreakdown,
+    fee_breakdown,
+)
+from migration.mapping.specs import IMPORT_ORDER, SPECS, TABLE_PAIRS, ColumnMap, TableSpec
+from migration.paths import Output, check_outputs
+from migration.precheck.run import PrecheckReport
+from migration.rules.pairs import match_pair_rows
 
 # Rule names are the precheck codes each fix makes go away.
 TRIGGER_RULE = "schema.trigger"

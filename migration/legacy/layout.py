@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .legacy import LegacySource
-from .legacy.schema import is_tool_table, newest_schema
-from .specs import SPECS, TableSpec
+from migration.legacy import LegacySource
+from migration.legacy.schema import is_tool_table, newest_schema
+from migration.mapping.specs import SPECS, TableSpec
 
 
 @dataclass(frozen=True)

@@ -27,14 +27,14 @@ from uuid import UUID
 
 from django.db import connections
 
-from .conversion import RowReader, TrainerLookup
-from .forking import worker_pool, workers_lost_said
-from .layout import LegacyLayout
-from .legacy import LegacySource
-from .models import LedgerEntry
-from .outputs import LEDGER_FIELDS, Action, TableOutput
-from .specs import SPECS
-from .writers import CopyEncoder, CopyLayout, values_refused_as_data_errors
+from migration.legacy import LegacySource
+from migration.legacy.layout import LegacyLayout
+from migration.load.rows import LEDGER_FIELDS, Action, TableOutput
+from migration.load.writers import CopyEncoder, CopyLayout, values_refused_as_data_errors
+from migration.mapping.reading import RowReader, TrainerLookup
+from migration.mapping.specs import SPECS
+from migration.models import LedgerEntry
+from migration.workers import worker_pool, workers_lost_said
 
 ROWS_PER_CHUNK = 10_000
 # Below this many rows a table is converted in-process: forking the workers

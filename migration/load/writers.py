@@ -34,8 +34,8 @@ from psycopg import Copy
 from psycopg.copy import FileWriter
 from psycopg.types.string import BytesBinaryDumper
 
-from .legacy import quote_identifier
-from .models import JSONTextField
+from migration.legacy import quote_identifier
+from migration.models import JSONTextField
 
 
 class RowWriter(Protocol):

@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from .legacy import quote_identifier
-from .legacy.schema import CHANGES_TABLE, is_tool_table
-from .legacy.source import decode_legacy_text
-from .legacy.stored_code import rowid_of, view_rows_sql, view_table_sql
+from migration.legacy import quote_identifier
+from migration.legacy.schema import CHANGES_TABLE, is_tool_table
+from migration.legacy.source import decode_legacy_text
+from migration.legacy.stored_code import rowid_of, view_rows_sql, view_table_sql
 
 # Columns compared in one query: SQLite caps a compound SELECT (500 terms) and
 # an expression's depth (1000).

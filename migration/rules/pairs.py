@@ -11,9 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .layout import LegacyLayout
-from .legacy import quote_identifier
-from .specs import TablePair
+from migration.legacy import quote_identifier
+from migration.legacy.layout import LegacyLayout
+from migration.mapping.specs import TablePair
 
 Query = Callable[[str], list[tuple]]
 

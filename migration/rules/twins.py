@@ -34,9 +34,9 @@ from django.db import models
 from django.db.backends.base.operations import BaseDatabaseOperations
 from django.db.models import Q
 
-from .domains import Domain, domain_of
-from .specs import IMPORT_ORDER, REQUIRED, SPECS, ColumnMap, TableSpec
-from .transforms import mailbox_key
+from migration.mapping.converters import mailbox_key
+from migration.mapping.domains import Domain, domain_of
+from migration.mapping.specs import IMPORT_ORDER, REQUIRED, SPECS, ColumnMap, TableSpec
 
 
 def as_it_is(value: Any) -> Hashable:
@@ -218,7 +218,7 @@ def untwinned_rules() -> list[str]:
     """Every target rule without a precheck twin, each said as what to add."""
     from django.apps import apps
 
-    from .specs import target_models
+    from migration.mapping.specs import target_models
 
     problems: list[str] = list(_stale_twins())
     for model in target_models():
@@ -232,7 +232,7 @@ def _stale_twins() -> Iterator[str]:
     """Twins that name a finding precheck cannot give, or a constraint no model has."""
     from django.apps import apps
 
-    from .findings import CATALOGUE
+    from migration.findings import CATALOGUE
 
     for name, code in NAMED_TWINS.items():
         if code not in CATALOGUE:

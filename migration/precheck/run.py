@@ -17,11 +17,10 @@ from functools import partial
 from itertools import chain
 from typing import Any
 
-from .conversion import TrainerLookup
-from .findings import Finding, Severity, by_severity, finding
-from .layout import LegacyLayout
-from .legacy import LegacySource, file_sha256, quote_identifier
-from .legacy.schema import (
+from migration.findings import Finding, Severity, by_severity, finding
+from migration.legacy import LegacySource, file_sha256, quote_identifier
+from migration.legacy.layout import LegacyLayout
+from migration.legacy.schema import (
     FEE_AMOUNTS,
     GENERATIONS,
     is_tool_table,
@@ -29,20 +28,21 @@ from .legacy.schema import (
     optional_columns,
     optional_tables,
 )
-from .legacy.source import DEFAULT_BATCH_SIZE
-from .legacy.stored_code import TRIGGER, of_kind, stored_code
-from .pairs import PairMatches, match_pair_rows
-from .rows import id_order
-from .specs import SPECS, TABLE_PAIRS, ColumnMap, TablePair, TableSpec
-from .transforms import (
+from migration.legacy.source import DEFAULT_BATCH_SIZE
+from migration.legacy.stored_code import TRIGGER, of_kind, stored_code
+from migration.mapping.canonical import id_order
+from migration.mapping.converters import (
     GENDERS,
     PAYMENT_METHODS,
     LegacyValueError,
     is_legacy_bcrypt,
     payment_method,
 )
-from .twins import UNIQUE_RULES, UniqueRule, integer_range
-from .vouch import nothing, prefilter, vouch_of
+from migration.mapping.prefilters import nothing, prefilter, vouch_of
+from migration.mapping.reading import TrainerLookup
+from migration.mapping.specs import SPECS, TABLE_PAIRS, ColumnMap, TablePair, TableSpec
+from migration.rules.pairs import PairMatches, match_pair_rows
+from migration.rules.twins import UNIQUE_RULES, UniqueRule, integer_range
 
 Check = Callable[[LegacySource, LegacyLayout], Iterator[Finding]]
 

@@ -1,0 +1,1 @@
+"""Where each legacy table goes and how each value is read."""

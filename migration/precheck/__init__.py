@@ -1,0 +1,1 @@
+"""precheck: everything that stands between a legacy file and a clean import."""

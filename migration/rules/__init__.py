@@ -1,0 +1,1 @@
+"""Rules about legacy rows that precheck, clean_legacy and the import share."""
