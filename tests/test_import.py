@@ -37,6 +37,7 @@ from migration.legacy.schema import QUARANTINE_TABLE, TOOL_TABLES_SQL
 from migration.load import run as importer
 from migration.load.run import ImportFailed, import_legacy
 from migration.models import ImportRun, LedgerEntry
+from migration.postgres import IMPORT_LOCK
 from samples.files import SAMPLE_PASSWORDS, write_production_sample
 from sessions.models import FeeAuditLog, Payment, Session, SessionPackage
 from tests.conftest import run_command, sha256_of
@@ -1247,7 +1248,7 @@ def import_running_elsewhere():
         host=settings["HOST"], port=settings["PORT"], user=settings["USER"],
         dbname=settings["NAME"], autocommit=True,
     )  # fmt: skip
-    other.execute("SELECT pg_advisory_lock(%s)", [importer.IMPORT_LOCK])
+    other.execute("SELECT pg_advisory_lock(%s)", [IMPORT_LOCK])
     yield other
     other.close()
 
@@ -1271,7 +1272,7 @@ def test_a_second_import_refuses_at_once_naming_the_running_one(sample, import_r
 
     # The first import ends. (Its connection's closing would free the lock too,
     # but the server may take a moment to notice.)
-    import_running_elsewhere.execute("SELECT pg_advisory_unlock(%s)", [importer.IMPORT_LOCK])
+    import_running_elsewhere.execute("SELECT pg_advisory_unlock(%s)", [IMPORT_LOCK])
     assert run_import(sample)[0] == 0
     assert User.objects.count() == 7
 
@@ -1285,9 +1286,7 @@ def lock_is_free() -> bool:
         host=settings["HOST"], port=settings["PORT"], user=settings["USER"],
         dbname=settings["NAME"], autocommit=True,
     ) as other:  # fmt: skip
-        return other.execute("SELECT pg_try_advisory_lock(%s)", [importer.IMPORT_LOCK]).fetchone()[
-            0
-        ]
+        return other.execute("SELECT pg_try_advisory_lock(%s)", [IMPORT_LOCK]).fetchone()[0]
 
 
 @COMMITS
