@@ -15,7 +15,7 @@ import dataclasses
 import json
 import sqlite3
 from contextlib import closing
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from io import StringIO
 from pathlib import Path
@@ -274,6 +274,20 @@ def test_import_run_succeeds_and_keeps_its_report(sample):
     assert run.report["dry_run"] is False
     assert {t["table"]: t["created"] for t in run.report["tables"]} == LEGACY_ROWS
     assert str(run.pk) in out
+
+
+@ROWS
+def test_the_stored_report_holds_what_the_json_report_prints(sample):
+    code, out, err = run_import(sample, "--format", "json")
+    assert code == 0, err
+    printed, stored = json.loads(out), ImportRun.objects.get().report
+    for moment in ("started_at", "finished_at"):
+        # Django's JSON encoder keeps a time to the millisecond: the same instant.
+        apart = datetime.fromisoformat(stored.pop(moment)) - datetime.fromisoformat(
+            printed.pop(moment)
+        )
+        assert abs(apart) < timedelta(milliseconds=1), moment
+    assert stored == printed
 
 
 @ROWS

@@ -31,12 +31,13 @@ from itertools import chain, islice, pairwise
 from typing import Any
 
 from django.apps import apps
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DatabaseError, transaction
 from django.db.models import Max, Model
 from django.utils import timezone
 
 from migration.errors import OperatorError
-from migration.findings import Finding, Severity
+from migration.findings import Finding, Severity, capped_ids
 from migration.legacy import FileWatch, LegacySource, quote_identifier
 from migration.legacy.layout import LegacyLayout
 from migration.legacy.schema import QUARANTINE_TABLE
@@ -62,7 +63,6 @@ from migration.postgres import (
     the_only_import,
 )
 from migration.precheck.run import PrecheckReport, run_precheck
-from migration.reports import capped_ids, to_json
 from migration.stops import Interrupted, is_stop
 from migration.workers import can_fork
 
@@ -984,7 +984,7 @@ def _mark(run: ImportRun, using: str, **fields: Any) -> None:
         setattr(run, name, value)
     if "report" in fields:
         # JSONField needs JSON-ready values; the report's datetimes become text.
-        run.report = json.loads(to_json(fields["report"]))
+        run.report = json.loads(json.dumps(fields["report"], cls=DjangoJSONEncoder))
     ImportRun.objects.using(using).filter(pk=run.pk).update(
         **{name: getattr(run, name) for name in fields}
     )
