@@ -263,3 +263,10 @@ def by_severity(findings: Iterable[Finding]) -> dict[Severity, list[Finding]]:
     for item in findings:
         grouped[item.severity].append(item)
     return grouped
+
+
+def capped_ids(row_ids: tuple[Any, ...], total: int) -> str:
+    """Row ids as one line: those given, then how many more `total` holds ("and N more")."""
+    ids = ", ".join(str(row_id) for row_id in row_ids)
+    more = total - len(row_ids)
+    return f"{ids} and {more:,} more" if more > 0 else ids

@@ -69,8 +69,8 @@ class LedgerEntry(models.Model):
     # Numbered by the database, in the order written: a chain's import appends
     # 1.5 million entries, and a random key (a UUID) would scatter them over
     # the whole index, twice the cost of the rest of the entry. A failed run
-    # leaves gaps in the numbering (a dry run does not: see importer's
-    # _ledger_sequence_in_this_transaction); nothing reads meaning into them.
+    # leaves gaps in the numbering (a dry run does not: see
+    # postgres.sequence_in_this_transaction); nothing reads meaning into them.
     id = models.BigAutoField(primary_key=True)
     legacy_table = models.CharField(max_length=100)
     legacy_id = models.BigIntegerField()

@@ -13,7 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from migration.findings import Finding, Severity, by_severity
+from migration.findings import Finding, Severity, by_severity, capped_ids
 from migration.precheck.run import PrecheckReport
 
 if TYPE_CHECKING:
@@ -236,12 +236,6 @@ def render_clean(report: CleanReport, fmt: str) -> str:
         return to_json(report.to_dict())
     lines = _clean_markdown(report) if fmt == "markdown" else _clean_text(report)
     return "\n".join(lines) + "\n"
-
-
-def capped_ids(row_ids: tuple[Any, ...], total: int) -> str:
-    ids = ", ".join(str(row_id) for row_id in row_ids)
-    more = total - len(row_ids)
-    return f"{ids} and {more:,} more" if more > 0 else ids
 
 
 def _email_line(change: EmailChange) -> str:

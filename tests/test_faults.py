@@ -26,8 +26,8 @@ from accounts.models import User
 from assessments.models import Assessment
 from clients.models import Client
 from migration.load import chunks as parallel
-from migration.load.run import IMPORT_LOCK
 from migration.models import ImportRun, LedgerEntry
+from migration.postgres import IMPORT_LOCK
 from migration.verify import run as verify
 from sessions.models import Session, SessionPackage
 from tests.conftest import run_command

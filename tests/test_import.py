@@ -15,7 +15,7 @@ import dataclasses
 import json
 import sqlite3
 from contextlib import closing
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from io import StringIO
 from pathlib import Path
@@ -37,6 +37,7 @@ from migration.legacy.schema import QUARANTINE_TABLE, TOOL_TABLES_SQL
 from migration.load import run as importer
 from migration.load.run import ImportFailed, import_legacy
 from migration.models import ImportRun, LedgerEntry
+from migration.postgres import IMPORT_LOCK
 from samples.files import SAMPLE_PASSWORDS, write_production_sample
 from sessions.models import FeeAuditLog, Payment, Session, SessionPackage
 from tests.conftest import run_command, sha256_of
@@ -273,6 +274,20 @@ def test_import_run_succeeds_and_keeps_its_report(sample):
     assert run.report["dry_run"] is False
     assert {t["table"]: t["created"] for t in run.report["tables"]} == LEGACY_ROWS
     assert str(run.pk) in out
+
+
+@ROWS
+def test_the_stored_report_holds_what_the_json_report_prints(sample):
+    code, out, err = run_import(sample, "--format", "json")
+    assert code == 0, err
+    printed, stored = json.loads(out), ImportRun.objects.get().report
+    for moment in ("started_at", "finished_at"):
+        # Django's JSON encoder keeps a time to the millisecond: the same instant.
+        apart = datetime.fromisoformat(stored.pop(moment)) - datetime.fromisoformat(
+            printed.pop(moment)
+        )
+        assert abs(apart) < timedelta(milliseconds=1), moment
+    assert stored == printed
 
 
 @ROWS
@@ -1247,7 +1262,7 @@ def import_running_elsewhere():
         host=settings["HOST"], port=settings["PORT"], user=settings["USER"],
         dbname=settings["NAME"], autocommit=True,
     )  # fmt: skip
-    other.execute("SELECT pg_advisory_lock(%s)", [importer.IMPORT_LOCK])
+    other.execute("SELECT pg_advisory_lock(%s)", [IMPORT_LOCK])
     yield other
     other.close()
 
@@ -1271,7 +1286,7 @@ def test_a_second_import_refuses_at_once_naming_the_running_one(sample, import_r
 
     # The first import ends. (Its connection's closing would free the lock too,
     # but the server may take a moment to notice.)
-    import_running_elsewhere.execute("SELECT pg_advisory_unlock(%s)", [importer.IMPORT_LOCK])
+    import_running_elsewhere.execute("SELECT pg_advisory_unlock(%s)", [IMPORT_LOCK])
     assert run_import(sample)[0] == 0
     assert User.objects.count() == 7
 
@@ -1285,9 +1300,7 @@ def lock_is_free() -> bool:
         host=settings["HOST"], port=settings["PORT"], user=settings["USER"],
         dbname=settings["NAME"], autocommit=True,
     ) as other:  # fmt: skip
-        return other.execute("SELECT pg_try_advisory_lock(%s)", [importer.IMPORT_LOCK]).fetchone()[
-            0
-        ]
+        return other.execute("SELECT pg_try_advisory_lock(%s)", [IMPORT_LOCK]).fetchone()[0]
 
 
 @COMMITS

@@ -9,12 +9,13 @@ from pathlib import Path
 import bcrypt
 import pytest
 
-from migration.findings import CATALOGUE, Finding, Severity
+from migration.findings import CATALOGUE, Finding, Severity, finding
 from migration.legacy import open_legacy
 from migration.legacy.layout import LegacyLayout
 from migration.legacy.schema import newest_schema
-from migration.mapping.specs import TABLE_PAIRS, TablePair
-from migration.precheck.run import PrecheckReport, run_precheck
+from migration.mapping.specs import SPECS, TABLE_PAIRS, TablePair
+from migration.precheck import run as precheck_module
+from migration.precheck.run import CHECKS, EachTable, PrecheckReport, run_precheck
 from migration.rules.pairs import match_pair_rows
 from tests.conftest import run_command, sha256_of
 from tests.legacy_files import UTC_STAMP, LegacyFile
@@ -851,6 +852,39 @@ def test_payment_method_mapping_is_shown_with_counts(legacy_file, studio):
     }
     assert item.row_count == 6
     assert "1 unrecognised text(s) become 'other'" in item.summary
+
+
+# --- the checks declared are the checks run --------------------------------
+
+
+def test_precheck_runs_the_checks_declared_and_nothing_else(legacy_file, studio, monkeypatch):
+    def whole_file(source, layout):
+        yield finding("schema.older-generation", "the whole file")
+
+    def one_table(source, layout, spec, shared):
+        yield finding("schema.older-generation", f"{spec.table}, with {shared}", table=spec.table)
+
+    declared = (whole_file, EachTable(one_table, shared=lambda source, layout: "what is shared"))
+    monkeypatch.setattr(precheck_module, "CHECKS", declared)
+    legacy_file.execute("DROP TABLE payment_records")
+    report = precheck(legacy_file)
+
+    tables = [spec.table for spec in SPECS.values() if spec.table != "payment_records"]
+    assert [item.summary for item in report.findings] == [
+        "the whole file",
+        *(f"{table}, with what is shared" for table in tables),
+    ]
+
+
+def test_every_check_precheck_defines_is_one_it_declares():
+    # A check function left out of CHECKS would look live and never run.
+    defined = {
+        value
+        for name, value in vars(precheck_module).items()
+        if name.startswith("check_") and callable(value)
+    }
+    declared = {check.check if isinstance(check, EachTable) else check for check in CHECKS}
+    assert defined == declared
 
 
 # --- every code, and the report -------------------------------------------

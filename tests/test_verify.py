@@ -15,10 +15,10 @@ from clients.models import Client
 from migration.findings import CATALOGUE
 from migration.legacy import LegacyFileError, open_legacy
 from migration.legacy.layout import LegacyLayout
-from migration.load.run import advance_sequences
 from migration.mapping.canonical import target_fingerprint
-from migration.mapping.specs import SPECS
+from migration.mapping.specs import SPECS, target_models
 from migration.models import LedgerEntry
+from migration.postgres import advance_sequences
 from migration.verify import run as verify_module
 from migration.verify.run import (
     EVERY_ID,
@@ -303,7 +303,7 @@ def test_a_reference_to_a_renumbered_row_is_compared_by_its_target_id(tmp_path):
     new_id = Payment.objects.aggregate(top=Max("pk"))["top"] + 1
     Payment.objects.filter(pk=2).update(id=new_id)
     FeeAuditLog.objects.filter(pk=1).update(payment_id=new_id)
-    advance_sequences("default")
+    advance_sequences("default", target_models())
     LedgerEntry.objects.filter(legacy_table="payments", legacy_id=2).update(target_id=new_id)
     fields = SPECS["fee_audit_log"].synced_fields
     LedgerEntry.objects.filter(legacy_table="fee_audit_log", legacy_id=1).update(

@@ -22,9 +22,7 @@ from __future__ import annotations
 import json
 import time
 from bisect import bisect_right
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -33,12 +31,13 @@ from itertools import chain, islice, pairwise
 from typing import Any
 
 from django.apps import apps
-from django.db import DatabaseError, connections, transaction
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import DatabaseError, transaction
 from django.db.models import Max, Model
 from django.utils import timezone
 
 from migration.errors import OperatorError
-from migration.findings import Finding, Severity
+from migration.findings import Finding, Severity, capped_ids
 from migration.legacy import FileWatch, LegacySource, quote_identifier
 from migration.legacy.layout import LegacyLayout
 from migration.legacy.schema import QUARANTINE_TABLE
@@ -57,8 +56,13 @@ from migration.mapping.specs import (
     target_models,
 )
 from migration.models import ImportRun, LedgerEntry
+from migration.postgres import (
+    advance_sequences,
+    analyzing,
+    sequence_in_this_transaction,
+    the_only_import,
+)
 from migration.precheck.run import PrecheckReport, run_precheck
-from migration.reports import capped_ids, to_json
 from migration.stops import Interrupted, is_stop
 from migration.workers import can_fork
 
@@ -730,7 +734,8 @@ def import_legacy(
     progress: Progress | None = None,
 ) -> ImportReport:
     """Import the legacy file into the target database `using`; see the module docstring."""
-    with _the_only_import(using):
+    # One import into a target at a time: a second refuses at once, naming the first.
+    with the_only_import(using, busy=lambda: ImportBusy(_busy_message(using))):
         watch = FileWatch(source.path)  # before anything is read
         precheck = run_precheck(source)
         if precheck.blocking:
@@ -748,37 +753,15 @@ def import_legacy(
         if not dry_run:
             return _import_tables(source, using, precheck, watch, progress, dry_run=False)
         with transaction.atomic(using=using):
-            _ledger_sequence_in_this_transaction(using)
+            # The ledger's ids, drawn by COPY, are put back by the rollback too.
+            # Safe to hold: only an import takes ledger ids, and this one holds
+            # the import lock. The target's sequences are left alone: the import
+            # writes every row with its id, never drawing on them, and the app's
+            # own inserts must not wait on a dry run.
+            sequence_in_this_transaction(using, LedgerEntry)
             report = _import_tables(source, using, precheck, watch, progress, dry_run=True)
             transaction.set_rollback(True, using=using)
         return report
-
-
-# Any number of our own choosing, the same in every process: "import" in ASCII.
-IMPORT_LOCK = 0x696D706F7274
-
-
-@contextmanager
-def _the_only_import(using: str) -> Iterator[None]:
-    """One import into a target at a time: a second refuses at once, naming the first.
-
-    A PostgreSQL advisory lock, held by the import's connection: it goes with
-    the connection, so a killed import never leaves it behind. (An SQLite
-    target takes one writer at a time by itself.)
-    """
-    connection = connections[using]
-    if connection.vendor != "postgresql":
-        yield
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [IMPORT_LOCK])
-        if not cursor.fetchone()[0]:
-            raise ImportBusy(_busy_message(using))
-    try:
-        yield
-    finally:
-        with suppress(DatabaseError), connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s)", [IMPORT_LOCK])
 
 
 def _busy_message(using: str) -> str:
@@ -890,7 +873,7 @@ def _import_tables(
             # once checked (both take the same lock).
             with analyzing(using, [*target_models(), LedgerEntry]):
                 _check_ledger_keys(writer, using)
-                report.sequences = advance_sequences(using)
+                report.sequences = advance_sequences(using, target_models())
     except BaseException as error:
         # On the way here the table under way was rolled back, and the workers stopped.
         if is_stop(error):  # Ctrl-C or SIGTERM (see stops.py)
@@ -927,7 +910,7 @@ def _record_stop(
     with suppress(DatabaseError, ImportFailed):
         _mark(run, using, outcome=outcome, error=error)
         if not report.dry_run:
-            report.sequences = advance_sequences(using)
+            report.sequences = advance_sequences(using, target_models())
             _check_ledger_keys(writer, using)
 
 
@@ -1001,131 +984,7 @@ def _mark(run: ImportRun, using: str, **fields: Any) -> None:
         setattr(run, name, value)
     if "report" in fields:
         # JSONField needs JSON-ready values; the report's datetimes become text.
-        run.report = json.loads(to_json(fields["report"]))
+        run.report = json.loads(json.dumps(fields["report"], cls=DjangoJSONEncoder))
     ImportRun.objects.using(using).filter(pk=run.pk).update(
         **{name: getattr(run, name) for name in fields}
     )
-
-
-# --- after the load -------------------------------------------------------
-
-
-def analyze(using: str, models: Iterable[type[Model]]) -> None:
-    """Fresh planner statistics for tables the import filled.
-
-    Autovacuum may be off, or not yet round: without statistics PostgreSQL
-    plans a million-row table as if it were empty (nested loops in verify's
-    money totals, and in the app's first queries).
-    """
-    connection = connections[using]
-    if connection.vendor != "postgresql":
-        return
-    tables = ", ".join(connection.ops.quote_name(model._meta.db_table) for model in models)
-    with connection.cursor() as cursor:
-        cursor.execute(f"ANALYZE {tables}")
-
-
-@contextmanager
-def analyzing(using: str, models: Iterable[type[Model]]) -> Iterator[None]:
-    """analyze() each of `models`, in order: on a connection of its own beside what
-    the block does, and, once the block is done, on this one too until none is left.
-
-    PostgreSQL analyzes a table on one core: on a chain's file the tables take
-    about 1.5 s, the ledger's check at the end 0.4 s. Inside a transaction (a
-    test's), another connection would wait for its locks: all are analyzed
-    after the block there, on this one.
-    """
-    left = deque(models)
-
-    def analyze_what_is_left() -> None:
-        while True:
-            try:
-                model = left.popleft()  # deque: safe from both threads
-            except IndexError:
-                return
-            analyze(using, [model])
-
-    if connections[using].in_atomic_block:
-        yield
-        analyze_what_is_left()
-        return
-
-    def on_its_own_connection() -> None:
-        try:
-            analyze_what_is_left()
-        finally:
-            connections[using].close()  # this thread's own
-
-    with ThreadPoolExecutor(1) as beside:
-        analyzed = beside.submit(on_its_own_connection)
-        try:
-            yield
-        except BaseException:
-            left.clear()  # the table the other thread is on is its last
-            raise
-        analyze_what_is_left()
-        analyzed.result()
-
-
-# --- sequences ------------------------------------------------------------
-
-
-def _ledger_sequence_in_this_transaction(using: str) -> None:
-    """In a dry run's transaction: the ledger's id sequence made part of it, so that
-    the rollback puts it back (last_value and is_called) with the rest.
-
-    nextval() is not transactional: each id a COPY into the ledger takes stays
-    taken when the COPY is rolled back. ALTER SEQUENCE ... RESTART is: the
-    sequence is written anew, the old one kept until the transaction commits,
-    and put back if it does not, a dry run killed outright included. Restarted
-    at the id it would hand out next, it hands out the same ids.
-
-    Until the dry run ends, any other session's nextval on it waits. That is
-    safe: only an import takes ledger ids, and this one holds the import lock,
-    which a second import tries for before anything else, and refuses without.
-    The target's tables are left alone: the import writes every row with its
-    id (its legacy id, or the next after the highest), never drawing on their
-    sequences, and the app's own inserts must not wait on a dry run.
-    """
-    connection = connections[using]
-    if connection.vendor != "postgresql":
-        return  # SQLite's counters are rows of its own, rolled back as any other
-    table, column = LedgerEntry._meta.db_table, LedgerEntry._meta.pk.column
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_get_serial_sequence(%s, %s)", [table, column])
-        (sequence,) = cursor.fetchone()
-        cursor.execute(
-            "SELECT CASE WHEN is_called THEN last_value + seqincrement ELSE last_value END "
-            f"FROM {sequence}, pg_sequence WHERE seqrelid = %s::regclass",
-            [sequence],
-        )
-        (next_id,) = cursor.fetchone()
-        cursor.execute(f"ALTER SEQUENCE {sequence} RESTART WITH {int(next_id)}")
-
-
-def advance_sequences(using: str) -> dict[str, int]:
-    """Move each target table's id sequence past its highest id, never back.
-
-    Rows were written with their legacy ids, which PostgreSQL's sequences do
-    not see; without this the app's next insert would collide. SQLite keeps
-    its own counter up to date on every insert, so there is nothing to do there.
-    """
-    connection = connections[using]
-    if connection.vendor != "postgresql":
-        return {}
-    positions = {}
-    with connection.cursor() as cursor:
-        for model in target_models():
-            table, column = model._meta.db_table, model._meta.pk.column
-            cursor.execute("SELECT pg_get_serial_sequence(%s, %s)", [table, column])
-            (sequence,) = cursor.fetchone()
-            quote = connection.ops.quote_name
-            # The sequence's own position counts too, so it never moves back.
-            cursor.execute(
-                f"SELECT setval(%s, greatest("
-                f"(SELECT coalesce(max({quote(column)}), 0) FROM {quote(table)}), "
-                f"(SELECT last_value - (NOT is_called)::int FROM {sequence}), 1), true)",
-                [sequence],
-            )
-            positions[model._meta.label] = cursor.fetchone()[0]
-    return positions

@@ -127,16 +127,6 @@ class RowReader:
         return LegacyRow(converted["id"], raw, source_hash, converted, text)
 
 
-def convert_row(
-    spec: TableSpec,
-    columns: tuple[str, ...],
-    values: tuple,
-    trainers: TrainerLookup,
-) -> LegacyRow:
-    """One legacy row, read as the spec says: pure but for the trainer lookup."""
-    return RowReader(spec, columns, trainers).read(values)
-
-
 def _infer_trainer(
     spec: TableSpec, column: ColumnMap, converted: dict[str, Any], trainers: TrainerLookup
 ) -> Any:

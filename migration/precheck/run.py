@@ -48,6 +48,18 @@ Check = Callable[[LegacySource, LegacyLayout], Iterator[Finding]]
 
 
 @dataclass(frozen=True)
+class EachTable:
+    """A check of one legacy table (its spec the third argument), declared once in
+    CHECKS: it runs for each table of SPECS the file has, each table a job of its
+    own, so that the largest checks run side by side."""
+
+    check: Callable[..., Iterator[Finding]]
+    # Made once per precheck and handed to each table's run (its fourth
+    # argument): what each would otherwise read again.
+    shared: Callable[[LegacySource, LegacyLayout], Any] | None = None
+
+
+@dataclass(frozen=True)
 class TableInventory:
     table: str
     model: str | None
@@ -155,16 +167,15 @@ PRECHECK_PAGE_CACHE_KIB = 16 * 1024
 def _check_jobs(
     source: LegacySource, layout: LegacyLayout, pair_matches: dict[str, PairMatches]
 ) -> Iterator[Callable[[], list[Finding]]]:
+    """Every check of CHECKS as the jobs that run it, in CHECKS' order: a check of
+    one table as a job for each table the file has."""
     for check in CHECKS:
-        if check is check_values:
+        if isinstance(check, EachTable):
+            shared = () if check.shared is None else (check.shared(source, layout),)
             for spec in _specs_present(layout):
-                yield partial(_findings, _check_table_values, source, layout, spec)
+                yield partial(_findings, check.check, source, layout, spec, *shared)
         elif check is check_table_pairs:  # it hands its matches over: matched once
             yield partial(_findings, check_table_pairs, source, layout, matched=pair_matches)
-        elif check is check_references:
-            trainers = TrainerLookup(source, layout)  # shared: each table read once, or twice
-            for spec in _specs_present(layout):
-                yield partial(_findings, _check_table_references, source, layout, spec, trainers)
         else:
             yield partial(_findings, check, source, layout)
 
@@ -324,23 +335,18 @@ def check_triggers(source: LegacySource, layout: LegacyLayout) -> Iterator[Findi
         )
 
 
-def check_values(source: LegacySource, layout: LegacyLayout) -> Iterator[Finding]:
-    """Every value through the importer's own converter: what fails here would fail there.
-
-    SQLite scans each table for the values it cannot vouch the converter takes
-    (see vouch.py); only those reach Python, on a studio chain's file a few.
-    """
-    for spec in _specs_present(layout):
-        yield from _check_table_values(source, layout, spec)
-
-
 def _specs_present(layout: LegacyLayout) -> list[TableSpec]:
     return [spec for spec in SPECS.values() if layout.has_table(spec.table)]
 
 
-def _check_table_values(
-    source: LegacySource, layout: LegacyLayout, spec: TableSpec
-) -> Iterator[Finding]:
+def check_values(source: LegacySource, layout: LegacyLayout, spec: TableSpec) -> Iterator[Finding]:
+    """Every value of the table through the importer's own converter: what fails here
+    would fail there.
+
+    SQLite scans the table for the values it cannot vouch the converter takes
+    (see mapping/prefilters.py); only those reach Python, on a studio chain's
+    file a few.
+    """
     present = layout.present_columns(spec)
     if not present:
         return  # check_schema reports every missing column
@@ -593,15 +599,11 @@ def _room_for_renumbered_ids(
     )
 
 
-def check_references(source: LegacySource, layout: LegacyLayout) -> Iterator[Finding]:
-    trainers = TrainerLookup(source, layout)  # who trains each client and package, read once
-    for spec in _specs_present(layout):
-        yield from _check_table_references(source, layout, spec, trainers)
-
-
-def _check_table_references(
+def check_references(
     source: LegacySource, layout: LegacyLayout, spec: TableSpec, trainers: TrainerLookup
 ) -> Iterator[Finding]:
+    """Each reference of the table to a row that exists, and a trainer for each row
+    that names none, inferred as the import infers it."""
     for column, target in spec.references.items():
         if layout.has_column(spec.table, column):
             yield from _dangling(source, layout, spec.table, column, target)
@@ -780,15 +782,18 @@ def _payment_method_mapping(source: LegacySource, layout: LegacyLayout) -> Itera
     )
 
 
-CHECKS: tuple[Check, ...] = (
+# The checks precheck runs, in the order their findings are listed.
+CHECKS: tuple[Check | EachTable, ...] = (
     check_schema,
     check_triggers,
-    check_values,
+    EachTable(check_values),
     check_duplicate_ids,
     check_unique_values,
     check_passwords,
     check_table_pairs,
-    check_references,
+    # Who trains each client and package: read once for every table's rows that name
+    # none (or twice, when two tables' jobs ask at once).
+    EachTable(check_references, shared=TrainerLookup),
     check_fees,
     check_normalised_values,
 )

@@ -61,6 +61,7 @@ from migration.mapping.specs import (
     target_models,
 )
 from migration.models import ImportRun, LedgerEntry
+from migration.postgres import on_postgresql, sequence_positions
 from migration.rules.pairs import match_pair_rows
 from migration.workers import can_fork, worker_pool, workers_lost_said
 
@@ -927,33 +928,18 @@ def unique_emails(using: str) -> CheckOutcome:
 
 
 def sequences(using: str) -> CheckOutcome:
-    connection = connections[using]
-    if connection.vendor != "postgresql":
+    if not on_postgresql(using):
         return CheckOutcome("id sequences", "not applicable: SQLite keeps its own counters")
-    findings = []
-    quote = connection.ops.quote_name
-    with connection.cursor() as cursor:
-        for model in target_models():
-            table, column = model._meta.db_table, model._meta.pk.column
-            cursor.execute("SELECT pg_get_serial_sequence(%s, %s)", [table, column])
-            (sequence,) = cursor.fetchone()
-            cursor.execute(
-                f"SELECT (SELECT coalesce(max({quote(column)}), 0) FROM {quote(table)}), "
-                # numeric: a sequence at bigint's last id has its next beyond bigint.
-                f"last_value::numeric + is_called::int FROM {sequence}"
-            )
-            highest, next_value = cursor.fetchone()
-            if next_value <= highest:
-                findings.append(
-                    finding(
-                        "verify.sequence-behind",
-                        f"{model._meta.label}: the next id would be {next_value}, "
-                        f"but {highest} is taken",
-                    )
-                )
-    return CheckOutcome(
-        "id sequences", f"{len(target_models())} sequences checked", tuple(findings)
-    )
+    positions = sequence_positions(using, target_models())
+    findings = [
+        finding(
+            "verify.sequence-behind",
+            f"{label}: the next id would be {position.next_id}, but {position.highest_id} is taken",
+        )
+        for label, position in positions.items()
+        if position.is_behind
+    ]
+    return CheckOutcome("id sequences", f"{len(positions)} sequences checked", tuple(findings))
 
 
 def passwords(source: LegacySource, layout: LegacyLayout, using: str) -> CheckOutcome:
