@@ -6,7 +6,8 @@ compared with the files it must not be as the kernel would resolve it
 (relative, `./`, `..`, symbolic links to the file or to a folder on its way)
 and by inode (a hard link), so no spelling of the legacy file, or of the
 journals SQLite keeps beside it (its committed rows may live in its `-wal`),
-gets past. Two outputs may not be one file either.
+gets past. Nor does a legacy file that a cleaned --source was made from, as
+the copy records it. Two outputs may not be one file either.
 
 An output must also be writable before the work starts: an import that
 commits and then cannot write its report, or a cleaned copy written beside a
@@ -65,11 +66,15 @@ def resolved(path: str | Path, option: str) -> Path:
 
 
 def check_outputs(
-    *, source: str | Path, outputs: Sequence[Output], databases: Mapping[str, Path] | None = None
+    *,
+    source: str | Path,
+    outputs: Sequence[Output],
+    databases: Mapping[str, Path] | None = None,
+    cleaned_from: Sequence[Path] = (),
 ) -> None:
     """Refuse, before any work, an output that is the source (or one of its journals),
-    one of the project's own SQLite `databases` (named by what they are), another
-    output, or cannot be written."""
+    a legacy file the source was `cleaned_from`, one of the project's own SQLite
+    `databases` (named by what they are), another output, or cannot be written."""
     claimed = _files_of(
         Path(source).expanduser(),  # as open_legacy reads it
         option="--source",
@@ -77,6 +82,14 @@ def check_outputs(
         whose="the legacy file's",
         advice="name another file (the legacy file is never written)",
     )
+    for original in cleaned_from:
+        claimed += _files_of(
+            original,
+            option="the cleaned copy's record",
+            what=f"the legacy file {original} that --source was cleaned from",
+            whose=f"the legacy file {original}'s",
+            advice="name another file (a legacy file is never written)",
+        )
     for what, path in (databases or {}).items():
         claimed += _files_of(
             path, option="the settings", what=what, whose=f"{what}'s", advice="name another file"

@@ -194,6 +194,27 @@ def test_no_journal_of_the_legacy_file_is_an_output(studio, tmp_path, write, jou
         assert trainers_in(studio) == trainers and "latest" in trainers
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize("copies", [1, 2], ids=["a copy", "a copy of a copy"])
+@pytest.mark.parametrize("write", WRITES, ids=str)
+def test_the_file_a_cleaned_copy_was_made_from_is_never_an_output(studio, tmp_path, write, copies):
+    source = studio
+    for number in range(copies):
+        copy = tmp_path / f"copy-{number}" / "cleaned.db"
+        copy.parent.mkdir()
+        call_command(
+            "clean_legacy", "--source", str(source), "--output", str(copy), stdout=StringIO()
+        )
+        source = copy
+    before = tree(tmp_path)
+    result = run(write.command, *write.args(source, str(studio), tmp_path))
+    refused(
+        result, 2, f"{write.option} ", f"the legacy file {studio} that --source was cleaned from"
+    )
+    assert "never written" in result.message
+    assert tree(tmp_path) == before
+
+
 @pytest.mark.parametrize(
     "report",
     ["cleaned.db", "./cleaned.db", "../studio/cleaned.db", "cleaned.db-journal", "cleaned.db-wal"],

@@ -53,6 +53,7 @@ from migration.errors import EXIT_FINDINGS, InputError
 from migration.findings import CATALOGUE, ROW_ID_CAP, Finding
 from migration.legacy import FileWatch, LegacyFileError, LegacySource, file_sha256, quote_identifier
 from migration.legacy.layout import LegacyLayout
+from migration.legacy.lineage import recorded_sources
 from migration.legacy.schema import (
     CHANGES_TABLE,
     CLEANINGS_TABLE,
@@ -294,7 +295,12 @@ def clean_legacy(
     """Write a cleaned copy of the source to `output`, which is replaced only on success."""
     output = Path(output).absolute()
     # The command checked its outputs before it began; checked again here, where it is written.
-    check_outputs(source=source.path, outputs=[Output("--output", output, database=True)])
+    cleaned_from = recorded_sources(source.path)
+    check_outputs(
+        source=source.path,
+        outputs=[Output("--output", output, database=True)],
+        cleaned_from=cleaned_from,
+    )
     _refuse_incomplete_file(source)
     _refuse_damaged_file(source)
     started = CleanReport(
@@ -312,7 +318,11 @@ def clean_legacy(
     watch = FileWatch(source.path)
     temporary = _temporary_beside(output)
     try:
-        check_outputs(source=source.path, outputs=[Output("the copy", temporary, database=True)])
+        check_outputs(
+            source=source.path,
+            outputs=[Output("the copy", temporary, database=True)],
+            cleaned_from=cleaned_from,
+        )
         _copy(source, temporary)
         report, first_change = _clean_copy(temporary, started, explicit_emails)
         _refuse_unlogged_changes(source.path, temporary, first_change, watch)

@@ -27,6 +27,7 @@ from django.db import DEFAULT_DB_ALIAS, DatabaseError
 
 from migration.errors import EXIT_FINDINGS, EXIT_UNREADABLE, OperatorError, first_line
 from migration.legacy import LegacySource, open_legacy
+from migration.legacy.lineage import recorded_sources
 from migration.paths import Output, check_outputs
 from migration.redaction import redact_finding, redact_line, redacted
 from migration.reports import FORMATS
@@ -78,7 +79,10 @@ class ReportCommand(BaseCommand):
 
     def check_boundary(self, options) -> None:
         check_outputs(
-            source=options["source"], outputs=self.outputs(options), databases=database_files()
+            source=options["source"],
+            outputs=self.outputs(options),
+            databases=database_files(),
+            cleaned_from=recorded_sources(options["source"]),
         )
         if self.target_action:
             check_target(options["database"])
