@@ -9,7 +9,6 @@ to the walk of the whole table.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from math import ceil
@@ -21,7 +20,7 @@ from migration.legacy import LegacySource, quote_identifier
 from migration.legacy.layout import LegacyLayout
 from migration.mapping.specs import SPECS, TableSpec
 from migration.verify.walk import EVERY_ID, IdRange, TableWalk, TableWalker
-from migration.workers import can_fork, worker_pool, workers_lost_said
+from migration.workers import can_fork, cores, results_in_workers
 
 PART_ROWS = 25_000  # fewer rows than this a range, and a worker costs more than it saves
 # Each worker is a process of its own (some 80 MB) with a connection of its
@@ -114,7 +113,7 @@ def _worker_count(using: str) -> int:
     connection = connections[using]
     if not can_fork() or connection.vendor != "postgresql" or connection.in_atomic_block:
         return 1
-    return min(len(os.sched_getaffinity(0)), MAX_WORKERS)
+    return cores(most=MAX_WORKERS)
 
 
 def _walks(
@@ -127,21 +126,19 @@ def _walks(
     return _walks_in_workers(walker, parts, workers)
 
 
-@contextmanager
 def _walks_in_workers(
     walker: TableWalker, parts: list[Part], workers: int
-) -> Iterator[Iterator[TableWalk]]:
-    """Each part's walk, in order, by a pool of forked worker processes (see workers.py).
-
-    The largest parts are handed out first, so that the workers end together.
-    After a failure (or Ctrl-C), the workers are stopped where they are.
-    """
-    with workers_lost_said(), worker_pool(workers, _start_worker, walker) as pool:
-        futures = {
-            index: pool.submit(_walk_part, parts[index].spec.table, parts[index].ids)
-            for index in sorted(range(len(parts)), key=lambda index: -parts[index].rows)
-        }
-        yield (futures[index].result() for index in range(len(parts)))
+) -> AbstractContextManager[Iterator[TableWalk]]:
+    """Each part's walk, in order, the largest handed out first, by forked workers
+    that each start with the walker (see _start_worker)."""
+    return results_in_workers(
+        _walk_part,
+        [(part.spec.table, part.ids) for part in parts],
+        sizes=[part.rows for part in parts],
+        workers=workers,
+        initializer=_start_worker,
+        initargs=(walker,),
+    )
 
 
 # --- in a worker process --------------------------------------------------
