@@ -4,11 +4,11 @@ Each converter takes one raw value exactly as SQLite returned it and returns
 the target value, or raises `LegacyValueError` saying what is wrong with it.
 Precheck runs the very same converters over every value, so a file that
 precheck passes is a file the importer can read. Each converter that can is
-`@vouched` by an SQL predicate (see vouch.py): SQLite scans for the values it
-cannot vouch for, and only those reach the converter during precheck. Each
-declares what it returns (`@returns`, see domains.py), so that the target's
-rules can be checked against it (twins.py): a converter refuses what the
-column it fills cannot hold.
+`@prefiltered_by` an SQLite pre-filter (see prefilters.py): only the values
+that fail it reach the converter during precheck. Each declares what it
+returns (`@returns`, see domains.py), so that the target's rules can be
+checked against it (rules/twins.py): a converter refuses what the column it
+fills cannot hold.
 """
 
 from __future__ import annotations
@@ -29,9 +29,9 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 
-from migration.mapping import prefilters as sql
+from migration.mapping import prefilters
 from migration.mapping.domains import Domain, one_of, returns
-from migration.mapping.prefilters import vouched
+from migration.mapping.prefilters import prefiltered_by
 
 Converter = Callable[[Any], Any]
 
@@ -115,7 +115,7 @@ def text(max_length: int | None = None) -> Converter:
     longest = max_length if max_length is not None else math.inf
 
     @returns(Domain("text", max_length=max_length))
-    @vouched(sql.plain_text(max_length))
+    @prefiltered_by(prefilters.plain_text(max_length))
     def convert(raw: Any) -> str:
         # Text that fits, as nearly all is, in one test (a chain's file has
         # millions of notes); anything else is looked at the careful way.
@@ -139,7 +139,7 @@ def optional_text(max_length: int | None = None) -> Converter:
     longest = max_length if max_length is not None else math.inf
 
     @returns(Domain("text", nullable=True, max_length=max_length))
-    @vouched(sql.or_nothing(sql.plain_text(max_length)))
+    @prefiltered_by(prefilters.or_nothing(prefilters.plain_text(max_length)))
     def convert(raw: Any) -> str | None:
         if raw is None or raw == "":
             return None
@@ -151,7 +151,7 @@ def optional_text(max_length: int | None = None) -> Converter:
 
 
 @returns(Domain("text", nullable=True))
-@vouched(sql.or_nothing(sql.plain_text()))
+@prefiltered_by(prefilters.or_nothing(prefilters.plain_text()))
 def verbatim_text(raw: Any) -> str | None:
     """Text kept exactly as typed, '' included (only NULL stays NULL)."""
     if raw is None:
@@ -185,10 +185,10 @@ def _check_range(value, minimum, maximum):
 def integer(
     minimum: int | None = 0, maximum: int | None = INT32_MAX, *, required: bool = True
 ) -> Converter:
-    whole = sql.whole_number(minimum, maximum)
+    whole = prefilters.whole_number(minimum, maximum)
 
     @returns(Domain("integer", nullable=not required, minimum=minimum, maximum=maximum))
-    @vouched(whole if required else sql.or_nothing(whole))
+    @prefiltered_by(whole if required else prefilters.or_nothing(whole))
     @repeating
     def convert(raw: Any) -> int | None:
         if raw is None or raw == "":
@@ -203,13 +203,13 @@ def integer(
 def real(
     minimum: float | None = 0, maximum: float | None = None, *, required: bool = False
 ) -> Converter:
-    finite = sql.number(minimum, maximum)
+    finite = prefilters.number(minimum, maximum)
     # Bounds that keep out the infinities (and NaN, which no bound holds).
     low = minimum if minimum is not None else -sys.float_info.max
     high = maximum if maximum is not None else sys.float_info.max
 
     @returns(Domain("float", nullable=not required, minimum=minimum, maximum=maximum))
-    @vouched(finite if required else sql.or_nothing(finite))
+    @prefiltered_by(finite if required else prefilters.or_nothing(finite))
     def convert(raw: Any) -> float | None:
         if type(raw) is float and low <= raw <= high:
             return raw  # as the careful way below gives it, in one test (a chain has millions)
@@ -233,7 +233,7 @@ LEGACY_ID = Domain("integer", minimum=1, maximum=MAX_ID)
 
 
 @returns(LEGACY_ID)
-@vouched(sql.whole_number(1, None))
+@prefiltered_by(prefilters.whole_number(1, None))
 def legacy_id(raw: Any) -> int:
     """A row id, or a reference to one."""
     # Nearly every id is an int in range: a chain's file has millions (a session has four).
@@ -245,7 +245,7 @@ def legacy_id(raw: Any) -> int:
 
 
 @returns(LEGACY_ID.or_none())
-@vouched(sql.or_nothing(sql.whole_number(1, None)))
+@prefiltered_by(prefilters.or_nothing(prefilters.whole_number(1, None)))
 def optional_legacy_id(raw: Any) -> int | None:
     if raw is None or raw == "":
         return None
@@ -255,7 +255,7 @@ def optional_legacy_id(raw: Any) -> int | None:
 def won(minimum: int | None = 0, *, required: bool = True) -> Converter:
     """Whole Korean won, exact: INTEGER in some tables, REAL (300000.0) in others."""
     maximum = MAX_WON
-    whole = sql.whole_number(minimum, maximum)
+    whole = prefilters.whole_number(minimum, maximum)
 
     @returns(
         Domain(
@@ -266,7 +266,7 @@ def won(minimum: int | None = 0, *, required: bool = True) -> Converter:
             decimal_places=0,
         )
     )
-    @vouched(whole if required else sql.or_nothing(whole))
+    @prefiltered_by(whole if required else prefilters.or_nothing(whole))
     @repeating
     def convert(raw: Any) -> Decimal | None:
         if raw is None or raw == "":
@@ -282,9 +282,9 @@ def won(minimum: int | None = 0, *, required: bool = True) -> Converter:
     return convert
 
 
-# The rates the app recorded: vouched for as exactly the doubles Python reads as these.
+# The rates the app recorded: they pass the pre-filter as exactly the doubles Python reads.
 KNOWN_RATES = (0.1, 0.035)
-KNOWN_RATE = sql.one_of_reals(*KNOWN_RATES)
+KNOWN_RATE = prefilters.one_of_reals(*KNOWN_RATES)
 RATE_PLACES = 4
 RATE = Domain(
     "decimal",
@@ -295,7 +295,7 @@ RATE = Domain(
 
 
 @returns(RATE.or_none())
-@vouched(sql.or_nothing(KNOWN_RATE))
+@prefiltered_by(prefilters.or_nothing(KNOWN_RATE))
 def rate(raw: Any) -> Decimal | None:
     """A fee rate such as 0.035: read from its shortest decimal form, so 0.035 stays 0.035."""
     if raw is None or raw == "":
@@ -323,7 +323,7 @@ def _rate_of(raw: int | float | str) -> Decimal:
 
 
 @returns(one_of("boolean", (True, False)))
-@vouched(sql.one_of_integers(0, 1))
+@prefiltered_by(prefilters.one_of_integers(0, 1))
 def boolean(raw: Any) -> bool:
     if raw in (0, 1) and not isinstance(raw, float | str):
         return bool(raw)
@@ -350,7 +350,7 @@ def legacy_time_zone() -> tzinfo:
 
 
 @returns(Domain("date"))
-@vouched(sql.iso_date)
+@prefiltered_by(prefilters.iso_date)
 @repeating
 def plain_date(raw: Any) -> date:
     if raw is None or raw == "":
@@ -366,7 +366,7 @@ def plain_date(raw: Any) -> date:
 
 
 @returns(Domain("time", nullable=True))
-@vouched(sql.or_nothing(sql.time_of_day))
+@prefiltered_by(prefilters.or_nothing(prefilters.time_of_day))
 def time_of_day(raw: Any) -> time | None:
     """A time of day such as '10:00:25.813560': microseconds kept."""
     if raw is None or raw == "":
@@ -380,7 +380,7 @@ def time_of_day(raw: Any) -> time | None:
 
 
 @returns(Domain("moment", nullable=True))
-@vouched(sql.or_nothing(sql.timestamp))
+@prefiltered_by(prefilters.or_nothing(prefilters.timestamp))
 def legacy_timestamp(raw: Any, legacy_tz: tzinfo | None = None) -> datetime | None:
     """A moment, made time-zone aware by how it was written.
 
@@ -425,7 +425,7 @@ def _readable_in_utc(raw: str, moment: datetime) -> None:
 
 
 @returns(Domain("moment"))
-@vouched(sql.timestamp)
+@prefiltered_by(prefilters.timestamp)
 def required_timestamp(raw: Any) -> datetime:
     moment = legacy_timestamp(raw)
     if moment is None:
@@ -439,7 +439,7 @@ GENDERS = {"남성": "male", "여성": "female", "male": "male", "female": "fema
 
 
 @returns(one_of("text", GENDERS.values()))
-@vouched(sql.one_of_words(*GENDERS))
+@prefiltered_by(prefilters.one_of_words(*GENDERS))
 def gender(raw: Any) -> str:
     if raw is None or raw == "":
         raise LegacyValueError(ValueProblem.MISSING, "empty where a gender is required")
@@ -468,7 +468,7 @@ PAYMENT_METHODS = {
 
 
 @returns(one_of("text", (*PAYMENT_METHODS.values(), "other"), nullable=True))
-@vouched(sql.or_nothing(sql.any_text))  # any other text is 'other'
+@prefiltered_by(prefilters.or_nothing(prefilters.any_text))  # any other text is 'other'
 @repeating
 def payment_method(raw: Any) -> str | None:
     """The payment method as one of the target's choices; anything unrecognised is 'other'."""
@@ -483,7 +483,7 @@ SESSION_STATUSES = ("scheduled", "completed", "cancelled")
 
 
 @returns(one_of("text", SESSION_STATUSES))
-@vouched(sql.one_of_words(*SESSION_STATUSES))
+@prefiltered_by(prefilters.one_of_words(*SESSION_STATUSES))
 def session_status(raw: Any) -> str:
     if raw in SESSION_STATUSES:
         return raw
@@ -560,7 +560,7 @@ def _too_deep() -> LegacyValueError:
 
 
 @returns(Domain("json", nullable=True))
-@vouched(sql.nothing)  # SQLite's JSON is not Python's: only Python judges JSON text
+@prefiltered_by(prefilters.nothing)  # SQLite's JSON is not Python's: only Python judges JSON text
 def json_object(raw: Any) -> Any:
     if raw is None or raw == "":
         return None
@@ -620,7 +620,7 @@ DJANGO_PASSWORD_LENGTH = len(LEGACY_BCRYPT_ALGORITHM) + 1 + 60
 
 
 @returns(Domain("text", max_length=DJANGO_PASSWORD_LENGTH))
-@vouched(sql.anything)
+@prefiltered_by(prefilters.anything)
 def django_password(raw: Any) -> str:
     """The legacy hash in a form Django's hashers check; any other hash cannot be
     checked, so its trainer gets an unusable password and must reset it."""

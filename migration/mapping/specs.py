@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from migration.mapping import converters as t
-from migration.mapping import prefilters as sql
+from migration.mapping import prefilters
 from migration.mapping.domains import Domain, one_of, returns
-from migration.mapping.prefilters import vouched
+from migration.mapping.prefilters import prefiltered_by
 
 
 class _Required:
@@ -129,13 +129,13 @@ NAME_PART_LENGTH = 150  # Django's first_name and last_name
 
 # A name of at most 150 characters has no longer part.
 @returns(Domain("text", max_length=NAME_PART_LENGTH))
-@vouched(sql.plain_text(NAME_PART_LENGTH))
+@prefiltered_by(prefilters.plain_text(NAME_PART_LENGTH))
 def first_name(raw: Any) -> str:
     return _name_part(t.split_name(t.text()(raw))[0])
 
 
 @returns(Domain("text", max_length=NAME_PART_LENGTH))
-@vouched(sql.plain_text(NAME_PART_LENGTH))
+@prefiltered_by(prefilters.plain_text(NAME_PART_LENGTH))
 def last_name(raw: Any) -> str:
     return _name_part(t.split_name(t.text()(raw))[1])
 
@@ -150,7 +150,7 @@ def _name_part(part: str) -> str:
 
 
 @returns(one_of("text", ("inclusive",), nullable=True))
-@vouched(sql.or_nothing(sql.one_of_words("inclusive")))
+@prefiltered_by(prefilters.or_nothing(prefilters.one_of_words("inclusive")))
 def fee_method(raw: Any) -> str | None:
     if raw is None or raw == "" or raw == "inclusive":
         return raw or None
@@ -158,7 +158,7 @@ def fee_method(raw: Any) -> str | None:
 
 
 @returns(t.RATE)
-@vouched(t.KNOWN_RATE)
+@prefiltered_by(t.KNOWN_RATE)
 def required_rate(raw: Any):
     value = t.rate(raw)
     if value is None:
