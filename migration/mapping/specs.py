@@ -1,7 +1,7 @@
 """Where each legacy table goes: one declaration per table.
 
 A `TableSpec` names the legacy table, the target model, and for each legacy
-column the field it fills and the converter that reads it (see transforms).
+column the field it fills and the converter that reads it (see converters).
 A column may fill more than one field (a trainer's `name` also gives first and
 last name; a payment method is normalised and kept verbatim). `references`
 names the legacy table a column's ids point at; `infer` says how to find a
@@ -15,9 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from migration.mapping import converters as t
-from migration.mapping import prefilters
-from migration.mapping.domains import Domain, one_of, returns
-from migration.mapping.prefilters import prefiltered_by
 
 
 class _Required:
@@ -124,48 +121,6 @@ MEASURE = t.real(0)
 NOTES = t.optional_text()
 
 
-NAME_PART_LENGTH = 150  # Django's first_name and last_name
-
-
-# A name of at most 150 characters has no longer part.
-@returns(Domain("text", max_length=NAME_PART_LENGTH))
-@prefiltered_by(prefilters.plain_text(NAME_PART_LENGTH))
-def first_name(raw: Any) -> str:
-    return _name_part(t.split_name(t.text()(raw))[0])
-
-
-@returns(Domain("text", max_length=NAME_PART_LENGTH))
-@prefiltered_by(prefilters.plain_text(NAME_PART_LENGTH))
-def last_name(raw: Any) -> str:
-    return _name_part(t.split_name(t.text()(raw))[1])
-
-
-def _name_part(part: str) -> str:
-    if len(part) > NAME_PART_LENGTH:
-        raise t.LegacyValueError(
-            t.ValueProblem.OUT_OF_RANGE,
-            f"a name part of {len(part)} characters, at most {NAME_PART_LENGTH} fit",
-        )
-    return part
-
-
-@returns(one_of("text", ("inclusive",), nullable=True))
-@prefiltered_by(prefilters.or_nothing(prefilters.one_of_words("inclusive")))
-def fee_method(raw: Any) -> str | None:
-    if raw is None or raw == "" or raw == "inclusive":
-        return raw or None
-    raise t.LegacyValueError(t.ValueProblem.UNKNOWN_CHOICE, f"{raw!r} is not 'inclusive'")
-
-
-@returns(t.RATE)
-@prefiltered_by(t.KNOWN_RATE)
-def required_rate(raw: Any):
-    value = t.rate(raw)
-    if value is None:
-        raise t.LegacyValueError(t.ValueProblem.MISSING, "empty where a rate is required")
-    return value
-
-
 def fee_columns(*, with_method: bool) -> tuple[ColumnMap, ...]:
     # Added by the app's fee migration; an older file has none of them.
     columns = (
@@ -177,7 +132,7 @@ def fee_columns(*, with_method: bool) -> tuple[ColumnMap, ...]:
         col("card_fee_rate", t.rate, if_missing=None),
     )
     if with_method:
-        columns += (col("fee_calculation_method", fee_method, if_missing=None),)
+        columns += (col("fee_calculation_method", t.fee_method, if_missing=None),)
     return columns
 
 
@@ -189,8 +144,8 @@ TRAINERS = TableSpec(
         col("username", t.text(150)),
         col("password_hash", t.django_password, to="password", set_once=True, secret=True),
         col("name", t.text()),
-        col("name", first_name, to="first_name"),
-        col("name", last_name, to="last_name"),
+        col("name", t.first_name, to="first_name"),
+        col("name", t.last_name, to="last_name"),
         col("email", t.text(254)),
         col("created_at", t.required_timestamp, to="date_joined"),
         col("last_login", t.legacy_timestamp, set_once=True),
@@ -359,8 +314,8 @@ FEE_AUDIT_LOG = TableSpec(
         col("vat_amount", AMOUNT),
         col("card_fee_amount", AMOUNT),
         col("net_amount", AMOUNT),
-        col("vat_rate", required_rate),
-        col("card_fee_rate", required_rate),
+        col("vat_rate", t.required_rate),
+        col("card_fee_rate", t.required_rate),
         col("calculation_details", t.json_object),
         ref("created_by", "trainers", to="created_by_id", optional=True),
         col("created_at", t.required_timestamp),
