@@ -42,7 +42,7 @@ def to_json(data: dict[str, Any]) -> str:
 def human_size(size: int) -> str:
     for unit in ("bytes", "KB", "MB", "GB"):
         if size < 1024 or unit == "GB":
-            return f"{size} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+            return f"{size:,} {unit}" if unit == "bytes" else f"{size:,.1f} {unit}"
         size /= 1024
     raise AssertionError("unreachable")
 
@@ -71,7 +71,7 @@ def _verdict(report: PrecheckReport) -> str:
     blocking = len(report.blocking)
     if blocking:
         return (
-            f"Result: {blocking} blocking finding(s): this file cannot be imported as it is. "
+            f"Result: {blocking:,} blocking finding(s): this file cannot be imported as it is. "
             "Apply the fixes above (clean_legacy handles most), then run precheck again."
         )
     return "Result: nothing blocks an import of this file."
@@ -88,13 +88,13 @@ def _precheck_text(report: PrecheckReport) -> Iterator[str]:
     for table in report.tables:
         rows = "-" if table.rows is None else f"{table.rows:,}"
         yield f"  {table.table:<{width}}{table.model or '-':<26}{rows:>10}  {table.status}"
-    tables = f"{len(report.legacy_tables)} tables"
+    tables = f"{len(report.legacy_tables):,} tables"
     yield f"  {'total':<{width}}{tables:<26}{report.total_rows:>10,}"
     for severity, items in by_severity(report.findings).items():
         if not items:
             continue
         yield ""
-        yield f"{HEADINGS[severity]} ({len(items)})"
+        yield f"{HEADINGS[severity]} ({len(items):,})"
         for item in items:
             yield f"  [{item.code}] {item.summary}"
             if item.row_ids:
@@ -133,7 +133,7 @@ def _import_text(report: ImportReport) -> Iterator[str]:
     if report.conflicts:
         yield ""
         yield (
-            f"Conflicts ({len(report.conflicts)}): legacy rows changed since their import whose "
+            f"Conflicts ({len(report.conflicts):,}): legacy rows changed since their import whose "
             "target row was also edited in Django; both left as they are:"
         )
         for conflict in report.conflicts[:50]:
@@ -149,7 +149,7 @@ def _import_text(report: ImportReport) -> Iterator[str]:
             yield f"  {table.table}: {table.gone_from_legacy:,} row(s)"
     if report.warnings:
         yield ""
-        yield f"Carried over with precheck's warnings ({len(report.warnings)}):"
+        yield f"Carried over with precheck's warnings ({len(report.warnings):,}):"
         for item in report.warnings:
             yield f"  [{item.code}] {item.summary}"
             yield f"      fix:  {item.fix}"
@@ -185,7 +185,7 @@ def _verify_text(report: VerifyReport) -> Iterator[str]:
         yield "Result: the target matches the legacy file."
     else:
         strict = " (--strict: edits since the import count)" if report.strict else ""
-        yield f"Result: {len(report.failures)} check finding(s) fail{strict}."
+        yield f"Result: {len(report.failures):,} check finding(s) fail{strict}."
 
 
 def _markdown_cell(value: Any) -> str:
@@ -209,7 +209,7 @@ def _precheck_markdown(report: PrecheckReport) -> Iterator[str]:
         if not items:
             continue
         yield ""
-        yield f"## {HEADINGS[severity]} ({len(items)})"
+        yield f"## {HEADINGS[severity]} ({len(items):,})"
         yield ""
         yield "| code | finding | rows | fix |"
         yield "|---|---|---|---|"
