@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from functools import partial
 from itertools import chain
@@ -128,14 +128,23 @@ class PrecheckReport:
         }
 
 
-def run_precheck(source: LegacySource) -> PrecheckReport:
+def run_precheck(
+    source: LegacySource, progress: Callable[[str, int, int], None] | None = None
+) -> PrecheckReport:
+    """The report; `progress`, if given, is told of each check job as it ends."""
     layout = LegacyLayout.read(source)
     pair_matches: dict[str, PairMatches] = {}
     jobs = [source.integrity_check, *_check_jobs(source, layout, pair_matches)]
     with ThreadPoolExecutor(PRECHECK_WORKERS) as pool:
         # The file's hash beside the checks (hashlib lets go of Python's lock too).
         sha256 = pool.submit(file_sha256, source.path)
-        integrity_messages, *found = pool.map(partial(_on_own_connection, source), jobs)
+        running = [pool.submit(_on_own_connection, source, job) for job in jobs]
+        if progress:
+            progress("checks", 0, len(running))  # the checks start: their clock starts
+        for done, _ in enumerate(as_completed(running), start=1):
+            if progress:
+                progress("checks", done, len(running))
+        integrity_messages, *found = (job.result() for job in running)
     integrity = tuple(integrity_messages)
     return PrecheckReport(
         source=str(source.path),

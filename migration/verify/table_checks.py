@@ -24,7 +24,7 @@ from migration.mapping.specs import IMPORT_ORDER, PAIRS_BY_TABLE, TableSpec
 from migration.rules.pairs import match_pair_rows
 from migration.verify.fields import shown_value
 from migration.verify.ledger import Action, ledger_entries
-from migration.verify.parts import walking_tables
+from migration.verify.parts import Progress, walking_tables
 from migration.verify.report import CheckOutcome
 from migration.verify.walk import TableWalk
 
@@ -44,15 +44,23 @@ class TableChecks:
     """Walks each legacy table beside its ledger entries, in id order, once (see
     `walking`); then each check reads its outcome from what the pass found."""
 
-    def __init__(self, source: LegacySource, layout: LegacyLayout, using: str):
+    def __init__(
+        self,
+        source: LegacySource,
+        layout: LegacyLayout,
+        using: str,
+        progress: Progress | None = None,
+    ):
         self.source, self.layout, self.using = source, layout, using
+        self.progress = progress
         self.tallies: list[TableTally] = []
 
     @contextmanager
     def walking(self) -> Iterator[None]:
         """Every table walked: under way during the `with` block, finished at its end."""
         self.tallies = [TableTally(spec) for spec in IMPORT_ORDER]
-        with walking_tables(self.source, self.layout, self.using, IMPORT_ORDER) as walks:
+        walking = walking_tables(self.source, self.layout, self.using, IMPORT_ORDER, self.progress)
+        with walking as walks:
             for tally in self.tallies:
                 self._count(tally)
             yield
