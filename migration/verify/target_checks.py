@@ -50,7 +50,7 @@ def reverse_counts(using: str) -> CheckOutcome:
         )
         rows = model.objects.using(using)
         present = rows.count()
-        lines.append(f"{label} {present}")
+        lines.append(f"{label} {present:,}")
         # NOT EXISTS, which PostgreSQL runs as one anti-join: NOT IN over a
         # chain's million ids is a hash the planner may not dare to build.
         extra = rows.filter(~Exists(imported)).count()
@@ -58,7 +58,7 @@ def reverse_counts(using: str) -> CheckOutcome:
             findings.append(
                 finding(
                     "verify.target-extra",
-                    f"{label}: {extra} row(s) did not come from the legacy file",
+                    f"{label}: {extra:,} row(s) did not come from the legacy file",
                     row_count=extra,
                 )
             )
@@ -89,7 +89,7 @@ def relations(using: str) -> CheckOutcome:
                         row_ids=dangling,
                     )
                 )
-    return CheckOutcome("relations", f"{checked} foreign keys checked", tuple(findings))
+    return CheckOutcome("relations", f"{checked:,} foreign keys checked", tuple(findings))
 
 
 def unique_emails(using: str) -> CheckOutcome:
@@ -120,7 +120,9 @@ def unique_emails(using: str) -> CheckOutcome:
         )
         for address in duplicates
     ]
-    return CheckOutcome("e-mails unique", f"{len(duplicates)} shared address(es)", tuple(findings))
+    return CheckOutcome(
+        "e-mails unique", f"{len(duplicates):,} shared address(es)", tuple(findings)
+    )
 
 
 def sequences(using: str) -> CheckOutcome:
@@ -135,7 +137,7 @@ def sequences(using: str) -> CheckOutcome:
         for label, position in positions.items()
         if position.is_behind
     ]
-    return CheckOutcome("id sequences", f"{len(positions)} sequences checked", tuple(findings))
+    return CheckOutcome("id sequences", f"{len(positions):,} sequences checked", tuple(findings))
 
 
 def passwords(source: LegacySource, layout: LegacyLayout, using: str) -> CheckOutcome:
@@ -159,13 +161,13 @@ def passwords(source: LegacySource, layout: LegacyLayout, using: str) -> CheckOu
         findings.append(
             finding(
                 "verify.password-count",
-                f"{legacy_bcrypt} trainer(s) had a bcrypt password in the legacy file, "
-                f"{usable} imported account(s) have a usable one",
+                f"{legacy_bcrypt:,} trainer(s) had a bcrypt password in the legacy file, "
+                f"{usable:,} imported account(s) have a usable one",
                 table="trainers",
             )
         )
     return CheckOutcome(
         "passwords carried",
-        f"{usable} usable password(s) for {legacy_bcrypt} legacy bcrypt hash(es)",
+        f"{usable:,} usable password(s) for {legacy_bcrypt:,} legacy bcrypt hash(es)",
         tuple(findings),
     )
