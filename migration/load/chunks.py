@@ -30,7 +30,7 @@ from django.db import connections
 from migration.legacy import LegacySource
 from migration.legacy.layout import LegacyLayout
 from migration.load.rows import LEDGER_FIELDS, Action, TableOutput
-from migration.load.writers import CopyEncoder, CopyLayout, values_refused_as_data_errors
+from migration.load.writers import CopyEncoder, CopyStatement, values_refused_as_data_errors
 from migration.mapping.reading import RowReader, TrainerLookup
 from migration.mapping.specs import SPECS
 from migration.models import LedgerEntry
@@ -49,8 +49,8 @@ class ChunkTask:
     table: str
     rowids: tuple[int, int]  # first, last
     run_id: UUID
-    target: CopyLayout
-    ledger: CopyLayout
+    target: CopyStatement
+    ledger: CopyStatement
     # For an old table merged into its new one (see TableImport._numbering):
     # the id of the chunk's first row that is not a twin, the next rows' after
     # it; and each twin's target row. Otherwise each row keeps its legacy id.

@@ -346,8 +346,8 @@ class TableImport:
     def _chunk_tasks(
         self, chunks: list[tuple[int, int]], numbered_from: tuple[int, dict] | None = None
     ) -> list[ChunkTask]:
-        target = self.writer.layout(self.model, self.output.target_fields)
-        ledger = self.writer.layout(LedgerEntry, LEDGER_FIELDS)
+        target = self.writer.copy_statement(self.model, self.output.target_fields)
+        ledger = self.writer.copy_statement(LedgerEntry, LEDGER_FIELDS)
         # Each chunk's first id and twins; for a table keeping its ids, none.
         numbering = (
             self._numbering(chunks, numbered_from)
