@@ -17,7 +17,7 @@ from migration.findings import Finding, Severity, by_severity, capped_ids
 from migration.precheck.run import PrecheckReport
 
 if TYPE_CHECKING:
-    from migration.load.run import ImportReport
+    from migration.load.report import ImportReport
     from migration.verify.run import VerifyReport
 
 FORMATS = ("text", "json", "markdown")

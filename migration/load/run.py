@@ -24,8 +24,6 @@ import time
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, nullcontext, suppress
-from dataclasses import dataclass, field
-from datetime import datetime
 from functools import partial
 from itertools import chain, islice, pairwise
 from typing import Any
@@ -36,14 +34,22 @@ from django.db import DatabaseError, transaction
 from django.db.models import Max, Model
 from django.utils import timezone
 
-from migration.errors import OperatorError
-from migration.findings import Finding, Severity, capped_ids
+from migration.findings import Severity
 from migration.legacy import FileWatch, LegacySource, quote_identifier
 from migration.legacy.layout import LegacyLayout
 from migration.legacy.schema import QUARANTINE_TABLE
 from migration.load import chunks as parallel
 from migration.load.chunks import ChunkConverters, ChunkTask
 from migration.load.collisions import taken_ids
+from migration.load.report import (
+    Conflict,
+    ImportBusy,
+    ImportFailed,
+    ImportRefused,
+    ImportReport,
+    TableResult,
+    some_ids,
+)
 from migration.load.rows import LEDGER_FIELDS, TableOutput
 from migration.load.writers import CopyWriter, RowWriter, writer_for
 from migration.mapping.canonical import canonical_bytes, row_hash, target_fingerprint
@@ -69,108 +75,6 @@ from migration.workers import can_fork
 BATCH_SIZE = 5_000
 Action = LedgerEntry.Action
 Progress = Callable[[str, int, int], None]  # table, rows done, rows in all
-
-
-class ImportRefused(OperatorError):
-    """What was found before the import blocks it (listed); nothing was written."""
-
-    def __init__(self, findings: list[Finding], reason: str):
-        super().__init__(reason)
-        self.findings = findings
-
-
-class ImportFailed(OperatorError):
-    """A table could not be imported; its transaction was rolled back."""
-
-
-class ImportBusy(OperatorError):
-    """Another import into the same target is running; nothing was read or written."""
-
-
-@dataclass(frozen=True)
-class Conflict:
-    """A legacy row that changed since its import, whose target row was edited in Django too."""
-
-    table: str
-    legacy_id: int
-    target_model: str
-    target_id: int
-
-
-@dataclass
-class TableResult:
-    table: str
-    model: str
-    read: int = 0
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    merged: int = 0
-    quarantined: int = 0
-    conflicts: list[Conflict] = field(default_factory=list)
-    gone_from_legacy: int = 0  # in the ledger, no longer in the file: left in the target
-    seconds: float = 0.0
-
-    @property
-    def rows_per_second(self) -> float:
-        return self.read / self.seconds if self.seconds else 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "table": self.table,
-            "model": self.model,
-            "read": self.read,
-            "created": self.created,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "merged": self.merged,
-            "quarantined": self.quarantined,
-            "conflicts": [c.__dict__ for c in self.conflicts],
-            "gone_from_legacy": self.gone_from_legacy,
-            "seconds": round(self.seconds, 3),
-            "rows_per_second": round(self.rows_per_second),
-        }
-
-
-@dataclass
-class ImportReport:
-    source: str
-    sha256: str
-    dry_run: bool
-    run_id: str
-    started_at: datetime
-    finished_at: datetime | None = None
-    tables: list[TableResult] = field(default_factory=list)
-    sequences: dict[str, int] = field(default_factory=dict)
-    # What precheck warned of is carried over as it is (e.g. trainers whose
-    # password could not be kept and who need a reset): said again here.
-    warnings: list[Finding] = field(default_factory=list)
-
-    COUNTS = ("read", "created", "updated", "unchanged", "merged", "quarantined")
-
-    def totals(self) -> dict[str, int]:
-        totals = {name: sum(getattr(t, name) for t in self.tables) for name in self.COUNTS}
-        totals["conflicts"] = sum(len(t.conflicts) for t in self.tables)
-        totals["gone_from_legacy"] = sum(t.gone_from_legacy for t in self.tables)
-        return totals
-
-    @property
-    def conflicts(self) -> list[Conflict]:
-        return [conflict for table in self.tables for conflict in table.conflicts]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "source": self.source,
-            "sha256": self.sha256,
-            "dry_run": self.dry_run,
-            "run_id": self.run_id,
-            "started_at": self.started_at,
-            "finished_at": self.finished_at,
-            "tables": [table.to_dict() for table in self.tables],
-            "totals": self.totals(),
-            "sequences": self.sequences,
-            "warnings": [item.to_dict() for item in self.warnings],
-        }
 
 
 # --- the id map -----------------------------------------------------------
@@ -473,7 +377,7 @@ class TableImport:
             ]
             if unmapped:
                 raise ImportFailed(
-                    f"{self.spec.table} rows {_some(unmapped)} point at {table} rows that were "
+                    f"{self.spec.table} rows {some_ids(unmapped)} point at {table} rows that were "
                     "not imported: run precheck and clean_legacy on this file"
                 )
             for row in rows:
@@ -570,7 +474,7 @@ class TableImport:
         foreign = taken - self._ids_held_by_this_file(taken)
         if foreign:
             raise ImportFailed(
-                f"{self.spec.model} already holds id(s) {_some(foreign)} that did not come from "
+                f"{self.spec.model} already holds id(s) {some_ids(foreign)} that did not come from "
                 f"this legacy file: importing {self.spec.table} would overwrite them"
             )
         return {
@@ -711,16 +615,11 @@ class TableImport:
             with transaction.atomic(using=self.using):
                 write()
         except DatabaseError as error:
-            ids = rows if isinstance(rows, str) else _some(row.legacy_id for row in rows)
+            ids = rows if isinstance(rows, str) else some_ids(row.legacy_id for row in rows)
             raise ImportFailed(
                 f"could not write {self.spec.table} rows {ids} to {self.spec.model}: "
                 f"{str(error).strip().splitlines()[0]}"
             ) from error
-
-
-def _some(ids: Iterable[Any], shown: int = 5) -> str:
-    ids = sorted(ids)
-    return capped_ids(tuple(ids[:shown]), len(ids))
 
 
 # --- the whole import -----------------------------------------------------
