@@ -10,7 +10,7 @@ here says what it does there.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -197,9 +197,10 @@ IMPORT_LOCK = 0x696D706F7274
 
 
 @contextmanager
-def the_only_import(using: str, *, busy: Callable[[], Exception]) -> Iterator[None]:
-    """One import into a target at a time: if another holds the lock, `busy()` is
-    raised at once, before anything is read or written.
+def the_only_import(using: str) -> Iterator[bool]:
+    """One import into a target at a time: the block is told whether this one is
+    alone. If another holds the lock, it is False, and nothing is held: the
+    caller stops before anything is read or written.
 
     A PostgreSQL advisory lock, held by the import's connection: it goes with
     the connection, so a killed import never leaves it behind. (An SQLite
@@ -207,14 +208,16 @@ def the_only_import(using: str, *, busy: Callable[[], Exception]) -> Iterator[No
     """
     connection = connections[using]
     if connection.vendor != "postgresql":
-        yield
+        yield True
         return
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_try_advisory_lock(%s)", [IMPORT_LOCK])
-        if not cursor.fetchone()[0]:
-            raise busy()
+        alone = cursor.fetchone()[0]
+    if not alone:
+        yield False
+        return
     try:
-        yield
+        yield True
     finally:
         with suppress(DatabaseError), connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_unlock(%s)", [IMPORT_LOCK])

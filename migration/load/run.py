@@ -634,7 +634,9 @@ def import_legacy(
 ) -> ImportReport:
     """Import the legacy file into the target database `using`; see the module docstring."""
     # One import into a target at a time: a second refuses at once, naming the first.
-    with the_only_import(using, busy=lambda: ImportBusy(_busy_message(using))):
+    with the_only_import(using) as alone:
+        if not alone:
+            raise ImportBusy(_busy_message(using))
         watch = FileWatch(source.path)  # before anything is read
         precheck = run_precheck(source)
         if precheck.blocking:
