@@ -10,7 +10,7 @@ here says what it does there.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -71,17 +71,24 @@ class SequencePosition:
         return self.next_id <= self.highest_id
 
 
-def sequence_positions(using: str, models: Iterable[type[Model]]) -> dict[str, SequencePosition]:
-    """Each model's sequence position, by model label; on SQLite, none."""
+def _of_each_sequence(
+    using: str, models: Iterable[type[Model]], ask: Callable[[Any, _IdSequence], Any]
+) -> dict[str, Any]:
+    """`ask(cursor, sequence)` of each model's id sequence, by model label; on SQLite, none."""
     if not on_postgresql(using):
         return {}
-    positions = {}
     with connections[using].cursor() as cursor:
-        for model in models:
-            sequence = _id_sequence(cursor, model)
-            cursor.execute(f"SELECT {sequence.highest_id}, {sequence.last_id}")
-            positions[model._meta.label] = SequencePosition(*cursor.fetchone())
-    return positions
+        return {model._meta.label: ask(cursor, _id_sequence(cursor, model)) for model in models}
+
+
+def sequence_positions(using: str, models: Iterable[type[Model]]) -> dict[str, SequencePosition]:
+    """Each model's sequence position, by model label; on SQLite, none."""
+
+    def position(cursor: Any, sequence: _IdSequence) -> SequencePosition:
+        cursor.execute(f"SELECT {sequence.highest_id}, {sequence.last_id}")
+        return SequencePosition(*cursor.fetchone())
+
+    return _of_each_sequence(using, models, position)
 
 
 def advance_sequences(using: str, models: Iterable[type[Model]]) -> dict[str, int]:
@@ -92,20 +99,17 @@ def advance_sequences(using: str, models: Iterable[type[Model]]) -> dict[str, in
     not see; without this the app's next insert would collide. On SQLite,
     which keeps its own counter up to date on every insert, nothing to do.
     """
-    if not on_postgresql(using):
-        return {}
-    positions = {}
-    with connections[using].cursor() as cursor:
-        for model in models:
-            sequence = _id_sequence(cursor, model)
-            # One statement, the sequence's own position counting too, so that it
-            # never moves back, even past an id the app took meanwhile.
-            cursor.execute(
-                f"SELECT setval(%s, greatest({sequence.highest_id}, {sequence.last_id}, 1), true)",
-                [sequence.name],
-            )
-            positions[model._meta.label] = cursor.fetchone()[0]
-    return positions
+
+    def advance(cursor: Any, sequence: _IdSequence) -> int:
+        # One statement, the sequence's own position counting too, so that it
+        # never moves back, even past an id the app took meanwhile.
+        cursor.execute(
+            f"SELECT setval(%s, greatest({sequence.highest_id}, {sequence.last_id}, 1), true)",
+            [sequence.name],
+        )
+        return cursor.fetchone()[0]
+
+    return _of_each_sequence(using, models, advance)
 
 
 def sequence_in_this_transaction(using: str, model: type[Model]) -> None:
