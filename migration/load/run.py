@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import time
-from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, nullcontext, suppress
 from functools import partial
@@ -31,16 +30,17 @@ from typing import Any
 from django.apps import apps
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DatabaseError, transaction
-from django.db.models import Max, Model
+from django.db.models import Model
 from django.utils import timezone
 
 from migration.findings import Severity
-from migration.legacy import FileWatch, LegacySource, quote_identifier
+from migration.legacy import FileWatch, LegacySource
 from migration.legacy.layout import LegacyLayout
 from migration.legacy.schema import QUARANTINE_TABLE
 from migration.load import chunks as parallel
 from migration.load.chunks import ChunkConverters, ChunkTask
 from migration.load.collisions import taken_ids
+from migration.load.ids import ChunkNumbering, IdMap, Numbering, TableIds
 from migration.load.report import (
     Conflict,
     ImportBusy,
@@ -56,8 +56,6 @@ from migration.mapping.canonical import canonical_bytes, row_hash, target_finger
 from migration.mapping.reading import LegacyRow, RowReader, TrainerLookup
 from migration.mapping.specs import (
     IMPORT_ORDER,
-    PAIRS_BY_TABLE,
-    RENUMBERED_TABLES,
     TableSpec,
     target_models,
 )
@@ -75,32 +73,6 @@ from migration.workers import can_fork
 BATCH_SIZE = 5_000
 Action = LedgerEntry.Action
 Progress = Callable[[str, int, int], None]  # table, rows done, rows in all
-
-
-# --- the id map -----------------------------------------------------------
-
-
-class IdMap:
-    """Legacy id -> target id, for the tables whose rows may be renumbered.
-
-    Only the tables of an old/new pair are ever renumbered (the old side's ids
-    collide with the new side's); every other table keeps its legacy ids, and
-    asking this map about one of them is a bug that fails loudly.
-    """
-
-    REMAPPED = RENUMBERED_TABLES
-
-    def __init__(self, using: str):
-        self.using = using
-
-    def target_ids(self, table: str, legacy_ids: Iterable[int]) -> dict[int, int]:
-        if table not in self.REMAPPED:
-            raise LookupError(f"{table} keeps its legacy ids: it has no id map")
-        return dict(
-            LedgerEntry.objects.using(self.using)
-            .filter(legacy_table=table, legacy_id__in=set(legacy_ids), target_id__isnull=False)
-            .values_list("legacy_id", "target_id")
-        )
 
 
 # --- reading and converting one table ------------------------------------
@@ -146,11 +118,11 @@ class TableImport:
         self.synced_fields = spec.synced_fields
         self.reader = RowReader(spec, layout.columns[spec.table], trainers)
         self.result = TableResult(spec.table, spec.model)
-        self._next_id: int | None = None
         self._chunks: list[tuple[int, int]] | None = None
         self._tasks: list[ChunkTask] | None = None
-        # An old table's numbering: what it was worked out from, its plan, the id after.
-        self._numbered: tuple[tuple[int, dict], list, int] | None = None
+        # The last numbering planned: where it started (its first id and twins), and
+        # each chunk's part.
+        self._planned: tuple[tuple[int, dict], list[ChunkNumbering]] | None = None
         # What the target held before this table started: on a first import,
         # neither the ledger nor the table has anything a batch must look up.
         ledger = LedgerEntry.objects.using(using).filter(legacy_table=spec.table)
@@ -168,6 +140,15 @@ class TableImport:
             and not set(spec.reference_fields.values()) & IdMap.REMAPPED
         )
         self.output = TableOutput(spec, run.pk)
+        self.ids = TableIds(
+            spec=spec,
+            source=source,
+            layout=layout,
+            using=using,
+            id_map=id_map,
+            twins=twins,
+            table_was_empty=self._table_was_empty,
+        )
 
     def run_import(self, progress: Progress | None, then: TableImport | None = None) -> TableResult:
         """Import the table; `then`, the table imported next, may have its first
@@ -204,7 +185,8 @@ class TableImport:
         """
         if self._tasks is None:
             chunks = self._worker_chunks()
-            self._tasks = self._chunk_tasks(chunks) if chunks else []
+            numbering = self.ids.numbering() if self.spec.merge_into else None
+            self._tasks = self._chunk_tasks(chunks, numbering) if chunks else []
         return self._tasks
 
     def early_tasks(self, before: TableImport) -> list[ChunkTask]:
@@ -214,8 +196,7 @@ class TableImport:
         A table keeping its ids: all of them. An old table, after its new one
         imported for the first time into an empty table (so that each of those
         rows kept its legacy id): numbered as they will be once that one is
-        in, after its highest id, each twin merged into its new row of the
-        same id. Otherwise none. Tasks started early are only used if they
+        in (ids.TableIds.numbering_ahead). Otherwise none. Tasks started early are only used if they
         turn out to be the table's own (ChunkConverters.convert compares them).
         """
         if not self.spec.merge_into:
@@ -224,9 +205,7 @@ class TableImport:
             return []
         if not self._worker_chunks():
             return []
-        highest = self._highest_legacy_id_of_new_table()
-        twins = {new_id: new_id for new_id in self.twins.values()}
-        return self._chunk_tasks(self._worker_chunks(), (highest + 1, twins))
+        return self._chunk_tasks(self._worker_chunks(), self.ids.numbering_ahead())
 
     @property
     def keeps_legacy_ids(self) -> bool:
@@ -248,20 +227,28 @@ class TableImport:
         return self._chunks
 
     def _chunk_tasks(
-        self, chunks: list[tuple[int, int]], numbered_from: tuple[int, dict] | None = None
+        self, chunks: list[tuple[int, int]], numbering: Numbering | None
     ) -> list[ChunkTask]:
+        """A task for each chunk; for an old table, numbered from `numbering` on."""
         target = self.writer.copy_statement(self.model, self.output.target_fields)
         ledger = self.writer.copy_statement(LedgerEntry, LEDGER_FIELDS)
         # Each chunk's first id and twins; for a table keeping its ids, none.
-        numbering = (
-            self._numbering(chunks, numbered_from)
-            if self.spec.merge_into
-            else [(None, {})] * len(chunks)
+        numbered = (
+            [(None, {})] * len(chunks) if numbering is None else self._plan(chunks, numbering)
         )
         return [
-            ChunkTask(self.spec.table, rowids, self.run.pk, target, ledger, *numbered)
-            for rowids, numbered in zip(chunks, numbering, strict=True)
+            ChunkTask(self.spec.table, rowids, self.run.pk, target, ledger, *chunk_numbering)
+            for rowids, chunk_numbering in zip(chunks, numbered, strict=True)
         ]
+
+    def _plan(self, chunks: list[tuple[int, int]], numbering: Numbering) -> list[ChunkNumbering]:
+        """`numbering` planned over the chunks: worked out once for each place it starts."""
+        start = (numbering.next_id, numbering.twin_targets)
+        if self._planned is None or self._planned[0] != start:
+            name = self.spec.table
+            ids_in_rowid_order = self.source.rows(name, (self.source.rowid_name(name), "id"))
+            self._planned = (start, numbering.plan(chunks, ids_in_rowid_order))
+        return self._planned[1]
 
     def _create_in_workers(
         self,
@@ -289,52 +276,6 @@ class TableImport:
             self.result.merged += chunk.merged
             if progress:
                 progress(self.spec.table, self.result.read, total)
-
-    def _numbering(
-        self, chunks: list[tuple[int, int]], numbered_from: tuple[int, dict] | None = None
-    ) -> list[tuple[int, dict[Any, int]]]:
-        """For an old table merged into its new one, what each chunk's worker needs to
-        number its rows as this process would (see _create_as_read): the id of its
-        first row that is not a twin, and the target id of each twin's row.
-
-        From the first free id and the twins' target ids the target holds, or,
-        to plan ahead, from `numbered_from` (the first free id, each twin's
-        target id by its new row's legacy id); worked out once for each.
-        """
-        planned_ahead = numbered_from is not None
-        if not planned_ahead:
-            new_rows = set(self.twins.values())
-            numbered_from = (
-                self._take_next_id(peek=True),
-                self.id_map.target_ids(self.spec.merge_into, new_rows),
-            )
-        if self._numbered is None or self._numbered[0] != numbered_from:
-            self._numbered = (numbered_from, *self._number(chunks, *numbered_from))
-        _, numbering, next_id = self._numbered
-        if not planned_ahead:
-            self._next_id = next_id  # the chunks' ids are taken
-        return numbering
-
-    def _number(
-        self, chunks: list[tuple[int, int]], next_id: int, twin_targets: dict[Any, int]
-    ) -> tuple[list[tuple[int, dict[Any, int]]], int]:
-        table = self.spec.table
-        starts = [first for first, _ in chunks]
-        first_ids: list[int | None] = [None] * len(chunks)
-        merged: list[dict[Any, int]] = [{} for _ in chunks]
-        for rowid, legacy_id in self.source.rows(table, (self.source.rowid_name(table), "id")):
-            index = bisect_right(starts, rowid) - 1
-            if first_ids[index] is None:
-                first_ids[index] = next_id
-            if legacy_id in self.twins:
-                merged[index][legacy_id] = twin_targets[self.twins[legacy_id]]
-            else:
-                next_id += 1
-        numbering = [
-            (next_id if first_id is None else first_id, twins)
-            for first_id, twins in zip(first_ids, merged, strict=True)
-        ]
-        return numbering, next_id
 
     def _import_batch(self, rows: list[LegacyRow]) -> None:
         self.result.read += len(rows)
@@ -389,9 +330,20 @@ class TableImport:
     def _create(self, rows: list[LegacyRow]) -> None:
         if not rows:
             return
-        merged = [row for row in rows if row.legacy_id in self.twins]
-        created = [row for row in rows if row.legacy_id not in self.twins]
-        target_ids = self._allocate_ids(created)
+        merged: list[tuple[LegacyRow, int]] = []
+        if self.spec.merge_into is None:
+            created = rows
+            target_ids = self.ids.allocate(created)
+        else:
+            created, target_ids = [], {}
+            numbering = self.ids.numbering()
+            for row in rows:
+                target_id, is_twin = numbering.place(row.legacy_id)
+                if is_twin:
+                    merged.append((row, target_id))
+                else:
+                    created.append(row)
+                    target_ids[row.legacy_id] = target_id
         values = (self.output.target_row(row, target_ids[row.legacy_id]) for row in created)
         self._write(
             lambda: self.writer.insert(self.model, self.output.target_fields, values), created
@@ -401,22 +353,25 @@ class TableImport:
     def _create_as_read(self, batch: list[tuple]) -> None:
         """A batch of a first import, each row converted as the writer takes it."""
         created: list[LegacyRow] = []
-        merged: list[LegacyRow] = []
+        merged: list[tuple[LegacyRow, int]] = []
         target_ids: dict[int, int] = {}
-        merging = self.spec.merge_into is not None
-        if merging:
-            self._take_next_id(peek=True)  # its query runs now: none may while COPY does
+        # None: each row keeps its legacy id. Its queries run now: none may while COPY does.
+        numbering = self.ids.numbering() if self.spec.merge_into is not None else None
+        read, target_row = self.reader.read, self.output.target_row
 
         def values() -> Iterator[tuple]:
             for legacy_values in batch:
-                row = self.reader.read(legacy_values)
-                if row.legacy_id in self.twins:
-                    merged.append(row)  # the row of its twin stands for it
-                    continue
+                row = read(legacy_values)
+                if numbering is None:
+                    target_id = row.legacy_id
+                else:
+                    target_id, is_twin = numbering.place(row.legacy_id)
+                    if is_twin:
+                        merged.append((row, target_id))  # the row of its twin stands for it
+                        continue
                 created.append(row)
-                target_id = self._take_next_id() if merging else row.legacy_id
                 target_ids[row.legacy_id] = target_id
-                yield self.output.target_row(row, target_id)
+                yield target_row(row, target_id)
 
         self.result.read += len(batch)
         self._write(
@@ -425,10 +380,14 @@ class TableImport:
         self._write_ledger(created, target_ids, merged)
 
     def _write_ledger(
-        self, created: list[LegacyRow], target_ids: dict[int, int], merged: list[LegacyRow] = ()
+        self,
+        created: list[LegacyRow],
+        target_ids: dict[int, int],
+        merged: list[tuple[LegacyRow, int]] = (),
     ) -> None:
-        # Looked up before the writer starts: no query may run while a COPY does.
-        merged_entries = self._merged_ledger_rows(merged)
+        merged_entries = [
+            self.output.ledger_row(row, target_id, Action.MERGED, "") for row, target_id in merged
+        ]
         # Fingerprinted as the writer takes them, like the rows themselves.
         created_entries = (
             self.output.created_entry(row, target_ids[row.legacy_id]) for row in created
@@ -437,83 +396,10 @@ class TableImport:
             lambda: self.writer.insert(
                 LedgerEntry, LEDGER_FIELDS, chain(created_entries, merged_entries)
             ),
-            [*created, *merged],
+            [*created, *(row for row, _ in merged)],
         )
         self.result.created += len(created)
         self.result.merged += len(merged)
-
-    def _merged_ledger_rows(self, rows: list[LegacyRow]) -> list[tuple]:
-        if not rows:
-            return []
-        twin_targets = self.id_map.target_ids(
-            self.spec.merge_into, {self.twins[row.legacy_id] for row in rows}
-        )
-        return [
-            self.output.ledger_row(row, twin_targets[self.twins[row.legacy_id]], Action.MERGED, "")
-            for row in rows
-        ]
-
-    def _allocate_ids(self, rows: list[LegacyRow]) -> dict[int, int]:
-        """Legacy ids where they are free; after the highest id where they are not.
-
-        An old table's rows always go after the highest (its ids collide with the
-        new table's by design). A new table's id may be taken by a row an earlier
-        run imported from this file: that row keeps it. Taken by anything else,
-        the import stops rather than overwrite it.
-        """
-        if self.spec.merge_into is not None:
-            return {row.legacy_id: self._take_next_id() for row in rows}
-        taken = set()
-        if not self._table_was_empty:
-            wanted = [row.legacy_id for row in rows]
-            taken = set(
-                self.model.objects.using(self.using)
-                .filter(pk__in=wanted)
-                .values_list("pk", flat=True)
-            )
-        foreign = taken - self._ids_held_by_this_file(taken)
-        if foreign:
-            raise ImportFailed(
-                f"{self.spec.model} already holds id(s) {some_ids(foreign)} that did not come from "
-                f"this legacy file: importing {self.spec.table} would overwrite them"
-            )
-        return {
-            row.legacy_id: self._take_next_id() if row.legacy_id in taken else row.legacy_id
-            for row in rows
-        }
-
-    def _ids_held_by_this_file(self, ids: set[int]) -> set[int]:
-        """Of these target ids, those an earlier run gave to rows of this legacy file.
-
-        Such an id was given to the pair's old table's row, or to a new-table row
-        renumbered on an earlier run; the row now wanting it steps around it.
-        """
-        if not ids:
-            return set()
-        return set(
-            LedgerEntry.objects.using(self.using)
-            .filter(target_model=self.spec.model, target_id__in=ids)
-            .values_list("target_id", flat=True)
-        )
-
-    def _take_next_id(self, *, peek: bool = False) -> int:
-        """The next free id after the highest, taken (or, with `peek`, only looked up)."""
-        if self._next_id is None:
-            highest_target = self.model.objects.using(self.using).aggregate(top=Max("pk"))["top"]
-            highest_new = self._highest_legacy_id_of_new_table()
-            self._next_id = max(highest_target or 0, highest_new) + 1
-        if peek:
-            return self._next_id
-        taken, self._next_id = self._next_id, self._next_id + 1
-        return taken
-
-    def _highest_legacy_id_of_new_table(self) -> int:
-        # The new table's ids are reserved even before they are imported.
-        pair = PAIRS_BY_TABLE.get(self.spec.table)
-        if pair is None or not self.layout.has_table(pair.new):
-            return 0
-        sql = f"SELECT coalesce(max(id), 0) FROM {quote_identifier(pair.new)}"
-        return self.source.query(sql)[0][0]
 
     # updating
 
