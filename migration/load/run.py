@@ -120,6 +120,17 @@ def _busy_message(using: str) -> str:
     )
 
 
+def _record_runs_killed(using: str) -> None:
+    """A run still `running` when an import holds the lock was killed outright: its
+    session, and so its share of the lock, ended with its process. Recorded in the
+    import's own transaction, so that a dry run leaves the record as it was."""
+    ImportRun.objects.using(using).filter(outcome=ImportRun.Outcome.RUNNING).update(
+        outcome=ImportRun.Outcome.KILLED,
+        error="its process ended without recording why (killed outright, or the machine "
+        "stopped); found by the import after it",
+    )
+
+
 def _import_tables(
     source: LegacySource,
     layout: LegacyLayout,
@@ -130,6 +141,7 @@ def _import_tables(
     *,
     dry_run: bool,
 ) -> ImportReport:
+    _record_runs_killed(using)
     run = ImportRun.objects.using(using).create(
         source_path=str(source.path),
         source_sha256=precheck.sha256,
