@@ -54,6 +54,7 @@ from migration.findings import CATALOGUE, ROW_ID_CAP, Finding
 from migration.legacy import FileWatch, LegacyFileError, LegacySource, file_sha256, quote_identifier
 from migration.legacy.layout import LegacyLayout
 from migration.legacy.lineage import recorded_sources
+from migration.legacy.paging import pages
 from migration.legacy.schema import (
     CHANGES_TABLE,
     CLEANINGS_TABLE,
@@ -64,7 +65,7 @@ from migration.legacy.schema import (
     optional_tables,
     schema_sql,
 )
-from migration.legacy.source import DEFAULT_BATCH_SIZE, decode_legacy_text
+from migration.legacy.source import decode_legacy_text
 from migration.legacy.stored_code import (
     GENERATED_COLUMN,
     TRIGGER,
@@ -130,7 +131,6 @@ FEE_RULE_TEXT = (
 LOCAL_PART_SAFE = re.compile(r"[^A-Za-z0-9._-]")
 MAX_LOCAL_PART = 64
 MAX_ADDRESS = 254
-BATCH_SIZE = DEFAULT_BATCH_SIZE
 
 
 class CleanError(InputError):
@@ -506,24 +506,14 @@ class CopyBeingCleaned:
             ],
         )
 
-    def batches(self, select: str, from_where: str, params: Sequence[Any] = ()) -> Iterator[list]:
-        """`SELECT x.id, <select> FROM <from_where>` in id ranges: never a whole table at once.
+    def batches(self, select: str, tables: str, where: str) -> Iterator[list]:
+        """`SELECT x.id, <select> FROM <tables> WHERE <where>` in id ranges: never a
+        whole table at once.
 
         Each batch is read in full before the caller changes anything, so a fix
         may update the rows it reads.
         """
-        last: Any = None
-        while True:
-            after = "" if last is None else " AND x.id > ?"
-            rows = self.query(
-                f"SELECT x.id, {select} FROM {from_where}{after} ORDER BY x.id LIMIT {BATCH_SIZE}",
-                (*params, *(() if last is None else (last,))),
-            )
-            if rows:
-                yield rows
-            if len(rows) < BATCH_SIZE:
-                return
-            last = rows[-1][0]
+        return pages(self.query, "x.id", select, tables, where=where)
 
 
 def _storable(value: Any) -> Any:
@@ -977,7 +967,7 @@ def _fill_payment_fees(copy: CopyBeingCleaned) -> None:
     if not copy.has_column("payments", "amount"):
         return
     olds = ", ".join(f"x.{_q(c)}" for c in columns)
-    for batch in copy.batches(f"x.amount, {olds}", "payments x WHERE x.gross_amount IS NULL"):
+    for batch in copy.batches(f"x.amount, {olds}", "payments x", "x.gross_amount IS NULL"):
         breakdowns = []
         for row_id, amount, *old in batch:
             gross = _won_or_none(amount)
@@ -1003,13 +993,12 @@ def _fill_package_fees(copy: CopyBeingCleaned) -> None:
         return
     _sum_package_payments(copy)
     olds = ", ".join(f"x.{_q(c)}" for c in columns)
-    from_where = (
-        "session_packages x LEFT JOIN temp.clean_package_payments s ON s.package_id = x.id "
-        "WHERE x.gross_amount IS NULL"
-    )
+    tables = "session_packages x LEFT JOIN temp.clean_package_payments s ON s.package_id = x.id"
     try:
         for batch in copy.batches(
-            f"x.total_amount, s.total, s.payments, s.unreadable, {olds}", from_where
+            f"x.total_amount, s.total, s.payments, s.unreadable, {olds}",
+            tables,
+            "x.gross_amount IS NULL",
         ):
             rows = []
             for row_id, total_amount, paid, payments, unreadable, *old in batch:
@@ -1204,7 +1193,7 @@ def make_text_storable(copy: CopyBeingCleaned) -> None:
             for c in columns
         ]
         unstorable = " OR ".join(f"clean_unstorable({expression})" for expression in as_bytes)
-        for batch in copy.batches(", ".join(as_bytes), f"{_q(table)} x WHERE ({unstorable})"):
+        for batch in copy.batches(", ".join(as_bytes), f"{_q(table)} x", unstorable):
             log, updates = [], []
             for row_id, *values in batch:
                 for column, raw in zip(columns, values, strict=True):
@@ -1301,10 +1290,10 @@ def _quarantine_table(
     columns = copy.columns(table)
     selected = ", ".join(f"x.{_q(column)}" for column in columns)
     which = " ".join(f"WHEN {check.condition} THEN {n}" for n, check in enumerate(checks))
-    from_where = f"{_q(table)} x WHERE ({' OR '.join(f'({c.condition})' for c in checks)})"
+    orphaned = " OR ".join(f"({check.condition})" for check in checks)
     examples: list[QuarantinedRow] = []
     rows = 0
-    for batch in copy.batches(f"CASE {which} END, {selected}", from_where):
+    for batch in copy.batches(f"CASE {which} END, {selected}", f"{_q(table)} x", orphaned):
         moved, log = [], []
         for row_id, index, *values in batch:
             check = checks[index]

@@ -28,7 +28,6 @@ from migration.legacy.schema import (
     optional_columns,
     optional_tables,
 )
-from migration.legacy.source import DEFAULT_BATCH_SIZE
 from migration.legacy.stored_code import TRIGGER, of_kind, stored_code
 from migration.mapping.canonical import id_order
 from migration.mapping.converters import (
@@ -395,41 +394,8 @@ def _rows_failing_prefilter(
     check whether its value passed."""
     passes, where = table_prefilter([(c.column, prefilter_of(c.convert)) for c in checks])
     selected = [*passes, *(quote_identifier(column) for column in columns)]
-    for row in _rows_where(source, table, selected, where):
+    for row in source.select(table, selected, where=where):
         yield row[len(passes) :], tuple(passed == 1 for passed in row[: len(passes)])
-
-
-def _rows_where(
-    source: LegacySource,
-    table: str,
-    selected: list[str],
-    where: str,
-    *,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-) -> Iterator[tuple]:
-    """The `selected` SQL of each row where `where` holds, in the order source.rows reads.
-
-    Read in rowid ranges like source.rows, so memory stays flat however many
-    rows match; a table without a rowid (a view) is read in one query.
-    """
-    name, columns = quote_identifier(table), ", ".join(selected)
-    rowid = source.rowid_name(table)
-    if rowid is None:
-        order = source.key_order(table)
-        yield from source.query(f"SELECT {columns} FROM {name} WHERE {where} ORDER BY {order}")
-        return
-    last_rowid = -(2**63)
-    while True:
-        # Both numbers are ours; rowid is one of SQLite's own names for it.
-        batch = source.query(
-            f"SELECT {rowid}, {columns} FROM {name} WHERE {rowid} > {int(last_rowid)} "
-            f"AND ({where}) ORDER BY {rowid} LIMIT {int(batch_size)}"
-        )
-        for row in batch:
-            yield row[1:]
-        if len(batch) < batch_size:
-            return
-        last_rowid = batch[-1][0]
 
 
 def check_duplicate_ids(source: LegacySource, layout: LegacyLayout) -> Iterator[Finding]:
@@ -662,7 +628,7 @@ def _missing_trainers(
     )
     selected = [quote_identifier(column) for column in columns]
     inferable, uninferable = [], []
-    for row in _rows_where(source, spec.table, selected, naming_none):
+    for row in source.select(spec.table, selected, where=naming_none):
         values = dict(zip(columns, row, strict=True))
         if any(trainers.trainer_of(spec.references[c], values[c]) is not None for c in via):
             inferable.append(values["id"])
