@@ -52,7 +52,6 @@ from migration.clean.unlogged import find_unlogged_change
 from migration.errors import EXIT_FINDINGS, InputError
 from migration.findings import CATALOGUE, ROW_ID_CAP, Finding
 from migration.legacy import FileWatch, LegacyFileError, LegacySource, file_sha256, quote_identifier
-from migration.legacy.layout import LegacyLayout
 from migration.legacy.lineage import recorded_sources
 from migration.legacy.paging import pages
 from migration.legacy.schema import (
@@ -88,6 +87,7 @@ from migration.mapping.fees import (
     FeeBreakdown,
     fee_breakdown,
 )
+from migration.mapping.layout import LegacyLayout
 from migration.mapping.specs import IMPORT_ORDER, SPECS, TABLE_PAIRS, ColumnMap, TableSpec
 from migration.paths import Output, check_outputs
 from migration.precheck.run import PrecheckReport

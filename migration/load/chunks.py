@@ -29,10 +29,10 @@ from uuid import UUID
 from django.db import connections
 
 from migration.legacy import LegacySource
-from migration.legacy.layout import LegacyLayout
 from migration.load.ids import Numbering
 from migration.load.rows import LEDGER_FIELDS, Action, TableOutput
 from migration.load.writers import CopyEncoder, CopyStatement, values_refused_as_data_errors
+from migration.mapping.layout import LegacyLayout
 from migration.mapping.reading import RowReader, TrainerLookup
 from migration.mapping.specs import SPECS
 from migration.models import LedgerEntry

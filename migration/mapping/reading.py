@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from migration.legacy import LegacySource
-from migration.legacy.layout import LegacyLayout
 from migration.mapping.canonical import (
     CanonicalRows,
     canonical_bytes,
@@ -19,6 +18,7 @@ from migration.mapping.canonical import (
     row_hash,
     without_secrets,
 )
+from migration.mapping.layout import LegacyLayout
 from migration.mapping.specs import REQUIRED, ColumnMap, TableSpec
 
 

@@ -19,7 +19,6 @@ from typing import Any
 
 from migration.findings import Finding, Severity, by_severity, finding
 from migration.legacy import LegacySource, file_sha256, quote_identifier
-from migration.legacy.layout import LegacyLayout
 from migration.legacy.schema import (
     FEE_AMOUNTS,
     GENERATIONS,
@@ -37,6 +36,7 @@ from migration.mapping.converters import (
     is_legacy_bcrypt,
     payment_method,
 )
+from migration.mapping.layout import LegacyLayout
 from migration.mapping.prefilters import nothing, prefilter_of, table_prefilter
 from migration.mapping.reading import TrainerLookup
 from migration.mapping.specs import SPECS, TABLE_PAIRS, ColumnMap, TablePair, TableSpec

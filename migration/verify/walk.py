@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from migration.legacy import LegacySource
-from migration.legacy.layout import LegacyLayout
 from migration.mapping.canonical import raw_row
 from migration.mapping.converters import LegacyValueError
+from migration.mapping.layout import LegacyLayout
 from migration.mapping.reading import LegacyRow, MissingColumn, RowReader, TrainerLookup
 from migration.mapping.specs import RENUMBERED_TABLES, TableSpec
 from migration.verify.fields import same_value
