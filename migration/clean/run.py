@@ -64,7 +64,7 @@ from migration.legacy.schema import (
     optional_tables,
     schema_sql,
 )
-from migration.legacy.source import decode_legacy_text
+from migration.legacy.source import decode_legacy_text, table_columns
 from migration.legacy.stored_code import (
     GENERATED_COLUMN,
     TRIGGER,
@@ -404,10 +404,12 @@ def _clean_copy(
                 connection.execute(statement)
         copy = CopyBeingCleaned(connection, datetime.fromisoformat(started.cleaned_at))
         _step("making the copy plain data", make_plain_data, copy)
+        copy.read_layout()
         emails = _step("making e-mails unique", fix_duplicate_emails, copy, explicit_emails)
         conflicts = _step("removing duplicate pair rows", drop_duplicate_pair_rows, copy)
         _step("inferring trainers", infer_missing_trainers, copy)
         _step("computing fee breakdowns", fill_fee_breakdowns, copy)
+        copy.read_layout()  # with the fee columns and the fee_audit_log it may have added
         _step("making text storable", make_text_storable, copy)
         quarantined = _step("quarantining rows", quarantine_orphans, copy)
         report = _step("summing up", _summarise, copy, started, emails, conflicts, quarantined)
@@ -461,6 +463,10 @@ def _refuse_unlogged_changes(source: Path, copy: Path, since: int, watch: FileWa
 class CopyBeingCleaned:
     """The copy's connection, its current layout, and its change log."""
 
+    # Read once the copy is plain data (a view that cannot be read is the
+    # plain-data fix's to report), and again after a fix that changes it.
+    layout: LegacyLayout
+
     def __init__(self, connection: sqlite3.Connection, moment: datetime):
         self.connection = connection
         self.changed_at = moment.isoformat()  # UTC, ISO 8601
@@ -470,27 +476,23 @@ class CopyBeingCleaned:
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         return self.connection.execute(sql, params).fetchall()
 
+    def read_layout(self) -> None:
+        """Read the copy's tables and columns, as precheck reads a file's."""
+        self.layout = LegacyLayout.read_sqlite(self.query)
+
     def columns(self, table: str) -> tuple[str, ...]:
-        # Read afresh each time: the fee fix adds columns and a table.
-        return tuple(
-            name
-            for (name,) in self.query(
-                "SELECT name FROM pragma_table_info(?) ORDER BY cid", (table,)
-            )
-        )
+        return self.layout.columns.get(table, ())
 
     def has_table(self, table: str) -> bool:
-        return bool(self.columns(table))
+        return self.layout.has_table(table)
 
     def has_column(self, table: str, column: str) -> bool:
-        return column in self.columns(table)
+        return self.layout.has_column(table, column)
 
-    def layout(self) -> LegacyLayout:
-        tables = self.query(
-            "SELECT name FROM sqlite_master WHERE type = 'table' "
-            "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
-        )
-        return LegacyLayout(columns={table: self.columns(table) for (table,) in tables})
+    def has_sequences(self) -> bool:
+        """Whether the copy has sqlite_sequence (a table's AUTOINCREMENT counter): SQLite's
+        own table, which no layout lists, made by the first table that needs it."""
+        return bool(self.query("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'"))
 
     def last_change_id(self) -> int:
         return self.query(f"SELECT coalesce(max(id), 0) FROM {CHANGES_TABLE}")[0][0]
@@ -578,7 +580,7 @@ def _hold_view_rows(
     name = f"main.{_q(view.name)}"
     holding = f"temp.clean_view_{number}"
     try:
-        columns = copy.columns(view.name)
+        columns = [column.name for column in table_columns(copy.query, view.name)]
         keyed_by_id = "id" in columns and bool(copy.query(ids_are_a_key_sql(name))[0][0])
         targets, rows = view_rows_sql(name, columns, keyed_by_id=keyed_by_id)
         # Untyped, so that the values are held exactly as the view shows them.
@@ -628,7 +630,7 @@ def _generated_columns_made_plain(
     )
     counter = (
         copy.query("SELECT seq FROM main.sqlite_sequence WHERE name = ?", (table,))
-        if copy.has_table("sqlite_sequence")
+        if copy.has_sequences()
         else []
     )
     rowid = rowid_of(copy.connection, f"main.{_q(table)}", names)
@@ -649,7 +651,7 @@ def _generated_columns_made_plain(
     copy.connection.execute(f"DROP TABLE {holding}")
     for (index,) in indexes:
         copy.connection.execute(index)
-    if copy.has_table("sqlite_sequence"):
+    if copy.has_sequences():
         copy.connection.execute("DELETE FROM main.sqlite_sequence WHERE name = ?", (table,))
         copy.connection.executemany(
             "INSERT INTO main.sqlite_sequence (name, seq) VALUES (?, ?)",
@@ -806,11 +808,10 @@ def drop_duplicate_pair_rows(copy: CopyBeingCleaned) -> tuple[PairConflict, ...]
     """Delete the old-table copy of each true duplicate; report the conflicts."""
     conflicts: list[PairConflict] = []
     for pair in TABLE_PAIRS:
-        layout = copy.layout()
-        matches = match_pair_rows(copy.query, layout, pair)
+        matches = match_pair_rows(copy.query, copy.layout, pair)
         if matches is None:
             continue
-        columns = layout.columns[pair.old]
+        columns = copy.layout.columns[pair.old]
         selected = ", ".join(_q(column) for column in columns)
         log = []
         for old_id in matches.duplicates:
@@ -1162,7 +1163,7 @@ def _next_id(copy: CopyBeingCleaned, table: str) -> int:
     Given explicitly so that a whole batch is one executemany and each row's id is known.
     """
     highest = copy.query(f"SELECT coalesce(max(id), 0) FROM {_q(table)}")[0][0]
-    if copy.has_table("sqlite_sequence"):
+    if copy.has_sequences():
         used = copy.query("SELECT seq FROM sqlite_sequence WHERE name = ?", (table,))
         highest = max([highest, *(seq for (seq,) in used if isinstance(seq, int))])
     return highest + 1

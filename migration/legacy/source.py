@@ -11,7 +11,7 @@ the file and the problem.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -97,6 +97,32 @@ class ColumnInfo:
 _GENERATED = (2, 3)
 
 
+def table_kinds(fetch: Callable[[str], list[tuple]]) -> dict[str, str]:
+    """Each table and view of an SQLite file, 'table' or 'view' by name (not SQLite's own).
+
+    `fetch(sql)` runs a query without parameters: the legacy source's, or clean_legacy's copy's.
+    """
+    return dict(
+        fetch(
+            "SELECT name, type FROM sqlite_master WHERE type IN ('table', 'view') "
+            "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
+        )
+    )
+
+
+def table_columns(fetch: Callable[[str], list[tuple]], table: str) -> list[ColumnInfo]:
+    """Every column of `table` that holds data, generated ones included (pragma_table_info
+    omits them). The name is an SQL string, not a parameter: see table_kinds."""
+    name = "'" + table.replace("'", "''") + "'"
+    return [
+        ColumnInfo(name, declared_type, bool(not_null), bool(pk), hidden in _GENERATED)
+        for name, declared_type, not_null, pk, hidden in fetch(
+            f'SELECT name, type, "notnull", pk, hidden FROM pragma_table_xinfo({name}) '
+            "WHERE hidden != 1 ORDER BY cid"
+        )
+    ]
+
+
 class LegacySource:
     """The open legacy file: its tables, their columns, and their rows."""
 
@@ -142,33 +168,19 @@ class LegacySource:
 
     def table_names(self) -> list[str]:
         """The file's tables and views: a view is read like the table it stands for."""
-        return sorted(self._kinds())
+        return sorted(self.table_kinds())
 
     def views(self) -> list[str]:
-        return sorted(name for name, kind in self._kinds().items() if kind == "view")
+        return sorted(name for name, kind in self.table_kinds().items() if kind == "view")
 
     def is_view(self, table: str) -> bool:
-        return self._kinds().get(table) == "view"
+        return self.table_kinds().get(table) == "view"
 
-    def _kinds(self) -> dict[str, str]:
-        return dict(
-            self._fetchall(
-                "SELECT name, type FROM sqlite_master WHERE type IN ('table', 'view') "
-                "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
-            )
-        )
+    def table_kinds(self) -> dict[str, str]:
+        return table_kinds(self._fetchall)
 
     def columns(self, table: str) -> list[ColumnInfo]:
-        """Every column that holds data, generated ones included (pragma_table_info omits them)."""
-        return [
-            ColumnInfo(name, declared_type, bool(not_null), bool(pk), hidden in _GENERATED)
-            for name, declared_type, not_null, pk, hidden in self._fetchall(
-                'SELECT name, type, "notnull", pk, hidden FROM pragma_table_xinfo(%s) '
-                "WHERE hidden != 1 ORDER BY cid",
-                (table,),
-                what=table,
-            )
-        ]
+        return table_columns(partial(self._fetchall, what=table), table)
 
     def count(self, table: str) -> int:
         return self._fetchall(f"SELECT count(*) FROM {quote_identifier(table)}", what=table)[0][0]

@@ -79,7 +79,7 @@ def import_legacy(
                 f"precheck finds {len(precheck.blocking)} blocking issue(s) in {source.path}: "
                 "run clean_legacy (or fix them), then import the result",
             )
-        layout = LegacyLayout.read(source)
+        layout = precheck.layout
         if taken := taken_ids(source, layout, using):
             raise ImportRefused(
                 taken,

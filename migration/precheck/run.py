@@ -87,6 +87,8 @@ class PrecheckReport:
     # table's name), for the importer, which would otherwise match them again.
     # Not part of the report itself.
     pair_matches: dict[str, PairMatches] = field(default_factory=dict, repr=False, compare=False)
+    # The file's layout as precheck read it, for the importer likewise.
+    layout: LegacyLayout | None = field(default=None, repr=False, compare=False)
 
     @property
     def legacy_tables(self) -> list[TableInventory]:
@@ -154,6 +156,7 @@ def run_precheck(
         generations=tuple(_generations(layout)),
         findings=(*_integrity_findings(integrity), *chain.from_iterable(found)),
         pair_matches=pair_matches,
+        layout=layout,
     )
 
 
