@@ -88,10 +88,16 @@ from migration.mapping.fees import (
     fee_breakdown,
 )
 from migration.mapping.layout import LegacyLayout
-from migration.mapping.specs import IMPORT_ORDER, SPECS, TABLE_PAIRS, ColumnMap, TableSpec
+from migration.mapping.specs import IMPORT_ORDER, SPECS, TABLE_PAIRS, TableSpec
 from migration.paths import Output, check_outputs
 from migration.precheck.run import PrecheckReport
 from migration.rules.pairs import match_pair_rows
+from migration.rules.references import (
+    dangling,
+    inferred_column,
+    inferred_trainer,
+    names_no_trainer,
+)
 
 # Rule names are the precheck codes each fix makes go away.
 TRIGGER_RULE = "schema.trigger"
@@ -843,49 +849,29 @@ def _differing(
 # --- 3. missing trainer ids ---------------------------------------------------
 
 
-def _inferred_column(spec: TableSpec) -> ColumnMap | None:
-    return next((column for column in spec.columns if column.infer is not None), None)
-
-
-def _valid_trainer(expression: str) -> str:
-    return f"EXISTS (SELECT 1 FROM trainers t WHERE t.id = {expression})"
-
-
-def _inferred_trainer_sql(copy: CopyBeingCleaned, spec: TableSpec, column: ColumnMap) -> str:
-    """SQL for the trainer of row `x`'s package, else of its client (NULL if neither has one)."""
-    candidates = []
-    for via in column.infer.via:
-        parent = spec.references[via]
-        if not (copy.has_column(spec.table, via) and copy.has_column(parent, "trainer_id")):
-            continue
-        candidates.append(
-            f"(SELECT p.trainer_id FROM {_q(parent)} p WHERE p.id = x.{_q(via)} "
-            f"AND {_valid_trainer('p.trainer_id')})"
-        )
-    if not candidates:
-        return "NULL"
-    return candidates[0] if len(candidates) == 1 else f"coalesce({', '.join(candidates)})"
-
-
 def infer_missing_trainers(copy: CopyBeingCleaned) -> None:
-    """Fill a trainer id that is empty or points at no trainer, where the row's parents tell."""
+    """Fill a trainer id that is empty or points at no trainer, where the row's parents
+    tell: the rows and trainers precheck counts (rules/references.py)."""
     if not copy.has_table("trainers"):
         return
     for spec in SPECS.values():
-        column = _inferred_column(spec)
+        column = inferred_column(spec)
         if column is None or not copy.has_column(spec.table, column.column):
             continue
         name, trainer = _q(spec.table), _q(column.column)
-        inferred = _inferred_trainer_sql(copy, spec, column)
+        names_none = names_no_trainer(copy.layout, spec, column)
+        names_a_gone_trainer = dangling(
+            copy.layout, spec.table, column.column, spec.references[column.column]
+        )
         mark = copy.last_change_id()
         # The log is written first and the update reads it: one pass each, all in SQL.
         copy.connection.execute(
             f"INSERT INTO {CHANGES_TABLE} (table_name, row_id, column_name, old_value, "
             "new_value, rule, changed_at) "
-            "SELECT ?, id, ?, old, new, CASE WHEN old IS NULL OR old = '' THEN ? ELSE ? END, ? "
-            f"FROM (SELECT x.id AS id, x.{trainer} AS old, {inferred} AS new FROM {name} x "
-            f"WHERE x.{trainer} IS NULL OR x.{trainer} = '' "
-            f"OR NOT {_valid_trainer(f'x.{trainer}')}) "
+            "SELECT ?, id, ?, old, new, CASE WHEN named_none THEN ? ELSE ? END, ? "
+            f"FROM (SELECT x.id AS id, x.{trainer} AS old, {names_none} AS named_none, "
+            f"{inferred_trainer(copy.layout, spec, column)} AS new FROM {name} x "
+            f"WHERE {names_none} OR ({names_a_gone_trainer})) "
             "WHERE new IS NOT NULL ORDER BY id",
             (spec.table, column.column, INFERRED_RULE, DANGLING_RULE, copy.changed_at),
         )
@@ -1240,26 +1226,23 @@ def quarantine_orphans(copy: CopyBeingCleaned) -> tuple[QuarantineSummary, ...]:
 def _orphan_checks(
     copy: CopyBeingCleaned, spec: TableSpec, quarantined: Mapping[str, set[Any]]
 ) -> list[OrphanCheck]:
-    # The same conditions as precheck's reference.dangling and uninferable-trainer.
+    # Precheck's reference.dangling and uninferable-trainer: the same rules.
+    layout = copy.layout
     checks = []
     for column, target in spec.references.items():
-        if not copy.has_column(spec.table, column):
-            continue
-        value = f"x.{_q(column)}"
-        present = f"{value} IS NOT NULL AND {value} != ''"
-        if copy.has_table(target):
-            present += f" AND NOT EXISTS (SELECT 1 FROM {_q(target)} p WHERE p.id = {value})"
-        checks.append(
-            OrphanCheck(
-                present, DANGLING_RULE, column, _dangling_reason(column, target, quarantined)
+        if layout.has_column(spec.table, column):
+            reason = _dangling_reason(column, target, quarantined)
+            checks.append(
+                OrphanCheck(
+                    dangling(layout, spec.table, column, target), DANGLING_RULE, column, reason
+                )
             )
+    inferred = inferred_column(spec)
+    if inferred is not None and layout.has_table("trainers"):
+        nobody = (
+            f"{names_no_trainer(layout, spec, inferred)} "
+            f"AND {inferred_trainer(layout, spec, inferred)} IS NULL"
         )
-    inferred = _inferred_column(spec)
-    if inferred is not None and copy.has_table("trainers"):
-        nobody = f"{_inferred_trainer_sql(copy, spec, inferred)} IS NULL"
-        if copy.has_column(spec.table, inferred.column):
-            value = f"x.{_q(inferred.column)}"
-            nobody = f"({value} IS NULL OR {value} = '') AND {nobody}"
         parents = " nor its ".join(via.removesuffix("_id") for via in inferred.infer.via)
         checks.append(
             OrphanCheck(

@@ -45,7 +45,6 @@ from migration.load.report import ImportBusy, ImportFailed, ImportRefused, Impor
 from migration.load.table import Progress, TableLoad, TableState, import_table, is_first_load
 from migration.load.writers import CopyWriter, RowWriter, writer_for
 from migration.mapping.layout import LegacyLayout
-from migration.mapping.reading import TrainerLookup
 from migration.mapping.specs import IMPORT_ORDER, TableSpec, by_target_model, target_models
 from migration.models import ImportRun, LedgerEntry
 from migration.postgres import (
@@ -55,6 +54,7 @@ from migration.postgres import (
     the_only_import,
 )
 from migration.precheck.run import PrecheckReport, run_precheck
+from migration.rules.references import TrainerLookup
 from migration.stops import Interrupted, is_stop
 from migration.workers import can_fork
 

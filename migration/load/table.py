@@ -26,9 +26,10 @@ from migration.load.rows import LEDGER_FIELDS, TableOutput
 from migration.load.writers import RowWriter
 from migration.mapping.canonical import canonical_bytes, row_hash
 from migration.mapping.layout import LegacyLayout
-from migration.mapping.reading import LegacyRow, RowReader, TrainerLookup
+from migration.mapping.reading import LegacyRow, RowReader
 from migration.mapping.specs import TableSpec
 from migration.models import ImportRun, LedgerEntry
+from migration.rules.references import TrainerLookup
 
 BATCH_SIZE = 5_000
 Action = LedgerEntry.Action

@@ -37,10 +37,15 @@ from migration.mapping.converters import (
     payment_method,
 )
 from migration.mapping.layout import LegacyLayout
-from migration.mapping.prefilters import nothing, prefilter_of, table_prefilter
-from migration.mapping.reading import TrainerLookup
+from migration.mapping.prefilters import prefilter_of, table_prefilter
 from migration.mapping.specs import SPECS, TABLE_PAIRS, ColumnMap, TablePair, TableSpec
 from migration.rules.pairs import PairMatches, match_pair_rows
+from migration.rules.references import (
+    dangling,
+    inferred_column,
+    inferred_trainer,
+    names_no_trainer,
+)
 from migration.rules.twins import UNIQUE_RULES, UniqueRule, integer_range
 
 Check = Callable[[LegacySource, LegacyLayout], Iterator[Finding]]
@@ -578,32 +583,24 @@ def _room_for_renumbered_ids(
 
 
 def check_references(
-    source: LegacySource, layout: LegacyLayout, spec: TableSpec, trainers: TrainerLookup
+    source: LegacySource, layout: LegacyLayout, spec: TableSpec
 ) -> Iterator[Finding]:
     """Each reference of the table to a row that exists, and a trainer for each row
-    that names none, inferred as the import infers it."""
+    that names none, inferred as clean_legacy and the import infer it (rules/references.py)."""
     for column, target in spec.references.items():
         if layout.has_column(spec.table, column):
             yield from _dangling(source, layout, spec.table, column, target)
-    yield from _missing_trainers(source, layout, spec, trainers)
+    yield from _missing_trainers(source, layout, spec)
 
 
 def _dangling(
     source: LegacySource, layout: LegacyLayout, table: str, column: str, target: str
 ) -> Iterator[Finding]:
-    child, reference = quote_identifier(table), quote_identifier(column)
-    if layout.has_table(target):
-        sql = (
-            f"SELECT c.id FROM {child} c WHERE c.{reference} IS NOT NULL AND c.{reference} != '' "
-            f"AND NOT EXISTS (SELECT 1 FROM {quote_identifier(target)} p "
-            f"WHERE p.id = c.{reference}) ORDER BY c.id"
-        )
-    else:
-        sql = (
-            f"SELECT id FROM {child} WHERE {reference} IS NOT NULL AND {reference} != '' "
-            "ORDER BY id"
-        )
-    row_ids = [row_id for (row_id,) in source.query(sql)]
+    row_ids = _ids(
+        source,
+        f"SELECT x.id FROM {quote_identifier(table)} x "
+        f"WHERE {dangling(layout, table, column, target)} ORDER BY x.id",
+    )
     if row_ids:
         yield finding(
             "reference.dangling",
@@ -615,28 +612,19 @@ def _dangling(
 
 
 def _missing_trainers(
-    source: LegacySource, layout: LegacyLayout, spec: TableSpec, trainers: TrainerLookup
+    source: LegacySource, layout: LegacyLayout, spec: TableSpec
 ) -> Iterator[Finding]:
-    trainer = next((c for c in spec.columns if c.infer is not None), None)
+    trainer = inferred_column(spec)
     if trainer is None:
         return
-    via = [c for c in trainer.infer.via if layout.has_column(spec.table, c)]
-    columns = ("id", *via)
-    # A row names no trainer when its trainer_id is NULL or '' (or the file
-    # has no such column): SQLite finds those rows, Python infers their trainer.
-    naming_none = (
-        nothing(quote_identifier(trainer.column))
-        if layout.has_column(spec.table, trainer.column)
-        else "1"
-    )
-    selected = [quote_identifier(column) for column in columns]
+    # SQLite finds the rows that name no trainer, and the trainer each would get.
     inferable, uninferable = [], []
-    for row in source.select(spec.table, selected, where=naming_none):
-        values = dict(zip(columns, row, strict=True))
-        if any(trainers.trainer_of(spec.references[c], values[c]) is not None for c in via):
-            inferable.append(values["id"])
-        else:
-            uninferable.append(values["id"])
+    for row_id, is_inferable in source.select(
+        spec.table,
+        [quote_identifier("id"), f"{inferred_trainer(layout, spec, trainer)} IS NOT NULL"],
+        where=names_no_trainer(layout, spec, trainer),
+    ):
+        (inferable if is_inferable else uninferable).append(row_id)
     if inferable:
         yield finding(
             "reference.inferable-trainer",
@@ -769,9 +757,7 @@ CHECKS: tuple[Check | EachTable, ...] = (
     check_unique_values,
     check_passwords,
     check_table_pairs,
-    # Who trains each client and package: read once for every table's rows that name
-    # none (or twice, when two tables' jobs ask at once).
-    EachTable(check_references, shared=TrainerLookup),
+    EachTable(check_references),
     check_fees,
     check_normalised_values,
 )
