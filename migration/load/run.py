@@ -36,7 +36,6 @@ from django.utils import timezone
 
 from migration.findings import Severity
 from migration.legacy import FileWatch, LegacySource
-from migration.legacy.layout import LegacyLayout
 from migration.load.chunks import ChunkConverters
 from migration.load.collisions import taken_ids
 from migration.load.first_load import FirstLoad
@@ -45,7 +44,7 @@ from migration.load.reconcile import Reconcile
 from migration.load.report import ImportBusy, ImportFailed, ImportRefused, ImportReport
 from migration.load.table import Progress, TableLoad, TableState, import_table, is_first_load
 from migration.load.writers import CopyWriter, RowWriter, writer_for
-from migration.mapping.reading import TrainerLookup
+from migration.mapping.layout import LegacyLayout
 from migration.mapping.specs import IMPORT_ORDER, TableSpec, by_target_model, target_models
 from migration.models import ImportRun, LedgerEntry
 from migration.postgres import (
@@ -55,6 +54,7 @@ from migration.postgres import (
     the_only_import,
 )
 from migration.precheck.run import PrecheckReport, run_precheck
+from migration.rules.references import TrainerLookup
 from migration.stops import Interrupted, is_stop
 from migration.workers import can_fork
 
@@ -79,7 +79,7 @@ def import_legacy(
                 f"precheck finds {len(precheck.blocking)} blocking issue(s) in {source.path}: "
                 "run clean_legacy (or fix them), then import the result",
             )
-        layout = LegacyLayout.read(source)
+        layout = precheck.layout
         if taken := taken_ids(source, layout, using):
             raise ImportRefused(
                 taken,

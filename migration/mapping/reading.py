@@ -7,10 +7,8 @@ agree on what a legacy row means while going their own ways about the rest.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
-from migration.legacy import LegacySource
-from migration.legacy.layout import LegacyLayout
 from migration.mapping.canonical import (
     CanonicalRows,
     canonical_bytes,
@@ -42,38 +40,10 @@ class LegacyRow(NamedTuple):
         return cls(raw.get("id"), kept, row_hash(raw), {}, canonical_bytes(kept))
 
 
-class TrainerLookup:
-    """Who trains a legacy client or package, for rows that name no trainer."""
+class TrainerOf(Protocol):
+    """Who trains a legacy client or package (rules/references.py's TrainerLookup)."""
 
-    def __init__(self, source: LegacySource, layout: LegacyLayout):
-        self._source, self._layout = source, layout
-        self._by_table: dict[str, dict[Any, Any]] = {}
-        self._trainers: set[Any] | None = None
-
-    def trainer_of(self, table: str, legacy_id: Any) -> Any:
-        """The trainer of row `legacy_id` of `table`, if it names one that exists."""
-        if table not in self._by_table:
-            self._by_table[table] = self._load(table)
-        return self._by_table[table].get(legacy_id)
-
-    def _load(self, table: str) -> dict[Any, Any]:
-        if not self._layout.has_column(table, "trainer_id"):
-            return {}
-        trainers = self._existing_trainers()
-        return {
-            row_id: trainer_id
-            for row_id, trainer_id in self._source.rows(table, ("id", "trainer_id"))
-            if trainer_id in trainers
-        }
-
-    def _existing_trainers(self) -> set[Any]:
-        if self._trainers is None:
-            self._trainers = (
-                {row_id for (row_id,) in self._source.rows("trainers", ("id",))}
-                if self._layout.has_table("trainers")
-                else set()
-            )
-        return self._trainers
+    def trainer_of(self, table: str, legacy_id: Any) -> Any: ...
 
 
 class RowReader:
@@ -88,7 +58,7 @@ class RowReader:
         self,
         spec: TableSpec,
         columns: tuple[str, ...],
-        trainers: TrainerLookup,
+        trainers: TrainerOf,
         *,
         rows_kept: bool = True,
     ):
@@ -128,7 +98,7 @@ class RowReader:
 
 
 def _infer_trainer(
-    spec: TableSpec, column: ColumnMap, converted: dict[str, Any], trainers: TrainerLookup
+    spec: TableSpec, column: ColumnMap, converted: dict[str, Any], trainers: TrainerOf
 ) -> Any:
     for via in column.infer.via:
         trainer = trainers.trainer_of(spec.references[via], converted.get(via))

@@ -15,8 +15,8 @@ from django.db.models.functions import Lower, Trim
 
 from migration.findings import finding
 from migration.legacy import LegacySource
-from migration.legacy.layout import LegacyLayout
 from migration.mapping.converters import is_legacy_bcrypt
+from migration.mapping.layout import LegacyLayout
 from migration.mapping.specs import IMPORT_ORDER, target_models
 from migration.models import LedgerEntry
 from migration.postgres import on_postgresql, sequence_positions
