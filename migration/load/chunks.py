@@ -41,8 +41,7 @@ from migration.workers import worker_pool, workers_lost_said
 
 ROWS_PER_CHUNK = 10_000
 # Below this many rows a table is converted in-process: forking the workers
-# (once an import) and handing them chunks cost more than they save. On a
-# chain's file, tables of 50,000 rows import in two thirds of the time with them.
+# (once an import) and handing them chunks cost more than they save.
 FROM_ROWS = 20_000
 WORKERS = max(1, min(4, os.cpu_count() or 1))
 
