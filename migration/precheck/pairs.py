@@ -41,23 +41,31 @@ def check_table_pairs(
             continue
         if matched is not None:
             matched[pair.old] = matches
-        if matches.duplicates:
+        yield from _matched_rows(pair, matches)
+
+
+def _matched_rows(pair: TablePair, matches: PairMatches) -> Iterator[Finding]:
+    """The old table's rows that match a new table's row: twins, or in conflict."""
+    keys = ", ".join(matches.keys)
+    for code, old_to_new, what in (
+        (
+            "pairs.duplicate-row",
+            matches.duplicates,
+            f"are also in {pair.new} (same {keys} and content): they are one row each",
+        ),
+        (
+            "pairs.conflicting-row",
+            matches.conflicts,
+            f"match a {pair.new} row on {keys} but differ in {', '.join(matches.content)}",
+        ),
+    ):
+        if old_to_new:
             yield finding(
-                "pairs.duplicate-row",
-                f"{len(matches.duplicates):,} row(s) of {pair.old} are also in {pair.new} "
-                f"(same {', '.join(matches.keys)} and content): they are one row each",
+                code,
+                f"{len(old_to_new):,} row(s) of {pair.old} {what}",
                 table=pair.old,
-                row_ids=list(matches.duplicates),
-                details={"pairs": [list(p) for p in list(matches.duplicates.items())[:20]]},
-            )
-        if matches.conflicts:
-            yield finding(
-                "pairs.conflicting-row",
-                f"{len(matches.conflicts):,} row(s) of {pair.old} match a {pair.new} row on "
-                f"{', '.join(matches.keys)} but differ in {', '.join(matches.content)}",
-                table=pair.old,
-                row_ids=list(matches.conflicts),
-                details={"pairs": [list(p) for p in list(matches.conflicts.items())[:20]]},
+                row_ids=list(old_to_new),
+                details={"pairs": [list(p) for p in list(old_to_new.items())[:20]]},
             )
 
 
