@@ -100,14 +100,14 @@ def run_precheck(
 # it does: the checks run side by side (each table's values apart, and each
 # table's references, the largest checks), each worker on a read-only
 # connection of its own. Their findings keep the order of CHECKS. Two per
-# core: a check is now and then in Python or waiting for a page, and
-# another's SQLite runs meanwhile (a chain's precheck: 8 s, against 9.7 s
-# with one per core).
+# core, because a check is now and then in Python or waiting for a page, and
+# another's SQLite runs meanwhile (measured in docs/performance.md).
 PRECHECK_WORKERS = max(2, min(8, 2 * (os.cpu_count() or 1)))
 # Precheck looks rows up all over the file (every reference, SQLite's own
-# integrity check): in SQLite's default 2 MB page cache most lookups go back
-# to the operating system. A larger one halves those checks on a chain's file;
-# four of 16 MB do as well as two of 32 MB, in the same memory.
+# integrity check), and in SQLite's default page cache most lookups go back to
+# the operating system. The size is each connection's share of one budget:
+# more workers with smaller caches do as well as fewer with larger ones, in
+# the same memory (measured in docs/performance.md).
 PRECHECK_PAGE_CACHE_KIB = 16 * 1024
 
 
