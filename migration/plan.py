@@ -20,7 +20,7 @@ from migration.clean.run import RULES as CLEAN_RULES
 from migration.findings import Finding, Severity, by_severity
 from migration.mapping.domains import domain_of
 from migration.mapping.specs import IMPORT_ORDER, SPECS, TableSpec, by_target_model
-from migration.precheck.run import PrecheckReport
+from migration.precheck.report import PrecheckReport
 from migration.rendering import (
     HEADINGS,
     generation_line,
