@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from migration.clean import run as clean_module
-from migration.clean.run import CleanError
+from migration.clean.errors import CleanError
 from migration.legacy import open_legacy
 from migration.legacy.schema import CHANGES_TABLE
 from migration.legacy.stored_code import plain_table_sql
