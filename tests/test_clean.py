@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from migration.clean.emails import TrainerAddress, plan_email_changes
 from migration.clean.errors import CleanError
 from migration.clean.report import CleanReport
-from migration.clean.run import TrainerAddress, clean_legacy, plan_email_changes
+from migration.clean.run import clean_legacy
 from migration.legacy import open_legacy
 from migration.legacy.schema import (
     CHANGES_TABLE,
