@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from migration.clean.run import RULES as CLEAN_RULES
+from migration.clean.report import RULES as CLEAN_RULES
 from migration.findings import Finding, Severity, by_severity
 from migration.mapping.domains import domain_of
 from migration.mapping.specs import IMPORT_ORDER, SPECS, TableSpec, by_target_model

@@ -16,7 +16,7 @@ from dataclasses import replace
 from functools import singledispatch
 from typing import Any
 
-from migration.clean.run import CleanReport, EmailChange, QuarantineSummary
+from migration.clean.report import CleanReport, EmailChange, QuarantineSummary
 from migration.findings import Finding
 from migration.load.report import ImportReport
 from migration.precheck.report import PrecheckReport

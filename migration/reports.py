@@ -176,7 +176,7 @@ def _verify_text(report: VerifyReport) -> Iterator[str]:
 # --- clean_legacy -------------------------------------------------------------
 
 if TYPE_CHECKING:
-    from migration.clean.run import CleanReport, EmailChange, PairConflict
+    from migration.clean.report import CleanReport, EmailChange, PairConflict
 
 
 EMAIL_HOW = {"plus-address": "plus-address on the same mailbox", "explicit": "set with --email"}

@@ -6,13 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from migration.clean.run import (
-    CleanError,
-    CleanReport,
-    TrainerAddress,
-    clean_legacy,
-    plan_email_changes,
-)
+from migration.clean.emails import TrainerAddress, plan_email_changes
+from migration.clean.errors import CleanError
+from migration.clean.report import CleanReport
+from migration.clean.run import clean_legacy
 from migration.legacy import open_legacy
 from migration.legacy.schema import (
     CHANGES_TABLE,

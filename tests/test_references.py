@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from migration.clean.run import DANGLING_RULE, INFERRED_RULE, UNINFERABLE_RULE
+from migration.clean.report import DANGLING_RULE, INFERRED_RULE, UNINFERABLE_RULE
 from migration.legacy.schema import CHANGES_TABLE, QUARANTINE_TABLE
 from sessions.models import Payment, Session
 from tests.conftest import run_command

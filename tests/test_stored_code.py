@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 
+from migration.clean import plain_data
 from migration.clean import run as clean_module
-from migration.clean.run import CleanError
+from migration.clean.errors import CleanError
 from migration.legacy import open_legacy
 from migration.legacy.schema import CHANGES_TABLE
 from migration.legacy.stored_code import plain_table_sql
@@ -371,7 +372,7 @@ def test_generated_columns_clean_cannot_make_plain_are_refused(legacy_file, monk
     legacy_file.small_studio()
     legacy_file.execute("ALTER TABLE clients ADD COLUMN shout TEXT AS (upper(name))")
     source = legacy_file.close()
-    monkeypatch.setattr(clean_module, "plain_table_sql", lambda sql: sql)  # not plain at all
+    monkeypatch.setattr(plain_data, "plain_table_sql", lambda sql: sql)  # not plain at all
     output = source.with_name("cleaned.db")
     code, text = clean_command(source, output)
     assert code == 2

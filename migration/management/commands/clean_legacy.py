@@ -3,7 +3,8 @@ from pathlib import Path
 
 from django.core.management.base import CommandError
 
-from migration.clean.run import CleanError, clean_legacy
+from migration.clean.errors import CleanError
+from migration.clean.run import clean_legacy
 from migration.management.base import EXIT_FINDINGS, ReportCommand
 from migration.paths import Output
 from migration.precheck.run import run_precheck
