@@ -260,7 +260,7 @@ ASSESSMENTS = TableSpec(
         col("cardio_score", MEASURE),
         col("created_at", t.required_timestamp),
         col("shoulder_mobility_score", SCORE, if_missing=None),
-        col("farmer_carry_score", SCORE, if_missing=None),
+        col("farmer_carry_score", MEASURE, if_missing=None),
     ),
 )
 
