@@ -38,9 +38,7 @@ def wrapped_hmac(password: str = PASSWORD, legacy_salt: str = LEGACY_SALT) -> st
 
 def test_the_first_generations_digests_are_as_its_code_made_them():
     # db_utils.py: hashlib.sha256(password.encode()).hexdigest()
-    assert sha256_hex("abc") == (
-        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-    )
+    assert sha256_hex("abc") == ("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
     # improved_db_utils.py: hmac.new(bytes.fromhex(salt), password.encode(), sha256)
     assert hmac_sha256_hex("The quick brown fox jumps over the lazy dog", "6b6579") == (
         "f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8"
