@@ -20,7 +20,7 @@ from migration.clean.run import CleanReport, EmailChange, QuarantineSummary
 from migration.findings import Finding
 from migration.load.run import ImportReport
 from migration.precheck.run import PrecheckReport
-from migration.verify.run import VerifyReport
+from migration.verify.report import VerifyReport
 
 MASK = "[redacted]"
 

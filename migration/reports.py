@@ -18,7 +18,7 @@ from migration.precheck.run import PrecheckReport
 
 if TYPE_CHECKING:
     from migration.load.run import ImportReport
-    from migration.verify.run import VerifyReport
+    from migration.verify.report import VerifyReport
 
 FORMATS = ("text", "json", "markdown")
 

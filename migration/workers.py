@@ -29,7 +29,7 @@ import multiprocessing
 import os
 import signal
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
@@ -79,6 +79,34 @@ def worker_pool(
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def cores(*, most: int) -> int:
+    """How many workers make one per core this process may run on, and at most `most`."""
+    return min(len(os.sched_getaffinity(0)), most)
+
+
+@contextmanager
+def results_in_workers(
+    call: Callable[..., Any],
+    tasks: Sequence[tuple],
+    *,
+    sizes: Sequence[int],
+    workers: int,
+    initializer: Callable[..., None],
+    initargs: tuple = (),
+) -> Iterator[Iterator[Any]]:
+    """`call(*task)` for every task, by a worker_pool, the results in the tasks' order.
+
+    The largest tasks (by `sizes`) are handed out first, so that the workers
+    end together. Within the block, a worker that died under the run is a
+    WorkerLost (see workers_lost_said), and an error stops the workers where
+    they are (see worker_pool).
+    """
+    with workers_lost_said(), worker_pool(workers, initializer, *initargs) as pool:
+        largest_first = sorted(range(len(tasks)), key=lambda index: -sizes[index])
+        futures = {index: pool.submit(call, *tasks[index]) for index in largest_first}
+        yield (futures[index].result() for index in range(len(tasks)))
 
 
 class WorkerLost(OperatorError):

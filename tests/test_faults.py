@@ -28,7 +28,7 @@ from clients.models import Client
 from migration.load import chunks as parallel
 from migration.models import ImportRun, LedgerEntry
 from migration.postgres import IMPORT_LOCK
-from migration.verify import run as verify
+from migration.verify import parts as verify
 from sessions.models import Session, SessionPackage
 from tests.conftest import run_command
 from tests.legacy_files import write_importable_chain

@@ -7,7 +7,7 @@ from django.db import connection
 
 from migration.mapping.specs import target_models
 from migration.postgres import advance_sequences, sequence_positions
-from migration.verify.run import sequences
+from migration.verify.target_checks import sequences
 from tests.conftest import run_command
 from tests.legacy_files import write_importable_sample
 from tests.test_import import sequence_position, set_sequence

@@ -19,14 +19,10 @@ from migration.mapping.canonical import target_fingerprint
 from migration.mapping.specs import SPECS, target_models
 from migration.models import LedgerEntry
 from migration.postgres import advance_sequences
-from migration.verify import run as verify_module
-from migration.verify.run import (
-    EVERY_ID,
-    IdRange,
-    TableChecks,
-    TargetTable,
-    _timestamps_read_in_c,
-)
+from migration.verify import parts as verify_parts
+from migration.verify.parts import TableParts
+from migration.verify.target_rows import TargetTable, _timestamps_read_in_c
+from migration.verify.walk import EVERY_ID, IdRange, TableWalker
 from samples.files import write_production_sample
 from sessions.models import FeeAuditLog, Payment, Session
 from tests.conftest import run_command
@@ -369,15 +365,15 @@ def test_walking_ranges_of_ids_in_worker_processes_finds_what_one_walk_finds(tmp
                 Client.objects.filter(pk=pk).values(*SPECS["clients"].synced_fields)[0]
             )
         )
-    monkeypatch.setattr("migration.verify.run.PART_ROWS", 2)
-    monkeypatch.setattr("migration.verify.run._worker_count", lambda using: 1)
+    monkeypatch.setattr("migration.verify.parts.PART_ROWS", 2)
+    monkeypatch.setattr("migration.verify.parts._worker_count", lambda using: 1)
     in_one_process = verify(path)
     pools = []
     # Eight workers: a share of the sample's 42 rows small enough to split its larger tables.
-    monkeypatch.setattr("migration.verify.run._worker_count", lambda using: 8)
+    monkeypatch.setattr("migration.verify.parts._worker_count", lambda using: 8)
     monkeypatch.setattr(
-        "migration.verify.run._walks_in_workers",
-        lambda *args, walk=verify_module._walks_in_workers: pools.append(args) or walk(*args),
+        "migration.verify.parts._walks_in_workers",
+        lambda *args, walk=verify_parts._walks_in_workers: pools.append(args) or walk(*args),
     )
     in_workers = verify(path)
     assert in_workers == in_one_process
@@ -395,11 +391,11 @@ def test_walking_ranges_of_ids_in_worker_processes_finds_what_one_walk_finds(tmp
         "verify.drift": ("clients", [4]),
     }
     ((_, parts, _),) = pools
-    assert [part.ids for part in parts if part.tally.spec.table == "clients"] == [
+    assert [part.ids for part in parts if part.spec.table == "clients"] == [
         IdRange(None, 8, (3, 7)),  # ids 3 to 12; the ledger's below 8 too
         IdRange(8, None, (8, 12)),
     ]
-    assert {part.tally.spec.table for part in parts if part.ids != EVERY_ID} == {
+    assert {part.spec.table for part in parts if part.ids != EVERY_ID} == {
         "trainers",
         "clients",
         "assessments",
@@ -412,14 +408,14 @@ def test_only_a_table_whose_ids_are_its_rowids_is_split(tmp_path, monkeypatch):
     legacy_sql(path, "CREATE TABLE copied AS SELECT * FROM assessments")
     legacy_sql(path, "DROP TABLE assessments")
     legacy_sql(path, "ALTER TABLE copied RENAME TO assessments")  # ids 2 to 7, rowids 1 to 6
-    monkeypatch.setattr("migration.verify.run.PART_ROWS", 2)
+    monkeypatch.setattr("migration.verify.parts.PART_ROWS", 2)
     with open_legacy(path) as source:
-        tables = TableChecks(source, LegacyLayout.read(source), "default")
-        assert tables._id_ranges(SPECS["clients"], 10, 2) == [
+        tables = TableParts(source, LegacyLayout.read(source))
+        assert tables.id_ranges(SPECS["clients"], 10, 2) == [
             IdRange(None, 8, (3, 7)),
             IdRange(8, None, (8, 12)),
         ]
-        assert tables._id_ranges(SPECS["assessments"], 6, 2) == [EVERY_ID]
+        assert tables.id_ranges(SPECS["assessments"], 6, 2) == [EVERY_ID]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -427,18 +423,18 @@ def test_only_a_table_whose_ids_are_its_rowids_is_split(tmp_path, monkeypatch):
 def test_a_file_that_fails_in_a_worker_process_stops_verify_as_unreadable(tmp_path, monkeypatch):
     path = write_importable_sample(tmp_path / "legacy.db")
     assert run_command("import_legacy", "--source", str(path))[0] == 0
-    walk = verify_module.TableWalker.walk  # the worker processes are forked: patched too
+    walk = TableWalker.walk  # the worker processes are forked: patched too
 
-    def damaged_clients(walker, spec, ids=verify_module.EVERY_ID):
+    def damaged_clients(walker, spec, ids=EVERY_ID):
         if spec.table == "clients" and ids.low is not None:
             raise LegacyFileError(
                 f"{path}: reading clients failed (database disk image is malformed)"
             )
         return walk(walker, spec, ids)
 
-    monkeypatch.setattr("migration.verify.run.TableWalker.walk", damaged_clients)
-    monkeypatch.setattr("migration.verify.run.PART_ROWS", 2)
-    monkeypatch.setattr("migration.verify.run._worker_count", lambda using: 8)
+    monkeypatch.setattr("migration.verify.walk.TableWalker.walk", damaged_clients)
+    monkeypatch.setattr("migration.verify.parts.PART_ROWS", 2)
+    monkeypatch.setattr("migration.verify.parts._worker_count", lambda using: 8)
     code, output = run_command("verify_import", "--source", str(path))
     assert code == 2
     assert "reading clients failed" in output
@@ -446,4 +442,4 @@ def test_a_file_that_fails_in_a_worker_process_stops_verify_as_unreadable(tmp_pa
 
 def test_verify_inside_a_transaction_walks_in_its_own_process():
     # Worker processes would see none of the transaction's rows.
-    assert verify_module._worker_count("default") == 1
+    assert verify_parts._worker_count("default") == 1

@@ -15,7 +15,7 @@ from django.db import connection
 from migration.load import chunks as parallel
 from migration.load import writers
 from migration.models import LedgerEntry
-from migration.verify import run as verify
+from migration.verify import parts as verify
 from sessions.models import Payment, Session
 from tests.conftest import run_command, sha256_of
 from tests.legacy_files import UTC_STAMP, LegacyFile, legacy_sql

@@ -1,0 +1,171 @@
+"""The checks that read the target alone (and, for passwords, the legacy hashes):
+rows not from the file, relations, e-mails, id sequences, passwords, money held.
+
+None needs a legacy row walked, so they run while the tables are walked.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.apps import apps
+from django.contrib.auth.hashers import is_password_usable
+from django.db.models import Count, Exists, ForeignKey, OuterRef, Sum
+from django.db.models.functions import Lower, Trim
+
+from migration.findings import finding
+from migration.legacy import LegacySource
+from migration.legacy.layout import LegacyLayout
+from migration.mapping.converters import is_legacy_bcrypt
+from migration.mapping.specs import IMPORT_ORDER, target_models
+from migration.models import LedgerEntry
+from migration.postgres import on_postgresql, sequence_positions
+from migration.verify.ledger import WITH_OWN_TARGET, ledger_entries
+from migration.verify.report import EXAMPLES, CheckOutcome
+from migration.verify.target_rows import is_won
+
+
+def held_money(using: str) -> dict[str, dict[str, Decimal | None]]:
+    """Legacy table -> each of its amounts summed over the target rows imported from it."""
+    held = {}
+    for spec in IMPORT_ORDER:
+        model = apps.get_model(spec.model)
+        fields = [c.field for c in spec.columns if is_won(model, c.field)]
+        if fields:
+            ids = ledger_entries(using, spec.table).filter(action__in=WITH_OWN_TARGET)
+            held[spec.table] = (
+                model.objects.using(using)
+                .filter(pk__in=ids.values("target_id"))
+                .aggregate(**{name: Sum(name) for name in fields})
+            )
+    return held
+
+
+def reverse_counts(using: str) -> CheckOutcome:
+    findings, lines = [], []
+    for model in target_models():
+        label = model._meta.label
+        imported = LedgerEntry.objects.using(using).filter(
+            target_model=label, action__in=WITH_OWN_TARGET, target_id=OuterRef("pk")
+        )
+        rows = model.objects.using(using)
+        present = rows.count()
+        lines.append(f"{label} {present}")
+        # NOT EXISTS, which PostgreSQL runs as one anti-join: NOT IN over a
+        # chain's million ids is a hash the planner may not dare to build.
+        extra = rows.filter(~Exists(imported)).count()
+        if extra > 0:
+            findings.append(
+                finding(
+                    "verify.target-extra",
+                    f"{label}: {extra} row(s) did not come from the legacy file",
+                    row_count=extra,
+                )
+            )
+    return CheckOutcome("target rows", "; ".join(lines), tuple(findings))
+
+
+def relations(using: str) -> CheckOutcome:
+    findings, checked = [], 0
+    for model in target_models():
+        for field_ in model._meta.concrete_fields:
+            if not isinstance(field_, ForeignKey):
+                continue
+            checked += 1
+            parent = field_.related_model.objects.using(using).filter(pk=OuterRef(field_.attname))
+            dangling = list(
+                model.objects.using(using)
+                .filter(**{f"{field_.attname}__isnull": False})
+                .filter(~Exists(parent))  # an anti-join, as in reverse_counts
+                .order_by("pk")
+                .values_list("pk", flat=True)[:EXAMPLES]
+            )
+            if dangling:
+                findings.append(
+                    finding(
+                        "verify.dangling-reference",
+                        f"{model._meta.label}.{field_.name} points at missing rows",
+                        column=field_.name,
+                        row_ids=dangling,
+                    )
+                )
+    return CheckOutcome("relations", f"{checked} foreign keys checked", tuple(findings))
+
+
+def unique_emails(using: str) -> CheckOutcome:
+    user_model = apps.get_model("accounts.User")
+    duplicates = list(
+        user_model.objects.using(using)
+        .exclude(email="")
+        # As precheck: case and surrounding spaces do not make two addresses different.
+        .annotate(address=Lower(Trim("email")))
+        .values("address")
+        .annotate(n=Count("pk"))
+        .filter(n__gt=1)
+        .values_list("address", flat=True)
+    )
+    findings = [
+        finding(
+            "verify.duplicate-email",
+            "accounts "
+            + ", ".join(
+                user_model.objects.using(using)
+                .annotate(address=Lower(Trim("email")))
+                .filter(address=address)
+                .values_list("username", flat=True)
+            )
+            + " share one e-mail address",
+            table="accounts.User",
+            column="email",
+        )
+        for address in duplicates
+    ]
+    return CheckOutcome("e-mails unique", f"{len(duplicates)} shared address(es)", tuple(findings))
+
+
+def sequences(using: str) -> CheckOutcome:
+    if not on_postgresql(using):
+        return CheckOutcome("id sequences", "not applicable: SQLite keeps its own counters")
+    positions = sequence_positions(using, target_models())
+    findings = [
+        finding(
+            "verify.sequence-behind",
+            f"{label}: the next id would be {position.next_id}, but {position.highest_id} is taken",
+        )
+        for label, position in positions.items()
+        if position.is_behind
+    ]
+    return CheckOutcome("id sequences", f"{len(positions)} sequences checked", tuple(findings))
+
+
+def passwords(source: LegacySource, layout: LegacyLayout, using: str) -> CheckOutcome:
+    if not layout.has_column("trainers", "password_hash"):
+        return CheckOutcome("passwords carried", "the file has no password hashes")
+    legacy_bcrypt = sum(
+        1 for (value,) in source.rows("trainers", ("password_hash",)) if is_legacy_bcrypt(value)
+    )
+    user_model = apps.get_model("accounts.User")
+    imported = ledger_entries(using, "trainers").filter(action__in=WITH_OWN_TARGET)
+    usable = sum(
+        1
+        for password in user_model.objects.using(using)
+        .filter(pk__in=imported.values("target_id"))
+        .values_list("password", flat=True)
+        .iterator()
+        if is_password_usable(password)
+    )
+    findings = []
+    if usable != legacy_bcrypt:
+        findings.append(
+            finding(
+                "verify.password-count",
+                f"{legacy_bcrypt} trainer(s) had a bcrypt password in the legacy file, "
+                f"{usable} imported account(s) have a usable one",
+                table="trainers",
+            )
+        )
+    return CheckOutcome(
+        "passwords carried",
+        f"{usable} usable password(s) for {legacy_bcrypt} legacy bcrypt hash(es)",
+        tuple(findings),
+    )
