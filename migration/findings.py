@@ -81,6 +81,11 @@ CATALOGUE: dict[str, Kind] = {
         Severity.WARNING,
         "these trainers cannot keep their password: send them a password reset after cutover",
     ),
+    "trainers.wrapped-digest": Kind(
+        Severity.INFO,
+        "nothing to do: each digest is wrapped in PBKDF2 at import, never stored bare; the "
+        "trainer logs in with the old password, and the first login re-hashes it",
+    ),
     "pairs.merge": Kind(Severity.INFO, "nothing to do: the importer merges the two tables"),
     "pairs.duplicate-row": Kind(
         Severity.WARNING,
@@ -194,9 +199,10 @@ CATALOGUE: dict[str, Kind] = {
         Severity.BLOCKING,
         "the next insert would collide: run import_legacy again (it moves sequences on)",
     ),
-    "verify.password-count": Kind(
+    "verify.password-not-carried": Kind(
         Severity.BLOCKING,
-        "trainers who had a bcrypt password cannot log in with it: investigate",
+        "these trainers cannot log in with their legacy password: investigate (a SHA-256 "
+        "digest is proved with the SECRET_KEY the import ran with)",
     ),
     "verify.drift": Kind(
         Severity.WARNING,

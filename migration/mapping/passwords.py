@@ -43,6 +43,8 @@ from accounts.hashers import (
     WrappedSHA256PasswordHasher,
     is_legacy_salt,
 )
+from migration.mapping.domains import Domain, returns
+from migration.mapping.prefilters import anything, vouched
 
 LEGACY_BCRYPT = re.compile(r"\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}")
 LEGACY_BCRYPT_ALGORITHM = LegacyBCryptPasswordHasher.algorithm
@@ -96,6 +98,15 @@ class LegacyDigest:
         return f"LegacyDigest({self.format}, [secret])"
 
 
+# The password field's length: the longest stored form, a wrapped HMAC-SHA256
+# digest, takes 125 characters at Django's seven-digit iteration counts.
+STORED_PASSWORD_LENGTH = 128
+
+
+# Any value is taken (what checks no password becomes unusable): precheck's
+# password check lists the trainers who need a reset.
+@returns(Domain("text", max_length=STORED_PASSWORD_LENGTH))
+@vouched(anything)
 def legacy_password(password_hash: Any, salt: Any = None) -> str | LegacyDigest:
     """What a legacy hash gives the target's password (a digest still to be wrapped)."""
     kind = password_format(password_hash, salt)

@@ -19,7 +19,8 @@ from migration.mapping.canonical import (
     row_hash,
     without_secrets,
 )
-from migration.mapping.specs import REQUIRED, ColumnMap, TableSpec
+from migration.mapping.first_generation import earliest_traces
+from migration.mapping.specs import REQUIRED, ColumnMap, FromTheFile, TableSpec
 
 
 class MissingColumn(Exception):
@@ -37,18 +38,26 @@ class LegacyRow(NamedTuple):
 
     @classmethod
     def unconverted(cls, spec: TableSpec, raw: dict[str, Any]) -> LegacyRow:
-        """A row known only by its raw values (its hash over the real row, secrets and all)."""
+        """A row known only by its raw values (its hash over the row as the ledger keeps it)."""
         kept = without_secrets(raw, spec.secret_columns)
-        return cls(raw.get("id"), kept, row_hash(raw), {}, canonical_bytes(kept))
+        return cls(raw.get("id"), kept, row_hash(kept), {}, canonical_bytes(kept))
 
 
 class TrainerLookup:
-    """Who trains a legacy client or package, for rows that name no trainer."""
+    """Who trains a legacy client or package, for rows that name no trainer; and when a
+    trainer the file gives no date for first shows in it."""
 
     def __init__(self, source: LegacySource, layout: LegacyLayout):
         self._source, self._layout = source, layout
         self._by_table: dict[str, dict[Any, Any]] = {}
         self._trainers: set[Any] | None = None
+        self._traces: tuple[dict[Any, Any], Any] | None = None
+
+    def earliest_trace(self, trainer_id: Any) -> Any:
+        if self._traces is None:
+            self._traces = earliest_traces(self._source, self._layout)
+        by_trainer, of_the_file = self._traces
+        return by_trainer.get(trainer_id, of_the_file)
 
     def trainer_of(self, table: str, legacy_id: Any) -> Any:
         """The trainer of row `legacy_id` of `table`, if it names one that exists."""
@@ -98,15 +107,17 @@ class RowReader:
         self._rows_kept = rows_kept
         self._canonical = CanonicalRows(columns)
         position = {column: index for index, column in enumerate(columns)}
-        for column in spec.columns:
-            if column.column not in position and column.if_missing is REQUIRED:
-                raise MissingColumn(f"the file has no column {column.column}")
-        # (field, position, converter) of the columns the file has; what an
+        missing = spec.if_missing(columns)
+        for field_name, if_missing in missing.items():
+            if if_missing is REQUIRED:
+                raise MissingColumn(f"the file has no column for {spec.table}'s {field_name}")
+        # (field, positions, converter) of the columns the file has; what an
         # older file's missing columns give, once.
         self._convert = dict_maker(
-            [(c.field, position[c.column], c.convert) for c in spec.columns if c.column in position]
+            [(c.field, _positions(c, position), c.convert) for c in spec.columns_in_effect(columns)]
         )
-        self._missing = {c.field: c.if_missing for c in spec.columns if c.column not in position}
+        self._missing = {f: v for f, v in missing.items() if not isinstance(v, FromTheFile)}
+        self._from_the_file = tuple(f for f, v in missing.items() if isinstance(v, FromTheFile))
         self._inferred = tuple(c for c in spec.columns if c.infer is not None)
         self._secret_columns = spec.secret_columns
 
@@ -114,17 +125,24 @@ class RowReader:
         converted = self._convert(values)
         if self._missing:
             converted.update(self._missing)
+        for field_name in self._from_the_file:
+            converted[field_name] = self._trainers.earliest_trace(converted["id"])
         for column in self._inferred:
             if converted[column.field] is None:
                 converted[column.field] = _infer_trainer(
                     self.spec, column, converted, self._trainers
                 )
         raw, text = self._canonical(values, kept=self._rows_kept)
-        source_hash = digest(text)
         if self._secret_columns:
             raw = without_secrets(raw, self._secret_columns)
             text = canonical_bytes(raw)
-        return LegacyRow(converted["id"], raw, source_hash, converted, text)
+        return LegacyRow(converted["id"], raw, digest(text), converted, text)
+
+
+def _positions(column: ColumnMap, position: dict[str, int]) -> int | tuple[int | None, ...]:
+    if not column.also:
+        return position[column.column]
+    return (position[column.column], *(position.get(name) for name in column.also))
 
 
 def _infer_trainer(

@@ -7,16 +7,24 @@ last name; a payment method is normalised and kept verbatim). `references`
 names the legacy table a column's ids point at; `infer` says how to find a
 trainer the row does not name; `if_missing` is what an older file, which lacks
 the column altogether, gets (see legacy/schema.py's generations).
+
+A field may be declared with several columns, the newest first: the first the
+file has fills it (the first generation's `single_leg_balance_right_open`
+stands in for the later `single_leg_balance_right_eyes_open`), and with none
+the first column's `if_missing` does.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from migration.mapping import converters as t
+from migration.mapping import first_generation as first
 from migration.mapping import prefilters as sql
 from migration.mapping.domains import Domain, one_of, returns
+from migration.mapping.passwords import legacy_password, stored_password
 from migration.mapping.prefilters import vouched
 
 
@@ -36,6 +44,22 @@ class InferTrainer:
 
 
 @dataclass(frozen=True)
+class FromTheFile:
+    """A value a file without the column gets from its other rows (see reading.py)."""
+
+    what: str
+    domain: Domain
+
+
+# A first-generation trainer's date_joined: the day of their first client or
+# assessment, else of the file's first; with neither, the first generation's.
+EARLIEST_TRACE = FromTheFile(
+    "the start of the day of the trainer's earliest client or assessment",
+    Domain("moment"),
+)
+
+
+@dataclass(frozen=True)
 class ColumnMap:
     column: str
     field: str
@@ -43,6 +67,12 @@ class ColumnMap:
     references: str | None = None
     infer: InferTrainer | None = None
     if_missing: Any = REQUIRED
+    # Columns whose values the converter takes after the column's own (None
+    # where the file lacks them): a first-generation password and its salt.
+    also: tuple[str, ...] = ()
+    # What the converted value becomes when the target row is made, given the
+    # legacy id: a legacy digest wrapped in PBKDF2, once.
+    stored_as: Callable[[Any, Any], Any] | None = None
     # Written when the target row is created, then kept by the target itself
     # (a trainer's logins re-hash the password and move the lock-out state):
     # re-runs do not overwrite it, and changing it is not an edit of the row.
@@ -76,7 +106,29 @@ class TableSpec:
 
     @property
     def source_columns(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(column.column for column in self.columns))
+        return tuple(
+            dict.fromkeys(name for column in self.columns for name in (column.column, *column.also))
+        )
+
+    def columns_in_effect(self, present: tuple[str, ...]) -> tuple[ColumnMap, ...]:
+        """The column maps a file with these columns is read by: for each field, the
+        first declared whose column it has."""
+        filled: set[str] = set()
+        in_effect = []
+        for column in self.columns:
+            if column.column in present and column.field not in filled:
+                filled.add(column.field)
+                in_effect.append(column)
+        return tuple(in_effect)
+
+    def if_missing(self, present: tuple[str, ...]) -> dict[str, Any]:
+        """Field -> what it gets in a file with none of its columns (REQUIRED: none)."""
+        filled = {column.field for column in self.columns_in_effect(present)}
+        missing: dict[str, Any] = {}
+        for column in self.columns:
+            if column.field not in filled:
+                missing.setdefault(column.field, column.if_missing)
+        return missing
 
     @property
     def target_fields(self) -> tuple[str, ...]:
@@ -121,6 +173,7 @@ OPTIONAL_AMOUNT = t.won(required=False)
 COUNT = t.integer(0)
 SCORE = t.integer(0, t.INT16_MAX, required=False)
 MEASURE = t.real(0)
+HEART_RATE = t.integer(0, t.INT16_MAX, required=False)
 NOTES = t.optional_text()
 
 
@@ -181,19 +234,26 @@ def fee_columns(*, with_method: bool) -> tuple[ColumnMap, ...]:
     return columns
 
 
+# A password is made once, when the account is: logins re-hash it. Its hash is
+# kept out of the ledger's copy of the row; a first-generation salt is not secret.
+PASSWORD = {"also": ("salt",), "stored_as": stored_password, "set_once": True, "secret": True}
+# The first generation's clients were entered on their registration_date.
+REGISTERED = first.start_of_local_day
+
 TRAINERS = TableSpec(
     table="trainers",
     model="accounts.User",
     columns=(
         col("id", t.legacy_id),
         col("username", t.text(150)),
-        col("password_hash", t.django_password, to="password", set_once=True, secret=True),
+        col("password_hash", legacy_password, to="password", **PASSWORD),
+        col("password", legacy_password, **PASSWORD),
         col("name", t.text()),
         col("name", first_name, to="first_name"),
         col("name", last_name, to="last_name"),
         col("email", t.text(254)),
-        col("created_at", t.required_timestamp, to="date_joined"),
-        col("last_login", t.legacy_timestamp, set_once=True),
+        col("created_at", t.required_timestamp, to="date_joined", if_missing=EARLIEST_TRACE),
+        col("last_login", t.legacy_timestamp, if_missing=None, set_once=True),
         col("failed_login_attempts", COUNT, if_missing=0, set_once=True),
         col("locked_until", t.legacy_timestamp, if_missing=None, set_once=True),
     ),
@@ -213,13 +273,17 @@ CLIENTS = TableSpec(
         col("email", t.optional_text(254)),
         col("phone", t.optional_text(40)),
         col("created_at", t.required_timestamp),
+        col("registration_date", REGISTERED, to="created_at"),
         col("updated_at", t.required_timestamp),
+        col("registration_date", REGISTERED, to="updated_at"),
     ),
 )
 
 ASSESSMENTS = TableSpec(
     table="assessments",
     model="assessments.Assessment",
+    # A field declared twice takes the newest column the file has; the second
+    # is the first generation's name for it (see legacy/first_generation.sql).
     columns=(
         col("id", t.legacy_id),
         ref("client_id", "clients"),
@@ -227,40 +291,57 @@ ASSESSMENTS = TableSpec(
         col("date", t.plain_date),
         col("overhead_squat_score", SCORE),
         col("overhead_squat_notes", NOTES),
-        col("overhead_squat_compensations", NOTES),
+        col("overhead_squat_compensations", NOTES, if_missing=None),
         col("push_up_score", SCORE),
         col("push_up_reps", t.integer(0, required=False)),
         col("push_up_notes", NOTES),
-        col("push_up_compensations", NOTES),
+        col("push_up_compensations", NOTES, if_missing=None),
         col("single_leg_balance_left_eyes_open", MEASURE),
+        col("single_leg_balance_left_open", MEASURE, to="single_leg_balance_left_eyes_open"),
         col("single_leg_balance_right_eyes_open", MEASURE),
+        col("single_leg_balance_right_open", MEASURE, to="single_leg_balance_right_eyes_open"),
         col("single_leg_balance_left_eyes_closed", MEASURE),
+        col("single_leg_balance_left_closed", MEASURE, to="single_leg_balance_left_eyes_closed"),
         col("single_leg_balance_right_eyes_closed", MEASURE),
+        col("single_leg_balance_right_closed", MEASURE, to="single_leg_balance_right_eyes_closed"),
         col("single_leg_balance_notes", NOTES),
         col("toe_touch_score", SCORE),
         # Toe-touch distance is measured from the floor: short of it is negative.
         col("toe_touch_distance", t.real(None)),
         col("toe_touch_notes", NOTES),
-        col("toe_touch_compensations", NOTES),
+        col("toe_touch_compensations", NOTES, if_missing=None),
         col("shoulder_mobility_left", MEASURE),
         col("shoulder_mobility_right", MEASURE),
         col("shoulder_mobility_notes", NOTES),
-        col("shoulder_mobility_compensations", NOTES),
+        col("shoulder_mobility_compensations", NOTES, if_missing=None),
         col("farmer_carry_weight", MEASURE),
+        col("farmers_carry_weight", MEASURE, to="farmer_carry_weight"),
         col("farmer_carry_distance", MEASURE),
+        col("farmers_carry_distance", MEASURE, to="farmer_carry_distance"),
+        col("farmers_carry_time", MEASURE, to="farmer_carry_time", if_missing=None),
         col("farmer_carry_notes", NOTES),
-        col("farmer_carry_compensations", NOTES),
-        col("harvard_step_test_heart_rate", SCORE),
-        col("harvard_step_test_duration", MEASURE),
+        col("farmers_carry_notes", NOTES, to="farmer_carry_notes"),
+        col("farmer_carry_compensations", NOTES, if_missing=None),
+        col("harvard_step_test_heart_rate", SCORE, if_missing=None),
+        col("harvard_step_test_duration", MEASURE, if_missing=None),
+        col("step_test_hr1", first.step_test_duration, to="harvard_step_test_duration"),
         col("harvard_step_test_notes", NOTES),
+        col("step_test_notes", NOTES, to="harvard_step_test_notes"),
+        col("step_test_hr1", HEART_RATE, to="harvard_step_test_heart_rate_1", if_missing=None),
+        col("step_test_hr2", HEART_RATE, to="harvard_step_test_heart_rate_2", if_missing=None),
+        col("step_test_hr3", HEART_RATE, to="harvard_step_test_heart_rate_3", if_missing=None),
+        col("step_test_pfi", MEASURE, to="harvard_step_test_fitness_index", if_missing=None),
+        col("step_test_score", SCORE, to="harvard_step_test_score", if_missing=None),
         col("overall_score", MEASURE),
         col("strength_score", MEASURE),
         col("mobility_score", MEASURE),
         col("balance_score", MEASURE),
         col("cardio_score", MEASURE),
         col("created_at", t.required_timestamp),
+        col("date", first.start_of_local_day, to="created_at"),
         col("shoulder_mobility_score", SCORE, if_missing=None),
         col("farmer_carry_score", MEASURE, if_missing=None),
+        col("farmers_carry_score", MEASURE, to="farmer_carry_score"),
     ),
 )
 

@@ -6,18 +6,19 @@ None needs a legacy row walked, so they run while the tables are walked.
 
 from __future__ import annotations
 
+from collections import Counter
 from decimal import Decimal
+from typing import Any
 
 from django.apps import apps
-from django.contrib.auth.hashers import is_password_usable
 from django.db.models import Count, Exists, ForeignKey, OuterRef, Sum
 from django.db.models.functions import Lower, Trim
 
 from migration.findings import finding
 from migration.legacy import LegacySource
 from migration.legacy.layout import LegacyLayout
-from migration.mapping.converters import is_legacy_bcrypt
-from migration.mapping.specs import IMPORT_ORDER, target_models
+from migration.mapping.passwords import password_format, password_problem
+from migration.mapping.specs import IMPORT_ORDER, SPECS, target_models
 from migration.models import LedgerEntry
 from migration.postgres import on_postgresql, sequence_positions
 from migration.verify.ledger import WITH_OWN_TARGET, ledger_entries
@@ -139,33 +140,64 @@ def sequences(using: str) -> CheckOutcome:
 
 
 def passwords(source: LegacySource, layout: LegacyLayout, using: str) -> CheckOutcome:
-    if not layout.has_column("trainers", "password_hash"):
+    """Every imported trainer's password is what the legacy hash became (see passwords.py):
+    bcrypt carried exactly, a SHA-256 digest wrapped for exactly that digest, an unknown
+    hash unusable; or a password the target set since (a login re-hashes)."""
+    columns = password_columns(layout)
+    if columns is None:
         return CheckOutcome("passwords carried", "the file has no password hashes")
-    legacy_bcrypt = sum(
-        1 for (value,) in source.rows("trainers", ("password_hash",)) if is_legacy_bcrypt(value)
+    hashes = {
+        row_id: (password_hash, salt)
+        for row_id, password_hash, salt in _with_salt(source.rows("trainers", ("id", *columns)))
+    }
+    imported = dict(
+        ledger_entries(using, "trainers")
+        .filter(action__in=WITH_OWN_TARGET)
+        .values_list("legacy_id", "target_id")
     )
-    user_model = apps.get_model("accounts.User")
-    imported = ledger_entries(using, "trainers").filter(action__in=WITH_OWN_TARGET)
-    usable = sum(
-        1
-        for password in user_model.objects.using(using)
-        .filter(pk__in=imported.values("target_id"))
-        .values_list("password", flat=True)
-        .iterator()
-        if is_password_usable(password)
+    stored = dict(
+        apps.get_model("accounts.User")
+        .objects.using(using)
+        .filter(pk__in=imported.values())
+        .values_list("pk", "password")
     )
-    findings = []
-    if usable != legacy_bcrypt:
-        findings.append(
+    formats: Counter[str] = Counter()
+    problems: dict[Any, str] = {}
+    for legacy_id, target_id in imported.items():
+        password_hash, salt = hashes.get(legacy_id, (None, None))
+        formats[password_format(password_hash, salt)] += 1
+        problem = password_problem(stored.get(target_id, ""), password_hash, salt, legacy_id)
+        if problem is not None:
+            problems[legacy_id] = problem
+    findings = ()
+    if problems:
+        findings = (
             finding(
-                "verify.password-count",
-                f"{legacy_bcrypt} trainer(s) had a bcrypt password in the legacy file, "
-                f"{usable} imported account(s) have a usable one",
+                "verify.password-not-carried",
+                f"{len(problems)} trainer(s): {'; '.join(sorted(set(problems.values())))}",
                 table="trainers",
-            )
+                row_ids=sorted(problems),
+            ),
         )
+    shown = ", ".join(f"{count} {kind}" for kind, count in sorted(formats.items()))
     return CheckOutcome(
         "passwords carried",
-        f"{usable} usable password(s) for {legacy_bcrypt} legacy bcrypt hash(es)",
-        tuple(findings),
+        f"{len(imported) - len(problems)} of {len(imported)} trainers' passwords proved "
+        f"({shown or 'none'})",
+        findings,
     )
+
+
+def _with_salt(rows):
+    for row in rows:
+        yield row if len(row) == 3 else (*row, None)
+
+
+def password_columns(layout: LegacyLayout) -> tuple[str, ...] | None:
+    """The trainers' columns their passwords are read from: the hash, and its salt if any."""
+    spec = SPECS["trainers"]
+    present = layout.present_columns(spec)
+    for column in spec.columns_in_effect(present):
+        if column.field == "password":
+            return (column.column, *(c for c in column.also if c in present))
+    return None
