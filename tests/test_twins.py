@@ -32,7 +32,7 @@ from migration.models import LedgerEntry
 from sessions.models import FeeAuditLog, Session, SessionPackage
 from tests.conftest import run_command
 from tests.legacy_files import LegacyFile
-from tests.test_vouch import COLUMN_TYPES, converters_under_test, corpus  # noqa: F401
+from tests.test_prefilters import COLUMN_TYPES, converters_under_test, corpus  # noqa: F401
 
 POSTGRESQL = pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's rules")
 LARGEST_ID = 2**63 - 1  # bigint's, the target's ids
@@ -290,7 +290,7 @@ def test_mailbox_key_is_as_strict_as_postgresqls_lower_in_every_locale_provider(
 @pytest.mark.usefixtures("legacy_db")
 def test_every_value_a_converter_takes_is_in_its_declared_domain(corpus):  # noqa: F811
     # twins.py checks the target's rules against the domains; here the converters
-    # are held to them, over the corpus of odd values tests/test_vouch.py uses.
+    # are held to them, over the corpus of odd values tests/test_prefilters.py uses.
     outside = []
     with open_legacy(corpus) as source:
         for column in COLUMN_TYPES:

@@ -6,9 +6,9 @@ a verification whether the row changed since. One canonical form serves all
 three: JSON with sorted keys, floats in their shortest exact form, BLOBs, text
 that is not UTF-8 and infinities tagged so that they come back exactly.
 
-orjson writes it: a chain's import serialises 1.5 million rows, and orjson
-does it eight times faster than the standard library, to the same text (but
-for a float's exponent: 1e16, not 1e+16).
+orjson writes it, not the standard library: every row an import reads is
+serialised, and orjson is the faster by far. It writes the same text (but for
+a float's exponent: 1e16, not 1e+16).
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ FLOAT_TAG = "$float"  # a REAL JSON has no number for: inf or -inf (SQLite keeps
 
 
 def _jsonable(value: Any) -> Any:
+    """The raw value, or a tagged stand-in where JSON or PostgreSQL cannot hold it."""
     if isinstance(value, bytes):
         return {BLOB_TAG: base64.b64encode(value).decode("ascii")}
     if isinstance(value, str) and not is_storable(value):
@@ -75,7 +76,7 @@ def canonical_row(
     \\u0000, and would write an infinity as null). Both ways give the same
     text for the same row. UTF-8 bytes: they are hashed and sent to the
     ledger as they are, never decoded and encoded again. A text not `kept`
-    past the row (written out at once, as a worker does) is not compacted.
+    past the row (written out at once, as a worker does) is not trimmed.
     """
     row = dict(zip(columns, values, strict=True))
     # One pass in C over the values' hashes (SQLite gives only hashable ones).
@@ -88,7 +89,7 @@ def canonical_row(
             # orjson escapes with a backslash: text without one holds no NUL,
             # and a one-byte search is a memchr.
             if b"\\" not in data or b"\\u0000" not in data:
-                return row, _compact(data) if kept else data
+                return row, _trimmed(data) if kept else data
     row = raw_row(columns, values)
     return row, canonical_bytes(row)
 
@@ -100,9 +101,9 @@ class CanonicalRows:
     """canonical_row for the rows of one table, its columns put in order once.
 
     Each row's dict is written out in its keys' canonical order, so orjson
-    need not sort them: a session's canonical form in 1.25 µs, not 2
-    (measured), for a chain's 1.5 million rows. Rows that take raw_row's way
-    take canonical_row's.
+    need not sort them: the order is the same for every row of the table, and
+    sorting it again for each would be a good part of the row's cost. Rows
+    that take raw_row's way take canonical_row's.
     """
 
     def __init__(self, columns: Sequence[str]):
@@ -119,7 +120,7 @@ class CanonicalRows:
                 pass
             else:
                 if b"\\" not in data or b"\\u0000" not in data:  # as in canonical_row
-                    return row, _compact(data) if kept else data
+                    return row, _trimmed(data) if kept else data
         return canonical_row(self.columns, values, kept=kept)
 
 
@@ -134,9 +135,8 @@ def dict_maker(
     that is None: a column the file lacks).
 
     written out as one dict display, the loop unrolled (as namedtuple and
-    dataclasses write their methods): a chain's file has 1.5 million rows of
-    12 to 39 columns, and a loop's own steps cost a fifth of converting a
-    session (0.55 µs of 2.65, measured).
+    dataclasses write their methods): it runs for every row an import reads,
+    and a loop's own steps would be a good part of converting the row.
     """
     converters = {f"convert_{n}": convert for n, (_, _, convert) in enumerate(items) if convert}
     entries = ", ".join(
@@ -187,18 +187,20 @@ def canonical_json(data: Mapping[str, Any]) -> str:
 
 def canonical_bytes(data: Mapping[str, Any]) -> bytes:
     """canonical_json's text, UTF-8 encoded, to be kept."""
-    return _compact(_canonical(data))
+    return _trimmed(_canonical(data))
 
 
 def _canonical(data: Mapping[str, Any]) -> bytes:
     return orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
 
 
-def _compact(written: bytes) -> bytes:
-    # orjson's bytes keep the whole buffer it wrote into (16 KB and more, for
-    # a text of a few hundred bytes): a row's text is kept, a batch of them
-    # at a time, so it is kept in a copy of its own size (measured: 78 MB
-    # for a batch of 5,000 assessments, then 6 MB).
+def _trimmed(written: bytes) -> bytes:
+    """The text in a copy of its own size.
+
+    orjson's bytes keep the whole buffer it wrote into, many times the size of
+    a row's text; a row's text is kept, a batch of them at a time, and would
+    hold every one of those buffers.
+    """
     return bytes(memoryview(written))
 
 
@@ -212,7 +214,7 @@ def decimal_text(value: Decimal) -> str:
     return str(value.normalize())
 
 
-def _target_value(value: Any) -> Any:
+def _fingerprint_form(value: Any) -> Any:
     """The canonical form of a target value JSON has no type for (orjson's default)."""
     try:
         return _FINGERPRINT_FORMS[type(value)](value)
@@ -225,7 +227,7 @@ def _target_value(value: Any) -> Any:
 
 
 # orjson writes the values JSON has a type for itself (numbers, text, None,
-# booleans), and hands the others to _target_value: a date, time or amount,
+# booleans), and hands the others to _fingerprint_form: a date, time or amount,
 # and a datetime, which it would otherwise write itself.
 _FINGERPRINT_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME
 
@@ -286,6 +288,6 @@ class Fingerprinter:
     def __call__(self, values: Mapping[str, Any]) -> str:
         return digest(
             orjson.dumps(
-                self._values_of(values), default=_target_value, option=_FINGERPRINT_OPTIONS
+                self._values_of(values), default=_fingerprint_form, option=_FINGERPRINT_OPTIONS
             )
         )

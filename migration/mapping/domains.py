@@ -3,11 +3,12 @@
 A converter refuses (with a `LegacyValueError`) every raw value it cannot make
 into a value the target holds; its domain says what the values it does make
 are: their kind, whether None is one of them, their bounds, their length,
-the few values it can return. twins.py checks each target rule against the
-domain of every converter that fills the rule's field, so that a field whose
-rule the converter does not enforce first (a shorter max_length, a narrower
-integer, a new check constraint) fails `manage.py check`; tests/test_transforms
-checks that every converter keeps to the domain it declares.
+the few values it can return. rules/twins.py checks each target rule against
+the domain of every converter that fills the rule's field, so that a field
+whose rule the converter does not enforce first (a shorter max_length, a
+narrower integer, a new check constraint) fails `manage.py check`;
+tests/test_twins.py checks that every converter keeps to the domain it
+declares.
 
 The kinds carry rules of their own, which each converter of that kind keeps:
 
@@ -15,7 +16,8 @@ The kinds carry rules of their own, which each converter of that kind keeps:
 - moment: an aware datetime whose UTC time Python can hold (years 1 to 9999),
   so that the target reads back what it stored;
 - json: a value PostgreSQL's JSON parser takes and the import and
-  verify_import read, write and fingerprint unchanged (see transforms.json_object).
+  verify_import read, write and fingerprint unchanged (see
+  converters/json_values.py).
 """
 
 from __future__ import annotations

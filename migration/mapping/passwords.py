@@ -9,9 +9,10 @@ A hash is known by its shape, whatever the generation that wrote it:
   unusable password and needs a reset (precheck lists them).
 
 A SHA-256 digest is fast to guess from, so the target never stores it: it is
-wrapped in PBKDF2 (accounts.hashers). Reading a row gives a `LegacyDigest`,
-not the wrapping: PBKDF2 costs half a second at Django's iterations, and
-precheck, verify and every re-run read every trainer. `stored_password` wraps
+wrapped in PBKDF2 (accounts.hashers). Reading a row gives a `LegacyDigest`
+(converters.legacy_password), not the wrapping: PBKDF2 costs half a second
+at Django's iterations, and precheck, verify and every re-run read every
+trainer. `stored_password` wraps
 it when the trainer's account is made, once (the password is set once). A
 `LegacyDigest` refuses to become text, so nothing can store it bare.
 
@@ -32,7 +33,6 @@ from django.contrib.auth.hashers import (
     get_hasher,
     identify_hasher,
     is_password_usable,
-    make_password,
 )
 from django.utils.crypto import salted_hmac
 
@@ -43,8 +43,6 @@ from accounts.hashers import (
     WrappedSHA256PasswordHasher,
     is_legacy_salt,
 )
-from migration.mapping.domains import Domain, returns
-from migration.mapping.prefilters import anything, vouched
 
 LEGACY_BCRYPT = re.compile(r"\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}")
 LEGACY_BCRYPT_ALGORITHM = LegacyBCryptPasswordHasher.algorithm
@@ -66,6 +64,7 @@ WRAPPERS = {
     PasswordFormat.SHA256: WrappedSHA256PasswordHasher,
     PasswordFormat.HMAC_SHA256: WrappedHMACSHA256PasswordHasher,
 }
+WRAPPED_FORMATS = frozenset(WRAPPERS)
 
 
 def password_format(password_hash: Any, salt: Any = None) -> PasswordFormat:
@@ -98,25 +97,6 @@ class LegacyDigest:
         return f"LegacyDigest({self.format}, [secret])"
 
 
-# The password field's length: the longest stored form, a wrapped HMAC-SHA256
-# digest, takes 125 characters at Django's seven-digit iteration counts.
-STORED_PASSWORD_LENGTH = 128
-
-
-# Any value is taken (what checks no password becomes unusable): precheck's
-# password check lists the trainers who need a reset.
-@returns(Domain("text", max_length=STORED_PASSWORD_LENGTH))
-@vouched(anything)
-def legacy_password(password_hash: Any, salt: Any = None) -> str | LegacyDigest:
-    """What a legacy hash gives the target's password (a digest still to be wrapped)."""
-    kind = password_format(password_hash, salt)
-    if kind is PasswordFormat.BCRYPT:
-        return f"{LEGACY_BCRYPT_ALGORITHM}${password_hash}"
-    if kind in WRAPPERS:
-        return LegacyDigest(kind, password_hash, salt or None)
-    return make_password(None)
-
-
 def stored_password(value: Any, legacy_id: Any) -> Any:
     """The password the account is made with: a legacy digest wrapped in PBKDF2."""
     if not isinstance(value, LegacyDigest):
@@ -141,6 +121,8 @@ def password_problem(stored: str, password_hash: Any, salt: Any, legacy_id: Any)
     """
     if is_password_usable(stored) and _algorithm(stored) == _default_algorithm():
         return None
+    from migration.mapping.converters import legacy_password  # the converter imports this module
+
     expected = legacy_password(password_hash, salt)
     if isinstance(expected, LegacyDigest):
         hasher = WRAPPERS[expected.format]()

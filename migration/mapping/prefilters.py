@@ -1,18 +1,18 @@
-"""What SQLite can vouch for, so that precheck need not ask Python about every value.
+"""SQLite pre-filters: SQL conditions that let precheck skip values already clean.
 
-Precheck runs every legacy value through the importer's own converter
-(transforms.py): on a studio chain's file that is millions of Python calls. So
-a converter may carry an SQL predicate, an SQL boolean expression over a
-quoted column, that is true only for raw values the converter is certain to
-accept. Precheck lets SQLite scan each table once for the rows where some
-predicate is not true, and runs the converters over those rows only: the
-converters stay the judges of every value SQLite does not vouch for.
+Precheck runs every legacy value through the importer's own converter: on a
+studio chain's file that is millions of Python calls. So a converter may carry
+a pre-filter (`@prefiltered_by`), an SQL condition over a quoted column that
+is true only for raw values the converter is certain to accept. Precheck lets
+SQLite scan each table once for the rows where some value fails its
+pre-filter, and runs the converters over those rows only: the converters stay
+the judges of every value that does not pass.
 
-A predicate stricter than its converter only costs time; one more lenient
-would hide a bad value. So each predicate below keeps clear of what SQLite's
-loose typing blurs:
+A pre-filter stricter than its converter only costs time; one more lenient
+would hide a bad value. So each one below keeps clear of what SQLite's loose
+typing blurs:
 
-- `typeof()`, unless the predicate itself rules out all but text. SQLite
+- `typeof()`, unless the condition itself rules out all but text. SQLite
   compares 1, 1.0 and (under a column's affinity) '1' alike, and GLOB reads a
   number or a blob as text; the converters tell them apart.
 - A literal compared with a column takes the column's affinity: against an
@@ -22,13 +22,13 @@ loose typing blurs:
   otherwise take 'Completed' or 'completed ' for 'completed'.
 - SQLite never checks that text is UTF-8, and its GLOB and length() read bytes
   that are not leniently (and stop at a NUL), while the reader hands such text
-  to the converters as lone surrogates that `is_storable` rejects. So text is
-  vouched for only when it is exactly a known word, or is made of printable
-  ASCII and Hangul syllables checked byte for byte (see storable_text). In a
-  UTF-16 file every text holds a NUL byte: Python judges it all.
+  to the converters as lone surrogates that `is_storable` rejects. So text
+  passes only when it is exactly a known word, or is made of printable ASCII
+  and Hangul syllables checked byte for byte (see storable_text). In a UTF-16
+  file every text holds a NUL byte: Python judges it all.
 - Numbers are bounded, which keeps Inf out, and the bounds are written so that
   SQLite reads exactly the double Python compares with.
-- Predicates are conditions (AND, OR), never values inside a CASE: SQLite
+- Pre-filters are conditions (AND, OR), never values inside a CASE: SQLite
   short-circuits AND and OR only where it tests them, as in a WHERE clause.
 """
 
@@ -39,7 +39,7 @@ from typing import Any, TypeVar
 
 from migration.legacy import quote_identifier
 
-SqlPredicate = Callable[[str], str]  # a quoted column expression -> an SQL boolean expression
+PreFilter = Callable[[str], str]  # a quoted column expression -> an SQL condition
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -50,19 +50,19 @@ EXACT_IN_A_REAL = 2**53
 NUMBER_LIMIT = 10**15
 
 
-def vouched(predicate: SqlPredicate) -> Callable[[F], F]:
-    """Attach `predicate` to the converter it decorates: SQLite may vouch for its values."""
+def prefiltered_by(prefilter: PreFilter) -> Callable[[F], F]:
+    """Attach `prefilter` to the converter it decorates: values passing it need no Python."""
 
     def attach(convert: F) -> F:
-        convert.sql_vouch = predicate  # type: ignore[attr-defined]
+        convert.sqlite_prefilter = prefilter  # type: ignore[attr-defined]
         return convert
 
     return attach
 
 
-def vouch_of(convert: Callable[[Any], Any]) -> SqlPredicate | None:
-    """The converter's SQL predicate, or None when only Python can judge its values."""
-    return getattr(convert, "sql_vouch", None)
+def prefilter_of(convert: Callable[[Any], Any]) -> PreFilter | None:
+    """The converter's pre-filter, or None when only Python can judge its values."""
+    return getattr(convert, "sqlite_prefilter", None)
 
 
 def _all(*conditions: str) -> str:
@@ -110,7 +110,7 @@ def _within(x: str, minimum: int | float | None, maximum: int | float | None) ->
     return bounds
 
 
-# --- the predicates -------------------------------------------------------
+# --- the pre-filters -----------------------------------------------------
 
 
 def anything(x: str) -> str:
@@ -123,62 +123,62 @@ def nothing(x: str) -> str:
     return _any(f"{x} IS NULL", _all(f"typeof({x}) = 'text'", f"{x} COLLATE BINARY = ''"))
 
 
-def or_nothing(predicate: SqlPredicate) -> SqlPredicate:
-    def predicate_or_nothing(x: str) -> str:
-        return _any(predicate(x), nothing(x))
+def or_nothing(prefilter: PreFilter) -> PreFilter:
+    def prefilter_or_nothing(x: str) -> str:
+        return _any(prefilter(x), nothing(x))
 
-    return predicate_or_nothing
+    return prefilter_or_nothing
 
 
-def whole_number(minimum: int | None, maximum: int | None) -> SqlPredicate:
+def whole_number(minimum: int | None, maximum: int | None) -> PreFilter:
     """An integer within the bounds, stored as an integer or as a whole real (300000.0)."""
     low = max(minimum, -EXACT_IN_A_REAL) if minimum is not None else -EXACT_IN_A_REAL
     high = min(maximum, EXACT_IN_A_REAL) if maximum is not None else EXACT_IN_A_REAL
 
-    def predicate(x: str) -> str:
+    def prefilter(x: str) -> str:
         return _any(
             _all(f"typeof({x}) = 'integer'", *_within(x, minimum, maximum)),
             _all(f"typeof({x}) = 'real'", *_within(x, low, high), f"{x} = CAST({x} AS INTEGER)"),
         )
 
-    return predicate
+    return prefilter
 
 
-def number(minimum: int | float | None, maximum: int | float | None) -> SqlPredicate:
+def number(minimum: int | float | None, maximum: int | float | None) -> PreFilter:
     """A finite number within the bounds, integer or real."""
     low = minimum if minimum is not None else -NUMBER_LIMIT
     high = maximum if maximum is not None else NUMBER_LIMIT
 
-    def predicate(x: str) -> str:
+    def prefilter(x: str) -> str:
         return _all(f"typeof({x}) IN ('integer', 'real')", *_within(x, low, high))
 
-    return predicate
+    return prefilter
 
 
-def one_of_integers(*values: int) -> SqlPredicate:
-    def predicate(x: str) -> str:
+def one_of_integers(*values: int) -> PreFilter:
+    def prefilter(x: str) -> str:
         return _all(f"typeof({x}) = 'integer'", f"{x} IN ({', '.join(map(str, values))})")
 
-    return predicate
+    return prefilter
 
 
-def one_of_reals(*values: float) -> SqlPredicate:
+def one_of_reals(*values: float) -> PreFilter:
     """Exactly one of these doubles (a real 0.1 is the double Python reads as 0.1)."""
 
-    def predicate(x: str) -> str:
+    def prefilter(x: str) -> str:
         exact = ", ".join(_exactly(value) for value in values)
         return _all(f"typeof({x}) = 'real'", f"{x} IN ({exact})")
 
-    return predicate
+    return prefilter
 
 
-def one_of_words(*words: str) -> SqlPredicate:
+def one_of_words(*words: str) -> PreFilter:
     """Exactly one of these words, byte for byte (so it is valid UTF-8 too)."""
 
-    def predicate(x: str) -> str:
+    def prefilter(x: str) -> str:
         return _all(f"typeof({x}) = 'text'", f"{x} COLLATE BINARY IN ({_text(words)})")
 
-    return predicate
+    return prefilter
 
 
 def any_text(x: str) -> str:
@@ -195,7 +195,7 @@ def any_text(x: str) -> str:
 # - it has four or more, ending 80, 8A..8D, and two more.
 # Valid Hangul and printable ASCII hold none of these bytes, but for the pairs
 # 80 8A..8D inside a few rare syllables (뀌, 쀍, 퀌 ...): such text is left to
-# Python, which costs only time. tests/test_vouch.py tries every lead byte.
+# Python, which costs only time. tests/test_prefilters.py tries every lead byte.
 TWO_BYTE_LEADS_READ_AS_THREE = (0xCA, 0xCB, 0xCC, 0xCD)
 LEADS_OF_OVERLONG_FOURS = (0xC0, 0xE0, 0xF0, 0xF8, 0xFC, 0xFE, 0xFF)
 NOT_IN_HANGUL_TEXT = (
@@ -225,15 +225,15 @@ def storable_text(x: str) -> str:
     )
 
 
-def plain_text(max_length: int | None = None) -> SqlPredicate:
+def plain_text(max_length: int | None = None) -> PreFilter:
     """Non-empty storable text, its bytes (so its characters) at most `max_length`."""
 
-    def predicate(x: str) -> str:
+    def prefilter(x: str) -> str:
         size = _size(x)
         longest = [f"{size} <= {int(max_length)}"] if max_length is not None else []
         return _all(f"{size} >= 1", *longest, storable_text(x))
 
-    return predicate
+    return prefilter
 
 
 def _written_back(x: str, writer: str) -> str:
@@ -279,7 +279,7 @@ def _whole_moment(x: str) -> str:
 
 def timestamp(x: str) -> str:
     """SQLite's 'YYYY-MM-DD HH:MM:SS', and the app's isoformat shapes (a 'T', a fraction),
-    in years whose every moment is one in UTC too (see transforms.legacy_timestamp)."""
+    in years whose every moment is one in UTC too (see converters.legacy_timestamp)."""
     return _all(
         _any(
             _whole_moment(x),
@@ -296,20 +296,20 @@ def timestamp(x: str) -> str:
     )
 
 
-# --- the pre-filter -------------------------------------------------------
+# --- one table's pre-filter ----------------------------------------------
 
 
-def prefilter(checks: Sequence[tuple[str, SqlPredicate | None]]) -> tuple[list[str], str]:
-    """Precheck's pre-filter for one table's checks (column, predicate).
+def table_prefilter(checks: Sequence[tuple[str, PreFilter | None]]) -> tuple[list[str], str]:
+    """Precheck's pre-filter for one table's checks (column, pre-filter).
 
-    Returns per check an SQL expression, 1 where SQLite vouches for the
-    check's value and 0 where it does not, and the condition selecting the
-    rows where some value is not vouched for. A check without a predicate
-    vouches for nothing: every row is selected.
+    Returns per check an SQL expression, 1 where the check's value passes its
+    pre-filter and 0 where it does not, and the condition selecting the rows
+    where some value does not pass. A check without a pre-filter passes
+    nothing: every row is selected.
     """
-    vouches = [
-        f"({predicate(quote_identifier(column))}) IS TRUE" if predicate is not None else "0"
-        for column, predicate in checks
+    passes = [
+        f"({prefilter(quote_identifier(column))}) IS TRUE" if prefilter is not None else "0"
+        for column, prefilter in checks
     ]
-    every_value_vouched = " AND ".join(dict.fromkeys(vouches)) or "1"
-    return vouches, f"NOT ({every_value_vouched})"
+    every_value_passes = " AND ".join(dict.fromkeys(passes)) or "1"
+    return passes, f"NOT ({every_value_passes})"

@@ -19,8 +19,8 @@ from migration.mapping.canonical import (
     row_hash,
     without_secrets,
 )
-from migration.mapping.first_generation import earliest_traces
 from migration.mapping.specs import REQUIRED, ColumnMap, FromTheFile, TableSpec
+from migration.mapping.traces import earliest_traces
 
 
 class MissingColumn(Exception):

@@ -38,7 +38,7 @@ from migration.mapping.converters import (
     is_legacy_bcrypt,
     payment_method,
 )
-from migration.mapping.prefilters import nothing, prefilter, vouch_of
+from migration.mapping.prefilters import nothing, prefilter_of, table_prefilter
 from migration.mapping.reading import TrainerLookup
 from migration.mapping.specs import SPECS, TABLE_PAIRS, ColumnMap, TablePair, TableSpec
 from migration.rules.pairs import PairMatches, match_pair_rows
@@ -343,7 +343,7 @@ def check_values(source: LegacySource, layout: LegacyLayout, spec: TableSpec) ->
     """Every value of the table through the importer's own converter: what fails here
     would fail there.
 
-    SQLite scans the table for the values it cannot vouch the converter takes
+    SQLite scans the table for the values that fail their converter's pre-filter
     (see mapping/prefilters.py); only those reach Python, on a studio chain's
     file a few.
     """
@@ -357,11 +357,11 @@ def check_values(source: LegacySource, layout: LegacyLayout, spec: TableSpec) ->
     # has one bad value per row, not one per converter: ids are kept once each.
     failures: dict[tuple[str, str], dict[Any, None]] = defaultdict(dict)
     examples: dict[tuple[str, str], str] = {}
-    for row, vouched in _unvouched_rows(source, spec.table, present, checks):
+    for row, passed in _rows_failing_prefilter(source, spec.table, present, checks):
         row_id = row[id_position] if id_position is not None else None
-        for check, is_vouched in zip(checks, vouched, strict=True):
-            if is_vouched:
-                continue  # SQLite vouched for it: the converter would take it
+        for check, value_passed in zip(checks, passed, strict=True):
+            if value_passed:
+                continue  # it passed the pre-filter: the converter would take it
             try:
                 check.convert(row[position[check.column]])
             except LegacyValueError as error:
@@ -379,15 +379,15 @@ def check_values(source: LegacySource, layout: LegacyLayout, spec: TableSpec) ->
         )
 
 
-def _unvouched_rows(
+def _rows_failing_prefilter(
     source: LegacySource, table: str, columns: tuple[str, ...], checks: list[ColumnMap]
 ) -> Iterator[tuple[tuple, tuple[bool, ...]]]:
-    """Each row holding a value SQLite does not vouch for: the row's `columns`, and per
-    check whether SQLite vouches for its value."""
-    vouches, where = prefilter([(check.column, vouch_of(check.convert)) for check in checks])
-    selected = [*vouches, *(quote_identifier(column) for column in columns)]
+    """Each row holding a value that fails its pre-filter: the row's `columns`, and per
+    check whether its value passed."""
+    passes, where = table_prefilter([(c.column, prefilter_of(c.convert)) for c in checks])
+    selected = [*passes, *(quote_identifier(column) for column in columns)]
     for row in _rows_where(source, table, selected, where):
-        yield row[len(vouches) :], tuple(vouched == 1 for vouched in row[: len(vouches)])
+        yield row[len(passes) :], tuple(passed == 1 for passed in row[: len(passes)])
 
 
 def _rows_where(

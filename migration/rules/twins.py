@@ -85,8 +85,8 @@ NAMED_TWINS: dict[str, str] = {
 LEDGER_MODEL = "migration.LedgerEntry"
 
 HOW_TO_TWIN = (
-    "give the converter the same rule (migration/transforms.py, declared with @returns), "
-    "or add the precheck check that enforces it to migration/twins.py"
+    "give the converter the same rule (migration/mapping/converters/, declared with "
+    "@returns), or add the precheck check that enforces it to migration/rules/twins.py"
 )
 
 

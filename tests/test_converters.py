@@ -10,7 +10,6 @@ from django.contrib.auth.hashers import check_password, is_password_usable
 
 from migration.mapping import converters as t
 from migration.mapping.converters import LegacyValueError, ValueProblem
-from migration.mapping.fees import fee_breakdown
 
 SEOUL = ZoneInfo("Asia/Seoul")
 
@@ -291,38 +290,10 @@ class TestTrainers:
         assert check_password(long_password, t.django_password(legacy_hash))
 
 
-class TestFeeRule:
-    @pytest.mark.parametrize(
-        ("gross", "vat", "card_fee", "net"),
-        [
-            (1_980_000, 180_000, 69_300, 1_730_700),
-            (300_000, 27_273, 10_500, 262_227),
-            (2_280_000, 207_273, 79_800, 1_992_927),
-        ],
-    )
-    def test_the_readme_examples(self, gross, vat, card_fee, net):
-        breakdown = fee_breakdown(gross)
-        assert (breakdown.vat_amount, breakdown.card_fee_amount, breakdown.net_amount) == (
-            vat,
-            card_fee,
-            net,
-        )
-        assert breakdown.is_consistent
-        assert breakdown.card_fee_rate == Decimal("0.035")
-        assert breakdown.method == "inclusive"
-
-    def test_half_won_rounds_up(self):
-        # 10 x 0.035 = 0.35 -> 0; 100 x 0.035 = 3.5 -> 4 (ROUND_HALF_UP, not banker's rounding)
-        assert fee_breakdown(100).card_fee_amount == 4
-        assert fee_breakdown(110).vat_amount == 10
-
-
 class TestLimitsOfTheTarget:
     def test_a_name_part_longer_than_djangos_150_characters(self):
-        from migration.mapping.specs import first_name
-
-        assert problem_of(first_name, "가" * 151 + " Kim") is ValueProblem.OUT_OF_RANGE
-        assert first_name("가" * 150 + " Kim") == "가" * 150
+        assert problem_of(t.first_name, "가" * 151 + " Kim") is ValueProblem.OUT_OF_RANGE
+        assert t.first_name("가" * 150 + " Kim") == "가" * 150
 
     def test_remaining_counters_may_be_negative_but_must_fit(self):
         from migration.mapping.specs import SESSION_PACKAGES

@@ -1,10 +1,10 @@
-"""SQLite vouches only for values the converters take.
+"""SQLite's pre-filters pass only values the converters take.
 
-Precheck runs a converter in Python only over the values its SQL predicate does
-not vouch for, so a predicate true for a value its converter rejects would hide
+Precheck runs a converter in Python only over the values that fail its
+pre-filter, so a pre-filter true for a value its converter rejects would hide
 a bad value. The key property, tested over a corpus of the oddest values a
 legacy file can hold, stored in columns of every declared type and read back
-through the project's own reader: wherever a predicate is true, its converter
+through the project's own reader: wherever a pre-filter is true, its converter
 takes the value.
 """
 
@@ -18,7 +18,7 @@ import pytest
 from migration.legacy import open_legacy, quote_identifier
 from migration.mapping import converters as t
 from migration.mapping.converters import LegacyValueError
-from migration.mapping.prefilters import _exactly, prefilter, vouch_of
+from migration.mapping.prefilters import _exactly, prefilter_of, table_prefilter
 from migration.mapping.specs import SPECS
 from migration.precheck.run import run_precheck
 from tests.legacy_files import LegacyFile
@@ -169,7 +169,7 @@ def corpus_sql() -> list[tuple[str, tuple, dict[str, str]]]:
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> Path:
     """A legacy-like file: every corpus value in one row, once per column type."""
-    path = tmp_path_factory.mktemp("vouch") / "corpus.db"
+    path = tmp_path_factory.mktemp("prefilters") / "corpus.db"
     connection = sqlite3.connect(path)
     columns = ", ".join(f"{name} {declared}" for name, declared in COLUMN_TYPES.items())
     connection.execute(f"CREATE TABLE corpus (id INTEGER PRIMARY KEY, {columns})")
@@ -206,34 +206,35 @@ def converters_under_test() -> dict[str, t.Converter]:
     return named
 
 
-def test_every_converter_in_the_specs_has_a_predicate():
+def test_every_converter_in_the_specs_has_a_prefilter():
     # Not required for correctness (Python then checks every value), but a
     # converter without one makes precheck read every row of its table.
-    without = [name for name, convert in converters_under_test().items() if not vouch_of(convert)]
+    converters = converters_under_test().items()
+    without = [name for name, convert in converters if not prefilter_of(convert)]
     assert without == []
 
 
-def test_sqlite_vouches_only_for_values_the_converters_take(corpus):
-    wrongly_vouched = []
-    vouched_count = 0
+def test_prefilters_pass_only_values_the_converters_take(corpus):
+    wrongly_passed = []
+    passed_count = 0
     with open_legacy(corpus) as source:
         for column in COLUMN_TYPES:
             values = dict(source.rows("corpus", ("id", column)))
             for name, convert in converters_under_test().items():
-                predicate = vouch_of(convert)(quote_identifier(column))
+                prefilter = prefilter_of(convert)(quote_identifier(column))
                 for (row_id,) in source.query(
-                    f"SELECT id FROM corpus WHERE ({predicate}) IS TRUE ORDER BY id"
+                    f"SELECT id FROM corpus WHERE ({prefilter}) IS TRUE ORDER BY id"
                 ):
-                    vouched_count += 1
+                    passed_count += 1
                     try:
                         convert(values[row_id])
                     except LegacyValueError as error:
-                        wrongly_vouched.append((name, column, values[row_id], error.detail))
-    assert wrongly_vouched == []
-    assert vouched_count > 10_000  # the corpus does exercise the predicates
+                        wrongly_passed.append((name, column, values[row_id], error.detail))
+    assert wrongly_passed == []
+    assert passed_count > 10_000  # the corpus does exercise the pre-filters
 
 
-# The values the studio's files really hold: SQLite must vouch for them, or
+# The values the studio's files really hold: they must pass the pre-filters, or
 # precheck would hand most rows to Python.
 TYPICAL = [
     ("trainers", "id", 1),
@@ -277,13 +278,13 @@ TYPICAL = [
 
 
 @pytest.mark.parametrize(("table", "field", "value"), TYPICAL)
-def test_sqlite_vouches_for_the_values_studios_hold(table, field, value):
+def test_the_values_studios_hold_pass_the_prefilters(table, field, value):
     (convert,) = [c.convert for c in SPECS[table].columns if c.field == field]
     connection = sqlite3.connect(":memory:")
     connection.execute("CREATE TABLE typical (value)")
     connection.execute("INSERT INTO typical VALUES (?)", (value,))
-    predicate = vouch_of(convert)("value")
-    assert connection.execute(f"SELECT ({predicate}) IS TRUE FROM typical").fetchone() == (1,)
+    prefilter = prefilter_of(convert)("value")
+    assert connection.execute(f"SELECT ({prefilter}) IS TRUE FROM typical").fetchone() == (1,)
 
 
 @pytest.mark.parametrize(
@@ -298,33 +299,34 @@ def test_bounds_reach_sqlite_as_exactly_the_double_python_compares_with(number):
     ).fetchone() == (1, 1, 1)
 
 
-def test_the_prefilter_selects_rows_with_a_value_not_vouched_for():
+def test_the_table_prefilter_selects_rows_with_a_value_that_fails():
     connection = sqlite3.connect(":memory:")
     connection.execute('CREATE TABLE "odd ""name""" ("a ""b""", c)')
     connection.executemany('INSERT INTO "odd ""name""" VALUES (?, ?)', [(1, 1), (1, "x"), (-1, 1)])
-    vouches, where = prefilter([('a "b"', vouch_of(t.legacy_id)), ("c", vouch_of(t.legacy_id))])
+    checks = [('a "b"', prefilter_of(t.legacy_id)), ("c", prefilter_of(t.legacy_id))]
+    passes, where = table_prefilter(checks)
     rows = connection.execute(
-        f'SELECT rowid, {", ".join(vouches)} FROM "odd ""name""" WHERE {where}'
+        f'SELECT rowid, {", ".join(passes)} FROM "odd ""name""" WHERE {where}'
     )
     assert rows.fetchall() == [(2, 1, 0), (3, 0, 1)]
 
 
-def test_a_check_without_a_predicate_selects_every_row():
+def test_a_check_without_a_prefilter_selects_every_row():
     connection = sqlite3.connect(":memory:")
     connection.execute("CREATE TABLE odd (a, b)")
     connection.executemany("INSERT INTO odd VALUES (?, ?)", [(1, 1), (2, "x")])
-    vouches, where = prefilter([("a", None), ("b", vouch_of(t.legacy_id))])
-    rows = connection.execute(f"SELECT a, {', '.join(vouches)} FROM odd WHERE {where}")
+    passes, where = table_prefilter([("a", None), ("b", prefilter_of(t.legacy_id))])
+    rows = connection.execute(f"SELECT a, {', '.join(passes)} FROM odd WHERE {where}")
     assert rows.fetchall() == [(1, 0, 1), (2, 0, 0)]
 
 
-# --- precheck: what SQLite does not vouch for, Python still judges ----------
+# --- precheck: what fails the pre-filter, Python still judges ------------
 
 
-def test_values_sqlite_does_not_vouch_for_are_judged_by_the_converters(legacy_file: LegacyFile):
+def test_values_failing_the_prefilter_are_judged_by_the_converters(legacy_file: LegacyFile):
     ids = legacy_file.small_studio()
     client, package, trainer = ids["client"], ids["package"], ids["trainer"]
-    # None of these is in a shape SQLite vouches for; Python takes the first two.
+    # None of these is in a shape that passes the pre-filter; Python takes the first two.
     fine = [
         legacy_file.session(client, package, trainer, session_time="10:00"),
         legacy_file.session(client, package, trainer, notes="줄\t바꿈 ㅋㅋ"),
@@ -332,9 +334,9 @@ def test_values_sqlite_does_not_vouch_for_are_judged_by_the_converters(legacy_fi
     late = legacy_file.session(client, package, trainer, session_time="25:00")
     odd_date = legacy_file.session(client, package, trainer, session_date="2024-3-5")
     path = legacy_file.close()
-    checks = [(c.column, vouch_of(c.convert)) for c in SPECS["sessions"].columns]
+    checks = [(c.column, prefilter_of(c.convert)) for c in SPECS["sessions"].columns]
     with sqlite3.connect(path) as connection:
-        selected = connection.execute(f"SELECT id FROM sessions WHERE {prefilter(checks)[1]}")
+        selected = connection.execute(f"SELECT id FROM sessions WHERE {table_prefilter(checks)[1]}")
         assert [row_id for (row_id,) in selected] == [*fine, late, odd_date]
     connection.close()
     with open_legacy(path) as source:
