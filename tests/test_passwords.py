@@ -4,10 +4,10 @@ import pytest
 from django.contrib.auth.hashers import PBKDF2PasswordHasher, check_password, is_password_usable
 
 from accounts.hashers import WrappedSHA256PasswordHasher, hmac_sha256_hex, sha256_hex
+from migration.mapping.converters import legacy_password
 from migration.mapping.passwords import (
     LegacyDigest,
     PasswordFormat,
-    legacy_password,
     password_format,
     password_problem,
     stored_password,

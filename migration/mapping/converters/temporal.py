@@ -131,9 +131,13 @@ def required_timestamp(raw: Any) -> datetime:
 STEP_TEST_SECONDS = 180.0
 
 
-# Every value reaches the converter: the first generation's files are a studio's few rows.
+def _a_day_after_year_one(x: str) -> str:
+    # Midnight of 0001-01-01 in Seoul is a moment of year 0 in UTC.
+    return f"({prefilters.iso_date(x)}) AND {x} >= '0002-01-01'"
+
+
 @returns(Domain("moment"))
-@prefiltered_by(prefilters.nothing)
+@prefiltered_by(_a_day_after_year_one)
 def start_of_local_day(raw: Any) -> datetime:
     """A plain local date as the moment its day began, in LEGACY_TIME_ZONE."""
     day = plain_date(raw)
