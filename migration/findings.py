@@ -47,6 +47,11 @@ CATALOGUE: dict[str, Kind] = {
         "this is not a complete legacy file: check that --source is the right one",
     ),
     "schema.older-generation": Kind(Severity.INFO, "nothing to do: the importer fills these in"),
+    "schema.first-generation": Kind(
+        Severity.INFO,
+        "nothing to do: each column goes where this says, and the ledger's copy of each row "
+        "keeps every column whole",
+    ),
     "schema.unknown-table": Kind(
         Severity.WARNING, "check whether this table holds anything the studio needs"
     ),

@@ -395,9 +395,11 @@ class LegacyFile:
             "assessment": self.first_assessment(client, trainer),
         }
 
-    def studio_without_packages(self, password: str = "before-packages-2025!") -> dict[str, int]:
+    def studio_without_packages(
+        self, password: str = "before-packages-2025!", **trainer: Any
+    ) -> dict[str, int]:
         """A trainer with a known (bcrypt) password, a client and an assessment."""
-        trainer = self.trainer(password_hash=bcrypt_hash(password))
+        trainer = self.trainer(password_hash=bcrypt_hash(password), **trainer)
         client = self.client(trainer)
         return {
             "trainer": trainer,

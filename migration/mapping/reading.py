@@ -19,7 +19,7 @@ from migration.mapping.canonical import (
     row_hash,
     without_secrets,
 )
-from migration.mapping.specs import REQUIRED, ColumnMap, FromTheFile, TableSpec
+from migration.mapping.specs import REQUIRED, SPECS, ColumnMap, FromTheFile, TableSpec
 from migration.mapping.traces import earliest_traces
 
 
@@ -41,6 +41,16 @@ class LegacyRow(NamedTuple):
         """A row known only by its raw values (its hash over the row as the ledger keeps it)."""
         kept = without_secrets(raw, spec.secret_columns)
         return cls(raw.get("id"), kept, row_hash(kept), {}, canonical_bytes(kept))
+
+
+def password_columns(layout: LegacyLayout) -> tuple[str, ...] | None:
+    """The trainers' columns their passwords are read from: the hash, and its salt if any."""
+    spec = SPECS["trainers"]
+    present = layout.present_columns(spec)
+    for column in spec.columns_in_effect(present):
+        if column.field == "password":
+            return (column.column, *(name for name in column.also if name in present))
+    return None
 
 
 class TrainerLookup:

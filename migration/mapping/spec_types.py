@@ -69,6 +69,11 @@ class ColumnMap:
     # Never kept in the ledger's copy of the row, only as a digest.
     secret: bool = False
 
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """The columns the converter takes, in order."""
+        return (self.column, *self.also)
+
 
 def col(column: str, convert: t.Converter, *, to: str | None = None, **options: Any) -> ColumnMap:
     return ColumnMap(column=column, field=to or column, convert=convert, **options)

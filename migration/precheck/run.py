@@ -22,10 +22,7 @@ from migration.legacy import LegacySource, file_sha256, quote_identifier
 from migration.legacy.layout import LegacyLayout
 from migration.legacy.schema import (
     FEE_AMOUNTS,
-    GENERATIONS,
     is_tool_table,
-    newest_schema,
-    optional_columns,
     optional_tables,
 )
 from migration.legacy.source import DEFAULT_BATCH_SIZE
@@ -35,12 +32,18 @@ from migration.mapping.converters import (
     GENDERS,
     PAYMENT_METHODS,
     LegacyValueError,
-    is_legacy_bcrypt,
     payment_method,
 )
 from migration.mapping.prefilters import nothing, prefilter_of, table_prefilter
 from migration.mapping.reading import TrainerLookup
 from migration.mapping.specs import SPECS, TABLE_PAIRS, ColumnMap, TablePair, TableSpec
+from migration.precheck.generations import (
+    GenerationStatus,
+    generation_statuses,
+    missing_columns,
+    missing_tables,
+    password_findings,
+)
 from migration.rules.pairs import PairMatches, match_pair_rows
 from migration.rules.twins import UNIQUE_RULES, UniqueRule, integer_range
 
@@ -65,14 +68,6 @@ class TableInventory:
     model: str | None
     rows: int | None
     status: str
-
-
-@dataclass(frozen=True)
-class GenerationStatus:
-    name: str
-    present: bool
-    missing: tuple[str, ...]  # "table" or "table.column"
-    when_missing: str
 
 
 @dataclass(frozen=True)
@@ -143,7 +138,7 @@ def run_precheck(source: LegacySource) -> PrecheckReport:
         sha256=sha256.result(),
         integrity=integrity,
         tables=tuple(_inventory(source, layout)),
-        generations=tuple(_generations(layout)),
+        generations=tuple(generation_statuses(layout)),
         findings=(*_integrity_findings(integrity), *chain.from_iterable(found)),
         pair_matches=pair_matches,
     )
@@ -234,57 +229,13 @@ def _present(
     return TableInventory(table, model, source.count(table), status)
 
 
-def _generations(layout: LegacyLayout) -> Iterator[GenerationStatus]:
-    for generation in GENERATIONS:
-        missing = [table for table in generation.tables if not layout.has_table(table)]
-        missing += [
-            f"{table}.{column}"
-            for table, column in generation.columns
-            if layout.has_table(table) and not layout.has_column(table, column)
-        ]
-        yield GenerationStatus(
-            generation.name, not missing, tuple(missing), generation.when_missing
-        )
-
-
 # --- the checks -----------------------------------------------------------
 
 
 def check_schema(source: LegacySource, layout: LegacyLayout) -> Iterator[Finding]:
-    optional_table = optional_tables()
-    optional_column = optional_columns()
-    for table, columns in newest_schema().items():
-        if not layout.has_table(table):
-            if table in optional_table:
-                generation = optional_table[table]
-                yield finding(
-                    "schema.older-generation",
-                    f"no table {table} (before the {generation.name!r} change): "
-                    f"{generation.when_missing}",
-                    table=table,
-                )
-            else:
-                yield finding("schema.missing-table", f"the file has no table {table}", table=table)
-            continue
-        for column in columns:
-            if layout.has_column(table, column.name):
-                continue
-            generation = optional_column.get((table, column.name))
-            if generation is not None:
-                yield finding(
-                    "schema.older-generation",
-                    f"no column {table}.{column.name} (before the {generation.name!r} change): "
-                    f"{generation.when_missing}",
-                    table=table,
-                    column=column.name,
-                )
-            else:
-                yield finding(
-                    "schema.missing-column",
-                    f"the file has no column {table}.{column.name}",
-                    table=table,
-                    column=column.name,
-                )
+    yield from missing_tables(layout)
+    for table in layout.known_tables:
+        yield from missing_columns(layout, table)
     for table in layout.unknown_tables:
         yield finding(
             "schema.unknown-table",
@@ -351,7 +302,9 @@ def check_values(source: LegacySource, layout: LegacyLayout, spec: TableSpec) ->
     if not present:
         return  # check_schema reports every missing column
     position = {column: index for index, column in enumerate(present)}
-    checks = [c for c in spec.columns if c.column in position]
+    # The column maps the import reads this file by (an older column shadowed by
+    # the newer one the file has is not read).
+    checks = list(spec.columns_in_effect(present))
     id_position = position.get("id")
     # A column read by several converters (a trainer's name fills three fields)
     # has one bad value per row, not one per converter: ids are kept once each.
@@ -363,7 +316,7 @@ def check_values(source: LegacySource, layout: LegacyLayout, spec: TableSpec) ->
             if value_passed:
                 continue  # it passed the pre-filter: the converter would take it
             try:
-                check.convert(row[position[check.column]])
+                check.convert(*(row[position[c]] if c in position else None for c in check.inputs))
             except LegacyValueError as error:
                 key = (check.column, str(error.problem))
                 failures[key][row_id] = None
@@ -500,24 +453,7 @@ _SHARED = {"email": "e-mail address", "username": "username"}
 
 
 def check_passwords(source: LegacySource, layout: LegacyLayout) -> Iterator[Finding]:
-    if not layout.has_column("trainers", "password_hash"):
-        return
-    unusable = [
-        (row_id, username)
-        for row_id, username, password_hash in source.rows(
-            "trainers", ("id", "username", "password_hash")
-        )
-        if not is_legacy_bcrypt(password_hash)
-    ]
-    if unusable:
-        yield finding(
-            "trainers.unusable-password",
-            f"{len(unusable)} trainer(s) have a password hash that is not bcrypt: "
-            f"{', '.join(str(username) for _, username in unusable[:10])}",
-            table="trainers",
-            column="password_hash",
-            row_ids=[row_id for row_id, _ in unusable],
-        )
+    yield from password_findings(source, layout)
 
 
 def check_table_pairs(

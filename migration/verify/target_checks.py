@@ -18,7 +18,8 @@ from migration.findings import finding
 from migration.legacy import LegacySource
 from migration.legacy.layout import LegacyLayout
 from migration.mapping.passwords import password_format, password_problem
-from migration.mapping.specs import IMPORT_ORDER, SPECS, target_models
+from migration.mapping.reading import password_columns
+from migration.mapping.specs import IMPORT_ORDER, target_models
 from migration.models import LedgerEntry
 from migration.postgres import on_postgresql, sequence_positions
 from migration.verify.ledger import WITH_OWN_TARGET, ledger_entries
@@ -191,13 +192,3 @@ def passwords(source: LegacySource, layout: LegacyLayout, using: str) -> CheckOu
 def _with_salt(rows):
     for row in rows:
         yield row if len(row) == 3 else (*row, None)
-
-
-def password_columns(layout: LegacyLayout) -> tuple[str, ...] | None:
-    """The trainers' columns their passwords are read from: the hash, and its salt if any."""
-    spec = SPECS["trainers"]
-    present = layout.present_columns(spec)
-    for column in spec.columns_in_effect(present):
-        if column.field == "password":
-            return (column.column, *(c for c in column.also if c in present))
-    return None
