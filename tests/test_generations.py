@@ -29,6 +29,9 @@ pytestmark = [
     pytest.mark.usefixtures("legacy_db", "fast_wrapping"),
 ]
 
+ON_POSTGRESQL = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the cutover is proved on PostgreSQL"
+)
 PASSWORDS = {"minji": "squat-2025!", "jiho": "비밀번호-벤치프레스"}
 
 
@@ -72,7 +75,7 @@ def cutover(legacy: Path, cleaned: Path) -> dict:
     return totals
 
 
-@pytest.mark.skipif("connection.vendor != 'postgresql'")
+@ON_POSTGRESQL
 @pytest.mark.parametrize("generation", [NEWEST, BEFORE_PACKAGES, FIRST_SALTED, FIRST_UNSALTED])
 def test_the_whole_cutover_of_each_generation(tmp_path, generation):
     build(tmp_path / "legacy.db", generation).close()
@@ -87,7 +90,7 @@ def test_the_whole_cutover_of_each_generation(tmp_path, generation):
     assert code == 0, output
 
 
-@pytest.mark.skipif("connection.vendor != 'postgresql'")
+@ON_POSTGRESQL
 @pytest.mark.parametrize("generation", [FIRST_SALTED, FIRST_UNSALTED, BEFORE_PACKAGES])
 def test_trainers_log_in_with_their_passwords(tmp_path, generation):
     build(tmp_path / "legacy.db", generation).close()
@@ -115,7 +118,7 @@ def _hmacs(password: str) -> list[str]:
     return [hmac_sha256_hex(password, first_generation_salt(n)) for n in range(1, 5)]
 
 
-@pytest.mark.skipif("connection.vendor != 'postgresql'")
+@ON_POSTGRESQL
 def test_the_first_generation_lands_where_the_new_app_shows_it(tmp_path):
     legacy = build(tmp_path / "legacy.db", FIRST_SALTED)
     legacy.close()

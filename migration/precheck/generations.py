@@ -123,7 +123,8 @@ def _first_generation_table(layout: LegacyLayout, table: str) -> Iterator[Findin
             table=table,
             column=column.name,
         )
-    goes = _where_columns_go(spec.columns_in_effect(present), first_generation_columns(table))
+    own = first_generation_columns(table) & set(present)
+    goes = _where_columns_go(spec.columns_in_effect(present), own)
     given = {
         name: _described(value)
         for name, value in spec.if_missing(present).items()
@@ -139,7 +140,7 @@ def _first_generation_table(layout: LegacyLayout, table: str) -> Iterator[Findin
     )
 
 
-def _where_columns_go(columns: tuple[ColumnMap, ...], own: frozenset[str]) -> dict[str, list]:
+def _where_columns_go(columns: tuple[ColumnMap, ...], own: set[str]) -> dict[str, list]:
     goes: dict[str, list[str]] = {}
     for column in columns:
         names = " + ".join(name for name in column.inputs if name in own)
