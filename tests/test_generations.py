@@ -22,6 +22,7 @@ from tests.legacy_files import (
     FIRST_UNSALTED,
     NEWEST,
     LegacyFile,
+    legacy_sql,
 )
 
 pytestmark = [
@@ -146,3 +147,44 @@ def test_the_first_generation_lands_where_the_new_app_shows_it(tmp_path):
     assert assessment.created_at == datetime(2025, 5, 13, 15, tzinfo=UTC)
     entry = LedgerEntry.objects.get(legacy_table="assessments", legacy_id=assessment.pk)
     assert entry.raw["step_test_pfi"] == assessment.harvard_step_test_fitness_index
+
+
+def verify_codes(cleaned: Path) -> tuple[int, list[str]]:
+    code, output = run_command("verify_import", "--source", str(cleaned), "--format", "json")
+    report = json_of(output)
+    return code, [item["code"] for check in report["checks"] for item in check["findings"]]
+
+
+@ON_POSTGRESQL
+def test_verify_tells_a_password_that_wraps_another_digest(tmp_path):
+    build(tmp_path / "legacy.db", FIRST_UNSALTED).close()
+    cutover(tmp_path / "legacy.db", tmp_path / "cleaned.db")
+    minji, jiho = (User.objects.get(username=name) for name in PASSWORDS)
+    User.objects.filter(pk=minji.pk).update(password=jiho.password)
+
+    code, found = verify_codes(tmp_path / "cleaned.db")
+    assert code == 1
+    assert found == ["verify.password-not-carried"]
+
+
+@ON_POSTGRESQL
+def test_a_password_changed_in_the_old_app_since_is_kept_as_imported(tmp_path):
+    build(tmp_path / "legacy.db", FIRST_UNSALTED).close()
+    cutover(tmp_path / "legacy.db", tmp_path / "cleaned.db")
+    legacy_sql(
+        tmp_path / "cleaned.db",
+        "UPDATE trainers SET password = ? WHERE username = 'minji'",
+        (sha256_hex("a new one"),),
+    )
+    code, found = verify_codes(tmp_path / "cleaned.db")
+    assert "verify.legacy-changed" in found
+    assert "verify.password-not-carried" not in found
+
+    code, output = run_command("import_legacy", "--source", str(tmp_path / "cleaned.db"))
+    assert code == 0, output
+    # Set once: the account keeps the password it was made with, and verify knows it.
+    assert verify_codes(tmp_path / "cleaned.db") == (0, [])
+    code, output = run_command("verify_import", "--source", str(tmp_path / "cleaned.db"))
+    assert "1 made from an earlier hash" in output
+    assert authenticate(username="minji", password=PASSWORDS["minji"]) is not None
+    assert verify_codes(tmp_path / "cleaned.db") == (0, [])

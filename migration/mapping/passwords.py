@@ -136,6 +136,14 @@ def password_problem(stored: str, password_hash: Any, salt: Any, legacy_id: Any)
     return None if not is_password_usable(stored) else "no usable hash, yet a usable password"
 
 
+def is_made_by_the_import(stored: str) -> bool:
+    """Whether a stored password is one the import makes (no login or reset set it)."""
+    if not is_password_usable(stored):
+        return True
+    made = {LEGACY_BCRYPT_ALGORITHM, *(hasher.algorithm for hasher in WRAPPERS.values())}
+    return _algorithm(stored) in made
+
+
 def _algorithm(stored: str) -> str | None:
     try:
         return identify_hasher(stored).algorithm

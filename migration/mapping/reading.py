@@ -7,6 +7,7 @@ agree on what a legacy row means while going their own ways about the rest.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from migration.legacy import LegacySource
@@ -16,9 +17,11 @@ from migration.mapping.canonical import (
     canonical_bytes,
     dict_maker,
     digest,
+    raw_row,
     row_hash,
     without_secrets,
 )
+from migration.mapping.converters import LegacyValueError
 from migration.mapping.specs import REQUIRED, SPECS, ColumnMap, FromTheFile, TableSpec
 from migration.mapping.traces import earliest_traces
 
@@ -163,3 +166,27 @@ def _infer_trainer(
         if trainer is not None:
             return trainer
     return None
+
+
+def row_reader(
+    spec: TableSpec, columns: tuple[str, ...], trainers: TrainerLookup
+) -> Callable[[tuple], LegacyRow]:
+    """Reads a row as the importer does; a row it could not take (changed since the
+    import into a value the importer refuses) only by its raw values, which is all a
+    comparison with the ledger needs: its hash tells it from the imported row."""
+
+    def unconverted(values: tuple) -> LegacyRow:
+        return LegacyRow.unconverted(spec, raw_row(columns, values))
+
+    try:
+        reader = RowReader(spec, columns, trainers)
+    except MissingColumn:
+        return unconverted
+
+    def read(values: tuple) -> LegacyRow:
+        try:
+            return reader.read(values)
+        except LegacyValueError:
+            return unconverted(values)
+
+    return read

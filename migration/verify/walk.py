@@ -16,9 +16,7 @@ from typing import Any, NamedTuple
 
 from migration.legacy import LegacySource
 from migration.legacy.layout import LegacyLayout
-from migration.mapping.canonical import raw_row
-from migration.mapping.converters import LegacyValueError
-from migration.mapping.reading import LegacyRow, MissingColumn, RowReader, TrainerLookup
+from migration.mapping.reading import LegacyRow, TrainerLookup, row_reader
 from migration.mapping.specs import RENUMBERED_TABLES, TableSpec
 from migration.verify.fields import same_value
 from migration.verify.ledger import WITH_OWN_TARGET, Action, ledger_entries
@@ -130,24 +128,7 @@ class TableWalker:
 
     def _reader(self, spec: TableSpec, columns: tuple[str, ...]) -> Callable[[tuple], LegacyRow]:
         """Reads a row of the table as the importer does, the plan worked out once."""
-
-        def unconverted(values: tuple) -> LegacyRow:
-            # Changed since the import into a value the importer could not take:
-            # its hash tells it from the imported row, which is all this needs.
-            return LegacyRow.unconverted(spec, raw_row(columns, values))
-
-        try:
-            reader = RowReader(spec, columns, self.trainers)
-        except MissingColumn:
-            return unconverted
-
-        def read(values: tuple) -> LegacyRow:
-            try:
-                return reader.read(values)
-            except LegacyValueError:
-                return unconverted(values)
-
-        return read
+        return row_reader(spec, columns, self.trainers)
 
     def _compare(
         self,
