@@ -40,7 +40,6 @@ from samples.files import (
 )
 
 GENERATION_SAMPLES = ("newest", "before-packages", "first", "first-unsalted")
-LATER_TABLES = (*PACKAGE_TABLES, "sessions", "payments", "fee_audit_log")
 # The first generation's names for the columns the later app renamed.
 FIRST_NAMES = {
     "single_leg_balance_left_eyes_open": "single_leg_balance_left_open",
@@ -72,7 +71,7 @@ def write_generation_sample(
 
 
 def _without_later_tables(ddl: str) -> str:
-    return ddl + "".join(f"\nDROP TABLE {table};" for table in LATER_TABLES)
+    return ddl + "".join(f"\nDROP TABLE {table};" for table in PACKAGE_TABLES)
 
 
 def _fill_before_packages(connection: sqlite3.Connection) -> None:

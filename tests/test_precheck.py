@@ -566,7 +566,7 @@ def test_a_first_generation_file_says_where_each_column_goes(tmp_path, generatio
     assert said["trainers"].details["columns"][password] == ["password"]
     assert "date_joined" in said["trainers"].details["filled"]
     assert problems(report) == []
-    assert report.generations[0].name == "first generation"
+    assert report.generations[0].name == "later column names"
     assert not report.generations[0].present
 
 

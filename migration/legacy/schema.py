@@ -47,12 +47,21 @@ FEE_COLUMNS = (*FEE_AMOUNTS, "vat_rate", "card_fee_rate")
 # The app's first generation named many columns otherwise, and had a few the
 # later app dropped (see first_generation.sql): a table of its shape is read by
 # those names (the specs say where each goes), and lacks every later column.
-FIRST_GENERATION = "first generation"
+# Precheck's report names the change that renamed them as it names the others.
+LATER_COLUMN_NAMES = "later column names"
 # The first days' trainers had no salt: their passwords are unsalted SHA-256.
 UNSALTED_COLUMN = ("trainers", "salt")
-# The tables the app gained with session packages: a studio that never sold a
-# package through the app has none of them, nor any table added after them.
-PACKAGE_TABLES = ("session_packages", "training_sessions", "payment_records")
+# What a file from before session packages lacks: the tables the app gained
+# with them, and every table added after them (a studio that never sold a
+# package through the app has none).
+PACKAGE_TABLES = (
+    "session_packages",
+    "training_sessions",
+    "payment_records",
+    "sessions",
+    "payments",
+    "fee_audit_log",
+)
 
 GENERATIONS: tuple[Generation, ...] = (
     Generation(
@@ -176,10 +185,9 @@ def optional_tables() -> dict[str, Generation]:
 def generations_of_missing_tables(missing: set[str]) -> dict[str, Generation]:
     """Each missing table an older generation explains, with the generation.
 
-    A table is put down to the change that added it; but a file from before a
-    change that added tables lacks every table added after it too (a file from
-    before session packages has no sessions, payments or fee_audit_log), and
-    those are put down to that oldest change.
+    A table is put down to the newest change a file without it is from; but
+    when a file lacks every table of an older change (a file from before
+    session packages), the tables it lacks are put down to that oldest change.
     """
     explained: dict[str, Generation] = {}
     oldest: Generation | None = None

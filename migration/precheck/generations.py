@@ -18,8 +18,8 @@ from migration.findings import Finding, finding
 from migration.legacy import LegacySource
 from migration.legacy.layout import LegacyLayout
 from migration.legacy.schema import (
-    FIRST_GENERATION,
     GENERATIONS,
+    LATER_COLUMN_NAMES,
     UNSALTED_COLUMN,
     first_generation_columns,
     first_generation_schema,
@@ -42,17 +42,21 @@ class GenerationStatus:
 
 
 def generation_statuses(layout: LegacyLayout) -> Iterator[GenerationStatus]:
-    """Each change to the schema, and whether the file has it (first the first generation's
-    own columns, which a file has only when it is of that generation)."""
+    """Each change to the schema, and whether the file has it: first the later names the
+    first generation's columns were given; a missing table under the change it is
+    put down to."""
     first_shaped = [table for table in layout.known_tables if layout.is_first_generation(table)]
     yield GenerationStatus(
-        FIRST_GENERATION,
+        LATER_COLUMN_NAMES,
         not first_shaped,
         tuple(first_shaped),
-        "its own column names, read for what they mean",
+        "the first generation's own column names, read for what they mean",
+    )
+    explained = generations_of_missing_tables(
+        {table for table in newest_schema() if not layout.has_table(table)}
     )
     for generation in GENERATIONS:
-        missing = [table for table in generation.tables if not layout.has_table(table)]
+        missing = [table for table in generation.tables if explained.get(table) is generation]
         missing += [
             f"{table}.{column}"
             for table, column in generation.columns
