@@ -33,6 +33,7 @@ from django.contrib.auth.hashers import (
     get_hasher,
     identify_hasher,
     is_password_usable,
+    make_password,
 )
 from django.utils.crypto import salted_hmac
 
@@ -64,7 +65,6 @@ WRAPPERS = {
     PasswordFormat.SHA256: WrappedSHA256PasswordHasher,
     PasswordFormat.HMAC_SHA256: WrappedHMACSHA256PasswordHasher,
 }
-WRAPPED_FORMATS = frozenset(WRAPPERS)
 
 
 def password_format(password_hash: Any, salt: Any = None) -> PasswordFormat:
@@ -97,6 +97,17 @@ class LegacyDigest:
         return f"LegacyDigest({self.format}, [secret])"
 
 
+def target_password(password_hash: Any, salt: Any = None) -> str | LegacyDigest:
+    """What a legacy hash gives the target's password: bcrypt carried, a SHA-256 digest
+    still to be wrapped, anything else an unusable password."""
+    kind = password_format(password_hash, salt)
+    if kind is PasswordFormat.BCRYPT:
+        return f"{LEGACY_BCRYPT_ALGORITHM}${password_hash}"
+    if kind in WRAPPERS:
+        return LegacyDigest(kind, password_hash, salt or None)
+    return make_password(None)
+
+
 def stored_password(value: Any, legacy_id: Any) -> Any:
     """The password the account is made with: a legacy digest wrapped in PBKDF2."""
     if not isinstance(value, LegacyDigest):
@@ -121,9 +132,7 @@ def password_problem(stored: str, password_hash: Any, salt: Any, legacy_id: Any)
     """
     if is_password_usable(stored) and _algorithm(stored) == _default_algorithm():
         return None
-    from migration.mapping.converters import legacy_password  # the converter imports this module
-
-    expected = legacy_password(password_hash, salt)
+    expected = target_password(password_hash, salt)
     if isinstance(expected, LegacyDigest):
         hasher = WRAPPERS[expected.format]()
         if _algorithm(stored) != hasher.algorithm:

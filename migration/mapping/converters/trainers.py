@@ -6,19 +6,11 @@ import re
 import unicodedata
 from typing import Any
 
-from django.contrib.auth.hashers import make_password
-
 from migration.mapping import prefilters
 from migration.mapping.converters.base import LegacyValueError, ValueProblem
 from migration.mapping.converters.textual import text
 from migration.mapping.domains import Domain, returns
-from migration.mapping.passwords import (
-    LEGACY_BCRYPT_ALGORITHM,
-    WRAPPED_FORMATS,
-    LegacyDigest,
-    PasswordFormat,
-    password_format,
-)
+from migration.mapping.passwords import LegacyDigest, target_password
 from migration.mapping.prefilters import prefiltered_by
 
 # The dot above an i (or j), when a combining mark of its own: see mailbox_key.
@@ -55,14 +47,8 @@ STORED_PASSWORD_LENGTH = 128
 @prefiltered_by(prefilters.anything)
 def legacy_password(password_hash: Any, salt: Any = None) -> str | LegacyDigest:
     """What a legacy hash gives the target's password, with the first generation's salt
-    if the file has one: bcrypt carried, a SHA-256 digest still to be wrapped (see
-    mapping/passwords.py), anything else an unusable password."""
-    kind = password_format(password_hash, salt)
-    if kind is PasswordFormat.BCRYPT:
-        return f"{LEGACY_BCRYPT_ALGORITHM}${password_hash}"
-    if kind in WRAPPED_FORMATS:
-        return LegacyDigest(kind, password_hash, salt or None)
-    return make_password(None)
+    if the file has one (see mapping/passwords.py)."""
+    return target_password(password_hash, salt)
 
 
 def split_name(name: str) -> tuple[str, str]:
