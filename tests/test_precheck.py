@@ -563,7 +563,9 @@ def test_a_first_generation_file_says_where_each_column_goes(tmp_path, generatio
     assert assessments["farmers_carry_time"] == ["farmer_carry_time"]
     assert said["clients"].details["columns"] == {"registration_date": ["created_at", "updated_at"]}
     password = "password + salt" if generation == FIRST_SALTED else "password"
-    assert said["trainers"].details["columns"][password] == ["password"]
+    assert said["trainers"].details["columns"][password] == [
+        "password (the password the account is made with: a legacy digest wrapped in PBKDF2)"
+    ]
     assert "date_joined" in said["trainers"].details["filled"]
     assert problems(report) == []
     assert report.generations[0].name == "later column names"

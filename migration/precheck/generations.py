@@ -149,8 +149,16 @@ def _where_columns_go(columns: tuple[ColumnMap, ...], own: set[str]) -> dict[str
     for column in columns:
         names = " + ".join(name for name in column.inputs if name in own)
         if names:
-            goes.setdefault(names, []).append(column.field)
+            goes.setdefault(names, []).append(_field_shown(column))
     return goes
+
+
+def _field_shown(column: ColumnMap) -> str:
+    """The field, and how its value is made when the row is (a digest wrapped), if so."""
+    if column.stored_as is None or not column.stored_as.__doc__:
+        return column.field
+    made = column.stored_as.__doc__.strip().splitlines()[0].rstrip(".")
+    return f"{column.field} ({made[:1].lower()}{made[1:]})"
 
 
 def _described(value: Any) -> str:
