@@ -1,7 +1,8 @@
 """Rendering reports as text (for a person), markdown (for a ticket) or JSON (for a machine).
 
 Each report is a dataclass with `to_dict()`; this module turns it into a string
-and never looks at the database.
+and never looks at the database. Precheck's Markdown is the cutover plan
+(plan.py); what the text reports and the plan render alike is in rendering.py.
 """
 
 from __future__ import annotations
@@ -13,16 +14,23 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from migration.findings import Finding, Severity, by_severity, capped_ids
+from migration.findings import Finding, by_severity, capped_ids
+from migration.plan import plan_markdown
 from migration.precheck.run import PrecheckReport
+from migration.rendering import (
+    HEADINGS,
+    generation_line,
+    human_size,
+    markdown_cell,
+    precheck_verdict,
+    rows_cell,
+)
 
 if TYPE_CHECKING:
     from migration.load.run import ImportReport
     from migration.verify.report import VerifyReport
 
 FORMATS = ("text", "json", "markdown")
-
-HEADINGS = {Severity.BLOCKING: "Blocking", Severity.WARNING: "Warnings", Severity.INFO: "Info"}
 
 
 def _json_default(value: Any) -> Any:
@@ -39,14 +47,6 @@ def to_json(data: dict[str, Any]) -> str:
     return json.dumps(data, ensure_ascii=False, indent=2, default=_json_default) + "\n"
 
 
-def human_size(size: int) -> str:
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
-        size /= 1024
-    raise AssertionError("unreachable")
-
-
 def _row_ids(item: Finding) -> str:
     return capped_ids(item.row_ids, item.row_count)
 
@@ -54,54 +54,36 @@ def _row_ids(item: Finding) -> str:
 def render_precheck(report: PrecheckReport, fmt: str) -> str:
     if fmt == "json":
         return to_json(report.to_dict())
-    lines = _precheck_markdown(report) if fmt == "markdown" else _precheck_text(report)
-    return "\n".join(lines) + "\n"
-
-
-def _generation_line(report: PrecheckReport) -> str:
-    if report.is_newest_generation:
-        return "newest generation (every schema change present)"
-    older = [g for g in report.generations if not g.present]
-    return "older generation, without: " + "; ".join(
-        f"{g.name} ({', '.join(g.missing)})" for g in older
-    )
-
-
-def _verdict(report: PrecheckReport) -> str:
-    blocking = len(report.blocking)
-    if blocking:
-        return (
-            f"Result: {blocking} blocking finding(s): this file cannot be imported as it is. "
-            "Apply the fixes above (clean_legacy handles most), then run precheck again."
-        )
-    return "Result: nothing blocks an import of this file."
+    if fmt == "markdown":
+        return plan_markdown(report)
+    return "\n".join(_precheck_text(report)) + "\n"
 
 
 def _precheck_text(report: PrecheckReport) -> Iterator[str]:
     yield f"Precheck of {report.source}"
     yield f"  file:      {human_size(report.size_bytes)}, sha256 {report.sha256}"
     yield f"  integrity: {'ok' if report.integrity == ('ok',) else 'FAILED'}"
-    yield f"  schema:    {_generation_line(report)}"
+    yield f"  schema:    {generation_line(report)}"
     yield ""
     width = max(len(table.table) for table in report.tables) + 2
     yield f"  {'table':<{width}}{'target model':<26}{'rows':>10}  status"
     for table in report.tables:
         rows = "-" if table.rows is None else f"{table.rows:,}"
         yield f"  {table.table:<{width}}{table.model or '-':<26}{rows:>10}  {table.status}"
-    tables = f"{len(report.legacy_tables)} tables"
+    tables = f"{len(report.legacy_tables):,} tables"
     yield f"  {'total':<{width}}{tables:<26}{report.total_rows:>10,}"
     for severity, items in by_severity(report.findings).items():
         if not items:
             continue
         yield ""
-        yield f"{HEADINGS[severity]} ({len(items)})"
+        yield f"{HEADINGS[severity]} ({len(items):,})"
         for item in items:
             yield f"  [{item.code}] {item.summary}"
             if item.row_ids:
                 yield f"      rows: {_row_ids(item)}"
             yield f"      fix:  {item.fix}"
     yield ""
-    yield _verdict(report)
+    yield precheck_verdict(report)
 
 
 def render_import(report: ImportReport, fmt: str) -> str:
@@ -133,7 +115,7 @@ def _import_text(report: ImportReport) -> Iterator[str]:
     if report.conflicts:
         yield ""
         yield (
-            f"Conflicts ({len(report.conflicts)}): legacy rows changed since their import whose "
+            f"Conflicts ({len(report.conflicts):,}): legacy rows changed since their import whose "
             "target row was also edited in Django; both left as they are:"
         )
         for conflict in report.conflicts[:50]:
@@ -149,7 +131,7 @@ def _import_text(report: ImportReport) -> Iterator[str]:
             yield f"  {table.table}: {table.gone_from_legacy:,} row(s)"
     if report.warnings:
         yield ""
-        yield f"Carried over with precheck's warnings ({len(report.warnings)}):"
+        yield f"Carried over with precheck's warnings ({len(report.warnings):,}):"
         for item in report.warnings:
             yield f"  [{item.code}] {item.summary}"
             yield f"      fix:  {item.fix}"
@@ -185,41 +167,7 @@ def _verify_text(report: VerifyReport) -> Iterator[str]:
         yield "Result: the target matches the legacy file."
     else:
         strict = " (--strict: edits since the import count)" if report.strict else ""
-        yield f"Result: {len(report.failures)} check finding(s) fail{strict}."
-
-
-def _markdown_cell(value: Any) -> str:
-    return str(value).replace("|", "\\|").replace("\n", " ")
-
-
-def _precheck_markdown(report: PrecheckReport) -> Iterator[str]:
-    yield f"# Precheck of `{report.source}`"
-    yield ""
-    yield f"- File: {human_size(report.size_bytes)}, sha256 `{report.sha256}`"
-    yield f"- Integrity: {'ok' if report.integrity == ('ok',) else 'FAILED'}"
-    yield f"- Schema: {_generation_line(report)}"
-    yield ""
-    yield "| table | target model | rows | status |"
-    yield "|---|---|---:|---|"
-    for table in report.tables:
-        rows = "-" if table.rows is None else f"{table.rows:,}"
-        yield f"| {table.table} | {table.model or '-'} | {rows} | {table.status} |"
-    yield f"| **total** | | **{report.total_rows:,}** | |"
-    for severity, items in by_severity(report.findings).items():
-        if not items:
-            continue
-        yield ""
-        yield f"## {HEADINGS[severity]} ({len(items)})"
-        yield ""
-        yield "| code | finding | rows | fix |"
-        yield "|---|---|---|---|"
-        for item in items:
-            yield (
-                f"| `{item.code}` | {_markdown_cell(item.summary)} | "
-                f"{_markdown_cell(_row_ids(item))} | {_markdown_cell(item.fix)} |"
-            )
-    yield ""
-    yield _verdict(report)
+        yield f"Result: {len(report.failures):,} check finding(s) fail{strict}."
 
 
 # --- clean_legacy -------------------------------------------------------------
@@ -349,15 +297,15 @@ def _clean_markdown(report: CleanReport) -> Iterator[str]:
         for s in report.rules:
             yield (
                 f"| `{s.rule}` | {s.table} | {s.changes:,} | {s.rows:,} | "
-                f"{_markdown_cell(capped_ids(s.row_ids, s.rows))} | "
-                f"{_markdown_cell(s.description)} |"
+                f"{rows_cell(s.row_ids, s.rows)} | "
+                f"{markdown_cell(s.description)} |"
             )
     if report.emails:
         yield ""
         yield "### E-mail addresses changed"
         yield ""
         for change in report.emails:
-            yield f"- {_markdown_cell(_email_line(change))}"
+            yield f"- {markdown_cell(_email_line(change))}"
     if report.quarantined:
         yield ""
         yield f"## Quarantined ({report.total_quarantined:,})"
@@ -368,7 +316,7 @@ def _clean_markdown(report: CleanReport) -> Iterator[str]:
             for row in quarantined.examples:
                 yield (
                     f"| {quarantined.table} | {row.row_id} | `{row.rule}` | "
-                    f"{_markdown_cell(row.reason)} |"
+                    f"{markdown_cell(row.reason)} |"
                 )
             if quarantined.rows > len(quarantined.examples):
                 more = quarantined.rows - len(quarantined.examples)
@@ -381,13 +329,13 @@ def _clean_markdown(report: CleanReport) -> Iterator[str]:
         yield "|---|---|---|---|"
         for conflict in report.conflicts:
             yield (
-                f"| `{conflict.code}` | {_markdown_cell(_conflict_line(conflict))} | "
-                f"{conflict.old_id} | {_markdown_cell(conflict.fix)} |"
+                f"| `{conflict.code}` | {markdown_cell(_conflict_line(conflict))} | "
+                f"{conflict.old_id} | {markdown_cell(conflict.fix)} |"
             )
         for item in report.other_blocking:
             yield (
-                f"| `{item.code}` | {_markdown_cell(item.summary)} | "
-                f"{_markdown_cell(_row_ids(item))} | {_markdown_cell(item.fix)} |"
+                f"| `{item.code}` | {markdown_cell(item.summary)} | "
+                f"{rows_cell(item.row_ids, item.row_count)} | {markdown_cell(item.fix)} |"
             )
     yield ""
     yield _clean_verdict(report)

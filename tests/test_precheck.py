@@ -564,7 +564,7 @@ def test_a_first_generation_file_says_where_each_column_goes(tmp_path, generatio
     assert said["clients"].details["columns"] == {"registration_date": ["created_at", "updated_at"]}
     password = "password + salt" if generation == FIRST_SALTED else "password"
     assert said["trainers"].details["columns"][password] == [
-        "password (the password the account is made with: a legacy digest wrapped in PBKDF2)"
+        "password (a legacy digest wrapped in PBKDF2 when the account is made)"
     ]
     assert "date_joined" in said["trainers"].details["filled"]
     assert problems(report) == []

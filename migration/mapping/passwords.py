@@ -109,7 +109,7 @@ def target_password(password_hash: Any, salt: Any = None) -> str | LegacyDigest:
 
 
 def stored_password(value: Any, legacy_id: Any) -> Any:
-    """The password the account is made with: a legacy digest wrapped in PBKDF2."""
+    """A legacy digest wrapped in PBKDF2 when the account is made (else the value as it is)."""
     if not isinstance(value, LegacyDigest):
         return value
     return WRAPPERS[value.format]().wrap(value.digest, wrap_salt(value, legacy_id))

@@ -47,6 +47,9 @@ class FromTheFile:
     what: str
     domain: Domain  # for rules/twins.py, as a converter's
 
+    def __repr__(self) -> str:
+        return self.what
+
 
 @dataclass(frozen=True)
 class ColumnMap:

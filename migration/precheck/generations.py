@@ -157,7 +157,7 @@ def _field_shown(column: ColumnMap) -> str:
     """The field, and how its value is made when the row is (a digest wrapped), if so."""
     if column.stored_as is None or not column.stored_as.__doc__:
         return column.field
-    made = column.stored_as.__doc__.strip().splitlines()[0].rstrip(".")
+    made = column.stored_as.__doc__.strip().splitlines()[0].split(" (")[0].rstrip(".")
     return f"{column.field} ({made[:1].lower()}{made[1:]})"
 
 
@@ -183,7 +183,7 @@ def password_findings(source: LegacySource, layout: LegacyLayout) -> Iterator[Fi
     if unusable := by_format.get(PasswordFormat.UNKNOWN):
         yield finding(
             "trainers.unusable-password",
-            f"{len(unusable)} trainer(s) have a password hash of no format the app wrote "
+            f"{len(unusable):,} trainer(s) have a password hash of no format the app wrote "
             f"(bcrypt, or the first generation's SHA-256): {_names(unusable)}",
             table="trainers",
             column=hash_column,
@@ -197,8 +197,8 @@ def password_findings(source: LegacySource, layout: LegacyLayout) -> Iterator[Fi
         salted = len(by_format.get(PasswordFormat.HMAC_SHA256, ()))
         yield finding(
             "trainers.wrapped-digest",
-            f"{len(wrapped)} trainer(s) have the first generation's SHA-256 digest "
-            f"({salted} salted, {len(wrapped) - salted} unsalted): {_names(wrapped)}",
+            f"{len(wrapped):,} trainer(s) have the first generation's SHA-256 digest "
+            f"({salted:,} salted, {len(wrapped) - salted:,} unsalted): {_names(wrapped)}",
             table="trainers",
             column=hash_column,
             row_ids=[row_id for row_id, _ in wrapped],

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from functools import partial
 from itertools import chain
@@ -123,14 +123,23 @@ class PrecheckReport:
         }
 
 
-def run_precheck(source: LegacySource) -> PrecheckReport:
+def run_precheck(
+    source: LegacySource, progress: Callable[[str, int, int], None] | None = None
+) -> PrecheckReport:
+    """The report; `progress`, if given, is told of each check job as it ends."""
     layout = LegacyLayout.read(source)
     pair_matches: dict[str, PairMatches] = {}
     jobs = [source.integrity_check, *_check_jobs(source, layout, pair_matches)]
     with ThreadPoolExecutor(PRECHECK_WORKERS) as pool:
         # The file's hash beside the checks (hashlib lets go of Python's lock too).
         sha256 = pool.submit(file_sha256, source.path)
-        integrity_messages, *found = pool.map(partial(_on_own_connection, source), jobs)
+        running = [pool.submit(_on_own_connection, source, job) for job in jobs]
+        if progress:
+            progress("checks", 0, len(running))  # the checks start: their clock starts
+        for done, _ in enumerate(as_completed(running), start=1):
+            if progress:
+                progress("checks", done, len(running))
+        integrity_messages, *found = (job.result() for job in running)
     integrity = tuple(integrity_messages)
     return PrecheckReport(
         source=str(source.path),
@@ -240,7 +249,7 @@ def check_schema(source: LegacySource, layout: LegacyLayout) -> Iterator[Finding
         yield finding(
             "schema.unknown-table",
             f"{'view' if layout.is_view(table) else 'table'} {table} is not part of the legacy "
-            f"app's schema: its {source.count(table)} rows are not imported",
+            f"app's schema: its {source.count(table):,} rows are not imported",
             table=table,
         )
     for table in layout.known_tables:
@@ -249,7 +258,7 @@ def check_schema(source: LegacySource, layout: LegacyLayout) -> Iterator[Finding
         if layout.is_view(table):
             yield finding(
                 "schema.view",
-                f"{table} is a view, not a table: its {source.count(table)} rows are read "
+                f"{table} is a view, not a table: its {source.count(table):,} rows are read "
                 f"through it and imported as the rows of {table}",
                 table=table,
             )
@@ -324,7 +333,7 @@ def check_values(source: LegacySource, layout: LegacyLayout, spec: TableSpec) ->
     for (column, problem), row_ids in failures.items():
         yield finding(
             f"value.{problem}",
-            f"{spec.table}.{column}: {len(row_ids)} value(s) the importer cannot take, "
+            f"{spec.table}.{column}: {len(row_ids):,} value(s) the importer cannot take, "
             f"e.g. {examples[column, problem]}",
             table=spec.table,
             column=column,
@@ -392,8 +401,8 @@ def check_duplicate_ids(source: LegacySource, layout: LegacyLayout) -> Iterator[
             (first, rows), *_ = repeated
             yield finding(
                 "value.duplicate-id",
-                f"{spec.table}: {len(repeated)} id(s) held by more than one row "
-                f"(id {first}: {rows} rows); each row needs an id of its own",
+                f"{spec.table}: {len(repeated):,} id(s) held by more than one row "
+                f"(id {first}: {rows:,} rows); each row needs an id of its own",
                 table=spec.table,
                 column="id",
                 row_ids=[row_id for row_id, _ in repeated],
@@ -470,9 +479,9 @@ def check_table_pairs(
         colliding = source.query(f"SELECT count(*) FROM {old} o JOIN {new} n ON n.id = o.id")[0][0]
         yield finding(
             "pairs.merge",
-            f"{pair.old} ({source.count(pair.old)} rows) and {pair.new} "
-            f"({source.count(pair.new)} rows) merge into {SPECS[pair.new].model}; "
-            f"{colliding} id(s) collide: {pair.old}'s rows get ids after the highest",
+            f"{pair.old} ({source.count(pair.old):,} rows) and {pair.new} "
+            f"({source.count(pair.new):,} rows) merge into {SPECS[pair.new].model}; "
+            f"{colliding:,} id(s) collide: {pair.old}'s rows get ids after the highest",
             table=pair.old,
             row_count=colliding,
             details={"colliding_ids": colliding},
@@ -486,7 +495,7 @@ def check_table_pairs(
         if matches.duplicates:
             yield finding(
                 "pairs.duplicate-row",
-                f"{len(matches.duplicates)} row(s) of {pair.old} are also in {pair.new} "
+                f"{len(matches.duplicates):,} row(s) of {pair.old} are also in {pair.new} "
                 f"(same {', '.join(matches.keys)} and content): they are one row each",
                 table=pair.old,
                 row_ids=list(matches.duplicates),
@@ -495,7 +504,7 @@ def check_table_pairs(
         if matches.conflicts:
             yield finding(
                 "pairs.conflicting-row",
-                f"{len(matches.conflicts)} row(s) of {pair.old} match a {pair.new} row on "
+                f"{len(matches.conflicts):,} row(s) of {pair.old} match a {pair.new} row on "
                 f"{', '.join(matches.keys)} but differ in {', '.join(matches.content)}",
                 table=pair.old,
                 row_ids=list(matches.conflicts),
@@ -525,8 +534,8 @@ def _room_for_renumbered_ids(
     )
     yield finding(
         "pairs.no-room-for-ids",
-        f"{pair.old}'s {numbered} row(s) get ids after {pair.new}'s highest, {int(highest)}, "
-        f"and the target's ids end at {largest}: {len(crowding)} row(s) of {pair.new} "
+        f"{pair.old}'s {numbered:,} row(s) get ids after {pair.new}'s highest, {int(highest)}, "
+        f"and the target's ids end at {largest}: {len(crowding):,} row(s) of {pair.new} "
         "have ids too high to leave room",
         table=pair.new,
         column="id",
@@ -565,7 +574,7 @@ def _dangling(
     if row_ids:
         yield finding(
             "reference.dangling",
-            f"{table}.{column}: {len(row_ids)} row(s) point at {target} rows that do not exist",
+            f"{table}.{column}: {len(row_ids):,} row(s) point at {target} rows that do not exist",
             table=table,
             column=column,
             row_ids=row_ids,
@@ -598,7 +607,7 @@ def _missing_trainers(
     if inferable:
         yield finding(
             "reference.inferable-trainer",
-            f"{spec.table}: {len(inferable)} row(s) name no trainer; "
+            f"{spec.table}: {len(inferable):,} row(s) name no trainer; "
             f"inferred from {' or '.join(trainer.infer.via)}",
             table=spec.table,
             column=trainer.column,
@@ -607,7 +616,7 @@ def _missing_trainers(
     if uninferable:
         yield finding(
             "reference.uninferable-trainer",
-            f"{spec.table}: {len(uninferable)} row(s) name no trainer, and neither their "
+            f"{spec.table}: {len(uninferable):,} row(s) name no trainer, and neither their "
             f"{' nor their '.join(trainer.infer.via)} leads to one",
             table=spec.table,
             column=trainer.column,
@@ -635,7 +644,7 @@ def check_fees(source: LegacySource, layout: LegacyLayout) -> Iterator[Finding]:
             if inconsistent:
                 yield finding(
                     "fees.inconsistent",
-                    f"{table}: {len(inconsistent)} fee breakdown(s) where gross is not "
+                    f"{table}: {len(inconsistent):,} fee breakdown(s) where gross is not "
                     "VAT + card fee + net",
                     table=table,
                     row_ids=inconsistent,
@@ -643,7 +652,7 @@ def check_fees(source: LegacySource, layout: LegacyLayout) -> Iterator[Finding]:
         if missing:
             yield finding(
                 "fees.missing",
-                f"{table}: {len(missing)} row(s) without a fee breakdown ({reason}); "
+                f"{table}: {len(missing):,} row(s) without a fee breakdown ({reason}); "
                 "the app's fee rule can compute it",
                 table=table,
                 row_ids=missing,
@@ -653,7 +662,7 @@ def check_fees(source: LegacySource, layout: LegacyLayout) -> Iterator[Finding]:
         if old_rows:
             yield finding(
                 "fees.not-recorded",
-                f"payment_records: {len(old_rows)} old payment(s) without a fee breakdown",
+                f"payment_records: {len(old_rows):,} old payment(s) without a fee breakdown",
                 table="payment_records",
                 row_ids=old_rows,
             )
@@ -683,7 +692,7 @@ def _gender_mapping(source: LegacySource, layout: LegacyLayout) -> Iterator[Find
     yield finding(
         "normalise.gender",
         "clients.gender: "
-        + ", ".join(f"{value} → {mapping[value]} ({n})" for value, n in counts.most_common()),
+        + ", ".join(f"{value} → {mapping[value]} ({n:,})" for value, n in counts.most_common()),
         table="clients",
         column="gender",
         row_count=counts.total(),
@@ -705,10 +714,10 @@ def _payment_method_mapping(source: LegacySource, layout: LegacyLayout) -> Itera
     mapping = {value: payment_method(value) for value in counts}
     unrecognised = [value for value in counts if value.strip().lower() not in PAYMENT_METHODS]
     summary = f"{' and '.join(tables)} payment_method: " + ", ".join(
-        f"{value} → {mapping[value]} ({n})" for value, n in counts.most_common()
+        f"{value} → {mapping[value]} ({n:,})" for value, n in counts.most_common()
     )
     if unrecognised:
-        summary += f"; {len(unrecognised)} unrecognised text(s) become 'other'"
+        summary += f"; {len(unrecognised):,} unrecognised text(s) become 'other'"
     yield finding(
         "normalise.payment-method",
         summary,

@@ -9,7 +9,8 @@ to the walk of the whole table.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from math import ceil
 from typing import NamedTuple
@@ -21,6 +22,9 @@ from migration.legacy.layout import LegacyLayout
 from migration.mapping.specs import SPECS, TableSpec
 from migration.verify.walk import EVERY_ID, IdRange, TableWalk, TableWalker
 from migration.workers import can_fork, cores, results_in_workers
+
+# What the walk tells of its progress: the table, its rows walked, its rows in all.
+Progress = Callable[[str, int, int], None]
 
 PART_ROWS = 25_000  # fewer rows than this a range, and a worker costs more than it saves
 # Each worker is a process of its own (some 80 MB) with a connection of its
@@ -38,17 +42,54 @@ class Part(NamedTuple):
 
 @contextmanager
 def walking_tables(
-    source: LegacySource, layout: LegacyLayout, using: str, specs: Sequence[TableSpec]
+    source: LegacySource,
+    layout: LegacyLayout,
+    using: str,
+    specs: Sequence[TableSpec],
+    progress: Progress | None = None,
 ) -> Iterator[dict[str, TableWalk]]:
     """Every table walked: under way during the `with` block, each table's walk in
-    the dict at its end (a table the file lacks, an empty walk)."""
+    the dict at its end (a table the file lacks, an empty walk). `progress`, if
+    given, is told of each table as its parts' walks come in."""
     walks = {spec.table: TableWalk() for spec in specs}
     workers = _worker_count(using)
     parts = TableParts(source, layout).parts(specs, workers)
     with _walks(TableWalker(source, layout, using), parts, workers) as walked:
         yield walks
-        for part, walk in zip(parts, walked, strict=True):
+        told = _PartsTold(parts, progress)
+        for part, walk in zip(told, walked, strict=True):
             walks[part.spec.table].extend(walk)
+            told.walked(part, walks[part.spec.table].legacy_rows)
+
+
+class _PartsTold:
+    """The parts in order, each table's progress told as its parts come in: when its
+    first is asked for (its clock starts), and as each is walked."""
+
+    def __init__(self, parts: list[Part], progress: Progress | None):
+        self.parts, self.progress = parts, progress
+        self.left = Counter(part.spec.table for part in parts)
+        self.rows = Counter()
+        for part in parts:
+            self.rows[part.spec.table] += part.rows
+
+    def __iter__(self) -> Iterator[Part]:
+        started: set[str] = set()
+        for part in self.parts:
+            table = part.spec.table
+            # An empty table is drawn once, done, when its walk comes in.
+            if self.progress and table not in started and self.rows[table]:
+                started.add(table)
+                self.progress(table, 0, self.rows[table])
+            yield part
+
+    def walked(self, part: Part, rows_so_far: int) -> None:
+        table = part.spec.table
+        self.left[table] -= 1
+        if self.progress:
+            # A part's rows are an estimate: the table's last part ends it, at what was walked.
+            total = rows_so_far if not self.left[table] else max(self.rows[table], rows_so_far + 1)
+            self.progress(table, rows_so_far, total)
 
 
 class TableParts:

@@ -27,6 +27,7 @@ from migration.findings import finding
 from migration.legacy import LegacySource, file_sha256
 from migration.legacy.layout import LegacyLayout
 from migration.models import ImportRun
+from migration.verify.parts import Progress
 from migration.verify.report import CheckOutcome, VerifyReport
 from migration.verify.table_checks import TableChecks
 from migration.verify.target_checks import (
@@ -39,7 +40,10 @@ from migration.verify.target_checks import (
 )
 
 
-def verify_import(*, source: LegacySource, using: str, strict: bool = False) -> VerifyReport:
+def verify_import(
+    *, source: LegacySource, using: str, strict: bool = False, progress: Progress | None = None
+) -> VerifyReport:
+    """The report; `progress`, if given, is told of each table's walk, a part at a time."""
     sha256 = file_sha256(source.path)
     run = (
         ImportRun.objects.using(using)
@@ -55,7 +59,7 @@ def verify_import(*, source: LegacySource, using: str, strict: bool = False) -> 
         )
         return VerifyReport(str(source.path), sha256, None, None, strict, (check,))
     layout = LegacyLayout.read(source)
-    tables = TableChecks(source, layout, using)
+    tables = TableChecks(source, layout, using, progress)
     with tables.walking():
         # The checks that need no legacy row run while the tables are walked
         # (in worker processes, on a large file): they wait on the database.

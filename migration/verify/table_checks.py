@@ -24,7 +24,7 @@ from migration.mapping.specs import IMPORT_ORDER, PAIRS_BY_TABLE, TableSpec
 from migration.rules.pairs import match_pair_rows
 from migration.verify.fields import shown_value
 from migration.verify.ledger import Action, ledger_entries
-from migration.verify.parts import walking_tables
+from migration.verify.parts import Progress, walking_tables
 from migration.verify.report import CheckOutcome
 from migration.verify.walk import TableWalk
 
@@ -44,15 +44,23 @@ class TableChecks:
     """Walks each legacy table beside its ledger entries, in id order, once (see
     `walking`); then each check reads its outcome from what the pass found."""
 
-    def __init__(self, source: LegacySource, layout: LegacyLayout, using: str):
+    def __init__(
+        self,
+        source: LegacySource,
+        layout: LegacyLayout,
+        using: str,
+        progress: Progress | None = None,
+    ):
         self.source, self.layout, self.using = source, layout, using
+        self.progress = progress
         self.tallies: list[TableTally] = []
 
     @contextmanager
     def walking(self) -> Iterator[None]:
         """Every table walked: under way during the `with` block, finished at its end."""
         self.tallies = [TableTally(spec) for spec in IMPORT_ORDER]
-        with walking_tables(self.source, self.layout, self.using, IMPORT_ORDER) as walks:
+        walking = walking_tables(self.source, self.layout, self.using, IMPORT_ORDER, self.progress)
+        with walking as walks:
             for tally in self.tallies:
                 self._count(tally)
             yield
@@ -120,7 +128,7 @@ class TableChecks:
                     findings.append(
                         finding(
                             code,
-                            f"{table}: {len(ids)} row(s) {what} the legacy file since the import",
+                            f"{table}: {len(ids):,} row(s) {what} the legacy file since the import",
                             table=table,
                             row_ids=ids,
                         )
@@ -131,7 +139,7 @@ class TableChecks:
         summary = (
             "no legacy row added, changed or deleted since the import"
             if not total
-            else f"{total} legacy row(s) differ from what was imported: the delta to import"
+            else f"{total:,} legacy row(s) differ from what was imported: the delta to import"
         )
         return CheckOutcome("legacy file since the import", summary, tuple(findings))
 
@@ -143,15 +151,15 @@ class TableChecks:
             in_file = tally.walk.legacy_rows + tally.quarantined_in_file
             in_ledger = sum(tally.ledger_actions.values())
             actions = " + ".join(
-                f"{tally.ledger_actions[a]} {a}" for a in Action.values if tally.ledger_actions[a]
+                f"{tally.ledger_actions[a]:,} {a}" for a in Action.values if tally.ledger_actions[a]
             )
-            lines.append(f"{tally.spec.table} {in_file} = {actions or '0'}")
+            lines.append(f"{tally.spec.table} {in_file:,} = {actions or '0'}")
             if in_file != in_ledger:
                 findings.append(
                     finding(
                         "verify.row-balance",
-                        f"{tally.spec.table}: {in_file} legacy row(s), {in_ledger} in the ledger "
-                        f"({actions or 'none'})",
+                        f"{tally.spec.table}: {in_file:,} legacy row(s), {in_ledger:,} in the "
+                        f"ledger ({actions or 'none'})",
                         table=tally.spec.table,
                         row_count=abs(in_file - in_ledger),
                     )
@@ -165,8 +173,8 @@ class TableChecks:
                 findings.append(
                     finding(
                         "verify.target-missing",
-                        f"{tally.spec.table}: {len(tally.walk.target_missing)} imported row(s) no "
-                        f"longer in {tally.spec.model}",
+                        f"{tally.spec.table}: {len(tally.walk.target_missing):,} imported row(s) "
+                        f"no longer in {tally.spec.model}",
                         table=tally.spec.table,
                         row_ids=tally.walk.target_missing,
                     )
@@ -175,7 +183,7 @@ class TableChecks:
                 findings.append(
                     finding(
                         "verify.merge-unfounded",
-                        f"{tally.spec.table}: {len(tally.bad_merges)} row(s) merged into a "
+                        f"{tally.spec.table}: {len(tally.bad_merges):,} row(s) merged into a "
                         f"row that is not their twin in the legacy file",
                         table=tally.spec.table,
                         row_ids=tally.bad_merges,
@@ -190,8 +198,8 @@ class TableChecks:
                 findings.append(
                     finding(
                         "verify.field-mismatch",
-                        f"{tally.spec.table}: {len(tally.walk.mismatched_rows)} row(s) differ from "
-                        f"their legacy row: {shown}",
+                        f"{tally.spec.table}: {len(tally.walk.mismatched_rows):,} row(s) differ "
+                        f"from their legacy row: {shown}",
                         table=tally.spec.table,
                         row_ids=sorted(tally.walk.mismatched_rows),
                         details={
@@ -240,7 +248,8 @@ class TableChecks:
         findings = [
             finding(
                 "verify.drift",
-                f"{t.spec.table}: {len(t.walk.drifted)} row(s) edited in Django since their import",
+                f"{t.spec.table}: {len(t.walk.drifted):,} row(s) edited in Django since their "
+                "import",
                 table=t.spec.table,
                 row_ids=t.walk.drifted,
             )
@@ -248,4 +257,4 @@ class TableChecks:
             if t.walk.drifted
         ]
         drifted = sum(len(t.walk.drifted) for t in self.tallies)
-        return CheckOutcome("edits since the import", f"{drifted} row(s) edited", tuple(findings))
+        return CheckOutcome("edits since the import", f"{drifted:,} row(s) edited", tuple(findings))

@@ -58,7 +58,7 @@ def reverse_counts(using: str) -> CheckOutcome:
         )
         rows = model.objects.using(using)
         present = rows.count()
-        lines.append(f"{label} {present}")
+        lines.append(f"{label} {present:,}")
         # NOT EXISTS, which PostgreSQL runs as one anti-join: NOT IN over a
         # chain's million ids is a hash the planner may not dare to build.
         extra = rows.filter(~Exists(imported)).count()
@@ -66,7 +66,7 @@ def reverse_counts(using: str) -> CheckOutcome:
             findings.append(
                 finding(
                     "verify.target-extra",
-                    f"{label}: {extra} row(s) did not come from the legacy file",
+                    f"{label}: {extra:,} row(s) did not come from the legacy file",
                     row_count=extra,
                 )
             )
@@ -97,7 +97,7 @@ def relations(using: str) -> CheckOutcome:
                         row_ids=dangling,
                     )
                 )
-    return CheckOutcome("relations", f"{checked} foreign keys checked", tuple(findings))
+    return CheckOutcome("relations", f"{checked:,} foreign keys checked", tuple(findings))
 
 
 def unique_emails(using: str) -> CheckOutcome:
@@ -128,7 +128,9 @@ def unique_emails(using: str) -> CheckOutcome:
         )
         for address in duplicates
     ]
-    return CheckOutcome("e-mails unique", f"{len(duplicates)} shared address(es)", tuple(findings))
+    return CheckOutcome(
+        "e-mails unique", f"{len(duplicates):,} shared address(es)", tuple(findings)
+    )
 
 
 def sequences(using: str) -> CheckOutcome:
@@ -143,7 +145,7 @@ def sequences(using: str) -> CheckOutcome:
         for label, position in positions.items()
         if position.is_behind
     ]
-    return CheckOutcome("id sequences", f"{len(positions)} sequences checked", tuple(findings))
+    return CheckOutcome("id sequences", f"{len(positions):,} sequences checked", tuple(findings))
 
 
 def passwords(source: LegacySource, layout: LegacyLayout, using: str) -> CheckOutcome:
@@ -211,15 +213,15 @@ def _password_outcome(imported: int, formats: Counter[str], problems: dict[Any, 
         findings = (
             finding(
                 "verify.password-not-carried",
-                f"{len(problems)} trainer(s): {'; '.join(sorted(set(problems.values())))}",
+                f"{len(problems):,} trainer(s): {'; '.join(sorted(set(problems.values())))}",
                 table="trainers",
                 row_ids=sorted(problems),
             ),
         )
     proved = sum(count for kind, count in formats.items() if isinstance(kind, PasswordFormat))
-    shown = ", ".join(f"{count} {kind}" for kind, count in sorted(formats.items()))
+    shown = ", ".join(f"{count:,} {kind}" for kind, count in sorted(formats.items()))
     return CheckOutcome(
         "passwords carried",
-        f"{proved} of {imported} trainers' passwords proved ({shown or 'none'})",
+        f"{proved:,} of {imported:,} trainers' passwords proved ({shown or 'none'})",
         findings,
     )

@@ -4,7 +4,7 @@ from django.db import DatabaseError
 from migration.errors import first_line
 from migration.load.run import ImportFailed, import_legacy
 from migration.management.base import EXIT_FINDINGS, ReportCommand
-from migration.progress import TerminalProgress
+from migration.progress import terminal_progress
 from migration.reports import render_import
 from migration.workers import WorkerLost
 
@@ -31,7 +31,7 @@ class Command(ReportCommand):
                 source=source,
                 using=options["database"],
                 dry_run=options["dry_run"],
-                progress=self.progress_printer(options["verbosity"]),
+                progress=terminal_progress(self.stderr, options["verbosity"]),
             )
         self.write_report(render_import(self.shown(report, options), options["format"]), options)
         if report.conflicts:
@@ -50,14 +50,3 @@ class Command(ReportCommand):
             else "Tables before it are committed; run import_legacy again to finish"
         )
         return f"import stopped: {first_line(error)}. {after}"
-
-    def progress_printer(self, verbosity: int):
-        # Drawn only on a terminal, so that piped output and CI logs stay clean.
-        if verbosity < 1 or not self.stderr.isatty():
-            return None
-
-        def write(text: str) -> None:
-            self.stderr.write(text, ending="")
-            self.stderr.flush()
-
-        return TerminalProgress(write)

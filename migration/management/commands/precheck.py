@@ -2,6 +2,7 @@ from django.core.management.base import CommandError
 
 from migration.management.base import EXIT_FINDINGS, ReportCommand
 from migration.precheck.run import run_precheck
+from migration.progress import terminal_progress
 from migration.reports import render_precheck
 
 
@@ -13,7 +14,9 @@ class Command(ReportCommand):
 
     def handle(self, *args, **options):
         with self.legacy_source(options["source"]) as source:
-            report = run_precheck(source)
+            report = run_precheck(
+                source, progress=terminal_progress(self.stderr, options["verbosity"], unit="checks")
+            )
         self.write_report(render_precheck(self.shown(report, options), options["format"]), options)
         if report.blocking:
             raise CommandError(

@@ -1,6 +1,7 @@
 from django.core.management.base import CommandError
 
 from migration.management.base import EXIT_FINDINGS, ReportCommand
+from migration.progress import terminal_progress
 from migration.reports import render_verify
 from migration.verify.run import verify_import
 
@@ -24,7 +25,10 @@ class Command(ReportCommand):
     def handle(self, *args, **options):
         with self.legacy_source(options["source"]) as source:
             report = verify_import(
-                source=source, using=options["database"], strict=options["strict"]
+                source=source,
+                using=options["database"],
+                strict=options["strict"],
+                progress=terminal_progress(self.stderr, options["verbosity"]),
             )
         self.write_report(render_verify(self.shown(report, options), options["format"]), options)
         if not report.passed:
