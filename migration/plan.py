@@ -19,9 +19,8 @@ from typing import Any
 from migration.clean.run import RULES as CLEAN_RULES
 from migration.findings import Finding, Severity, by_severity
 from migration.legacy.schema import first_generation_columns, first_generation_schema
-from migration.load.run import _by_model as by_target_model
 from migration.mapping.domains import domain_of
-from migration.mapping.specs import IMPORT_ORDER, SPECS, TableSpec
+from migration.mapping.specs import IMPORT_ORDER, SPECS, TableSpec, by_target_model
 from migration.precheck.run import PrecheckReport
 from migration.rendering import (
     HEADINGS,

@@ -71,17 +71,24 @@ class SequencePosition:
         return self.next_id <= self.highest_id
 
 
-def sequence_positions(using: str, models: Iterable[type[Model]]) -> dict[str, SequencePosition]:
-    """Each model's sequence position, by model label; on SQLite, none."""
+def _of_each_sequence(
+    using: str, models: Iterable[type[Model]], ask: Callable[[Any, _IdSequence], Any]
+) -> dict[str, Any]:
+    """`ask(cursor, sequence)` of each model's id sequence, by model label; on SQLite, none."""
     if not on_postgresql(using):
         return {}
-    positions = {}
     with connections[using].cursor() as cursor:
-        for model in models:
-            sequence = _id_sequence(cursor, model)
-            cursor.execute(f"SELECT {sequence.highest_id}, {sequence.last_id}")
-            positions[model._meta.label] = SequencePosition(*cursor.fetchone())
-    return positions
+        return {model._meta.label: ask(cursor, _id_sequence(cursor, model)) for model in models}
+
+
+def sequence_positions(using: str, models: Iterable[type[Model]]) -> dict[str, SequencePosition]:
+    """Each model's sequence position, by model label; on SQLite, none."""
+
+    def position(cursor: Any, sequence: _IdSequence) -> SequencePosition:
+        cursor.execute(f"SELECT {sequence.highest_id}, {sequence.last_id}")
+        return SequencePosition(*cursor.fetchone())
+
+    return _of_each_sequence(using, models, position)
 
 
 def advance_sequences(using: str, models: Iterable[type[Model]]) -> dict[str, int]:
@@ -92,20 +99,17 @@ def advance_sequences(using: str, models: Iterable[type[Model]]) -> dict[str, in
     not see; without this the app's next insert would collide. On SQLite,
     which keeps its own counter up to date on every insert, nothing to do.
     """
-    if not on_postgresql(using):
-        return {}
-    positions = {}
-    with connections[using].cursor() as cursor:
-        for model in models:
-            sequence = _id_sequence(cursor, model)
-            # One statement, the sequence's own position counting too, so that it
-            # never moves back, even past an id the app took meanwhile.
-            cursor.execute(
-                f"SELECT setval(%s, greatest({sequence.highest_id}, {sequence.last_id}, 1), true)",
-                [sequence.name],
-            )
-            positions[model._meta.label] = cursor.fetchone()[0]
-    return positions
+
+    def advance(cursor: Any, sequence: _IdSequence) -> int:
+        # One statement, the sequence's own position counting too, so that it
+        # never moves back, even past an id the app took meanwhile.
+        cursor.execute(
+            f"SELECT setval(%s, greatest({sequence.highest_id}, {sequence.last_id}, 1), true)",
+            [sequence.name],
+        )
+        return cursor.fetchone()[0]
+
+    return _of_each_sequence(using, models, advance)
 
 
 def sequence_in_this_transaction(using: str, model: type[Model]) -> None:
@@ -197,9 +201,10 @@ IMPORT_LOCK = 0x696D706F7274
 
 
 @contextmanager
-def the_only_import(using: str, *, busy: Callable[[], Exception]) -> Iterator[None]:
-    """One import into a target at a time: if another holds the lock, `busy()` is
-    raised at once, before anything is read or written.
+def the_only_import(using: str) -> Iterator[bool]:
+    """One import into a target at a time: the block is told whether this one is
+    alone. If another holds the lock, it is False, and nothing is held: the
+    caller stops before anything is read or written.
 
     A PostgreSQL advisory lock, held by the import's connection: it goes with
     the connection, so a killed import never leaves it behind. (An SQLite
@@ -207,14 +212,16 @@ def the_only_import(using: str, *, busy: Callable[[], Exception]) -> Iterator[No
     """
     connection = connections[using]
     if connection.vendor != "postgresql":
-        yield
+        yield True
         return
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_try_advisory_lock(%s)", [IMPORT_LOCK])
-        if not cursor.fetchone()[0]:
-            raise busy()
+        alone = cursor.fetchone()[0]
+    if not alone:
+        yield False
+        return
     try:
-        yield
+        yield True
     finally:
         with suppress(DatabaseError), connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_unlock(%s)", [IMPORT_LOCK])

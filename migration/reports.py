@@ -27,7 +27,7 @@ from migration.rendering import (
 )
 
 if TYPE_CHECKING:
-    from migration.load.run import ImportReport
+    from migration.load.report import ImportReport
     from migration.verify.report import VerifyReport
 
 FORMATS = ("text", "json", "markdown")

@@ -132,6 +132,13 @@ def _kill_workers(pool: ProcessPoolExecutor) -> None:
     # processes are only in the pool's own attribute (None once shut down).
     for process in list((pool._processes or {}).values()):
         process.kill()
+    # A worker killed while it sends a result leaves half of it in the pipe,
+    # and the pool's thread reading it would wait for the rest forever (and
+    # shutdown for that thread): the write end, which the workers shared with
+    # this process, is closed here too, so the read ends at the end of the pipe
+    # once they are gone. Only workers write to it.
+    if (results := getattr(pool, "_result_queue", None)) is not None:
+        results._writer.close()
 
 
 # --- in a new worker --------------------------------------------------------

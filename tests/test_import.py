@@ -35,7 +35,8 @@ from clients.models import Client
 from migration.legacy import open_legacy
 from migration.legacy.schema import QUARANTINE_TABLE, TOOL_TABLES_SQL
 from migration.load import run as importer
-from migration.load.run import ImportFailed, import_legacy
+from migration.load.report import ImportFailed
+from migration.load.run import import_legacy
 from migration.models import ImportRun, LedgerEntry
 from migration.postgres import IMPORT_LOCK
 from samples.files import SAMPLE_PASSWORDS, write_production_sample

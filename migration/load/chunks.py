@@ -7,10 +7,11 @@ process, the import waits on it, with a core to spare. Worker processes
 convert chunks of a table (rowid ranges) ahead, each reading the legacy file
 read-only for itself; the import sends each chunk's bytes as they are, in
 order, inside the table's transaction, and decides everything else itself,
-the ids of an old table's rows included (it numbers them, the workers apply).
+the ids of an old table's rows included (it plans their numbering, the
+workers apply it: see ids.Numbering).
 
-Used for a first import of a big table on PostgreSQL (every row new, its id
-known before it is read: see importer.TableImport); everything else stays
+Used for a first load of a big table on PostgreSQL (every row new, its id
+known before it is read: see first_load.py); everything else stays
 in-process.
 """
 
@@ -29,8 +30,9 @@ from django.db import connections
 
 from migration.legacy import LegacySource
 from migration.legacy.layout import LegacyLayout
+from migration.load.ids import Numbering
 from migration.load.rows import LEDGER_FIELDS, Action, TableOutput
-from migration.load.writers import CopyEncoder, CopyLayout, values_refused_as_data_errors
+from migration.load.writers import CopyEncoder, CopyStatement, values_refused_as_data_errors
 from migration.mapping.reading import RowReader, TrainerLookup
 from migration.mapping.specs import SPECS
 from migration.models import LedgerEntry
@@ -49,13 +51,17 @@ class ChunkTask:
     table: str
     rowids: tuple[int, int]  # first, last
     run_id: UUID
-    target: CopyLayout
-    ledger: CopyLayout
-    # For an old table merged into its new one (see TableImport._numbering):
-    # the id of the chunk's first row that is not a twin, the next rows' after
-    # it; and each twin's target row. Otherwise each row keeps its legacy id.
+    target: CopyStatement
+    ledger: CopyStatement
+    # For an old table merged into its new one (see ids.Numbering.plan): the
+    # id of the chunk's first row that is not a twin, the next rows' after it;
+    # and each twin's target row. Otherwise each row keeps its legacy id.
     first_id: int | None = None
     twin_targets: dict[Any, int] = field(default_factory=dict)
+
+    def numbering(self) -> Numbering | None:
+        """The chunk's rows' numbering; None: each keeps its legacy id."""
+        return None if self.first_id is None else Numbering(self.first_id, self.twin_targets)
 
 
 @dataclass(frozen=True)
@@ -70,7 +76,7 @@ class ConvertedChunk:
 class ChunkConverters:
     """Forked worker processes converting chunks of the open legacy file's tables.
 
-    Started on first use; forked (see forking.py), so each has the import's
+    Started on first use; forked (see workers.py), so each has the import's
     reader, specs and settings, and opens its own connections. A context
     manager: the workers end with the block, killed if it ends in an error.
     """
@@ -157,7 +163,7 @@ class _Worker:
     def convert(self, task: ChunkTask) -> ConvertedChunk:
         reader, output, target_encoder, ledger_encoder = self._table(task)
         rows, merged, first, last = 0, 0, None, None
-        next_id = task.first_id
+        numbering = task.numbering()
         # Each row encoded as it is read, into both tables' bytes at once:
         # a chunk costs its bytes, not its rows.
         with (
@@ -170,15 +176,14 @@ class _Worker:
                 if first is None:
                     first = row.legacy_id
                 last = row.legacy_id
-                if row.legacy_id in task.twin_targets:
-                    twin = task.twin_targets[row.legacy_id]
-                    ledger.write(output.ledger_row(row, twin, Action.MERGED, ""))
-                    merged += 1
-                    continue
-                if next_id is None:
+                if numbering is None:
                     target_id = row.legacy_id
                 else:
-                    target_id, next_id = next_id, next_id + 1
+                    target_id, is_twin = numbering.place(row.legacy_id)
+                    if is_twin:
+                        ledger.write(output.ledger_row(row, target_id, Action.MERGED, ""))
+                        merged += 1
+                        continue
                 target.write(output.target_row(row, target_id))
                 ledger.write(output.created_entry(row, target_id))
         return ConvertedChunk(rows, merged, (first, last) if rows else (), target.data, ledger.data)

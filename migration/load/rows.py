@@ -1,7 +1,7 @@
 """What a legacy row becomes: its target row and its ledger entry, as tuples.
 
 Made in one place for the importer and for the worker processes that convert
-a big table beside it (see parallel.py), so that both write the very same rows.
+a big table beside it (see chunks.py), so that both write the very same rows.
 """
 
 from __future__ import annotations

@@ -5,56 +5,48 @@ precheck blocks (or a target whose own rows hold legacy ids), then imports the
 tables in `specs.IMPORT_ORDER`, each target table in its own atomic transaction
 (an old table merged into its new one's model goes in with it), keeping the
 ledger: for every legacy row, where it went, what was done, its hash and the
-row itself. A re-run compares each row's hash with the ledger's: unchanged rows
-are skipped, changed ones updated (unless the target row was edited in Django
-since, which is a conflict, reported and left alone), new ones created.
-A dry run is the same run inside one outer transaction, rolled back.
+row itself. Each table takes one of two paths, chosen once (table.py): a first
+load, every row new (first_load.py), or a load reconciled with the ledger
+(reconcile.py), which skips unchanged rows, updates changed ones (unless the
+target row was edited in Django since, which is a conflict, reported and left
+alone) and creates new ones. A dry run is the same run inside one outer
+transaction, rolled back.
 
 New rows reach the tables through a writer (writers.py: COPY on PostgreSQL,
-bulk_create elsewhere); a big table's first import is converted by worker
-processes beside it (parallel.py). Updates go through the ORM.
+bulk_create elsewhere); a big table's first load is converted by worker
+processes beside it (chunks.py). Updates go through the ORM.
 
-Nothing here prints: results come back as data, and progress goes to a callback.
+Nothing here prints: results come back as data (report.py), and progress goes
+to a callback.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from bisect import bisect_right
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext, suppress
-from dataclasses import dataclass, field
-from datetime import datetime
-from functools import partial
-from itertools import chain, islice, pairwise
+from itertools import pairwise
 from typing import Any
 
 from django.apps import apps
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DatabaseError, transaction
-from django.db.models import Max, Model
 from django.utils import timezone
 
-from migration.errors import OperatorError
-from migration.findings import Finding, Severity, capped_ids
-from migration.legacy import FileWatch, LegacySource, quote_identifier
+from migration.findings import Severity
+from migration.legacy import FileWatch, LegacySource
 from migration.legacy.layout import LegacyLayout
-from migration.legacy.schema import QUARANTINE_TABLE
-from migration.load import chunks as parallel
-from migration.load.chunks import ChunkConverters, ChunkTask
+from migration.load.chunks import ChunkConverters
 from migration.load.collisions import taken_ids
-from migration.load.rows import LEDGER_FIELDS, TableOutput
+from migration.load.first_load import FirstLoad
+from migration.load.ids import IdMap
+from migration.load.reconcile import Reconcile
+from migration.load.report import ImportBusy, ImportFailed, ImportRefused, ImportReport
+from migration.load.table import Progress, TableLoad, TableState, import_table, is_first_load
 from migration.load.writers import CopyWriter, RowWriter, writer_for
-from migration.mapping.canonical import canonical_bytes, row_hash, target_fingerprint
-from migration.mapping.reading import LegacyRow, RowReader, TrainerLookup
-from migration.mapping.specs import (
-    IMPORT_ORDER,
-    PAIRS_BY_TABLE,
-    RENUMBERED_TABLES,
-    TableSpec,
-    target_models,
-)
+from migration.mapping.reading import TrainerLookup
+from migration.mapping.specs import IMPORT_ORDER, TableSpec, by_target_model, target_models
 from migration.models import ImportRun, LedgerEntry
 from migration.postgres import (
     advance_sequences,
@@ -66,665 +58,6 @@ from migration.precheck.run import PrecheckReport, run_precheck
 from migration.stops import Interrupted, is_stop
 from migration.workers import can_fork
 
-BATCH_SIZE = 5_000
-Action = LedgerEntry.Action
-Progress = Callable[[str, int, int], None]  # table, rows done, rows in all
-
-
-class ImportRefused(OperatorError):
-    """What was found before the import blocks it (listed); nothing was written."""
-
-    def __init__(self, findings: list[Finding], reason: str):
-        super().__init__(reason)
-        self.findings = findings
-
-
-class ImportFailed(OperatorError):
-    """A table could not be imported; its transaction was rolled back."""
-
-
-class ImportBusy(OperatorError):
-    """Another import into the same target is running; nothing was read or written."""
-
-
-@dataclass(frozen=True)
-class Conflict:
-    """A legacy row that changed since its import, whose target row was edited in Django too."""
-
-    table: str
-    legacy_id: int
-    target_model: str
-    target_id: int
-
-
-@dataclass
-class TableResult:
-    table: str
-    model: str
-    read: int = 0
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    merged: int = 0
-    quarantined: int = 0
-    conflicts: list[Conflict] = field(default_factory=list)
-    gone_from_legacy: int = 0  # in the ledger, no longer in the file: left in the target
-    seconds: float = 0.0
-
-    @property
-    def rows_per_second(self) -> float:
-        return self.read / self.seconds if self.seconds else 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "table": self.table,
-            "model": self.model,
-            "read": self.read,
-            "created": self.created,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "merged": self.merged,
-            "quarantined": self.quarantined,
-            "conflicts": [c.__dict__ for c in self.conflicts],
-            "gone_from_legacy": self.gone_from_legacy,
-            "seconds": round(self.seconds, 3),
-            "rows_per_second": round(self.rows_per_second),
-        }
-
-
-@dataclass
-class ImportReport:
-    source: str
-    sha256: str
-    dry_run: bool
-    run_id: str
-    started_at: datetime
-    finished_at: datetime | None = None
-    tables: list[TableResult] = field(default_factory=list)
-    sequences: dict[str, int] = field(default_factory=dict)
-    # What precheck warned of is carried over as it is (e.g. trainers whose
-    # password could not be kept and who need a reset): said again here.
-    warnings: list[Finding] = field(default_factory=list)
-
-    COUNTS = ("read", "created", "updated", "unchanged", "merged", "quarantined")
-
-    def totals(self) -> dict[str, int]:
-        totals = {name: sum(getattr(t, name) for t in self.tables) for name in self.COUNTS}
-        totals["conflicts"] = sum(len(t.conflicts) for t in self.tables)
-        totals["gone_from_legacy"] = sum(t.gone_from_legacy for t in self.tables)
-        return totals
-
-    @property
-    def conflicts(self) -> list[Conflict]:
-        return [conflict for table in self.tables for conflict in table.conflicts]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "source": self.source,
-            "sha256": self.sha256,
-            "dry_run": self.dry_run,
-            "run_id": self.run_id,
-            "started_at": self.started_at,
-            "finished_at": self.finished_at,
-            "tables": [table.to_dict() for table in self.tables],
-            "totals": self.totals(),
-            "sequences": self.sequences,
-            "warnings": [item.to_dict() for item in self.warnings],
-        }
-
-
-# --- the id map -----------------------------------------------------------
-
-
-class IdMap:
-    """Legacy id -> target id, for the tables whose rows may be renumbered.
-
-    Only the tables of an old/new pair are ever renumbered (the old side's ids
-    collide with the new side's); every other table keeps its legacy ids, and
-    asking this map about one of them is a bug that fails loudly.
-    """
-
-    REMAPPED = RENUMBERED_TABLES
-
-    def __init__(self, using: str):
-        self.using = using
-
-    def target_ids(self, table: str, legacy_ids: Iterable[int]) -> dict[int, int]:
-        if table not in self.REMAPPED:
-            raise LookupError(f"{table} keeps its legacy ids: it has no id map")
-        return dict(
-            LedgerEntry.objects.using(self.using)
-            .filter(legacy_table=table, legacy_id__in=set(legacy_ids), target_id__isnull=False)
-            .values_list("legacy_id", "target_id")
-        )
-
-
-# --- reading and converting one table ------------------------------------
-
-
-def _batches(rows: Iterable[tuple], size: int) -> Iterator[list[tuple]]:
-    iterator = iter(rows)
-    while batch := list(islice(iterator, size)):
-        yield batch
-
-
-# --- importing one table --------------------------------------------------
-
-
-class TableImport:
-    """One legacy table into its model: one job, one transaction (the caller's)."""
-
-    def __init__(
-        self,
-        *,
-        spec: TableSpec,
-        source: LegacySource,
-        layout: LegacyLayout,
-        run: ImportRun,
-        using: str,
-        trainers: TrainerLookup,
-        id_map: IdMap,
-        writer: RowWriter,
-        twins: dict[Any, Any],
-        row_count: int,
-        converters: ChunkConverters | None = None,
-        watch: FileWatch | None = None,
-    ):
-        self.spec, self.source, self.layout = spec, source, layout
-        self.run, self.using = run, using
-        self.id_map, self.writer, self.converters = id_map, writer, converters
-        self.watch = watch
-        # For an old table: its rows that are exact twins of a new-table row.
-        self.twins = twins
-        self.row_count = row_count  # of the legacy table, as precheck counted them
-        self.model: type[Model] = apps.get_model(spec.model)
-        self.fields = spec.target_fields
-        self.synced_fields = spec.synced_fields
-        self.reader = RowReader(spec, layout.columns[spec.table], trainers)
-        self.result = TableResult(spec.table, spec.model)
-        self._next_id: int | None = None
-        self._chunks: list[tuple[int, int]] | None = None
-        self._tasks: list[ChunkTask] | None = None
-        # An old table's numbering: what it was worked out from, its plan, the id after.
-        self._numbered: tuple[tuple[int, dict], list, int] | None = None
-        # What the target held before this table started: on a first import,
-        # neither the ledger nor the table has anything a batch must look up.
-        ledger = LedgerEntry.objects.using(using).filter(legacy_table=spec.table)
-        self._ledger_was_empty = not ledger.exists()
-        self._table_was_empty = not self.model.objects.using(using).exists()
-        # A table imported for the first time, pointing at no renumbered table:
-        # every row is new, and its id known as it is read (its legacy id, in
-        # an empty table; the next after the highest, for an old table merged
-        # into its new one). Rows are converted as the writer sends them, and
-        # PostgreSQL stores one batch while the next is read, instead of each
-        # waiting for the other.
-        self._as_read = (
-            self._ledger_was_empty
-            and (self._table_was_empty or spec.merge_into is not None)
-            and not set(spec.reference_fields.values()) & IdMap.REMAPPED
-        )
-        self.output = TableOutput(spec, run.pk)
-
-    def run_import(self, progress: Progress | None, then: TableImport | None = None) -> TableResult:
-        """Import the table; `then`, the table imported next, may have its first
-        chunks converted meanwhile (see _create_in_workers)."""
-        started = time.monotonic()
-        total = self.row_count
-        if progress:
-            progress(self.spec.table, 0, total)  # the table starts: its clock starts
-        if tasks := self.worker_tasks():
-            self._create_in_workers(tasks, progress, total, then)
-        else:
-            self._import_in_batches(progress, total)
-        self._record_quarantined()
-        self._check_source_unchanged()
-        self.result.gone_from_legacy = self._count_gone()
-        self.result.seconds = time.monotonic() - started
-        return self.result
-
-    def _import_in_batches(self, progress: Progress | None, total: int) -> None:
-        rows = self.source.rows(self.spec.table, self.reader.columns, batch_size=BATCH_SIZE)
-        for batch in _batches(rows, BATCH_SIZE):
-            if self._as_read:
-                self._create_as_read(batch)
-            else:
-                self._import_batch([self.reader.read(row) for row in batch])
-            if progress:
-                progress(self.spec.table, self.result.read, total)
-
-    def worker_tasks(self) -> list[ChunkTask]:
-        """The chunks worker processes convert, in order: none unless this table is for them.
-
-        Worked out once. For an old table merged into its new one, they are
-        numbered from what the target holds, so only once the new table is in.
-        """
-        if self._tasks is None:
-            chunks = self._worker_chunks()
-            self._tasks = self._chunk_tasks(chunks) if chunks else []
-        return self._tasks
-
-    def early_tasks(self, before: TableImport) -> list[ChunkTask]:
-        """This table's chunk tasks as far as they are known while `before`, the table
-        imported just before it, is still being written.
-
-        A table keeping its ids: all of them. An old table, after its new one
-        imported for the first time into an empty table (so that each of those
-        rows kept its legacy id): numbered as they will be once that one is
-        in, after its highest id, each twin merged into its new row of the
-        same id. Otherwise none. Tasks started early are only used if they
-        turn out to be the table's own (ChunkConverters.convert compares them).
-        """
-        if not self.spec.merge_into:
-            return self.worker_tasks()
-        if before.spec.table != self.spec.merge_into or not before.keeps_legacy_ids:
-            return []
-        if not self._worker_chunks():
-            return []
-        highest = self._highest_legacy_id_of_new_table()
-        twins = {new_id: new_id for new_id in self.twins.values()}
-        return self._chunk_tasks(self._worker_chunks(), (highest + 1, twins))
-
-    @property
-    def keeps_legacy_ids(self) -> bool:
-        """Whether every row goes in under its legacy id: a first import, into an empty
-        table, of a table that is not merged into another."""
-        return self._as_read and self._table_was_empty and self.spec.merge_into is None
-
-    def _worker_chunks(self) -> list[tuple[int, int]]:
-        """The rowid ranges worker processes convert: none unless this table is for them."""
-        if self._chunks is None:
-            self._chunks = []
-            if (
-                self.converters is not None
-                and self._as_read
-                and self.row_count >= parallel.FROM_ROWS
-            ):
-                self._chunks = self.source.rowid_chunks(self.spec.table, parallel.ROWS_PER_CHUNK)
-                self._chunks = self._chunks or []  # None: a table without rowids
-        return self._chunks
-
-    def _chunk_tasks(
-        self, chunks: list[tuple[int, int]], numbered_from: tuple[int, dict] | None = None
-    ) -> list[ChunkTask]:
-        target = self.writer.layout(self.model, self.output.target_fields)
-        ledger = self.writer.layout(LedgerEntry, LEDGER_FIELDS)
-        # Each chunk's first id and twins; for a table keeping its ids, none.
-        numbering = (
-            self._numbering(chunks, numbered_from)
-            if self.spec.merge_into
-            else [(None, {})] * len(chunks)
-        )
-        return [
-            ChunkTask(self.spec.table, rowids, self.run.pk, target, ledger, *numbered)
-            for rowids, numbered in zip(chunks, numbering, strict=True)
-        ]
-
-    def _create_in_workers(
-        self,
-        tasks: list[ChunkTask],
-        progress: Progress | None,
-        total: int,
-        then: TableImport | None,
-    ) -> None:
-        """A first import's rows, converted by worker processes, written here in order.
-
-        Once this table's last chunk is handed out, the workers start on the
-        next table's first ones, when they can be known already (see
-        early_tasks): they would otherwise wait while this table's last chunks
-        are written and PostgreSQL builds its indexes and checks its keys.
-        """
-        target, ledger = tasks[0].target, tasks[0].ledger  # every chunk's
-        upcoming = then.early_tasks(before=self) if then is not None else []
-        for chunk in self.converters.convert(tasks, then=upcoming):
-            which = " to ".join(str(legacy_id) for legacy_id in chunk.legacy_ids)
-            if chunk.rows > chunk.merged:
-                self._write(partial(self.writer.insert_encoded, target, chunk.target), which)
-            self._write(partial(self.writer.insert_encoded, ledger, chunk.ledger), which)
-            self.result.read += chunk.rows
-            self.result.created += chunk.rows - chunk.merged
-            self.result.merged += chunk.merged
-            if progress:
-                progress(self.spec.table, self.result.read, total)
-
-    def _numbering(
-        self, chunks: list[tuple[int, int]], numbered_from: tuple[int, dict] | None = None
-    ) -> list[tuple[int, dict[Any, int]]]:
-        """For an old table merged into its new one, what each chunk's worker needs to
-        number its rows as this process would (see _create_as_read): the id of its
-        first row that is not a twin, and the target id of each twin's row.
-
-        From the first free id and the twins' target ids the target holds, or,
-        to plan ahead, from `numbered_from` (the first free id, each twin's
-        target id by its new row's legacy id); worked out once for each.
-        """
-        planned_ahead = numbered_from is not None
-        if not planned_ahead:
-            new_rows = set(self.twins.values())
-            numbered_from = (
-                self._take_next_id(peek=True),
-                self.id_map.target_ids(self.spec.merge_into, new_rows),
-            )
-        if self._numbered is None or self._numbered[0] != numbered_from:
-            self._numbered = (numbered_from, *self._number(chunks, *numbered_from))
-        _, numbering, next_id = self._numbered
-        if not planned_ahead:
-            self._next_id = next_id  # the chunks' ids are taken
-        return numbering
-
-    def _number(
-        self, chunks: list[tuple[int, int]], next_id: int, twin_targets: dict[Any, int]
-    ) -> tuple[list[tuple[int, dict[Any, int]]], int]:
-        table = self.spec.table
-        starts = [first for first, _ in chunks]
-        first_ids: list[int | None] = [None] * len(chunks)
-        merged: list[dict[Any, int]] = [{} for _ in chunks]
-        for rowid, legacy_id in self.source.rows(table, (self.source.rowid_name(table), "id")):
-            index = bisect_right(starts, rowid) - 1
-            if first_ids[index] is None:
-                first_ids[index] = next_id
-            if legacy_id in self.twins:
-                merged[index][legacy_id] = twin_targets[self.twins[legacy_id]]
-            else:
-                next_id += 1
-        numbering = [
-            (next_id if first_id is None else first_id, twins)
-            for first_id, twins in zip(first_ids, merged, strict=True)
-        ]
-        return numbering, next_id
-
-    def _import_batch(self, rows: list[LegacyRow]) -> None:
-        self.result.read += len(rows)
-        self._remap_references(rows)
-        ledger = self._ledger_entries(rows)
-        # A row quarantined by an earlier clean is back in its table: import it afresh.
-        back = [e.pk for e in ledger.values() if e.action == Action.QUARANTINED]
-        if back:
-            LedgerEntry.objects.using(self.using).filter(pk__in=back).delete()
-            ledger = {k: e for k, e in ledger.items() if e.action != Action.QUARANTINED}
-        changed = [
-            row
-            for row in rows
-            if row.legacy_id not in ledger or ledger[row.legacy_id].source_hash != row.source_hash
-        ]
-        self.result.unchanged += len(rows) - len(changed)
-        new_rows = [row for row in changed if row.legacy_id not in ledger]
-        self._create(new_rows)
-        self._update([(row, ledger[row.legacy_id]) for row in changed if row.legacy_id in ledger])
-
-    def _ledger_entries(self, rows: list[LegacyRow]) -> dict[int, LedgerEntry]:
-        if self._ledger_was_empty:
-            return {}
-        return {
-            entry.legacy_id: entry
-            for entry in LedgerEntry.objects.using(self.using).filter(
-                legacy_table=self.spec.table, legacy_id__in=[row.legacy_id for row in rows]
-            )
-        }
-
-    def _remap_references(self, rows: list[LegacyRow]) -> None:
-        for name, table in self.spec.reference_fields.items():
-            if table not in IdMap.REMAPPED:
-                continue
-            mapping = self.id_map.target_ids(table, {row.values[name] for row in rows})
-            unmapped = [
-                row.legacy_id
-                for row in rows
-                if row.values[name] is not None and row.values[name] not in mapping
-            ]
-            if unmapped:
-                raise ImportFailed(
-                    f"{self.spec.table} rows {_some(unmapped)} point at {table} rows that were "
-                    "not imported: run precheck and clean_legacy on this file"
-                )
-            for row in rows:
-                if row.values[name] is not None:
-                    row.values[name] = mapping[row.values[name]]
-
-    # creating
-
-    def _create(self, rows: list[LegacyRow]) -> None:
-        if not rows:
-            return
-        merged = [row for row in rows if row.legacy_id in self.twins]
-        created = [row for row in rows if row.legacy_id not in self.twins]
-        target_ids = self._allocate_ids(created)
-        values = (self.output.target_row(row, target_ids[row.legacy_id]) for row in created)
-        self._write(
-            lambda: self.writer.insert(self.model, self.output.target_fields, values), created
-        )
-        self._write_ledger(created, target_ids, merged)
-
-    def _create_as_read(self, batch: list[tuple]) -> None:
-        """A batch of a first import, each row converted as the writer takes it."""
-        created: list[LegacyRow] = []
-        merged: list[LegacyRow] = []
-        target_ids: dict[int, int] = {}
-        merging = self.spec.merge_into is not None
-        if merging:
-            self._take_next_id(peek=True)  # its query runs now: none may while COPY does
-
-        def values() -> Iterator[tuple]:
-            for legacy_values in batch:
-                row = self.reader.read(legacy_values)
-                if row.legacy_id in self.twins:
-                    merged.append(row)  # the row of its twin stands for it
-                    continue
-                created.append(row)
-                target_id = self._take_next_id() if merging else row.legacy_id
-                target_ids[row.legacy_id] = target_id
-                yield self.output.target_row(row, target_id)
-
-        self.result.read += len(batch)
-        self._write(
-            lambda: self.writer.insert(self.model, self.output.target_fields, values()), created
-        )
-        self._write_ledger(created, target_ids, merged)
-
-    def _write_ledger(
-        self, created: list[LegacyRow], target_ids: dict[int, int], merged: list[LegacyRow] = ()
-    ) -> None:
-        # Looked up before the writer starts: no query may run while a COPY does.
-        merged_entries = self._merged_ledger_rows(merged)
-        # Fingerprinted as the writer takes them, like the rows themselves.
-        created_entries = (
-            self.output.created_entry(row, target_ids[row.legacy_id]) for row in created
-        )
-        self._write(
-            lambda: self.writer.insert(
-                LedgerEntry, LEDGER_FIELDS, chain(created_entries, merged_entries)
-            ),
-            [*created, *merged],
-        )
-        self.result.created += len(created)
-        self.result.merged += len(merged)
-
-    def _merged_ledger_rows(self, rows: list[LegacyRow]) -> list[tuple]:
-        if not rows:
-            return []
-        twin_targets = self.id_map.target_ids(
-            self.spec.merge_into, {self.twins[row.legacy_id] for row in rows}
-        )
-        return [
-            self.output.ledger_row(row, twin_targets[self.twins[row.legacy_id]], Action.MERGED, "")
-            for row in rows
-        ]
-
-    def _allocate_ids(self, rows: list[LegacyRow]) -> dict[int, int]:
-        """Legacy ids where they are free; after the highest id where they are not.
-
-        An old table's rows always go after the highest (its ids collide with the
-        new table's by design). A new table's id may be taken by a row an earlier
-        run imported from this file: that row keeps it. Taken by anything else,
-        the import stops rather than overwrite it.
-        """
-        if self.spec.merge_into is not None:
-            return {row.legacy_id: self._take_next_id() for row in rows}
-        taken = set()
-        if not self._table_was_empty:
-            wanted = [row.legacy_id for row in rows]
-            taken = set(
-                self.model.objects.using(self.using)
-                .filter(pk__in=wanted)
-                .values_list("pk", flat=True)
-            )
-        foreign = taken - self._ids_held_by_this_file(taken)
-        if foreign:
-            raise ImportFailed(
-                f"{self.spec.model} already holds id(s) {_some(foreign)} that did not come from "
-                f"this legacy file: importing {self.spec.table} would overwrite them"
-            )
-        return {
-            row.legacy_id: self._take_next_id() if row.legacy_id in taken else row.legacy_id
-            for row in rows
-        }
-
-    def _ids_held_by_this_file(self, ids: set[int]) -> set[int]:
-        """Of these target ids, those an earlier run gave to rows of this legacy file.
-
-        Such an id was given to the pair's old table's row, or to a new-table row
-        renumbered on an earlier run; the row now wanting it steps around it.
-        """
-        if not ids:
-            return set()
-        return set(
-            LedgerEntry.objects.using(self.using)
-            .filter(target_model=self.spec.model, target_id__in=ids)
-            .values_list("target_id", flat=True)
-        )
-
-    def _take_next_id(self, *, peek: bool = False) -> int:
-        """The next free id after the highest, taken (or, with `peek`, only looked up)."""
-        if self._next_id is None:
-            highest_target = self.model.objects.using(self.using).aggregate(top=Max("pk"))["top"]
-            highest_new = self._highest_legacy_id_of_new_table()
-            self._next_id = max(highest_target or 0, highest_new) + 1
-        if peek:
-            return self._next_id
-        taken, self._next_id = self._next_id, self._next_id + 1
-        return taken
-
-    def _highest_legacy_id_of_new_table(self) -> int:
-        # The new table's ids are reserved even before they are imported.
-        pair = PAIRS_BY_TABLE.get(self.spec.table)
-        if pair is None or not self.layout.has_table(pair.new):
-            return 0
-        sql = f"SELECT coalesce(max(id), 0) FROM {quote_identifier(pair.new)}"
-        return self.source.query(sql)[0][0]
-
-    # updating
-
-    def _update(self, pairs: list[tuple[LegacyRow, LedgerEntry]]) -> None:
-        if not pairs:
-            return
-        current = {
-            values.pop("pk"): target_fingerprint(values)
-            for values in self.model.objects.using(self.using)
-            .filter(pk__in=[entry.target_id for _, entry in pairs if entry.target_id])
-            .values("pk", *self.synced_fields)
-        }
-        updates, entries = [], []
-        for row, entry in pairs:
-            if entry.action == Action.MERGED and row.legacy_id in self.twins:
-                self._refresh_entry(entry, row, Action.MERGED, "")
-                entries.append(entry)
-                self.result.merged += 1
-                continue
-            if entry.action == Action.MERGED or current.get(entry.target_id) != entry.target_hash:
-                self.result.conflicts.append(
-                    Conflict(self.spec.table, row.legacy_id, self.spec.model, entry.target_id)
-                )
-                continue
-            updates.append(self.model(pk=entry.target_id, **self._field_values(row)))
-            self._refresh_entry(entry, row, Action.UPDATED, self.output.fingerprint_of(row.values))
-            entries.append(entry)
-        self._write(
-            lambda: self.model.objects.using(self.using).bulk_update(updates, self.synced_fields),
-            [row for row, _ in pairs],
-        )
-        ledger_fields = ["action", "source_hash", "target_hash", "raw", "run"]
-        self._write(
-            lambda: LedgerEntry.objects.using(self.using).bulk_update(entries, ledger_fields),
-            [row for row, _ in pairs],
-        )
-        self.result.updated += len(updates)
-
-    def _refresh_entry(self, entry: LedgerEntry, row: LegacyRow, action: str, target_hash: str):
-        entry.action, entry.source_hash, entry.target_hash = action, row.source_hash, target_hash
-        entry.raw, entry.run = row.raw, self.run
-
-    # quarantined rows and rows gone from the file
-
-    def _record_quarantined(self) -> None:
-        """Rows clean_legacy moved aside: in the ledger too, so that every row is accounted for."""
-        if not self.layout.has_table(QUARANTINE_TABLE):
-            return
-        rows = self.source.query(
-            f"SELECT source_id, row_json FROM {QUARANTINE_TABLE} "
-            "WHERE source_table = %s ORDER BY source_id",
-            [self.spec.table],
-        )
-        if not rows:
-            return
-        existing = set(
-            LedgerEntry.objects.using(self.using)
-            .filter(legacy_table=self.spec.table, legacy_id__in=[r[0] for r in rows])
-            .values_list("legacy_id", flat=True)
-        )
-        entries = []
-        for legacy_id, row_json in rows:
-            raw = json.loads(row_json)
-            if legacy_id not in existing:
-                row = LegacyRow(legacy_id, raw, row_hash(raw), {}, canonical_bytes(raw))
-                entries.append(self.output.ledger_row(row, None, Action.QUARANTINED, ""))
-        self.writer.insert(LedgerEntry, LEDGER_FIELDS, entries)
-        self.result.quarantined += len(rows)
-        self.result.read += len(rows)
-
-    def _check_source_unchanged(self) -> None:
-        """Before the table commits: the file it was read from is as precheck saw it."""
-        if self.watch is not None and self.watch.changed():
-            raise ImportFailed(
-                f"{self.spec.table}: the legacy file was written to while it was read "
-                "(is the old app still running?), so this table was not imported; stop "
-                "the app, then run import_legacy again"
-            )
-
-    def _count_gone(self) -> int:
-        if self._ledger_was_empty:
-            return 0  # every entry of the table is one of the rows just read
-        in_ledger = (
-            LedgerEntry.objects.using(self.using)
-            .filter(legacy_table=self.spec.table)
-            .exclude(action=Action.QUARANTINED)
-            .count()
-        )
-        return max(0, in_ledger - (self.result.read - self.result.quarantined))
-
-    # helpers
-
-    def _field_values(self, row: LegacyRow) -> dict[str, Any]:
-        return {name: row.values[name] for name in self.fields}
-
-    def _write(self, write: Callable[[], Any], rows: list[LegacyRow] | str) -> None:
-        """Run `write`; a database error names the table and `rows` (or says which they are)."""
-        try:
-            with transaction.atomic(using=self.using):
-                write()
-        except DatabaseError as error:
-            ids = rows if isinstance(rows, str) else _some(row.legacy_id for row in rows)
-            raise ImportFailed(
-                f"could not write {self.spec.table} rows {ids} to {self.spec.model}: "
-                f"{str(error).strip().splitlines()[0]}"
-            ) from error
-
-
-def _some(ids: Iterable[Any], shown: int = 5) -> str:
-    ids = sorted(ids)
-    return capped_ids(tuple(ids[:shown]), len(ids))
-
-
-# --- the whole import -----------------------------------------------------
-
 
 def import_legacy(
     *,
@@ -735,7 +68,9 @@ def import_legacy(
 ) -> ImportReport:
     """Import the legacy file into the target database `using`; see the module docstring."""
     # One import into a target at a time: a second refuses at once, naming the first.
-    with the_only_import(using, busy=lambda: ImportBusy(_busy_message(using))):
+    with the_only_import(using) as alone:
+        if not alone:
+            raise ImportBusy(_busy_message(using))
         watch = FileWatch(source.path)  # before anything is read
         precheck = run_precheck(source)
         if precheck.blocking:
@@ -744,14 +79,15 @@ def import_legacy(
                 f"precheck finds {len(precheck.blocking)} blocking issue(s) in {source.path}: "
                 "run clean_legacy (or fix them), then import the result",
             )
-        if taken := taken_ids(source, LegacyLayout.read(source), using):
+        layout = LegacyLayout.read(source)
+        if taken := taken_ids(source, layout, using):
             raise ImportRefused(
                 taken,
                 "the target already has rows of its own where legacy rows go; nothing was "
                 f"written: {taken[0].fix}",
             )
         if not dry_run:
-            return _import_tables(source, using, precheck, watch, progress, dry_run=False)
+            return _import_tables(source, layout, using, precheck, watch, progress, dry_run=False)
         with transaction.atomic(using=using):
             # The ledger's ids, drawn by COPY, are put back by the rollback too.
             # Safe to hold: only an import takes ledger ids, and this one holds
@@ -759,7 +95,7 @@ def import_legacy(
             # writes every row with its id, never drawing on them, and the app's
             # own inserts must not wait on a dry run.
             sequence_in_this_transaction(using, LedgerEntry)
-            report = _import_tables(source, using, precheck, watch, progress, dry_run=True)
+            report = _import_tables(source, layout, using, precheck, watch, progress, dry_run=True)
             transaction.set_rollback(True, using=using)
         return report
 
@@ -786,6 +122,7 @@ def _busy_message(using: str) -> str:
 
 def _import_tables(
     source: LegacySource,
+    layout: LegacyLayout,
     using: str,
     precheck: PrecheckReport,
     watch: FileWatch,
@@ -793,96 +130,32 @@ def _import_tables(
     *,
     dry_run: bool,
 ) -> ImportReport:
-    layout = LegacyLayout.read(source)
-    sha256 = precheck.sha256
-    # What precheck warned of is said again in the import's report.
-    warnings = [item for item in precheck.findings if item.severity == Severity.WARNING]
     run = ImportRun.objects.using(using).create(
         source_path=str(source.path),
-        source_sha256=sha256,
+        source_sha256=precheck.sha256,
         options={"dry_run": dry_run},
         started_at=timezone.now(),
     )
+    # What precheck warned of is said again in the import's report.
+    warnings = [item for item in precheck.findings if item.severity == Severity.WARNING]
     report = ImportReport(
-        str(source.path), sha256, dry_run, str(run.pk), run.started_at, warnings=warnings
+        str(source.path), precheck.sha256, dry_run, str(run.pk), run.started_at, warnings=warnings
     )
-    trainers, id_map, writer = TrainerLookup(source, layout), IdMap(using), writer_for(using)
-    # Workers that convert big tables beside the import: only where COPY writes.
-    converters = (
-        ChunkConverters(source, layout, using)
-        if isinstance(writer, CopyWriter) and can_fork()
-        else None
-    )
-
-    rows_in = {table.table: table.rows for table in precheck.tables}  # counted by precheck
-
-    def table_import(spec: TableSpec) -> TableImport:
-        return TableImport(
-            spec=spec,
-            source=source,
-            layout=layout,
-            run=run,
-            using=using,
-            trainers=trainers,
-            id_map=id_map,
-            writer=writer,
-            twins=_twins(precheck, spec),
-            row_count=rows_in[spec.table],
-            converters=converters,
-            watch=watch,
-        )
-
-    specs = [spec for spec in IMPORT_ORDER if layout.has_table(spec.table)]
-    spec_after = dict(pairwise(specs))
-    under_way = ""  # the table whose transaction is open, if one is
+    tables = _TablesImport(source, layout, using, precheck, watch, run, report)
     try:
         # The workers end with the tables: stopped where they are if one fails.
-        with converters or nullcontext():
-            upcoming: TableImport | None = None
-            for model_specs in _by_model(specs):
-                # One transaction per target table: an old table merged into its new
-                # one's model goes in with it, and its keys are checked once for both.
-                under_way = model_specs[0].table
-                _mark(run, using, stopped_at_table=under_way)
-                started = time.monotonic()
-                with (
-                    transaction.atomic(using=using),
-                    _checking_references(
-                        writer, model_specs, sum(rows_in[spec.table] for spec in model_specs)
-                    ),
-                ):
-                    for spec in model_specs:
-                        this = upcoming or table_import(spec)
-                        # The next table, looked at now so that its first chunks may
-                        # be converted while this one finishes. Nothing written here
-                        # changes what it finds: whether its part of the ledger is
-                        # empty, and whether its model is, which only a table keeping
-                        # its ids asks, and such a table shares no model with the one
-                        # before it.
-                        following = spec_after.get(spec)
-                        upcoming = table_import(following) if following is not None else None
-                        report.tables.append(this.run_import(progress, then=upcoming))
-                under_way = ""
-                # The model's keys and indexes, put back after its last table, count in its time.
-                done = report.tables[-len(model_specs) :]
-                done[-1].seconds = time.monotonic() - started - sum(t.seconds for t in done[:-1])
-        if dry_run:
-            _check_ledger_keys(writer, using)
-        else:
-            # Statistics gathered beside the ledger's check; the ledger's last,
-            # once checked (both take the same lock).
-            with analyzing(using, [*target_models(), LedgerEntry]):
-                _check_ledger_keys(writer, using)
-                report.sequences = advance_sequences(using, target_models())
+        with tables.converters or nullcontext():
+            tables.import_all(progress)
+        _finish_ledger(tables.writer, using, report)
     except BaseException as error:
         # On the way here the table under way was rolled back, and the workers stopped.
         if is_stop(error):  # Ctrl-C or SIGTERM (see stops.py)
             interrupted = ImportRun.Outcome.INTERRUPTED
-            _record_stop(run, using, writer, report, interrupted, "Ctrl-C or SIGTERM")
-            raise Interrupted(_left_by_interrupt(under_way, dry_run)) from error
+            _record_stop(run, using, tables.writer, report, interrupted, "Ctrl-C or SIGTERM")
+            raise Interrupted(_left_by_interrupt(tables.under_way, dry_run)) from error
         if isinstance(error, Exception):
             first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
-            _record_stop(run, using, writer, report, ImportRun.Outcome.FAILED, first_line)
+            _record_stop(run, using, tables.writer, report, ImportRun.Outcome.FAILED, first_line)
         raise
     report.finished_at = timezone.now()
     _mark(
@@ -894,6 +167,105 @@ def _import_tables(
         report=report.to_dict(),
     )
     return report
+
+
+class _TablesImport:
+    """The file's tables into the target, a model's tables in one transaction, for
+    one run: what every table's load shares, and the table under way."""
+
+    def __init__(
+        self,
+        source: LegacySource,
+        layout: LegacyLayout,
+        using: str,
+        precheck: PrecheckReport,
+        watch: FileWatch,
+        run: ImportRun,
+        report: ImportReport,
+    ):
+        self.source, self.layout, self.using = source, layout, using
+        self.precheck, self.watch, self.run, self.report = precheck, watch, run, report
+        self.writer = writer_for(using)
+        self.trainers, self.id_map = TrainerLookup(source, layout), IdMap(using)
+        # Workers that convert big tables beside the import: only where COPY writes.
+        self.converters = (
+            ChunkConverters(source, layout, using)
+            if isinstance(self.writer, CopyWriter) and can_fork()
+            else None
+        )
+        self.rows_in = {table.table: table.rows for table in precheck.tables}  # counted by precheck
+        self.under_way = ""  # the table whose transaction is open, if one is
+
+    def import_all(self, progress: Progress | None) -> None:
+        specs = [spec for spec in IMPORT_ORDER if self.layout.has_table(spec.table)]
+        spec_after = dict(pairwise(specs))
+        upcoming: TableLoad | None = None
+        for model_specs in by_target_model(specs):
+            upcoming = self._import_model(model_specs, spec_after, upcoming, progress)
+
+    def _import_model(
+        self,
+        specs: list[TableSpec],
+        spec_after: dict[TableSpec, TableSpec],
+        upcoming: TableLoad | None,
+        progress: Progress | None,
+    ) -> TableLoad | None:
+        """One transaction per target table: an old table merged into its new one's
+        model goes in with it, and its keys are checked once for both. Returns the
+        load of the table after them, looked at already."""
+        self.under_way = specs[0].table
+        _mark(self.run, self.using, stopped_at_table=self.under_way)
+        started = time.monotonic()
+        rows = sum(self.rows_in[spec.table] for spec in specs)
+        with (
+            transaction.atomic(using=self.using),
+            _checking_references(self.writer, specs, rows),
+        ):
+            for spec in specs:
+                this = upcoming or self._load(spec)
+                # The next table, looked at now so that its first chunks may be
+                # converted while this one finishes. Nothing written here changes
+                # what it finds: whether its part of the ledger is empty, and
+                # whether its model is, which only a table keeping its ids asks,
+                # and such a table shares no model with the one before it.
+                following = spec_after.get(spec)
+                upcoming = self._load(following) if following is not None else None
+                self.report.tables.append(import_table(this, progress, then=upcoming))
+        self.under_way = ""
+        # The model's keys and indexes, put back after its last table, count in its time.
+        done = self.report.tables[-len(specs) :]
+        done[-1].seconds = time.monotonic() - started - sum(t.seconds for t in done[:-1])
+        return upcoming
+
+    def _load(self, spec: TableSpec) -> TableLoad:
+        """The table's state, and the path its rows take, chosen once."""
+        table = TableState(
+            spec=spec,
+            source=self.source,
+            layout=self.layout,
+            run=self.run,
+            using=self.using,
+            trainers=self.trainers,
+            id_map=self.id_map,
+            writer=self.writer,
+            twins=_twins(self.precheck, spec),
+            row_count=self.rows_in[spec.table],
+            watch=self.watch,
+        )
+        return FirstLoad(table, self.converters) if is_first_load(table) else Reconcile(table)
+
+
+def _finish_ledger(writer: RowWriter, using: str, report: ImportReport) -> None:
+    """After the tables: the ledger's keys checked; and, unless a dry run, statistics
+    gathered and the sequences moved on."""
+    if report.dry_run:
+        _check_ledger_keys(writer, using)
+        return
+    # Statistics gathered beside the ledger's check; the ledger's last, once
+    # checked (both take the same lock).
+    with analyzing(using, [*target_models(), LedgerEntry]):
+        _check_ledger_keys(writer, using)
+        report.sequences = advance_sequences(using, target_models())
 
 
 def _record_stop(
@@ -924,17 +296,6 @@ def _left_by_interrupt(under_way: str, dry_run: bool) -> str:
             "run import_legacy again to finish"
         )
     return "every table is committed; run import_legacy again to finish"
-
-
-def _by_model(specs: list[TableSpec]) -> list[list[TableSpec]]:
-    """The tables in order, those of one target model (a pair's new and old) together."""
-    groups: list[list[TableSpec]] = []
-    for spec in specs:
-        if groups and groups[-1][0].model == spec.model:
-            groups[-1].append(spec)
-        else:
-            groups.append([spec])
-    return groups
 
 
 @contextmanager

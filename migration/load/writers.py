@@ -146,7 +146,7 @@ class CopyWriter:
     def __init__(self, using: str):
         self.using = using
         self.connection = connections[using]
-        self._layouts: dict[tuple[type[Model], tuple[str, ...]], CopyLayout] = {}
+        self._statements: dict[tuple[type[Model], tuple[str, ...]], CopyStatement] = {}
 
     @contextmanager
     def loading(self, model: type[Model], rows: int, *, check_keys: bool = True) -> Iterator[None]:
@@ -208,26 +208,26 @@ class CopyWriter:
                 cursor.execute(f"ALTER TABLE {table} VALIDATE CONSTRAINT {quote_identifier(name)}")
 
     def insert(self, model: type[Model], fields: Sequence[str], rows: Iterable[tuple]) -> None:
-        layout = self.layout(model, fields)  # before COPY opens: no query may run during one
+        statement = self.copy_statement(model, fields)  # before COPY opens: no query may run
         encoder = CopyEncoder(model, fields, self.connection)
-        with self._copying(layout) as copy:
-            _set_column_types(copy, layout)
+        with self._copying(statement) as copy:
+            _set_column_types(copy, statement)
             for row in encoder.prepared(rows):
                 copy.write_row(row)
 
-    def insert_encoded(self, layout: CopyLayout, data: bytes) -> None:
+    def insert_encoded(self, statement: CopyStatement, data: bytes) -> None:
         """Rows a CopyEncoder made elsewhere (a worker process), sent as they are."""
-        with self._copying(layout) as copy:
+        with self._copying(statement) as copy:
             copy.write(data)
 
     @contextmanager
-    def _copying(self, layout: CopyLayout) -> Iterator[Any]:
+    def _copying(self, statement: CopyStatement) -> Iterator[Any]:
         # psycopg's errors, raised past Django's cursor, become Django's as any other
         # would; so do the errors of a value psycopg cannot encode for its column.
         with (
             self.connection.wrap_database_errors,
             self.connection.cursor() as cursor,
-            cursor.cursor.copy(layout.statement) as copy,
+            cursor.cursor.copy(statement.sql) as copy,
             values_refused_as_data_errors(errors=(OverflowError, ValueError)),
         ):
             try:
@@ -237,14 +237,14 @@ class CopyWriter:
                     _cancel(cursor.cursor.connection)
                 raise
 
-    def layout(self, model: type[Model], fields: Sequence[str]) -> CopyLayout:
+    def copy_statement(self, model: type[Model], fields: Sequence[str]) -> CopyStatement:
         """The COPY statement for these fields (and the defaulted others), and the column types."""
         key = (model, tuple(fields))
-        if key not in self._layouts:
-            self._layouts[key] = self._read_layout(model, fields)
-        return self._layouts[key]
+        if key not in self._statements:
+            self._statements[key] = self._read_statement(model, fields)
+        return self._statements[key]
 
-    def _read_layout(self, model: type[Model], fields: Sequence[str]) -> CopyLayout:
+    def _read_statement(self, model: type[Model], fields: Sequence[str]) -> CopyStatement:
         table = model._meta.db_table
         written = _written_fields(model, fields)
         columns = [field.column for field in written]
@@ -257,8 +257,8 @@ class CopyWriter:
             )
             oids = dict(cursor.fetchall())
         quote = self.connection.ops.quote_name
-        return CopyLayout(
-            statement=f"COPY {quote(table)} ({', '.join(quote(c) for c in columns)}) "
+        return CopyStatement(
+            sql=f"COPY {quote(table)} ({', '.join(quote(c) for c in columns)}) "
             "FROM STDIN (FORMAT BINARY)",
             # A JSONTextField's binary form is its UTF-8 text, as bytea's is its
             # bytes: given as bytes, its value takes psycopg's bytes dumper (in C,
@@ -332,7 +332,7 @@ def _plain_indexes(cursor: Any, table: str) -> HeldOff:
 BYTEA_OID = 17  # PostgreSQL's own, fixed: pg_type.dat
 
 
-def _set_column_types(copy: Copy, layout: CopyLayout) -> None:
+def _set_column_types(copy: Copy, statement: CopyStatement) -> None:
     """Each column's values dumped as the table's column type takes them.
 
     By type, psycopg dumps bytea with the dumper of its DB-API `Binary`
@@ -341,17 +341,17 @@ def _set_column_types(copy: Copy, layout: CopyLayout) -> None:
     put back first, on this cursor only.
     """
     copy.cursor.adapters.register_dumper(bytes, BytesBinaryDumper)
-    copy.set_types(layout.column_types)
+    copy.set_types(statement.column_types)
 
 
 @dataclass(frozen=True)
-class CopyLayout:
-    """A COPY into one table: its statement, and each column's type as the table has it.
+class CopyStatement:
+    """A COPY into one table: its SQL, and each column's type as the table has it.
 
     Binary: neither side formats or parses a number or a date as text.
     """
 
-    statement: str
+    sql: str
     column_types: tuple[int, ...]
 
 
@@ -396,16 +396,16 @@ class CopyEncoder:
         return row
 
     @contextmanager
-    def encoding(self, layout: CopyLayout, cursor: Any) -> Iterator[EncodedRows]:
+    def encoding(self, statement: CopyStatement, cursor: Any) -> Iterator[EncodedRows]:
         """Rows written in COPY's binary format into memory with `cursor`'s adapters,
         nothing sent. A cursor per encoding: the column types are set on it."""
         buffer = io.BytesIO()
         with Copy(cursor, binary=True, writer=FileWriter(buffer)) as copy:
-            _set_column_types(copy, layout)
+            _set_column_types(copy, statement)
             yield EncodedRows(self, copy, buffer)
 
     def _preparer(self, field: models.Field) -> Callable[[Any], Any] | None:
-        if isinstance(field, JSONTextField):  # its bytes, sent as they are: see _read_layout
+        if isinstance(field, JSONTextField):  # its bytes, sent as they are: see _read_statement
             return None
         if isinstance(field, models.DecimalField) and field.decimal_places == 0:
             return whole_as_int

@@ -314,3 +314,15 @@ def target_models() -> list[type]:
     from django.apps import apps
 
     return list(dict.fromkeys(apps.get_model(spec.model) for spec in IMPORT_ORDER))
+
+
+def by_target_model(specs: list[TableSpec]) -> list[list[TableSpec]]:
+    """The tables in order, those of one target model (a pair's new and old) together:
+    the import's unit of one transaction."""
+    groups: list[list[TableSpec]] = []
+    for spec in specs:
+        if groups and groups[-1][0].model == spec.model:
+            groups[-1].append(spec)
+        else:
+            groups.append([spec])
+    return groups

@@ -2,7 +2,8 @@ from django.core.management.base import CommandError
 from django.db import DatabaseError
 
 from migration.errors import first_line
-from migration.load.run import ImportFailed, import_legacy
+from migration.load.report import ImportFailed
+from migration.load.run import import_legacy
 from migration.management.base import EXIT_FINDINGS, ReportCommand
 from migration.progress import terminal_progress
 from migration.reports import render_import
