@@ -38,3 +38,9 @@ def first_line(error: BaseException) -> str:
     """An error's message as one line: what follows a database's first line may quote row data."""
     lines = str(error).strip().splitlines()
     return lines[0] if lines else type(error).__name__
+
+
+def kept_on_one_line(message: str) -> str:
+    """A message of ours, whole, on one line: a path or a value it quotes may hold a line
+    break, which would otherwise cut what to do next off the line."""
+    return message.strip().replace("\r", "\\r").replace("\n", "\\n")

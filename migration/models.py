@@ -33,10 +33,13 @@ class JSONTextField(models.JSONField):
 
 class ImportRun(models.Model):
     class Outcome(models.TextChoices):
-        RUNNING = "running", "Running"  # or killed outright (SIGKILL, power)
+        # Until the run ends; one killed outright (SIGKILL, power) stays so until
+        # the next import, which holds the import lock and so knows it is dead.
+        RUNNING = "running", "Running"
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
         INTERRUPTED = "interrupted", "Interrupted (Ctrl-C or SIGTERM)"
+        KILLED = "killed", "Killed (ended without a word)"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     source_path = models.TextField()

@@ -47,6 +47,15 @@ def to_json(data: dict[str, Any]) -> str:
     return json.dumps(data, ensure_ascii=False, indent=2, default=_json_default) + "\n"
 
 
+def _finding_lines(item: Finding, indent: int = 2) -> Iterator[str]:
+    """A finding as the text reports show it: its code and summary, its rows, its fix."""
+    margin = " " * indent
+    yield f"{margin}[{item.code}] {item.summary}"
+    if item.row_ids:
+        yield f"{margin}    rows: {_row_ids(item)}"
+    yield f"{margin}    fix:  {item.fix}"
+
+
 def _row_ids(item: Finding) -> str:
     return capped_ids(item.row_ids, item.row_count)
 
@@ -78,10 +87,7 @@ def _precheck_text(report: PrecheckReport) -> Iterator[str]:
         yield ""
         yield f"{HEADINGS[severity]} ({len(items):,})"
         for item in items:
-            yield f"  [{item.code}] {item.summary}"
-            if item.row_ids:
-                yield f"      rows: {_row_ids(item)}"
-            yield f"      fix:  {item.fix}"
+            yield from _finding_lines(item)
     yield ""
     yield precheck_verdict(report)
 
@@ -158,10 +164,7 @@ def _verify_text(report: VerifyReport) -> Iterator[str]:
         mark = "ok  " if not check.failures(strict=report.strict) else "FAIL"
         yield f"  {mark} {check.name}: {check.summary}"
         for item in check.findings:
-            yield f"         [{item.code}] {item.summary}"
-            if item.row_ids:
-                yield f"             rows: {_row_ids(item)}"
-            yield f"             fix:  {item.fix}"
+            yield from _finding_lines(item, indent=9)
     yield ""
     if report.passed:
         yield "Result: the target matches the legacy file."
@@ -265,10 +268,7 @@ def _clean_text(report: CleanReport) -> Iterator[str]:
         if report.conflicts:
             yield f"      fix:  {report.conflicts[0].fix}"
         for item in report.other_blocking:
-            yield f"  [{item.code}] {item.summary}"
-            if item.row_ids:
-                yield f"      rows: {_row_ids(item)}"
-            yield f"      fix:  {item.fix}"
+            yield from _finding_lines(item)
     yield ""
     yield _clean_verdict(report)
 

@@ -308,6 +308,19 @@ def test_an_output_that_cannot_be_written_is_refused_before_any_work(studio, tmp
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("command", ["precheck", "clean_legacy", "import_legacy", "verify_import"])
+def test_a_line_break_in_a_path_does_not_cut_what_to_do_off_the_line(tmp_path, command):
+    folder = tmp_path / "studio\nfiles"
+    folder.mkdir()
+    source = folder / "legacy.db"
+    args = ["--source", str(source)]
+    if command == "clean_legacy":
+        args += ["--output", str(tmp_path / "cleaned.db")]
+    result = run(command, *args)
+    refused(result, 2, "studio\\nfiles", "no such file; check the --source path")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("command", ["precheck", "clean_legacy", "import_legacy", "verify_import"])
 def test_a_source_that_is_a_loop_of_symbolic_links_is_one_line(tmp_path, command):
     symlink(tmp_path / "a.db", tmp_path / "b.db")
     symlink(tmp_path / "b.db", tmp_path / "a.db")

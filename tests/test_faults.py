@@ -313,8 +313,16 @@ def test_an_import_killed_mid_table_loses_nothing_and_the_next_run_finishes(chai
     killed = ImportRun.objects.get()
     assert (killed.outcome, killed.stopped_at_table) == ("running", "sessions")
 
+    code, output = run_command("import_legacy", "--source", str(chain), "--dry-run")
+    assert code == 0, output
+    killed.refresh_from_db()
+    assert killed.outcome == "running"  # a dry run leaves the record as it was
     code, output = run_command("import_legacy", "--source", str(chain))
     assert code == 0, output
+    killed.refresh_from_db()  # the next import holds the lock, so knows the first is dead
+    assert (killed.outcome, killed.stopped_at_table) == ("killed", "sessions")
+    assert "killed outright" in killed.error
+    assert ImportRun.objects.exclude(pk=killed.pk).get().outcome == "succeeded"
     code, output = run_command("verify_import", "--source", str(chain))
     assert code == 0, output
     sessions = legacy_count(chain, "sessions") + legacy_count(chain, "training_sessions")

@@ -11,8 +11,8 @@ import pytest
 
 from migration.findings import CATALOGUE, Finding, Severity, finding
 from migration.legacy import open_legacy
-from migration.legacy.layout import LegacyLayout
 from migration.legacy.schema import newest_schema
+from migration.mapping.layout import LegacyLayout
 from migration.mapping.specs import SPECS, TABLE_PAIRS, TablePair
 from migration.precheck import run as precheck_module
 from migration.precheck.run import CHECKS, EachTable, PrecheckReport, run_precheck

@@ -247,6 +247,19 @@ def test_a_core_table_that_is_a_view_is_cleaned_not_refused(legacy_file):
     assert unlogged_differences(source, output) == []
 
 
+def test_a_view_that_cannot_be_read_is_refused_naming_it(legacy_file):
+    legacy_file.small_studio()
+    legacy_file.execute("CREATE TABLE old_notes (id INTEGER PRIMARY KEY, note TEXT)")
+    legacy_file.execute("CREATE VIEW notes AS SELECT * FROM old_notes")
+    legacy_file.execute("DROP TABLE old_notes")
+    source = legacy_file.close()
+    code, text = clean_command(source, source.with_name("cleaned.db"))
+    assert code == 2
+    (line,) = text.split("CommandError: ")[1].splitlines()
+    assert line.startswith("view notes: it cannot be read as a table (") and "old_notes" in line
+    assert sorted(p.name for p in source.parent.iterdir()) == ["legacy.db"]
+
+
 @pytest.mark.django_db
 def test_copy_of_a_file_with_a_view_for_a_table_imports_and_verifies(legacy_file):
     ids = legacy_file.small_studio()

@@ -14,8 +14,8 @@ from assessments.models import Assessment
 from clients.models import Client
 from migration.findings import CATALOGUE
 from migration.legacy import LegacyFileError, open_legacy
-from migration.legacy.layout import LegacyLayout
 from migration.mapping.canonical import target_fingerprint
+from migration.mapping.layout import LegacyLayout
 from migration.mapping.specs import SPECS, target_models
 from migration.models import LedgerEntry
 from migration.postgres import advance_sequences

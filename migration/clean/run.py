@@ -52,8 +52,8 @@ from migration.clean.unlogged import find_unlogged_change
 from migration.errors import EXIT_FINDINGS, InputError
 from migration.findings import CATALOGUE, ROW_ID_CAP, Finding
 from migration.legacy import FileWatch, LegacyFileError, LegacySource, file_sha256, quote_identifier
-from migration.legacy.layout import LegacyLayout
 from migration.legacy.lineage import recorded_sources
+from migration.legacy.paging import pages
 from migration.legacy.schema import (
     CHANGES_TABLE,
     CLEANINGS_TABLE,
@@ -64,7 +64,7 @@ from migration.legacy.schema import (
     optional_tables,
     schema_sql,
 )
-from migration.legacy.source import DEFAULT_BATCH_SIZE, decode_legacy_text
+from migration.legacy.source import decode_legacy_text, table_columns
 from migration.legacy.stored_code import (
     GENERATED_COLUMN,
     TRIGGER,
@@ -87,10 +87,17 @@ from migration.mapping.fees import (
     FeeBreakdown,
     fee_breakdown,
 )
-from migration.mapping.specs import IMPORT_ORDER, SPECS, TABLE_PAIRS, ColumnMap, TableSpec
+from migration.mapping.layout import LegacyLayout
+from migration.mapping.specs import IMPORT_ORDER, SPECS, TABLE_PAIRS, TableSpec
 from migration.paths import Output, check_outputs
 from migration.precheck.run import PrecheckReport
 from migration.rules.pairs import match_pair_rows
+from migration.rules.references import (
+    dangling,
+    inferred_column,
+    inferred_trainer,
+    names_no_trainer,
+)
 
 # Rule names are the precheck codes each fix makes go away.
 TRIGGER_RULE = "schema.trigger"
@@ -130,7 +137,6 @@ FEE_RULE_TEXT = (
 LOCAL_PART_SAFE = re.compile(r"[^A-Za-z0-9._-]")
 MAX_LOCAL_PART = 64
 MAX_ADDRESS = 254
-BATCH_SIZE = DEFAULT_BATCH_SIZE
 
 
 class CleanError(InputError):
@@ -404,10 +410,12 @@ def _clean_copy(
                 connection.execute(statement)
         copy = CopyBeingCleaned(connection, datetime.fromisoformat(started.cleaned_at))
         _step("making the copy plain data", make_plain_data, copy)
+        copy.read_layout()
         emails = _step("making e-mails unique", fix_duplicate_emails, copy, explicit_emails)
         conflicts = _step("removing duplicate pair rows", drop_duplicate_pair_rows, copy)
         _step("inferring trainers", infer_missing_trainers, copy)
         _step("computing fee breakdowns", fill_fee_breakdowns, copy)
+        copy.read_layout()  # with the fee columns and the fee_audit_log it may have added
         _step("making text storable", make_text_storable, copy)
         quarantined = _step("quarantining rows", quarantine_orphans, copy)
         report = _step("summing up", _summarise, copy, started, emails, conflicts, quarantined)
@@ -461,6 +469,10 @@ def _refuse_unlogged_changes(source: Path, copy: Path, since: int, watch: FileWa
 class CopyBeingCleaned:
     """The copy's connection, its current layout, and its change log."""
 
+    # Read once the copy is plain data (a view that cannot be read is the
+    # plain-data fix's to report), and again after a fix that changes it.
+    layout: LegacyLayout
+
     def __init__(self, connection: sqlite3.Connection, moment: datetime):
         self.connection = connection
         self.changed_at = moment.isoformat()  # UTC, ISO 8601
@@ -470,27 +482,23 @@ class CopyBeingCleaned:
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         return self.connection.execute(sql, params).fetchall()
 
+    def read_layout(self) -> None:
+        """Read the copy's tables and columns, as precheck reads a file's."""
+        self.layout = LegacyLayout.read_sqlite(self.query)
+
     def columns(self, table: str) -> tuple[str, ...]:
-        # Read afresh each time: the fee fix adds columns and a table.
-        return tuple(
-            name
-            for (name,) in self.query(
-                "SELECT name FROM pragma_table_info(?) ORDER BY cid", (table,)
-            )
-        )
+        return self.layout.columns.get(table, ())
 
     def has_table(self, table: str) -> bool:
-        return bool(self.columns(table))
+        return self.layout.has_table(table)
 
     def has_column(self, table: str, column: str) -> bool:
-        return column in self.columns(table)
+        return self.layout.has_column(table, column)
 
-    def layout(self) -> LegacyLayout:
-        tables = self.query(
-            "SELECT name FROM sqlite_master WHERE type = 'table' "
-            "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
-        )
-        return LegacyLayout(columns={table: self.columns(table) for (table,) in tables})
+    def has_sequences(self) -> bool:
+        """Whether the copy has sqlite_sequence (a table's AUTOINCREMENT counter): SQLite's
+        own table, which no layout lists, made by the first table that needs it."""
+        return bool(self.query("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'"))
 
     def last_change_id(self) -> int:
         return self.query(f"SELECT coalesce(max(id), 0) FROM {CHANGES_TABLE}")[0][0]
@@ -506,24 +514,14 @@ class CopyBeingCleaned:
             ],
         )
 
-    def batches(self, select: str, from_where: str, params: Sequence[Any] = ()) -> Iterator[list]:
-        """`SELECT x.id, <select> FROM <from_where>` in id ranges: never a whole table at once.
+    def batches(self, select: str, tables: str, where: str) -> Iterator[list]:
+        """`SELECT x.id, <select> FROM <tables> WHERE <where>` in id ranges: never a
+        whole table at once.
 
         Each batch is read in full before the caller changes anything, so a fix
         may update the rows it reads.
         """
-        last: Any = None
-        while True:
-            after = "" if last is None else " AND x.id > ?"
-            rows = self.query(
-                f"SELECT x.id, {select} FROM {from_where}{after} ORDER BY x.id LIMIT {BATCH_SIZE}",
-                (*params, *(() if last is None else (last,))),
-            )
-            if rows:
-                yield rows
-            if len(rows) < BATCH_SIZE:
-                return
-            last = rows[-1][0]
+        return pages(self.query, "x.id", select, tables, where=where)
 
 
 def _storable(value: Any) -> Any:
@@ -588,7 +586,7 @@ def _hold_view_rows(
     name = f"main.{_q(view.name)}"
     holding = f"temp.clean_view_{number}"
     try:
-        columns = copy.columns(view.name)
+        columns = [column.name for column in table_columns(copy.query, view.name)]
         keyed_by_id = "id" in columns and bool(copy.query(ids_are_a_key_sql(name))[0][0])
         targets, rows = view_rows_sql(name, columns, keyed_by_id=keyed_by_id)
         # Untyped, so that the values are held exactly as the view shows them.
@@ -638,7 +636,7 @@ def _generated_columns_made_plain(
     )
     counter = (
         copy.query("SELECT seq FROM main.sqlite_sequence WHERE name = ?", (table,))
-        if copy.has_table("sqlite_sequence")
+        if copy.has_sequences()
         else []
     )
     rowid = rowid_of(copy.connection, f"main.{_q(table)}", names)
@@ -659,7 +657,7 @@ def _generated_columns_made_plain(
     copy.connection.execute(f"DROP TABLE {holding}")
     for (index,) in indexes:
         copy.connection.execute(index)
-    if copy.has_table("sqlite_sequence"):
+    if copy.has_sequences():
         copy.connection.execute("DELETE FROM main.sqlite_sequence WHERE name = ?", (table,))
         copy.connection.executemany(
             "INSERT INTO main.sqlite_sequence (name, seq) VALUES (?, ?)",
@@ -816,11 +814,10 @@ def drop_duplicate_pair_rows(copy: CopyBeingCleaned) -> tuple[PairConflict, ...]
     """Delete the old-table copy of each true duplicate; report the conflicts."""
     conflicts: list[PairConflict] = []
     for pair in TABLE_PAIRS:
-        layout = copy.layout()
-        matches = match_pair_rows(copy.query, layout, pair)
+        matches = match_pair_rows(copy.query, copy.layout, pair)
         if matches is None:
             continue
-        columns = layout.columns[pair.old]
+        columns = copy.layout.columns[pair.old]
         selected = ", ".join(_q(column) for column in columns)
         log = []
         for old_id in matches.duplicates:
@@ -852,49 +849,29 @@ def _differing(
 # --- 3. missing trainer ids ---------------------------------------------------
 
 
-def _inferred_column(spec: TableSpec) -> ColumnMap | None:
-    return next((column for column in spec.columns if column.infer is not None), None)
-
-
-def _valid_trainer(expression: str) -> str:
-    return f"EXISTS (SELECT 1 FROM trainers t WHERE t.id = {expression})"
-
-
-def _inferred_trainer_sql(copy: CopyBeingCleaned, spec: TableSpec, column: ColumnMap) -> str:
-    """SQL for the trainer of row `x`'s package, else of its client (NULL if neither has one)."""
-    candidates = []
-    for via in column.infer.via:
-        parent = spec.references[via]
-        if not (copy.has_column(spec.table, via) and copy.has_column(parent, "trainer_id")):
-            continue
-        candidates.append(
-            f"(SELECT p.trainer_id FROM {_q(parent)} p WHERE p.id = x.{_q(via)} "
-            f"AND {_valid_trainer('p.trainer_id')})"
-        )
-    if not candidates:
-        return "NULL"
-    return candidates[0] if len(candidates) == 1 else f"coalesce({', '.join(candidates)})"
-
-
 def infer_missing_trainers(copy: CopyBeingCleaned) -> None:
-    """Fill a trainer id that is empty or points at no trainer, where the row's parents tell."""
+    """Fill a trainer id that is empty or points at no trainer, where the row's parents
+    tell: the rows and trainers precheck counts (rules/references.py)."""
     if not copy.has_table("trainers"):
         return
     for spec in SPECS.values():
-        column = _inferred_column(spec)
+        column = inferred_column(spec)
         if column is None or not copy.has_column(spec.table, column.column):
             continue
         name, trainer = _q(spec.table), _q(column.column)
-        inferred = _inferred_trainer_sql(copy, spec, column)
+        names_none = names_no_trainer(copy.layout, spec, column)
+        names_a_gone_trainer = dangling(
+            copy.layout, spec.table, column.column, spec.references[column.column]
+        )
         mark = copy.last_change_id()
         # The log is written first and the update reads it: one pass each, all in SQL.
         copy.connection.execute(
             f"INSERT INTO {CHANGES_TABLE} (table_name, row_id, column_name, old_value, "
             "new_value, rule, changed_at) "
-            "SELECT ?, id, ?, old, new, CASE WHEN old IS NULL OR old = '' THEN ? ELSE ? END, ? "
-            f"FROM (SELECT x.id AS id, x.{trainer} AS old, {inferred} AS new FROM {name} x "
-            f"WHERE x.{trainer} IS NULL OR x.{trainer} = '' "
-            f"OR NOT {_valid_trainer(f'x.{trainer}')}) "
+            "SELECT ?, id, ?, old, new, CASE WHEN named_none THEN ? ELSE ? END, ? "
+            f"FROM (SELECT x.id AS id, x.{trainer} AS old, {names_none} AS named_none, "
+            f"{inferred_trainer(copy.layout, spec, column)} AS new FROM {name} x "
+            f"WHERE {names_none} OR ({names_a_gone_trainer})) "
             "WHERE new IS NOT NULL ORDER BY id",
             (spec.table, column.column, INFERRED_RULE, DANGLING_RULE, copy.changed_at),
         )
@@ -977,7 +954,7 @@ def _fill_payment_fees(copy: CopyBeingCleaned) -> None:
     if not copy.has_column("payments", "amount"):
         return
     olds = ", ".join(f"x.{_q(c)}" for c in columns)
-    for batch in copy.batches(f"x.amount, {olds}", "payments x WHERE x.gross_amount IS NULL"):
+    for batch in copy.batches(f"x.amount, {olds}", "payments x", "x.gross_amount IS NULL"):
         breakdowns = []
         for row_id, amount, *old in batch:
             gross = _won_or_none(amount)
@@ -1003,13 +980,12 @@ def _fill_package_fees(copy: CopyBeingCleaned) -> None:
         return
     _sum_package_payments(copy)
     olds = ", ".join(f"x.{_q(c)}" for c in columns)
-    from_where = (
-        "session_packages x LEFT JOIN temp.clean_package_payments s ON s.package_id = x.id "
-        "WHERE x.gross_amount IS NULL"
-    )
+    tables = "session_packages x LEFT JOIN temp.clean_package_payments s ON s.package_id = x.id"
     try:
         for batch in copy.batches(
-            f"x.total_amount, s.total, s.payments, s.unreadable, {olds}", from_where
+            f"x.total_amount, s.total, s.payments, s.unreadable, {olds}",
+            tables,
+            "x.gross_amount IS NULL",
         ):
             rows = []
             for row_id, total_amount, paid, payments, unreadable, *old in batch:
@@ -1173,7 +1149,7 @@ def _next_id(copy: CopyBeingCleaned, table: str) -> int:
     Given explicitly so that a whole batch is one executemany and each row's id is known.
     """
     highest = copy.query(f"SELECT coalesce(max(id), 0) FROM {_q(table)}")[0][0]
-    if copy.has_table("sqlite_sequence"):
+    if copy.has_sequences():
         used = copy.query("SELECT seq FROM sqlite_sequence WHERE name = ?", (table,))
         highest = max([highest, *(seq for (seq,) in used if isinstance(seq, int))])
     return highest + 1
@@ -1204,7 +1180,7 @@ def make_text_storable(copy: CopyBeingCleaned) -> None:
             for c in columns
         ]
         unstorable = " OR ".join(f"clean_unstorable({expression})" for expression in as_bytes)
-        for batch in copy.batches(", ".join(as_bytes), f"{_q(table)} x WHERE ({unstorable})"):
+        for batch in copy.batches(", ".join(as_bytes), f"{_q(table)} x", unstorable):
             log, updates = [], []
             for row_id, *values in batch:
                 for column, raw in zip(columns, values, strict=True):
@@ -1250,26 +1226,23 @@ def quarantine_orphans(copy: CopyBeingCleaned) -> tuple[QuarantineSummary, ...]:
 def _orphan_checks(
     copy: CopyBeingCleaned, spec: TableSpec, quarantined: Mapping[str, set[Any]]
 ) -> list[OrphanCheck]:
-    # The same conditions as precheck's reference.dangling and uninferable-trainer.
+    # Precheck's reference.dangling and uninferable-trainer: the same rules.
+    layout = copy.layout
     checks = []
     for column, target in spec.references.items():
-        if not copy.has_column(spec.table, column):
-            continue
-        value = f"x.{_q(column)}"
-        present = f"{value} IS NOT NULL AND {value} != ''"
-        if copy.has_table(target):
-            present += f" AND NOT EXISTS (SELECT 1 FROM {_q(target)} p WHERE p.id = {value})"
-        checks.append(
-            OrphanCheck(
-                present, DANGLING_RULE, column, _dangling_reason(column, target, quarantined)
+        if layout.has_column(spec.table, column):
+            reason = _dangling_reason(column, target, quarantined)
+            checks.append(
+                OrphanCheck(
+                    dangling(layout, spec.table, column, target), DANGLING_RULE, column, reason
+                )
             )
+    inferred = inferred_column(spec)
+    if inferred is not None and layout.has_table("trainers"):
+        nobody = (
+            f"{names_no_trainer(layout, spec, inferred)} "
+            f"AND {inferred_trainer(layout, spec, inferred)} IS NULL"
         )
-    inferred = _inferred_column(spec)
-    if inferred is not None and copy.has_table("trainers"):
-        nobody = f"{_inferred_trainer_sql(copy, spec, inferred)} IS NULL"
-        if copy.has_column(spec.table, inferred.column):
-            value = f"x.{_q(inferred.column)}"
-            nobody = f"({value} IS NULL OR {value} = '') AND {nobody}"
         parents = " nor its ".join(via.removesuffix("_id") for via in inferred.infer.via)
         checks.append(
             OrphanCheck(
@@ -1301,10 +1274,10 @@ def _quarantine_table(
     columns = copy.columns(table)
     selected = ", ".join(f"x.{_q(column)}" for column in columns)
     which = " ".join(f"WHEN {check.condition} THEN {n}" for n, check in enumerate(checks))
-    from_where = f"{_q(table)} x WHERE ({' OR '.join(f'({c.condition})' for c in checks)})"
+    orphaned = " OR ".join(f"({check.condition})" for check in checks)
     examples: list[QuarantinedRow] = []
     rows = 0
-    for batch in copy.batches(f"CASE {which} END, {selected}", from_where):
+    for batch in copy.batches(f"CASE {which} END, {selected}", f"{_q(table)} x", orphaned):
         moved, log = [], []
         for row_id, index, *values in batch:
             check = checks[index]

@@ -11,9 +11,10 @@ the file and the problem.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -22,10 +23,10 @@ from django.conf import settings
 from django.db import DatabaseError, OperationalError, connections
 
 from migration.errors import InputError
+from migration.legacy.paging import DEFAULT_BATCH_SIZE, pages
 from migration.legacy.wal import wal_damage, wal_path
 
 SQLITE_HEADER = b"SQLite format 3\x00"
-DEFAULT_BATCH_SIZE = 5_000
 # SQLite's names for a table's rowid; a column of the same name hides that one.
 ROWID_NAMES = ("rowid", "_rowid_", "oid")
 
@@ -96,6 +97,32 @@ class ColumnInfo:
 _GENERATED = (2, 3)
 
 
+def table_kinds(fetch: Callable[[str], list[tuple]]) -> dict[str, str]:
+    """Each table and view of an SQLite file, 'table' or 'view' by name (not SQLite's own).
+
+    `fetch(sql)` runs a query without parameters: the legacy source's, or clean_legacy's copy's.
+    """
+    return dict(
+        fetch(
+            "SELECT name, type FROM sqlite_master WHERE type IN ('table', 'view') "
+            "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
+        )
+    )
+
+
+def table_columns(fetch: Callable[[str], list[tuple]], table: str) -> list[ColumnInfo]:
+    """Every column of `table` that holds data, generated ones included (pragma_table_info
+    omits them). The name is an SQL string, not a parameter: see table_kinds."""
+    name = "'" + table.replace("'", "''") + "'"
+    return [
+        ColumnInfo(name, declared_type, bool(not_null), bool(pk), hidden in _GENERATED)
+        for name, declared_type, not_null, pk, hidden in fetch(
+            f'SELECT name, type, "notnull", pk, hidden FROM pragma_table_xinfo({name}) '
+            "WHERE hidden != 1 ORDER BY cid"
+        )
+    ]
+
+
 class LegacySource:
     """The open legacy file: its tables, their columns, and their rows."""
 
@@ -141,33 +168,19 @@ class LegacySource:
 
     def table_names(self) -> list[str]:
         """The file's tables and views: a view is read like the table it stands for."""
-        return sorted(self._kinds())
+        return sorted(self.table_kinds())
 
     def views(self) -> list[str]:
-        return sorted(name for name, kind in self._kinds().items() if kind == "view")
+        return sorted(name for name, kind in self.table_kinds().items() if kind == "view")
 
     def is_view(self, table: str) -> bool:
-        return self._kinds().get(table) == "view"
+        return self.table_kinds().get(table) == "view"
 
-    def _kinds(self) -> dict[str, str]:
-        return dict(
-            self._fetchall(
-                "SELECT name, type FROM sqlite_master WHERE type IN ('table', 'view') "
-                "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
-            )
-        )
+    def table_kinds(self) -> dict[str, str]:
+        return table_kinds(self._fetchall)
 
     def columns(self, table: str) -> list[ColumnInfo]:
-        """Every column that holds data, generated ones included (pragma_table_info omits them)."""
-        return [
-            ColumnInfo(name, declared_type, bool(not_null), bool(pk), hidden in _GENERATED)
-            for name, declared_type, not_null, pk, hidden in self._fetchall(
-                'SELECT name, type, "notnull", pk, hidden FROM pragma_table_xinfo(%s) '
-                "WHERE hidden != 1 ORDER BY cid",
-                (table,),
-                what=table,
-            )
-        ]
+        return table_columns(partial(self._fetchall, what=table), table)
 
     def count(self, table: str) -> int:
         return self._fetchall(f"SELECT count(*) FROM {quote_identifier(table)}", what=table)[0][0]
@@ -202,37 +215,50 @@ class LegacySource:
     ) -> Iterator[tuple]:
         """Every row of `table` as a tuple of `columns`, streamed in rowid ranges.
 
-        Ranges keep memory flat and each query short, however large the table.
         `rowids` (first, last) reads only the rows in that range (see rowid_chunks).
         A table without rowids (a view) is read in one query, in key_order.
         """
-        selected = ", ".join(quote_identifier(column) for column in columns)
-        name = quote_identifier(table)
+        return self.select(
+            table, [quote_identifier(c) for c in columns], batch_size=batch_size, rowids=rowids
+        )
+
+    def select(
+        self,
+        table: str,
+        expressions: Sequence[str],
+        *,
+        where: str | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        rowids: tuple[int, int] | None = None,
+    ) -> Iterator[tuple]:
+        """The SQL `expressions` of each row of `table` where `where` holds (both may
+        name the row `x`), in the order `rows` reads: by rowid, a page at a time.
+
+        A table without rowids (a view) is read in one query, in key_order.
+        """
+        selected = ", ".join(expressions)
+        name = f"{quote_identifier(table)} x"
         rowid = self.rowid_name(table)
-        if rowid is None:
-            with self._reading(table), self.connection.cursor() as cursor:
-                cursor.execute(f"SELECT {selected} FROM {name} ORDER BY {self.key_order(table)}")
+        with self._reading(table), self.connection.cursor() as cursor:
+            if rowid is None:
+                filtered = "" if where is None else f" WHERE {where}"
+                cursor.execute(
+                    f"SELECT {selected} FROM {name}{filtered} ORDER BY {self.key_order(table)}"
+                )
                 while batch := cursor.fetchmany(batch_size):
                     yield from batch
-            return
-        last_rowid, through = (
-            (-(2**63), 2**63 - 1) if rowids is None else (rowids[0] - 1, rowids[1])
-        )
-        with self._reading(table), self.connection.cursor() as cursor:
-            while True:
-                # The numbers are ours (ints); no params keeps identifiers untouched.
-                batch = self._fetch_batch(
-                    cursor,
-                    f"SELECT {rowid}, {selected} FROM {name} WHERE {rowid} > {int(last_rowid)} "
-                    f"AND {rowid} <= {int(through)} ORDER BY {rowid} LIMIT {int(batch_size)}",
-                )
-                if not batch:
-                    return
-                last_rowid = batch[-1][0]
-                for row in batch:
+                return
+            after: int | None = None
+            if rowids is not None:
+                after = rowids[0] - 1
+                through = f"{rowid} <= {int(rowids[1])}"
+                where = through if where is None else f"{through} AND ({where})"
+            fetch = partial(self._fetch_batch, cursor)
+            for page in pages(
+                fetch, rowid, selected, name, where=where, after=after, batch_size=batch_size
+            ):
+                for row in page:
                     yield row[1:]
-                if len(batch) < batch_size:
-                    return
 
     def key_order(self, table: str) -> str:
         """How to order a table without rowids (a view, or WITHOUT ROWID) so that it is
@@ -284,7 +310,7 @@ class LegacySource:
             ends.append(last)  # the last chunk, short of n rows
         return list(zip([first, *(end + 1 for end in ends[:-1])], ends, strict=True))
 
-    def _fetch_batch(self, cursor, sql: str) -> list[tuple]:
+    def _fetch_batch(self, cursor, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         """One batch of rows, its text decoded in C unless some of it is not UTF-8.
 
         A million rows' text through decode_legacy_text costs seconds; SQLite's
@@ -293,15 +319,18 @@ class LegacySource:
         the file is opened read-only, and nothing else runs in between).
         """
         sqlite_connection = self.connection.connection
+        # Without params Django passes the SQL through untouched, so a quoted
+        # identifier holding '%' (legacy names are not ours) needs no escaping.
+        params = params or None
         sqlite_connection.text_factory = str
         try:
-            cursor.execute(sql)
+            cursor.execute(sql, params)
             return cursor.fetchall()
         except OperationalError:  # "Could not decode to UTF-8 column ..."
             pass
         finally:
             sqlite_connection.text_factory = decode_legacy_text
-        cursor.execute(sql)
+        cursor.execute(sql, params)
         return cursor.fetchall()
 
     def integrity_check(self) -> list[str]:

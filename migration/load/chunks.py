@@ -29,19 +29,19 @@ from uuid import UUID
 from django.db import connections
 
 from migration.legacy import LegacySource
-from migration.legacy.layout import LegacyLayout
 from migration.load.ids import Numbering
 from migration.load.rows import LEDGER_FIELDS, Action, TableOutput
 from migration.load.writers import CopyEncoder, CopyStatement, values_refused_as_data_errors
-from migration.mapping.reading import RowReader, TrainerLookup
+from migration.mapping.layout import LegacyLayout
+from migration.mapping.reading import RowReader
 from migration.mapping.specs import SPECS
 from migration.models import LedgerEntry
+from migration.rules.references import TrainerLookup
 from migration.workers import worker_pool, workers_lost_said
 
 ROWS_PER_CHUNK = 10_000
 # Below this many rows a table is converted in-process: forking the workers
-# (once an import) and handing them chunks cost more than they save. On a
-# chain's file, tables of 50,000 rows import in two thirds of the time with them.
+# (once an import) and handing them chunks cost more than they save.
 FROM_ROWS = 20_000
 WORKERS = max(1, min(4, os.cpu_count() or 1))
 

@@ -15,7 +15,7 @@ from django.apps import apps
 
 from migration.findings import Finding, finding
 from migration.legacy import LegacySource, quote_identifier
-from migration.legacy.layout import LegacyLayout
+from migration.mapping.layout import LegacyLayout
 from migration.mapping.specs import IMPORT_ORDER, TableSpec
 from migration.models import LedgerEntry
 

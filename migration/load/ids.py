@@ -17,8 +17,8 @@ from django.apps import apps
 from django.db.models import Max
 
 from migration.legacy import LegacySource, quote_identifier
-from migration.legacy.layout import LegacyLayout
 from migration.load.report import ImportFailed, some_ids
+from migration.mapping.layout import LegacyLayout
 from migration.mapping.reading import LegacyRow
 from migration.mapping.specs import PAIRS_BY_TABLE, RENUMBERED_TABLES, TableSpec
 from migration.models import LedgerEntry

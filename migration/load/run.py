@@ -36,7 +36,6 @@ from django.utils import timezone
 
 from migration.findings import Severity
 from migration.legacy import FileWatch, LegacySource
-from migration.legacy.layout import LegacyLayout
 from migration.load.chunks import ChunkConverters
 from migration.load.collisions import taken_ids
 from migration.load.first_load import FirstLoad
@@ -45,7 +44,7 @@ from migration.load.reconcile import Reconcile
 from migration.load.report import ImportBusy, ImportFailed, ImportRefused, ImportReport
 from migration.load.table import Progress, TableLoad, TableState, import_table, is_first_load
 from migration.load.writers import CopyWriter, RowWriter, writer_for
-from migration.mapping.reading import TrainerLookup
+from migration.mapping.layout import LegacyLayout
 from migration.mapping.specs import IMPORT_ORDER, TableSpec, by_target_model, target_models
 from migration.models import ImportRun, LedgerEntry
 from migration.postgres import (
@@ -55,6 +54,7 @@ from migration.postgres import (
     the_only_import,
 )
 from migration.precheck.run import PrecheckReport, run_precheck
+from migration.rules.references import TrainerLookup
 from migration.stops import Interrupted, is_stop
 from migration.workers import can_fork
 
@@ -79,7 +79,7 @@ def import_legacy(
                 f"precheck finds {len(precheck.blocking)} blocking issue(s) in {source.path}: "
                 "run clean_legacy (or fix them), then import the result",
             )
-        layout = LegacyLayout.read(source)
+        layout = precheck.layout
         if taken := taken_ids(source, layout, using):
             raise ImportRefused(
                 taken,
@@ -120,6 +120,17 @@ def _busy_message(using: str) -> str:
     )
 
 
+def _record_runs_killed(using: str) -> None:
+    """A run still `running` when an import holds the lock was killed outright: its
+    session, and so its share of the lock, ended with its process. Recorded in the
+    import's own transaction, so that a dry run leaves the record as it was."""
+    ImportRun.objects.using(using).filter(outcome=ImportRun.Outcome.RUNNING).update(
+        outcome=ImportRun.Outcome.KILLED,
+        error="its process ended without recording why (killed outright, or the machine "
+        "stopped); found by the import after it",
+    )
+
+
 def _import_tables(
     source: LegacySource,
     layout: LegacyLayout,
@@ -130,6 +141,7 @@ def _import_tables(
     *,
     dry_run: bool,
 ) -> ImportReport:
+    _record_runs_killed(using)
     run = ImportRun.objects.using(using).create(
         source_path=str(source.path),
         source_sha256=precheck.sha256,

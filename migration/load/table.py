@@ -19,16 +19,17 @@ from django.db import DatabaseError, transaction
 from django.db.models import Model
 
 from migration.legacy import FileWatch, LegacySource
-from migration.legacy.layout import LegacyLayout
 from migration.legacy.schema import QUARANTINE_TABLE
 from migration.load.ids import IdMap, TableIds
 from migration.load.report import ImportFailed, TableResult, some_ids
 from migration.load.rows import LEDGER_FIELDS, TableOutput
 from migration.load.writers import RowWriter
 from migration.mapping.canonical import canonical_bytes, row_hash
-from migration.mapping.reading import LegacyRow, RowReader, TrainerLookup
+from migration.mapping.layout import LegacyLayout
+from migration.mapping.reading import LegacyRow, RowReader
 from migration.mapping.specs import TableSpec
 from migration.models import ImportRun, LedgerEntry
+from migration.rules.references import TrainerLookup
 
 BATCH_SIZE = 5_000
 Action = LedgerEntry.Action

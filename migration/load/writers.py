@@ -131,12 +131,11 @@ SENT_AS_THEY_ARE = (
 
 
 # From this many rows a load holds the foreign keys off. Adding a key back
-# checks every row of the table (about 0.2 µs each, measured); a kept one checks
-# each row loaded, locking the row it points at (1.7 µs for the ledger's run,
-# 4.7 µs for a session's client): past a few percent of the table, holding
-# off wins. Below this many rows it makes no difference worth the DDL, and the
-# ledger, 1.5 million entries at the end of a chain's import, is not scanned
-# again for a table of a few thousand rows.
+# checks every row of the table in one join; a kept one checks each row loaded,
+# locking the row it points at, at several times a row's share of that join:
+# past a few percent of the table, holding off wins. Below this many rows it
+# makes no difference worth the DDL, and the ledger, the biggest table at the
+# end of an import, is not scanned again for a table of a few thousand rows.
 HOLD_KEYS_OFF_FROM_ROWS = 50_000
 
 
@@ -156,8 +155,7 @@ class CopyWriter:
         Adding a foreign key checks every row of the table in one join, where a
         kept one fires a check per row it is given (most of a big COPY's time).
         Likewise an index built once over a table filled from empty (as
-        pg_restore does) costs a fraction of keeping it up row by row: a
-        million sessions' three indexes, 1.2 s built against 4.5 s kept. Both
+        pg_restore does) costs a fraction of keeping it up row by row. Both
         are DDL inside the caller's transaction: if the load fails, the drops
         are rolled back with it. A small load into a big table (the ledger,
         late in an import) keeps them: a check per row costs less than the join.
@@ -166,8 +164,7 @@ class CopyWriter:
         on, but the rows already there are left for `check_keys_left` to check
         once, later. For the ledger, whose every entry an import writes points
         at that import's run: checking its whole table after each big load
-        read the entries of the loads before it again (a chain's import read
-        3.1 million entries for its 1.45 million).
+        read the entries of the loads before it again, twice over by the end.
         """
         if rows < HOLD_KEYS_OFF_FROM_ROWS:
             with self.connection.cursor() as cursor:
@@ -415,9 +412,9 @@ class CopyEncoder:
 
 
 def whole_as_int(value: Any) -> Any:
-    """A whole amount as an int for a numeric(p, 0) column: psycopg encodes a payment's
-    five in 2 µs as ints, 5.4 µs as Decimals (measured), and PostgreSQL stores the
-    same number. Anything else goes as it came (1.5 is rounded by PostgreSQL)."""
+    """A whole amount as an int for a numeric(p, 0) column: psycopg encodes an int in
+    a fraction of a Decimal's time, and PostgreSQL stores the same number. Anything
+    else goes as it came (1.5 is rounded by PostgreSQL)."""
     if isinstance(value, Decimal):
         whole = int(value)
         if whole == value:

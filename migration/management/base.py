@@ -25,7 +25,13 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, SystemCheckError
 from django.db import DEFAULT_DB_ALIAS, DatabaseError
 
-from migration.errors import EXIT_FINDINGS, EXIT_UNREADABLE, OperatorError, first_line
+from migration.errors import (
+    EXIT_FINDINGS,
+    EXIT_UNREADABLE,
+    OperatorError,
+    first_line,
+    kept_on_one_line,
+)
 from migration.legacy import LegacySource, open_legacy
 from migration.legacy.lineage import recorded_sources
 from migration.paths import Output, check_outputs
@@ -121,7 +127,7 @@ class ReportCommand(BaseCommand):
     def error_line(self, error: Exception, options) -> str:
         """What went wrong, in words (a command may add what it means for its run)."""
         if isinstance(error, CommandError | OperatorError):
-            return str(error)
+            return kept_on_one_line(str(error))
         if isinstance(error, DatabaseError):
             return (
                 f"{self.command_name}: the database refused or failed ({first_line(error)}); "

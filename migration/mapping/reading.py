@@ -8,10 +8,8 @@ agree on what a legacy row means while going their own ways about the rest.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
-from migration.legacy import LegacySource
-from migration.legacy.layout import LegacyLayout
 from migration.mapping.canonical import (
     CanonicalRows,
     canonical_bytes,
@@ -23,7 +21,9 @@ from migration.mapping.canonical import (
 )
 from migration.mapping.converters import LegacyValueError
 from migration.mapping.specs import REQUIRED, SPECS, ColumnMap, FromTheFile, TableSpec
-from migration.mapping.traces import earliest_traces
+
+if TYPE_CHECKING:
+    from migration.mapping.layout import LegacyLayout
 
 
 class MissingColumn(Exception):
@@ -56,46 +56,15 @@ def password_columns(layout: LegacyLayout) -> tuple[str, ...] | None:
     return None
 
 
-class TrainerLookup:
-    """Who trains a legacy client or package, for rows that name no trainer; and when a
-    trainer the file gives no date for first shows in it."""
+class TrainerOf(Protocol):
+    """Who trains a legacy client or package, and when a trainer first shows in the file
+    (rules/references.py's TrainerLookup)."""
 
-    def __init__(self, source: LegacySource, layout: LegacyLayout):
-        self._source, self._layout = source, layout
-        self._by_table: dict[str, dict[Any, Any]] = {}
-        self._trainers: set[Any] | None = None
-        self._traces: tuple[dict[Any, Any], Any] | None = None
+    def trainer_of(self, table: str, legacy_id: Any) -> Any: ...
 
     def earliest_trace(self, trainer_id: Any) -> Any:
-        if self._traces is None:
-            self._traces = earliest_traces(self._source, self._layout)
-        by_trainer, of_the_file = self._traces
-        return by_trainer.get(trainer_id, of_the_file)
-
-    def trainer_of(self, table: str, legacy_id: Any) -> Any:
-        """The trainer of row `legacy_id` of `table`, if it names one that exists."""
-        if table not in self._by_table:
-            self._by_table[table] = self._load(table)
-        return self._by_table[table].get(legacy_id)
-
-    def _load(self, table: str) -> dict[Any, Any]:
-        if not self._layout.has_column(table, "trainer_id"):
-            return {}
-        trainers = self._existing_trainers()
-        return {
-            row_id: trainer_id
-            for row_id, trainer_id in self._source.rows(table, ("id", "trainer_id"))
-            if trainer_id in trainers
-        }
-
-    def _existing_trainers(self) -> set[Any]:
-        if self._trainers is None:
-            self._trainers = (
-                {row_id for (row_id,) in self._source.rows("trainers", ("id",))}
-                if self._layout.has_table("trainers")
-                else set()
-            )
-        return self._trainers
+        """When a trainer the file gives no date for first shows in it (mapping/traces.py)."""
+        ...
 
 
 class RowReader:
@@ -110,7 +79,7 @@ class RowReader:
         self,
         spec: TableSpec,
         columns: tuple[str, ...],
-        trainers: TrainerLookup,
+        trainers: TrainerOf,
         *,
         rows_kept: bool = True,
     ):
@@ -159,7 +128,7 @@ def _positions(column: ColumnMap, position: dict[str, int]) -> int | tuple[int |
 
 
 def _infer_trainer(
-    spec: TableSpec, column: ColumnMap, converted: dict[str, Any], trainers: TrainerLookup
+    spec: TableSpec, column: ColumnMap, converted: dict[str, Any], trainers: TrainerOf
 ) -> Any:
     for via in column.infer.via:
         trainer = trainers.trainer_of(spec.references[via], converted.get(via))
@@ -169,7 +138,7 @@ def _infer_trainer(
 
 
 def row_reader(
-    spec: TableSpec, columns: tuple[str, ...], trainers: TrainerLookup
+    spec: TableSpec, columns: tuple[str, ...], trainers: TrainerOf
 ) -> Callable[[tuple], LegacyRow]:
     """Reads a row as the importer does; a row it could not take (changed since the
     import into a value the importer refuses) only by its raw values, which is all a

@@ -12,8 +12,8 @@ from datetime import datetime
 from typing import Any
 
 from migration.legacy import LegacySource
-from migration.legacy.layout import LegacyLayout
 from migration.mapping import converters as t
+from migration.mapping.layout import LegacyLayout
 
 # db_utils.py at b770dd3: no trainer of a first-generation file joined before it.
 FIRST_GENERATION_SINCE = "2025-05-20"

@@ -16,7 +16,6 @@ from typing import Any
 
 from migration.findings import Finding, finding
 from migration.legacy import LegacySource
-from migration.legacy.layout import LegacyLayout
 from migration.legacy.schema import (
     GENERATIONS,
     LATER_COLUMN_NAMES,
@@ -27,6 +26,7 @@ from migration.legacy.schema import (
     newest_schema,
     optional_columns,
 )
+from migration.mapping.layout import LegacyLayout
 from migration.mapping.passwords import PasswordFormat, password_format
 from migration.mapping.reading import password_columns
 from migration.mapping.spec_types import REQUIRED, ColumnMap, FromTheFile

@@ -19,13 +19,11 @@ from typing import Any
 
 from migration.findings import Finding, Severity, by_severity, finding
 from migration.legacy import LegacySource, file_sha256, quote_identifier
-from migration.legacy.layout import LegacyLayout
 from migration.legacy.schema import (
     FEE_AMOUNTS,
     is_tool_table,
     optional_tables,
 )
-from migration.legacy.source import DEFAULT_BATCH_SIZE
 from migration.legacy.stored_code import TRIGGER, of_kind, stored_code
 from migration.mapping.canonical import id_order
 from migration.mapping.converters import (
@@ -34,8 +32,8 @@ from migration.mapping.converters import (
     LegacyValueError,
     payment_method,
 )
-from migration.mapping.prefilters import nothing, prefilter_of, table_prefilter
-from migration.mapping.reading import TrainerLookup
+from migration.mapping.layout import LegacyLayout
+from migration.mapping.prefilters import prefilter_of, table_prefilter
 from migration.mapping.specs import SPECS, TABLE_PAIRS, ColumnMap, TablePair, TableSpec
 from migration.precheck.generations import (
     GenerationStatus,
@@ -45,6 +43,12 @@ from migration.precheck.generations import (
     password_findings,
 )
 from migration.rules.pairs import PairMatches, match_pair_rows
+from migration.rules.references import (
+    dangling,
+    inferred_column,
+    inferred_trainer,
+    names_no_trainer,
+)
 from migration.rules.twins import UNIQUE_RULES, UniqueRule, integer_range
 
 Check = Callable[[LegacySource, LegacyLayout], Iterator[Finding]]
@@ -83,6 +87,8 @@ class PrecheckReport:
     # table's name), for the importer, which would otherwise match them again.
     # Not part of the report itself.
     pair_matches: dict[str, PairMatches] = field(default_factory=dict, repr=False, compare=False)
+    # The file's layout as precheck read it, for the importer likewise.
+    layout: LegacyLayout | None = field(default=None, repr=False, compare=False)
 
     @property
     def legacy_tables(self) -> list[TableInventory]:
@@ -150,6 +156,7 @@ def run_precheck(
         generations=tuple(generation_statuses(layout)),
         findings=(*_integrity_findings(integrity), *chain.from_iterable(found)),
         pair_matches=pair_matches,
+        layout=layout,
     )
 
 
@@ -348,41 +355,8 @@ def _rows_failing_prefilter(
     check whether its value passed."""
     passes, where = table_prefilter([(c.column, prefilter_of(c.convert)) for c in checks])
     selected = [*passes, *(quote_identifier(column) for column in columns)]
-    for row in _rows_where(source, table, selected, where):
+    for row in source.select(table, selected, where=where):
         yield row[len(passes) :], tuple(passed == 1 for passed in row[: len(passes)])
-
-
-def _rows_where(
-    source: LegacySource,
-    table: str,
-    selected: list[str],
-    where: str,
-    *,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-) -> Iterator[tuple]:
-    """The `selected` SQL of each row where `where` holds, in the order source.rows reads.
-
-    Read in rowid ranges like source.rows, so memory stays flat however many
-    rows match; a table without a rowid (a view) is read in one query.
-    """
-    name, columns = quote_identifier(table), ", ".join(selected)
-    rowid = source.rowid_name(table)
-    if rowid is None:
-        order = source.key_order(table)
-        yield from source.query(f"SELECT {columns} FROM {name} WHERE {where} ORDER BY {order}")
-        return
-    last_rowid = -(2**63)
-    while True:
-        # Both numbers are ours; rowid is one of SQLite's own names for it.
-        batch = source.query(
-            f"SELECT {rowid}, {columns} FROM {name} WHERE {rowid} > {int(last_rowid)} "
-            f"AND ({where}) ORDER BY {rowid} LIMIT {int(batch_size)}"
-        )
-        for row in batch:
-            yield row[1:]
-        if len(batch) < batch_size:
-            return
-        last_rowid = batch[-1][0]
 
 
 def check_duplicate_ids(source: LegacySource, layout: LegacyLayout) -> Iterator[Finding]:
@@ -545,32 +519,24 @@ def _room_for_renumbered_ids(
 
 
 def check_references(
-    source: LegacySource, layout: LegacyLayout, spec: TableSpec, trainers: TrainerLookup
+    source: LegacySource, layout: LegacyLayout, spec: TableSpec
 ) -> Iterator[Finding]:
     """Each reference of the table to a row that exists, and a trainer for each row
-    that names none, inferred as the import infers it."""
+    that names none, inferred as clean_legacy and the import infer it (rules/references.py)."""
     for column, target in spec.references.items():
         if layout.has_column(spec.table, column):
             yield from _dangling(source, layout, spec.table, column, target)
-    yield from _missing_trainers(source, layout, spec, trainers)
+    yield from _missing_trainers(source, layout, spec)
 
 
 def _dangling(
     source: LegacySource, layout: LegacyLayout, table: str, column: str, target: str
 ) -> Iterator[Finding]:
-    child, reference = quote_identifier(table), quote_identifier(column)
-    if layout.has_table(target):
-        sql = (
-            f"SELECT c.id FROM {child} c WHERE c.{reference} IS NOT NULL AND c.{reference} != '' "
-            f"AND NOT EXISTS (SELECT 1 FROM {quote_identifier(target)} p "
-            f"WHERE p.id = c.{reference}) ORDER BY c.id"
-        )
-    else:
-        sql = (
-            f"SELECT id FROM {child} WHERE {reference} IS NOT NULL AND {reference} != '' "
-            "ORDER BY id"
-        )
-    row_ids = [row_id for (row_id,) in source.query(sql)]
+    row_ids = _ids(
+        source,
+        f"SELECT x.id FROM {quote_identifier(table)} x "
+        f"WHERE {dangling(layout, table, column, target)} ORDER BY x.id",
+    )
     if row_ids:
         yield finding(
             "reference.dangling",
@@ -582,28 +548,19 @@ def _dangling(
 
 
 def _missing_trainers(
-    source: LegacySource, layout: LegacyLayout, spec: TableSpec, trainers: TrainerLookup
+    source: LegacySource, layout: LegacyLayout, spec: TableSpec
 ) -> Iterator[Finding]:
-    trainer = next((c for c in spec.columns if c.infer is not None), None)
+    trainer = inferred_column(spec)
     if trainer is None:
         return
-    via = [c for c in trainer.infer.via if layout.has_column(spec.table, c)]
-    columns = ("id", *via)
-    # A row names no trainer when its trainer_id is NULL or '' (or the file
-    # has no such column): SQLite finds those rows, Python infers their trainer.
-    naming_none = (
-        nothing(quote_identifier(trainer.column))
-        if layout.has_column(spec.table, trainer.column)
-        else "1"
-    )
-    selected = [quote_identifier(column) for column in columns]
+    # SQLite finds the rows that name no trainer, and the trainer each would get.
     inferable, uninferable = [], []
-    for row in _rows_where(source, spec.table, selected, naming_none):
-        values = dict(zip(columns, row, strict=True))
-        if any(trainers.trainer_of(spec.references[c], values[c]) is not None for c in via):
-            inferable.append(values["id"])
-        else:
-            uninferable.append(values["id"])
+    for row_id, is_inferable in source.select(
+        spec.table,
+        [quote_identifier("id"), f"{inferred_trainer(layout, spec, trainer)} IS NOT NULL"],
+        where=names_no_trainer(layout, spec, trainer),
+    ):
+        (inferable if is_inferable else uninferable).append(row_id)
     if inferable:
         yield finding(
             "reference.inferable-trainer",
@@ -736,9 +693,7 @@ CHECKS: tuple[Check | EachTable, ...] = (
     check_unique_values,
     check_passwords,
     check_table_pairs,
-    # Who trains each client and package: read once for every table's rows that name
-    # none (or twice, when two tables' jobs ask at once).
-    EachTable(check_references, shared=TrainerLookup),
+    EachTable(check_references),
     check_fees,
     check_normalised_values,
 )

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from migration.legacy import quote_identifier
-from migration.legacy.layout import LegacyLayout
+from migration.mapping.layout import LegacyLayout
 from migration.mapping.specs import TablePair
 
 Query = Callable[[str], list[tuple]]

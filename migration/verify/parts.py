@@ -18,7 +18,7 @@ from typing import NamedTuple
 from django.db import connections
 
 from migration.legacy import LegacySource, quote_identifier
-from migration.legacy.layout import LegacyLayout
+from migration.mapping.layout import LegacyLayout
 from migration.mapping.specs import SPECS, TableSpec
 from migration.verify.walk import EVERY_ID, IdRange, TableWalk, TableWalker
 from migration.workers import can_fork, cores, results_in_workers

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from migration.findings import finding
 from migration.legacy import LegacySource, file_sha256
-from migration.legacy.layout import LegacyLayout
+from migration.mapping.layout import LegacyLayout
 from migration.models import ImportRun
 from migration.verify.parts import Progress
 from migration.verify.report import CheckOutcome, VerifyReport

@@ -18,8 +18,8 @@ from django.db.models import Count
 
 from migration.findings import finding
 from migration.legacy import LegacySource
-from migration.legacy.layout import LegacyLayout
 from migration.legacy.schema import QUARANTINE_TABLE
+from migration.mapping.layout import LegacyLayout
 from migration.mapping.specs import IMPORT_ORDER, PAIRS_BY_TABLE, TableSpec
 from migration.rules.pairs import match_pair_rows
 from migration.verify.fields import shown_value

@@ -17,17 +17,18 @@ from django.db.models.functions import Lower, Trim
 
 from migration.findings import finding
 from migration.legacy import LegacySource
-from migration.legacy.layout import LegacyLayout
+from migration.mapping.layout import LegacyLayout
 from migration.mapping.passwords import (
     PasswordFormat,
     is_made_by_the_import,
     password_format,
     password_problem,
 )
-from migration.mapping.reading import TrainerLookup, password_columns, row_reader
+from migration.mapping.reading import password_columns, row_reader
 from migration.mapping.specs import IMPORT_ORDER, SPECS, target_models
 from migration.models import LedgerEntry
 from migration.postgres import on_postgresql, sequence_positions
+from migration.rules.references import TrainerLookup
 from migration.verify.ledger import WITH_OWN_TARGET, Action, ledger_entries
 from migration.verify.report import EXAMPLES, CheckOutcome
 from migration.verify.target_rows import is_won

@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from migration.legacy import LegacySource
-from migration.legacy.layout import LegacyLayout
-from migration.mapping.reading import LegacyRow, TrainerLookup, row_reader
+from migration.mapping.layout import LegacyLayout
+from migration.mapping.reading import LegacyRow, row_reader
 from migration.mapping.specs import RENUMBERED_TABLES, TableSpec
+from migration.rules.references import TrainerLookup
 from migration.verify.fields import same_value
 from migration.verify.ledger import WITH_OWN_TARGET, Action, ledger_entries
 from migration.verify.report import EXAMPLES

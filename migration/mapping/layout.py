@@ -1,8 +1,14 @@
-"""What a particular legacy file holds, against what the importer knows."""
+"""What a particular legacy file holds, against what the importer knows.
+
+A command reads a file's layout once and hands it to whatever needs it;
+clean_legacy reads its copy's again after a fix that changes its tables.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 from migration.legacy import LegacySource
 from migration.legacy.schema import (
@@ -11,6 +17,7 @@ from migration.legacy.schema import (
     known_columns,
     newest_schema,
 )
+from migration.legacy.source import ColumnInfo, table_columns, table_kinds
 from migration.mapping.specs import SPECS, TableSpec
 
 
@@ -29,10 +36,22 @@ class LegacyLayout:
 
     @classmethod
     def read(cls, source: LegacySource) -> LegacyLayout:
-        tables = {table: source.columns(table) for table in source.table_names()}
+        """The layout of the open legacy file."""
+        return cls._of(source.table_kinds(), source.columns)
+
+    @classmethod
+    def read_sqlite(cls, fetch: Callable[[str], list[tuple]]) -> LegacyLayout:
+        """The layout of any SQLite file, read by `fetch(sql)` (clean_legacy's copy)."""
+        return cls._of(table_kinds(fetch), partial(table_columns, fetch))
+
+    @classmethod
+    def _of(
+        cls, kinds: Mapping[str, str], columns_of: Callable[[str], Sequence[ColumnInfo]]
+    ) -> LegacyLayout:
+        tables = {table: columns_of(table) for table in sorted(kinds)}
         return cls(
             columns={table: tuple(c.name for c in columns) for table, columns in tables.items()},
-            views=frozenset(source.views()),
+            views=frozenset(table for table, kind in kinds.items() if kind == "view"),
             generated={
                 table: generated
                 for table, columns in tables.items()
