@@ -21,7 +21,7 @@ from migration.findings import Finding, Severity, by_severity
 from migration.legacy.schema import first_generation_columns, first_generation_schema
 from migration.mapping.domains import domain_of
 from migration.mapping.specs import IMPORT_ORDER, SPECS, TableSpec, by_target_model
-from migration.precheck.run import PrecheckReport
+from migration.precheck.report import PrecheckReport
 from migration.rendering import (
     HEADINGS,
     generation_line,

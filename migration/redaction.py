@@ -19,7 +19,7 @@ from typing import Any
 from migration.clean.run import CleanReport, EmailChange, QuarantineSummary
 from migration.findings import Finding
 from migration.load.report import ImportReport
-from migration.precheck.run import PrecheckReport
+from migration.precheck.report import PrecheckReport
 from migration.verify.report import VerifyReport
 
 MASK = "[redacted]"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from migration.findings import Severity, capped_ids
-from migration.precheck.run import PrecheckReport
+from migration.precheck.report import PrecheckReport
 
 HEADINGS = {Severity.BLOCKING: "Blocking", Severity.WARNING: "Warnings", Severity.INFO: "Info"}
 

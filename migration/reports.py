@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from migration.findings import Finding, by_severity, capped_ids
 from migration.plan import plan_markdown
-from migration.precheck.run import PrecheckReport
+from migration.precheck.report import PrecheckReport
 from migration.rendering import (
     HEADINGS,
     generation_line,

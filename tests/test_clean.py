@@ -22,7 +22,8 @@ from migration.legacy.schema import (
 )
 from migration.mapping.canonical import canonical_json, raw_row
 from migration.mapping.fees import fee_breakdown
-from migration.precheck.run import PrecheckReport, run_precheck
+from migration.precheck.report import PrecheckReport
+from migration.precheck.run import run_precheck
 from samples.files import write_production_sample
 from tests.conftest import run_command, sha256_of
 from tests.legacy_files import BCRYPT_HASH, UTC_STAMP, LegacyFile

@@ -1,7 +1,9 @@
 """Precheck on small legacy files: each finding it can make, its report formats, its exit codes."""
 
 import dataclasses
+import importlib
 import json
+import pkgutil
 import random
 import sqlite3
 from pathlib import Path
@@ -9,13 +11,15 @@ from pathlib import Path
 import bcrypt
 import pytest
 
+import migration.precheck as precheck_package
 from migration.findings import CATALOGUE, Finding, Severity, finding
 from migration.legacy import open_legacy
 from migration.legacy.schema import newest_schema
 from migration.mapping.layout import LegacyLayout
 from migration.mapping.specs import SPECS, TABLE_PAIRS, TablePair
 from migration.precheck import run as precheck_module
-from migration.precheck.run import CHECKS, EachTable, PrecheckReport, run_precheck
+from migration.precheck.report import PrecheckReport
+from migration.precheck.run import CHECKS, EachTable, run_precheck
 from migration.rules.pairs import match_pair_rows
 from tests.conftest import run_command, sha256_of
 from tests.legacy_files import (
@@ -948,10 +952,16 @@ def test_precheck_runs_the_checks_declared_and_nothing_else(legacy_file, studio,
 
 
 def test_every_check_precheck_defines_is_one_it_declares():
-    # A check function left out of CHECKS would look live and never run.
+    # A check function left out of CHECKS would look live and never run, in
+    # whichever of precheck's modules it is defined.
+    modules = [
+        importlib.import_module(f"migration.precheck.{info.name}")
+        for info in pkgutil.iter_modules(precheck_package.__path__)
+    ]
     defined = {
         value
-        for name, value in vars(precheck_module).items()
+        for module in modules
+        for name, value in vars(module).items()
         if name.startswith("check_") and callable(value)
     }
     declared = {check.check if isinstance(check, EachTable) else check for check in CHECKS}

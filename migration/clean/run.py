@@ -90,7 +90,7 @@ from migration.mapping.fees import (
 from migration.mapping.layout import LegacyLayout
 from migration.mapping.specs import IMPORT_ORDER, SPECS, TABLE_PAIRS, TableSpec
 from migration.paths import Output, check_outputs
-from migration.precheck.run import PrecheckReport
+from migration.precheck.report import PrecheckReport
 from migration.rules.pairs import match_pair_rows
 from migration.rules.references import (
     dangling,

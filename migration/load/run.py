@@ -53,7 +53,8 @@ from migration.postgres import (
     sequence_in_this_transaction,
     the_only_import,
 )
-from migration.precheck.run import PrecheckReport, run_precheck
+from migration.precheck.report import PrecheckReport
+from migration.precheck.run import run_precheck
 from migration.rules.references import TrainerLookup
 from migration.stops import Interrupted, is_stop
 from migration.workers import can_fork

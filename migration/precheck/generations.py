@@ -11,7 +11,6 @@ is bcrypt, a SHA-256 digest to be wrapped, or of no known format (a reset).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from migration.findings import Finding, finding
@@ -31,14 +30,7 @@ from migration.mapping.passwords import PasswordFormat, password_format
 from migration.mapping.reading import password_columns
 from migration.mapping.spec_types import REQUIRED, ColumnMap, FromTheFile
 from migration.mapping.specs import SPECS
-
-
-@dataclass(frozen=True)
-class GenerationStatus:
-    name: str
-    present: bool
-    missing: tuple[str, ...]  # "table" or "table.column"
-    when_missing: str
+from migration.precheck.report import GenerationStatus
 
 
 def generation_statuses(layout: LegacyLayout) -> Iterator[GenerationStatus]:
