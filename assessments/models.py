@@ -12,6 +12,10 @@ def measure(help_text: str):
     return models.FloatField(null=True, blank=True, help_text=help_text)
 
 
+def heart_rate(help_text: str):
+    return models.PositiveSmallIntegerField(null=True, blank=True, help_text=help_text)
+
+
 def notes():
     return models.TextField(null=True, blank=True)
 
@@ -56,10 +60,19 @@ class Assessment(models.Model):
     farmer_carry_distance = measure("Metres.")
     farmer_carry_notes = notes()
     farmer_carry_compensations = notes()
+    # Recorded by the app's first generation only.
+    farmer_carry_time = measure("Seconds.")
 
     harvard_step_test_heart_rate = models.PositiveSmallIntegerField(null=True, blank=True)
     harvard_step_test_duration = measure("Seconds.")
     harvard_step_test_notes = notes()
+    # The app's first generation took three recovery heart rates and computed the
+    # physical fitness index from them, 100 x 180 s / (2 x their sum), and a score.
+    harvard_step_test_heart_rate_1 = heart_rate("Beats per minute, 1 minute after the test.")
+    harvard_step_test_heart_rate_2 = heart_rate("Beats per minute, 2 minutes after the test.")
+    harvard_step_test_heart_rate_3 = heart_rate("Beats per minute, 3 minutes after the test.")
+    harvard_step_test_fitness_index = measure("Physical fitness index.")
+    harvard_step_test_score = score()
 
     overall_score = measure("Overall score.")
     strength_score = measure("Strength score.")
@@ -69,7 +82,9 @@ class Assessment(models.Model):
 
     # Added to the legacy schema later (ALTER TABLE); NULL in older files.
     shoulder_mobility_score = score()
-    farmer_carry_score = score()
+    # The first generation scored the carry as the mean of a distance and a time
+    # score, in halves (2.5); later files hold whole numbers.
+    farmer_carry_score = measure("Score, in halves in the app's first generation.")
 
     created_at = models.DateTimeField(default=timezone.now)
 

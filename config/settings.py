@@ -81,11 +81,14 @@ LEGACY_TIME_ZONE = "Asia/Seoul"
 
 AUTH_USER_MODEL = "accounts.User"
 
-# Django's default hasher comes first, so that a carried-over legacy bcrypt
-# hash is re-hashed with it at the trainer's first successful login.
+# Django's default hasher comes first, so that a carried-over legacy hash (bcrypt,
+# or a SHA-256 digest wrapped in PBKDF2) is re-hashed with it at the trainer's
+# first successful login.
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
     "accounts.hashers.LegacyBCryptPasswordHasher",
+    "accounts.hashers.WrappedSHA256PasswordHasher",
+    "accounts.hashers.WrappedHMACSHA256PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",

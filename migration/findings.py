@@ -47,6 +47,11 @@ CATALOGUE: dict[str, Kind] = {
         "this is not a complete legacy file: check that --source is the right one",
     ),
     "schema.older-generation": Kind(Severity.INFO, "nothing to do: the importer fills these in"),
+    "schema.first-generation": Kind(
+        Severity.INFO,
+        "nothing to do: each column goes where this says, and the ledger's copy of each row "
+        "keeps every column whole",
+    ),
     "schema.unknown-table": Kind(
         Severity.WARNING, "check whether this table holds anything the studio needs"
     ),
@@ -80,6 +85,11 @@ CATALOGUE: dict[str, Kind] = {
     "trainers.unusable-password": Kind(
         Severity.WARNING,
         "these trainers cannot keep their password: send them a password reset after cutover",
+    ),
+    "trainers.wrapped-digest": Kind(
+        Severity.INFO,
+        "nothing to do: each digest is wrapped in PBKDF2 at import, never stored bare; the "
+        "trainer logs in with the old password, and the first login re-hashes it",
     ),
     "pairs.merge": Kind(Severity.INFO, "nothing to do: the importer merges the two tables"),
     "pairs.duplicate-row": Kind(
@@ -194,9 +204,10 @@ CATALOGUE: dict[str, Kind] = {
         Severity.BLOCKING,
         "the next insert would collide: run import_legacy again (it moves sequences on)",
     ),
-    "verify.password-count": Kind(
+    "verify.password-not-carried": Kind(
         Severity.BLOCKING,
-        "trainers who had a bcrypt password cannot log in with it: investigate",
+        "these trainers cannot log in with their legacy password: investigate (a SHA-256 "
+        "digest is proved with the SECRET_KEY the import ran with)",
     ),
     "verify.drift": Kind(
         Severity.WARNING,

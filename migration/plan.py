@@ -18,6 +18,7 @@ from typing import Any
 
 from migration.clean.report import RULES as CLEAN_RULES
 from migration.findings import Finding, Severity, by_severity
+from migration.legacy.schema import first_generation_columns, first_generation_schema
 from migration.mapping.domains import domain_of
 from migration.mapping.specs import IMPORT_ORDER, SPECS, TableSpec, by_target_model
 from migration.precheck.report import PrecheckReport
@@ -232,6 +233,7 @@ def _field_mapping(report: PrecheckReport) -> Iterator[str]:
     present = {t.table for t in report.tables if t.rows is not None}
     unknown = _columns_of(report, "schema.unknown-column")
     missing = _columns_of(report, "schema.older-generation")
+    first = {item.table for item in report.findings if item.code == "schema.first-generation"}
     yield "## Field mapping"
     for spec in IMPORT_ORDER:
         yield ""
@@ -240,7 +242,8 @@ def _field_mapping(report: PrecheckReport) -> Iterator[str]:
         if spec.table not in present:
             yield "Not in this file: nothing to import."
             continue
-        notes = _column_notes(spec, missing.get(spec.table, ()))
+        columns, absent = _read_by(spec, first_generation=spec.table in first)
+        notes = _column_notes(spec, [*missing.get(spec.table, ()), *absent])
         yield from _table(
             ("legacy column", "target field", "converter", "notes"),
             "|---|---|---|---|",
@@ -251,7 +254,7 @@ def _field_mapping(report: PrecheckReport) -> Iterator[str]:
                     f"`{_converter_name(c.convert)}`",
                     markdown_cell("; ".join(notes(c))),
                 )
-                for c in spec.columns
+                for c in columns
             ),
         )
         for column in unknown.get(spec.table, ()):
@@ -259,6 +262,25 @@ def _field_mapping(report: PrecheckReport) -> Iterator[str]:
                 f"| `{markdown_cell(column)}` | - (the ledger's copy of each row only) | - | "
                 "not part of the app's schema |"
             )
+
+
+def _read_by(spec: TableSpec, *, first_generation: bool) -> tuple[list[Any], list[str]]:
+    """The column maps a table of its generation's shape is read by, and the columns it
+    lacks: of the newest shape, every map but the first generation's own columns; of
+    the first generation's, for each field the first map whose column it has, else
+    the first declared."""
+    own = first_generation_columns(spec.table)
+    if not first_generation:
+        return [column for column in spec.columns if column.column not in own], []
+    present = tuple(column.name for column in first_generation_schema().get(spec.table, ()))
+    in_effect = spec.columns_in_effect(present)
+    filled = {column.field for column in in_effect}
+    shown, fields = [], set()
+    for column in spec.columns:
+        if column in in_effect or (column.field not in filled and column.field not in fields):
+            shown.append(column)
+            fields.add(column.field)
+    return shown, [column.column for column in shown if column.column not in present]
 
 
 def _columns_of(report: PrecheckReport, code: str) -> dict[str, list[str]]:
@@ -281,6 +303,11 @@ def _column_notes(spec: TableSpec, missing: Iterable[str]) -> Callable[[Any], li
             said.append(f"when empty, the trainer of its {' or '.join(column.infer.via)}")
         if column.set_once:
             said.append("set when the row is made, then kept by the app")
+        if column.also:
+            said.append(f"read with {', '.join(column.also)} where the file has it")
+        if column.stored_as is not None and column.stored_as.__doc__:
+            made = column.stored_as.__doc__.strip().splitlines()[0].split(" (")[0].rstrip(".")
+            said.append(made[:1].lower() + made[1:])
         if column.secret:
             said.append("the ledger keeps only a digest")
         if column.column in absent:

@@ -1,18 +1,18 @@
 """The migration's checks on itself, run by Django's system checks.
 
-Every table and column of the newest legacy schema must be mapped by a spec,
-and every mapped field must exist on its model: a column added to schema.sql
-without a home, or a renamed model field, fails `manage.py check` (and so
-every command) loudly instead of losing data quietly. And every rule a target
-model enforces must have its twin in precheck (twins.py): a constraint added
-to a model without one fails the same way, instead of a file precheck passed
-failing the import.
+Every table and column of the legacy schema, the newest and the first
+generation's, must be mapped by a spec, and every mapped field must exist on
+its model: a column added to schema.sql without a home, or a renamed model
+field, fails `manage.py check` (and so every command) loudly instead of
+losing data quietly. And every rule a target model enforces must have its
+twin in precheck (twins.py): a constraint added to a model without one fails
+the same way, instead of a file precheck passed failing the import.
 """
 
 from django.apps import apps
 from django.core import checks
 
-from migration.legacy.schema import newest_schema
+from migration.legacy.schema import known_columns, newest_schema
 from migration.mapping.specs import IMPORT_ORDER, SPECS
 
 
@@ -34,7 +34,7 @@ def specs_cover_legacy_schema(app_configs=None, **kwargs) -> list[checks.CheckMe
             checks.Error(f"spec for {table!r}: no such legacy table", id="migration.E002")
         )
     for spec in IMPORT_ORDER:
-        known = {column.name for column in schema.get(spec.table, ())}
+        known = known_columns(spec.table)
         unmapped = known - set(spec.source_columns)
         if unmapped:
             errors.append(

@@ -1018,13 +1018,19 @@ def create_temp_file_beside(output: Path) -> Path:
 
 
 def write_atomically(
-    *, output: Path, overwrite: bool, fill: Callable[[sqlite3.Connection], None]
+    *,
+    output: Path,
+    overwrite: bool,
+    fill: Callable[[sqlite3.Connection], None],
+    ddl: str | None = None,
 ) -> SampleSummary:
-    """Build the file beside `output` and rename it into place once it is complete."""
+    """Build the file beside `output` and rename it into place once it is complete.
+
+    `ddl` is the schema (the newest, `schema_sql()`, unless given)."""
     refuse_to_overwrite(output, overwrite)
     temp_path = create_temp_file_beside(output)
     try:
-        counts = build_file(temp_path, fill)
+        counts = build_file(temp_path, fill, ddl or schema_sql())
         with temp_path.open("rb") as written:
             os.fsync(written.fileno())  # the rename must not outlive the data on a crash
         refuse_to_overwrite(output, overwrite)  # it may have appeared while we wrote
@@ -1035,13 +1041,13 @@ def write_atomically(
     return SampleSummary(path=output, row_counts=counts)
 
 
-def build_file(path: Path, fill: Callable[[sqlite3.Connection], None]) -> dict[str, int]:
+def build_file(path: Path, fill: Callable[[sqlite3.Connection], None], ddl: str) -> dict[str, int]:
     connection = sqlite3.connect(path, isolation_level=None)
     try:
         # A half-written temp file is deleted, never used, so it needs no journal.
         connection.execute("PRAGMA journal_mode = OFF")
         connection.execute("PRAGMA synchronous = OFF")
-        connection.executescript(schema_sql())
+        connection.executescript(ddl)
         connection.execute("BEGIN")
         fill(connection)
         connection.execute("COMMIT")

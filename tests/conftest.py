@@ -45,6 +45,23 @@ def run_command(name: str, *args: str) -> tuple[int, str]:
     return 0, stdout.getvalue()
 
 
+@pytest.fixture
+def fast_wrapping(monkeypatch):
+    """The wrapping of legacy SHA-256 digests at few PBKDF2 iterations.
+
+    Each stored password records its count, and a login checks it at that
+    count: what holds here holds at Django's own (half a second a trainer).
+    """
+    from accounts.hashers import WrappedHMACSHA256PasswordHasher, WrappedSHA256PasswordHasher
+
+    for hasher in (WrappedSHA256PasswordHasher, WrappedHMACSHA256PasswordHasher):
+        monkeypatch.setattr(hasher, "iterations", FEW_ITERATIONS)
+    return FEW_ITERATIONS
+
+
+FEW_ITERATIONS = 1000
+
+
 @pytest.fixture(params=["copy", "bulk_create"])
 def write_path(request, monkeypatch):
     """Runs an import test once per way the importer writes: COPY (PostgreSQL) and bulk_create."""

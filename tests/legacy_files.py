@@ -3,10 +3,16 @@
 `LegacyFile` creates a file with the real legacy schema and inserts rows with
 sensible defaults, so that a test states only what matters to it. A file built
 with the defaults alone is clean: precheck finds nothing blocking in it.
+
+`generation` picks the schema: the newest; "before packages" (trainers,
+clients and assessments only); or the first generation, salted or unsalted,
+whose rows take its own column names (`first_trainer`, `first_client`,
+`first_assessment`) and whose trainers get digests of known passwords.
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import re
 import shutil
@@ -15,19 +21,50 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
-from migration.legacy.schema import schema_sql
+import bcrypt
+
+from accounts.hashers import hmac_sha256_hex, sha256_hex
+from migration.legacy.schema import first_generation_sql, newest_schema, schema_sql
 from samples.files import write_chain_sample, write_production_sample
 
 # A well-formed bcrypt hash (of no password anyone knows): precheck looks at the form only.
 BCRYPT_HASH = "$2b$12$" + "abcdefghijklmnopqrstuv" + "0123456789ABCDEFGHIJKLMNOPQRSTU"
 UTC_STAMP = "2024-03-01 09:00:00"
 
+NEWEST = "newest"
+BEFORE_PACKAGES = "before packages"
+FIRST_SALTED = "first generation"
+FIRST_UNSALTED = "first generation, unsalted"
+GENERATION_NAMES = (NEWEST, BEFORE_PACKAGES, FIRST_SALTED, FIRST_UNSALTED)
+WITHOUT_PACKAGES = {"trainers", "clients", "assessments"}
+
+
+def bcrypt_hash(password: str) -> str:
+    """A bcrypt hash as the app made them, at cost 4 (the app's 12 is slow in tests)."""
+    return bcrypt.hashpw(password.encode()[:72], bcrypt.gensalt(4)).decode("ascii")
+
+
+def first_generation_salt(n: int) -> str:
+    """A salt as the app made them (16 bytes, as hex): fixed here, so files repeat."""
+    return hashlib.sha256(f"salt {n}".encode()).hexdigest()[:32]
+
 
 class LegacyFile:
-    def __init__(self, path: Path):
-        self.path = path
+    def __init__(self, path: Path, generation: str = NEWEST):
+        if generation not in GENERATION_NAMES:
+            raise ValueError(f"no generation {generation!r}: one of {GENERATION_NAMES}")
+        self.path, self.generation = path, generation
         self.connection = sqlite3.connect(path)
-        self.connection.executescript(schema_sql())
+        if generation in (FIRST_SALTED, FIRST_UNSALTED):
+            self.connection.executescript(first_generation_sql())
+        else:
+            self.connection.executescript(schema_sql())
+        if generation == BEFORE_PACKAGES:
+            for table in newest_schema().keys() - WITHOUT_PACKAGES:
+                self.connection.execute(f'DROP TABLE "{table}"')
+        if generation == FIRST_UNSALTED:
+            self.connection.execute("ALTER TABLE trainers DROP COLUMN salt")
+        self.connection.commit()
         self._numbers = itertools.count(1)
 
     def execute(self, sql: str, params: tuple = ()) -> None:
@@ -270,6 +307,105 @@ class LegacyFile:
                 **values,
             },
         )
+
+    # --- the first generation's rows, by its own column names ---
+
+    def first_trainer(self, password: str, **values: Any) -> int:
+        """A trainer whose password is `password`, hashed as the generation did."""
+        n = next(self._numbers)
+        if self.generation == FIRST_SALTED:
+            salt = values.pop("salt", first_generation_salt(n))
+            values = {"password": hmac_sha256_hex(password, salt), "salt": salt, **values}
+        else:
+            values = {"password": sha256_hex(password), **values}
+        return self.insert(
+            "trainers",
+            **{
+                "username": f"trainer{n}",
+                "name": f"Trainer {n}",
+                "email": f"trainer{n}@example.com",
+                **values,
+            },
+        )
+
+    def first_client(self, trainer_id: int, **values: Any) -> int:
+        return self.insert(
+            "clients",
+            **{
+                "trainer_id": trainer_id,
+                "name": "Client",
+                "age": 35,
+                "gender": "여성",
+                "height": 165.2,
+                "weight": 58.4,
+                "email": "",
+                "phone": "",
+                "registration_date": "2025-05-12",
+                **values,
+            },
+        )
+
+    def first_assessment(self, client_id: int, trainer_id: int, **values: Any) -> int:
+        """An assessment as the first generation's scoring filled it in (every test taken)."""
+        hr1, hr2, hr3 = 120, 104, 92
+        return self.insert(
+            "assessments",
+            **{
+                "client_id": client_id,
+                "trainer_id": trainer_id,
+                "date": "2025-05-14",
+                "overhead_squat_score": 2,
+                "push_up_score": 3,
+                "push_up_reps": 24,
+                "single_leg_balance_right_open": 32,
+                "single_leg_balance_left_open": 28,
+                "single_leg_balance_right_closed": 11,
+                "single_leg_balance_left_closed": 9,
+                "toe_touch_score": 2,
+                "toe_touch_distance": -4.5,
+                "shoulder_mobility_right": 8.0,
+                "shoulder_mobility_left": 11.5,
+                "shoulder_mobility_score": 2,
+                "farmers_carry_weight": 24.0,
+                "farmers_carry_distance": 25.0,
+                "farmers_carry_time": 42.0,
+                "farmers_carry_score": 2.5,  # (distance score 3 + time score 2) / 2
+                "step_test_hr1": hr1,
+                "step_test_hr2": hr2,
+                "step_test_hr3": hr3,
+                "step_test_pfi": 100 * 180 / (2 * (hr1 + hr2 + hr3)),
+                "step_test_score": 1,
+                "step_test_notes": "숨이 참",
+                "overall_score": 52.3333333333333,
+                "strength_score": 68.75,
+                "mobility_score": 45.8333333333333,
+                "balance_score": 49.1666666666667,
+                "cardio_score": 20.0,
+                **values,
+            },
+        )
+
+    def first_studio(self, password: str = "first-gen-2025!") -> dict[str, int]:
+        """One trainer with a known password, a client and an assessment."""
+        trainer = self.first_trainer(password)
+        client = self.first_client(trainer)
+        return {
+            "trainer": trainer,
+            "client": client,
+            "assessment": self.first_assessment(client, trainer),
+        }
+
+    def studio_without_packages(
+        self, password: str = "before-packages-2025!", **trainer: Any
+    ) -> dict[str, int]:
+        """A trainer with a known (bcrypt) password, a client and an assessment."""
+        trainer = self.trainer(password_hash=bcrypt_hash(password), **trainer)
+        client = self.client(trainer)
+        return {
+            "trainer": trainer,
+            "client": client,
+            "assessment": self.assessment(client, trainer),
+        }
 
     def small_studio(self) -> dict[str, int]:
         """One of each row, all consistent: the base most tests start from."""

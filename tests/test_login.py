@@ -16,7 +16,8 @@ from django.utils import timezone
 
 from accounts import backends
 from accounts.models import User
-from migration.mapping.converters import django_password
+from migration.mapping.converters import legacy_password
+from migration.mapping.passwords import stored_password
 
 pytestmark = pytest.mark.django_db
 
@@ -35,9 +36,8 @@ def legacy_hash(password: str, *, rounds: int = 4) -> str:
 
 def migrated_trainer(legacy_password_hash, *, username="kimminjun", **fields) -> User:
     """A trainer as the importer leaves one: the password is the legacy hash, converted."""
-    return User.objects.create(
-        username=username, password=django_password(legacy_password_hash), **fields
-    )
+    password = stored_password(legacy_password(legacy_password_hash), 1)
+    return User.objects.create(username=username, password=password, **fields)
 
 
 def log_in(password: str, username: str = "kimminjun") -> User | None:
@@ -94,7 +94,7 @@ def test_hash_at_the_real_apps_cost_logs_in():
 
 @pytest.mark.parametrize("prefix", ["$2a$", "$2y$"])
 def test_older_bcrypt_prefixes_log_in(prefix):
-    # django_password accepts these prefixes, so they had better be checkable too.
+    # legacy_password accepts these prefixes, so they had better be checkable too.
     hashed = prefix + legacy_hash(PASSWORD)[len(prefix) :]
     trainer = migrated_trainer(hashed)
 
@@ -184,7 +184,7 @@ def test_failed_login_does_not_upgrade_the_hash(trainer):
     assert stored(trainer).password == legacy_password
 
 
-# --- hashes the legacy app can no longer check ----------------------------
+# --- hashes of no format the app ever wrote --------------------------------
 
 SALT = "f3a9c1"
 SALTED_SHA256 = f"{SALT}${hashlib.sha256((SALT + PASSWORD).encode()).hexdigest()}"
@@ -194,14 +194,14 @@ SALTED_SHA256 = f"{SALT}${hashlib.sha256((SALT + PASSWORD).encode()).hexdigest()
     "legacy_password_hash",
     [
         SALTED_SHA256,
-        hashlib.sha256(PASSWORD.encode()).hexdigest(),
+        hashlib.sha256(PASSWORD.encode()).hexdigest()[:-1],  # a digest cut short
         legacy_hash(PASSWORD)[:-1],  # a bcrypt hash cut short
         "",
         None,
     ],
-    ids=["salted-sha256", "sha256", "truncated-bcrypt", "empty", "null"],
+    ids=["salt-glued-to-sha256", "truncated-sha256", "truncated-bcrypt", "empty", "null"],
 )
-def test_non_bcrypt_hash_becomes_an_unusable_password(legacy_password_hash):
+def test_a_hash_of_no_known_format_becomes_an_unusable_password(legacy_password_hash):
     trainer = migrated_trainer(legacy_password_hash)
 
     assert not is_password_usable(stored(trainer).password)
@@ -209,6 +209,16 @@ def test_non_bcrypt_hash_becomes_an_unusable_password(legacy_password_hash):
         assert log_in(attempt) is None
     if legacy_password_hash:
         assert legacy_password_hash not in stored(trainer).password
+
+
+def test_the_first_generations_sha256_digest_logs_in_and_is_never_stored(fast_wrapping):
+    digest = hashlib.sha256(PASSWORD.encode()).hexdigest()
+    trainer = stored(migrated_trainer(digest))
+
+    assert digest not in trainer.password
+    assert log_in("Spring2024?") is None
+    assert log_in(PASSWORD) == trainer
+    assert stored(trainer).password.startswith("pbkdf2_sha256$")
 
 
 def test_salted_sha256_text_appears_nowhere_in_the_password():

@@ -11,7 +11,7 @@ from migration.plan import CHECKLIST, plan_markdown
 from migration.precheck.run import run_precheck
 from samples.files import write_production_sample
 from tests.conftest import run_command
-from tests.legacy_files import LegacyFile
+from tests.legacy_files import FIRST_SALTED, LegacyFile
 
 pytestmark = pytest.mark.usefixtures("legacy_db")
 
@@ -117,8 +117,10 @@ def test_the_migration_order_is_the_import_s_with_rows_per_table(sample):
 def test_the_field_mapping_names_column_field_and_converter(sample):
     section = lines_under(plan_of(sample), "### trainers → accounts.User")
     assert (
-        "| `password_hash` | `accounts.User.password` | `django_password` | "
-        "set when the row is made, then kept by the app; the ledger keeps only a digest |"
+        "| `password_hash` | `accounts.User.password` | `legacy_password` | "
+        "set when the row is made, then kept by the app; read with salt where the file has "
+        "it; a legacy digest wrapped in PBKDF2 when the account is made; the ledger keeps "
+        "only a digest |"
     ) in section
     assert "| `username` | `accounts.User.username` | `text` |  |" in section
     payments = lines_under(plan_of(sample), "### payments → training.Payment")
@@ -174,3 +176,18 @@ def test_a_finding_of_the_checklist_s_codes_on_another_kind_of_column_leaves_it_
     too_long = finding("value.out-of-range", "names", table="trainers", column="name")
     assert not numbers.leaves_open(too_long)
     assert numbers.leaves_open(finding("value.out-of-range", "ages", table="clients", column="age"))
+
+
+def test_a_first_generation_table_is_mapped_by_its_own_columns(tmp_path):
+    legacy = LegacyFile(tmp_path / "first.db", FIRST_SALTED)
+    legacy.first_studio()
+    section = lines_under(plan_of(legacy.close()), "### assessments → assessments.Assessment")
+    mapped = [line.split(" | ")[0].strip("| `") for line in section if line.startswith("| `")]
+    assert "step_test_hr1" in mapped and "single_leg_balance_right_open" in mapped
+    assert (
+        "single_leg_balance_right_eyes_open" not in mapped
+    )  # the first generation's name stands in
+    assert any(
+        line.startswith("| `overhead_squat_compensations` |") and "not in this file" in line
+        for line in section
+    )

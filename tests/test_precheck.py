@@ -22,7 +22,14 @@ from migration.precheck.report import PrecheckReport
 from migration.precheck.run import CHECKS, EachTable, run_precheck
 from migration.rules.pairs import match_pair_rows
 from tests.conftest import run_command, sha256_of
-from tests.legacy_files import UTC_STAMP, LegacyFile
+from tests.legacy_files import (
+    BEFORE_PACKAGES,
+    FIRST_SALTED,
+    FIRST_UNSALTED,
+    UTC_STAMP,
+    WITHOUT_PACKAGES,
+    LegacyFile,
+)
 
 pytestmark = pytest.mark.usefixtures("legacy_db")
 
@@ -515,6 +522,70 @@ def test_non_bcrypt_password_is_a_warning(legacy_file, studio):
     assert item.row_ids == (old,)
     assert "oldtimer" in item.summary
     assert problems(report) == ["trainers.unusable-password"]
+
+
+def test_first_generation_digests_are_listed_as_wrapped_not_reset(tmp_path):
+    legacy = LegacyFile(tmp_path / "first.db", FIRST_SALTED)
+    salted = legacy.first_trainer("first-gen-2025!", username="minji")
+    odd = legacy.first_trainer("x", username="oddone")
+    legacy.execute("UPDATE trainers SET password = 'not a digest' WHERE id = ?", (odd,))
+    report = precheck(legacy)
+    item = the(report, "trainers.wrapped-digest")
+    assert (item.severity, item.column, item.row_ids) == (Severity.INFO, "password", (salted,))
+    assert "1 salted, 0 unsalted" in item.summary
+    reset = the(report, "trainers.unusable-password")
+    assert (reset.severity, reset.row_ids) == (Severity.WARNING, (odd,))
+    assert "oddone" in reset.summary
+
+
+# --- the app's earliest generations ---------------------------------------
+
+
+def test_a_file_from_before_packages_is_an_older_generation(tmp_path):
+    legacy = LegacyFile(tmp_path / "before.db", BEFORE_PACKAGES)
+    legacy.studio_without_packages()
+    report = precheck(legacy)
+    older = [item for item in report.findings if item.code == "schema.older-generation"]
+    assert {item.table for item in older} == newest_schema().keys() - WITHOUT_PACKAGES
+    assert {"session packages"} == {item.summary.split("'")[1] for item in older}
+    assert problems(report) == []
+
+
+@pytest.mark.parametrize("generation", [FIRST_SALTED, FIRST_UNSALTED])
+def test_a_first_generation_file_says_where_each_column_goes(tmp_path, generation):
+    legacy = LegacyFile(tmp_path / "first.db", generation)
+    legacy.first_studio()
+    report = precheck(legacy)
+    said = {item.table: item for item in report.findings if item.code == "schema.first-generation"}
+    assert set(said) == WITHOUT_PACKAGES
+    assert {item.severity for item in said.values()} == {Severity.INFO}
+    assessments = said["assessments"].details["columns"]
+    assert assessments["step_test_hr1"] == [
+        "harvard_step_test_duration",
+        "harvard_step_test_heart_rate_1",
+    ]
+    assert assessments["farmers_carry_time"] == ["farmer_carry_time"]
+    assert said["clients"].details["columns"] == {"registration_date": ["created_at", "updated_at"]}
+    password = "password + salt" if generation == FIRST_SALTED else "password"
+    assert said["trainers"].details["columns"][password] == [
+        "password (a legacy digest wrapped in PBKDF2 when the account is made)"
+    ]
+    assert "date_joined" in said["trainers"].details["filled"]
+    assert problems(report) == []
+    assert report.generations[0].name == "later column names"
+    assert not report.generations[0].present
+
+
+def test_a_first_generation_table_without_one_of_its_columns_is_blocking(tmp_path):
+    legacy = LegacyFile(tmp_path / "first.db", FIRST_SALTED)
+    legacy.first_studio()
+    legacy.execute("ALTER TABLE assessments DROP COLUMN farmers_carry_time")
+    item = the(precheck(legacy), "schema.missing-column")
+    assert (item.severity, item.table, item.column) == (
+        Severity.BLOCKING,
+        "assessments",
+        "farmers_carry_time",
+    )
 
 
 @pytest.mark.parametrize("fmt", ["text", "json", "markdown"])

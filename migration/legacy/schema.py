@@ -1,8 +1,10 @@
 """What the legacy file looks like: its newest schema, and what older files may lack.
 
 The column lists come from `schema.sql` (the real file's DDL, column for column)
-by letting SQLite itself parse it, so there is one source of truth for them.
-The generations table mirrors the legacy README's "Schema generations".
+and `first_generation.sql` (the app's first schema, from its own code) by
+letting SQLite itself parse them, so there is one source of truth for them.
+The generations table mirrors the legacy README's "Schema generations" and
+generations.md, oldest first.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from functools import cache
 from pathlib import Path
 
 SCHEMA_SQL_PATH = Path(__file__).with_name("schema.sql")
+FIRST_GENERATION_SQL_PATH = Path(__file__).with_name("first_generation.sql")
 
 
 @dataclass(frozen=True)
@@ -24,7 +27,11 @@ class LegacyColumn:
 
 @dataclass(frozen=True)
 class Generation:
-    """A change the legacy app made to its schema over its life (newest last)."""
+    """A change the legacy app made to its schema over its life (newest last).
+
+    `tables` and `columns` are what a file from before the change lacks;
+    `when_missing` what the importer gives in their place.
+    """
 
     name: str
     tables: tuple[str, ...] = ()
@@ -37,7 +44,31 @@ class Generation:
 FEE_AMOUNTS = ("gross_amount", "vat_amount", "card_fee_amount", "net_amount")
 FEE_COLUMNS = (*FEE_AMOUNTS, "vat_rate", "card_fee_rate")
 
+# The app's first generation named many columns otherwise, and had a few the
+# later app dropped (see first_generation.sql): a table of its shape is read by
+# those names (the specs say where each goes), and lacks every later column.
+# Precheck's report names the change that renamed them as it names the others.
+LATER_COLUMN_NAMES = "later column names"
+# The first days' trainers had no salt: their passwords are unsalted SHA-256.
+UNSALTED_COLUMN = ("trainers", "salt")
+# What a file from before session packages lacks: the tables the app gained
+# with them, and every table added after them (a studio that never sold a
+# package through the app has none).
+PACKAGE_TABLES = (
+    "session_packages",
+    "training_sessions",
+    "payment_records",
+    "sessions",
+    "payments",
+    "fee_audit_log",
+)
+
 GENERATIONS: tuple[Generation, ...] = (
+    Generation(
+        "session packages",
+        tables=PACKAGE_TABLES,
+        when_missing="no packages, sessions or payments: trainers, clients and assessments only",
+    ),
     Generation(
         "rate limiting",
         columns=(("trainers", "failed_login_attempts"), ("trainers", "locked_until")),
@@ -82,12 +113,50 @@ def schema_sql() -> str:
     return SCHEMA_SQL_PATH.read_text(encoding="utf-8")
 
 
+def first_generation_sql() -> str:
+    return FIRST_GENERATION_SQL_PATH.read_text(encoding="utf-8")
+
+
 @cache
 def newest_schema() -> dict[str, tuple[LegacyColumn, ...]]:
     """Every table of the newest legacy schema, with its columns in file order."""
+    return _parsed(schema_sql())
+
+
+@cache
+def first_generation_schema() -> dict[str, tuple[LegacyColumn, ...]]:
+    """The tables of the app's first generation (its salted days), columns in file order."""
+    return _parsed(first_generation_sql())
+
+
+@cache
+def first_generation_columns(table: str) -> frozenset[str]:
+    """The columns only the first generation has: by these its tables are known."""
+    newest = {column.name for column in newest_schema().get(table, ())}
+    return frozenset(
+        column.name
+        for column in first_generation_schema().get(table, ())
+        if column.name not in newest
+    )
+
+
+def known_columns(table: str) -> frozenset[str]:
+    """Every column a generation of the app had in `table`."""
+    return frozenset(
+        column.name
+        for schema in (newest_schema(), first_generation_schema())
+        for column in schema.get(table, ())
+    )
+
+
+def is_first_generation_table(table: str, columns: tuple[str, ...]) -> bool:
+    return not first_generation_columns(table).isdisjoint(columns)
+
+
+def _parsed(ddl: str) -> dict[str, tuple[LegacyColumn, ...]]:
     connection = sqlite3.connect(":memory:")
     try:
-        connection.executescript(schema_sql())
+        connection.executescript(ddl)
         tables = [
             name
             for (name,) in connection.execute(
@@ -111,6 +180,24 @@ def newest_schema() -> dict[str, tuple[LegacyColumn, ...]]:
 
 def optional_tables() -> dict[str, Generation]:
     return {table: generation for generation in GENERATIONS for table in generation.tables}
+
+
+def generations_of_missing_tables(missing: set[str]) -> dict[str, Generation]:
+    """Each missing table an older generation explains, with the generation.
+
+    A table is put down to the newest change a file without it is from; but
+    when a file lacks every table of an older change (a file from before
+    session packages), the tables it lacks are put down to that oldest change.
+    """
+    explained: dict[str, Generation] = {}
+    oldest: Generation | None = None
+    for generation in GENERATIONS:
+        if oldest is None and generation.tables and set(generation.tables) <= missing:
+            oldest = generation
+        for table in generation.tables:
+            if table in missing:
+                explained[table] = oldest or generation
+    return explained
 
 
 def optional_columns() -> dict[tuple[str, str], Generation]:

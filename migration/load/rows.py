@@ -41,9 +41,23 @@ class TableOutput:
         self.target_fields = (self.model._meta.pk.attname, *spec.target_fields)
         self._values_of = tuple_getter(spec.target_fields)
         self.fingerprint_of = Fingerprinter(spec.synced_fields)
+        # (index in target_row's tuple, how the value is stored) of the fields
+        # whose value becomes another when the row is made (a legacy digest, wrapped).
+        stored_as = {c.field: c.stored_as for c in spec.columns if c.stored_as is not None}
+        self._made_once = tuple(
+            (index, stored_as[name])
+            for index, name in enumerate(spec.target_fields, start=1)
+            if name in stored_as
+        )
 
     def target_row(self, row: LegacyRow, target_id: int) -> tuple:
-        return (target_id, *self._values_of(row.values))
+        made = (target_id, *self._values_of(row.values))
+        if not self._made_once:
+            return made
+        made = list(made)
+        for index, stored_as in self._made_once:
+            made[index] = stored_as(made[index], row.legacy_id)
+        return tuple(made)
 
     def created_entry(self, row: LegacyRow, target_id: int) -> tuple:
         return self.ledger_row(row, target_id, Action.CREATED, self.fingerprint_of(row.values))

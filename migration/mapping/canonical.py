@@ -24,10 +24,12 @@ from operator import itemgetter
 from typing import Any
 
 import orjson
+from django.utils.crypto import salted_hmac
 
 from migration.mapping.converters import is_storable
 
 BLOB_TAG = "$blob"
+SECRET_KEY_SALT = "migration.ledger.secret"
 SECRET_TAG = "$secret-digest"  # a secret (a password hash) kept only as a digest
 SURROGATE_TAG = "$text-bytes"  # text PostgreSQL cannot store (NUL, not UTF-8), as its bytes
 FLOAT_TAG = "$float"  # a REAL JSON has no number for: inf or -inf (SQLite keeps no NaN)
@@ -123,11 +125,14 @@ class CanonicalRows:
 
 
 def dict_maker(
-    items: Sequence[tuple[str, int, Callable[[Any], Any] | None]],
+    items: Sequence[tuple[str, int | tuple[int | None, ...], Callable[..., Any] | None]],
 ) -> Callable[[Sequence[Any]], dict[str, Any]]:
     """A function of a row's values giving the dict of these items (key, position, convert):
 
         {key: convert(values[position]) if convert else values[position] for ...}
+
+    A converter given several positions takes each value (None for a position
+    that is None: a column the file lacks).
 
     written out as one dict display, the loop unrolled (as namedtuple and
     dataclasses write their methods): it runs for every row an import reads,
@@ -135,7 +140,7 @@ def dict_maker(
     """
     converters = {f"convert_{n}": convert for n, (_, _, convert) in enumerate(items) if convert}
     entries = ", ".join(
-        f"{key!r}: convert_{n}(values[{int(position)}])"
+        f"{key!r}: convert_{n}({_arguments(position)})"
         if convert
         else f"{key!r}: values[{int(position)}]"
         for n, (key, position, convert) in enumerate(items)
@@ -147,19 +152,33 @@ def dict_maker(
     return namespace["make"]
 
 
+def _arguments(position: int | tuple[int | None, ...]) -> str:
+    if isinstance(position, int):
+        return f"values[{int(position)}]"
+    return ", ".join("None" if p is None else f"values[{int(p)}]" for p in position)
+
+
 def without_secrets(row: dict[str, Any], secret_columns: Iterable[str]) -> dict[str, Any]:
-    """The row as the ledger keeps it: each secret replaced by a digest of it.
+    """The row as the ledger keeps it, and as its hash is made: each secret replaced by
+    a keyed digest of it.
 
     A legacy password hash goes into the trainer's account when the row is
     created; kept in the ledger too, it would outlive the re-hash at first
     login, a crackable copy in every backup. The digest still tells whether it
-    changed.
+    changed. It is keyed (Django's SECRET_KEY), as a plain digest of a fast
+    legacy digest (the first generation's SHA-256) would be one more fast hash
+    of the password to guess from; for the same reason the row's hash is made
+    over this row, not the one read.
     """
     kept = dict(row)
     for column in secret_columns:
         if kept.get(column) is not None:
-            kept[column] = {SECRET_TAG: digest(_canonical({"value": kept[column]}))}
+            kept[column] = {SECRET_TAG: secret_digest(_canonical({"value": kept[column]}))}
     return kept
+
+
+def secret_digest(data: bytes) -> str:
+    return salted_hmac(SECRET_KEY_SALT, data, algorithm="sha256").hexdigest()[:32]
 
 
 def canonical_json(data: Mapping[str, Any]) -> str:

@@ -11,7 +11,12 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from migration.legacy import LegacySource
-from migration.legacy.schema import is_tool_table, newest_schema
+from migration.legacy.schema import (
+    is_first_generation_table,
+    is_tool_table,
+    known_columns,
+    newest_schema,
+)
 from migration.legacy.source import ColumnInfo, table_columns, table_kinds
 from migration.mapping.specs import SPECS, TableSpec
 
@@ -88,5 +93,9 @@ class LegacyLayout:
         return sorted(table for table in self.columns if is_tool_table(table))
 
     def unknown_columns(self, table: str) -> list[str]:
-        known = {column.name for column in newest_schema().get(table, ())}
+        known = known_columns(table)
         return [column for column in self.columns.get(table, ()) if column not in known]
+
+    def is_first_generation(self, table: str) -> bool:
+        """Whether the table is of the app's first generation's shape (its own columns)."""
+        return is_first_generation_table(table, self.columns.get(table, ()))

@@ -7,17 +7,23 @@ agree on what a legacy row means while going their own ways about the rest.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from migration.mapping.canonical import (
     CanonicalRows,
     canonical_bytes,
     dict_maker,
     digest,
+    raw_row,
     row_hash,
     without_secrets,
 )
-from migration.mapping.specs import REQUIRED, ColumnMap, TableSpec
+from migration.mapping.converters import LegacyValueError
+from migration.mapping.specs import REQUIRED, SPECS, ColumnMap, FromTheFile, TableSpec
+
+if TYPE_CHECKING:
+    from migration.mapping.layout import LegacyLayout
 
 
 class MissingColumn(Exception):
@@ -35,15 +41,30 @@ class LegacyRow(NamedTuple):
 
     @classmethod
     def unconverted(cls, spec: TableSpec, raw: dict[str, Any]) -> LegacyRow:
-        """A row known only by its raw values (its hash over the real row, secrets and all)."""
+        """A row known only by its raw values (its hash over the row as the ledger keeps it)."""
         kept = without_secrets(raw, spec.secret_columns)
-        return cls(raw.get("id"), kept, row_hash(raw), {}, canonical_bytes(kept))
+        return cls(raw.get("id"), kept, row_hash(kept), {}, canonical_bytes(kept))
+
+
+def password_columns(layout: LegacyLayout) -> tuple[str, ...] | None:
+    """The trainers' columns their passwords are read from: the hash, and its salt if any."""
+    spec = SPECS["trainers"]
+    present = layout.present_columns(spec)
+    for column in spec.columns_in_effect(present):
+        if column.field == "password":
+            return (column.column, *(name for name in column.also if name in present))
+    return None
 
 
 class TrainerOf(Protocol):
-    """Who trains a legacy client or package (rules/references.py's TrainerLookup)."""
+    """Who trains a legacy client or package, and when a trainer first shows in the file
+    (rules/references.py's TrainerLookup)."""
 
     def trainer_of(self, table: str, legacy_id: Any) -> Any: ...
+
+    def earliest_trace(self, trainer_id: Any) -> Any:
+        """When a trainer the file gives no date for first shows in it (mapping/traces.py)."""
+        ...
 
 
 class RowReader:
@@ -68,15 +89,17 @@ class RowReader:
         self._rows_kept = rows_kept
         self._canonical = CanonicalRows(columns)
         position = {column: index for index, column in enumerate(columns)}
-        for column in spec.columns:
-            if column.column not in position and column.if_missing is REQUIRED:
-                raise MissingColumn(f"the file has no column {column.column}")
-        # (field, position, converter) of the columns the file has; what an
+        missing = spec.if_missing(columns)
+        for field_name, if_missing in missing.items():
+            if if_missing is REQUIRED:
+                raise MissingColumn(f"the file has no column for {spec.table}'s {field_name}")
+        # (field, positions, converter) of the columns the file has; what an
         # older file's missing columns give, once.
         self._convert = dict_maker(
-            [(c.field, position[c.column], c.convert) for c in spec.columns if c.column in position]
+            [(c.field, _positions(c, position), c.convert) for c in spec.columns_in_effect(columns)]
         )
-        self._missing = {c.field: c.if_missing for c in spec.columns if c.column not in position}
+        self._missing = {f: v for f, v in missing.items() if not isinstance(v, FromTheFile)}
+        self._from_the_file = tuple(f for f, v in missing.items() if isinstance(v, FromTheFile))
         self._inferred = tuple(c for c in spec.columns if c.infer is not None)
         self._secret_columns = spec.secret_columns
 
@@ -84,17 +107,24 @@ class RowReader:
         converted = self._convert(values)
         if self._missing:
             converted.update(self._missing)
+        for field_name in self._from_the_file:
+            converted[field_name] = self._trainers.earliest_trace(converted["id"])
         for column in self._inferred:
             if converted[column.field] is None:
                 converted[column.field] = _infer_trainer(
                     self.spec, column, converted, self._trainers
                 )
         raw, text = self._canonical(values, kept=self._rows_kept)
-        source_hash = digest(text)
         if self._secret_columns:
             raw = without_secrets(raw, self._secret_columns)
             text = canonical_bytes(raw)
-        return LegacyRow(converted["id"], raw, source_hash, converted, text)
+        return LegacyRow(converted["id"], raw, digest(text), converted, text)
+
+
+def _positions(column: ColumnMap, position: dict[str, int]) -> int | tuple[int | None, ...]:
+    if not column.also:
+        return position[column.column]
+    return (position[column.column], *(position.get(name) for name in column.also))
 
 
 def _infer_trainer(
@@ -105,3 +135,27 @@ def _infer_trainer(
         if trainer is not None:
             return trainer
     return None
+
+
+def row_reader(
+    spec: TableSpec, columns: tuple[str, ...], trainers: TrainerOf
+) -> Callable[[tuple], LegacyRow]:
+    """Reads a row as the importer does; a row it could not take (changed since the
+    import into a value the importer refuses) only by its raw values, which is all a
+    comparison with the ledger needs: its hash tells it from the imported row."""
+
+    def unconverted(values: tuple) -> LegacyRow:
+        return LegacyRow.unconverted(spec, raw_row(columns, values))
+
+    try:
+        reader = RowReader(spec, columns, trainers)
+    except MissingColumn:
+        return unconverted
+
+    def read(values: tuple) -> LegacyRow:
+        try:
+            return reader.read(values)
+        except LegacyValueError:
+            return unconverted(values)
+
+    return read

@@ -8,14 +8,21 @@ names the legacy table a column's ids point at; `infer` says how to find a
 trainer the row does not name; `if_missing` is what an older file, which lacks
 the column altogether, gets (see legacy/schema.py's generations). A
 `TablePair` is the app's old and new table for the same thing.
+
+A field may be declared with several columns, the newest first: the first the
+file has fills it (the first generation's `single_leg_balance_right_open`
+stands in for the later `single_leg_balance_right_eyes_open`), and with none
+the first column's `if_missing` does.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from migration.mapping import converters as t
+from migration.mapping.domains import Domain
 
 
 class _Required:
@@ -34,6 +41,17 @@ class InferTrainer:
 
 
 @dataclass(frozen=True)
+class FromTheFile:
+    """What a file without the column gets from its other rows (see reading.py)."""
+
+    what: str
+    domain: Domain  # for rules/twins.py, as a converter's
+
+    def __repr__(self) -> str:
+        return self.what
+
+
+@dataclass(frozen=True)
 class ColumnMap:
     column: str
     field: str
@@ -41,12 +59,23 @@ class ColumnMap:
     references: str | None = None
     infer: InferTrainer | None = None
     if_missing: Any = REQUIRED
+    # Columns whose values the converter takes after the column's own (None
+    # where the file lacks them): a first-generation password and its salt.
+    also: tuple[str, ...] = ()
+    # What the converted value becomes when the target row is made, given the
+    # row's legacy id: a legacy digest wrapped in PBKDF2, once.
+    stored_as: Callable[[Any, Any], Any] | None = None
     # Written when the target row is created, then kept by the target itself
     # (a trainer's logins re-hash the password and move the lock-out state):
     # re-runs do not overwrite it, and changing it is not an edit of the row.
     set_once: bool = False
     # Never kept in the ledger's copy of the row, only as a digest.
     secret: bool = False
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """The columns the converter takes, in order."""
+        return (self.column, *self.also)
 
 
 def col(column: str, convert: t.Converter, *, to: str | None = None, **options: Any) -> ColumnMap:
@@ -74,7 +103,29 @@ class TableSpec:
 
     @property
     def source_columns(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(column.column for column in self.columns))
+        return tuple(
+            dict.fromkeys(name for column in self.columns for name in (column.column, *column.also))
+        )
+
+    def columns_in_effect(self, present: tuple[str, ...]) -> tuple[ColumnMap, ...]:
+        """The column maps a file with these columns is read by: for each field, the
+        first declared whose column it has."""
+        filled: set[str] = set()
+        in_effect = []
+        for column in self.columns:
+            if column.column in present and column.field not in filled:
+                filled.add(column.field)
+                in_effect.append(column)
+        return tuple(in_effect)
+
+    def if_missing(self, present: tuple[str, ...]) -> dict[str, Any]:
+        """Field -> what it gets in a file with none of its columns (REQUIRED: none)."""
+        filled = {column.field for column in self.columns_in_effect(present)}
+        missing: dict[str, Any] = {}
+        for column in self.columns:
+            if column.field not in filled:
+                missing.setdefault(column.field, column.if_missing)
+        return missing
 
     @property
     def target_fields(self) -> tuple[str, ...]:

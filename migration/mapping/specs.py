@@ -8,11 +8,14 @@ converter (see converters). The app's table pairs follow the tables.
 from __future__ import annotations
 
 from migration.mapping import converters as t
+from migration.mapping.domains import Domain
+from migration.mapping.passwords import stored_password
 
 # The declarations' types, which the specs' readers take from here too (REQUIRED among them).
 from migration.mapping.spec_types import REQUIRED as REQUIRED
 from migration.mapping.spec_types import (
     ColumnMap,
+    FromTheFile,
     InferTrainer,
     TablePair,
     TableSpec,
@@ -27,7 +30,18 @@ OPTIONAL_AMOUNT = t.won(required=False)
 COUNT = t.integer(0)
 SCORE = t.integer(0, t.INT16_MAX, required=False)
 MEASURE = t.real(0)
+HEART_RATE = t.integer(0, t.INT16_MAX, required=False)
 NOTES = t.optional_text()
+
+# A first-generation trainer's date_joined (see traces.py).
+EARLIEST_TRACE = FromTheFile(
+    "the start of the day of the trainer's earliest client or assessment", Domain("moment")
+)
+# A password is made once, when the account is: logins re-hash it. Its hash is
+# kept out of the ledger's copy of the row; a first-generation salt is not secret.
+PASSWORD = {"also": ("salt",), "stored_as": stored_password, "set_once": True, "secret": True}
+# The first generation's clients were entered on their registration_date.
+REGISTERED = t.start_of_local_day
 
 
 def fee_columns(*, with_method: bool) -> tuple[ColumnMap, ...]:
@@ -51,13 +65,14 @@ TRAINERS = TableSpec(
     columns=(
         col("id", t.legacy_id),
         col("username", t.text(150)),
-        col("password_hash", t.django_password, to="password", set_once=True, secret=True),
+        col("password_hash", t.legacy_password, to="password", **PASSWORD),
+        col("password", t.legacy_password, **PASSWORD),
         col("name", t.text()),
         col("name", t.first_name, to="first_name"),
         col("name", t.last_name, to="last_name"),
         col("email", t.text(254)),
-        col("created_at", t.required_timestamp, to="date_joined"),
-        col("last_login", t.legacy_timestamp, set_once=True),
+        col("created_at", t.required_timestamp, to="date_joined", if_missing=EARLIEST_TRACE),
+        col("last_login", t.legacy_timestamp, if_missing=None, set_once=True),
         col("failed_login_attempts", COUNT, if_missing=0, set_once=True),
         col("locked_until", t.legacy_timestamp, if_missing=None, set_once=True),
     ),
@@ -77,13 +92,17 @@ CLIENTS = TableSpec(
         col("email", t.optional_text(254)),
         col("phone", t.optional_text(40)),
         col("created_at", t.required_timestamp),
+        col("registration_date", REGISTERED, to="created_at"),
         col("updated_at", t.required_timestamp),
+        col("registration_date", REGISTERED, to="updated_at"),
     ),
 )
 
 ASSESSMENTS = TableSpec(
     table="assessments",
     model="assessments.Assessment",
+    # A field declared twice takes the newest column the file has; the second
+    # is the first generation's name for it (see legacy/first_generation.sql).
     columns=(
         col("id", t.legacy_id),
         ref("client_id", "clients"),
@@ -91,40 +110,57 @@ ASSESSMENTS = TableSpec(
         col("date", t.plain_date),
         col("overhead_squat_score", SCORE),
         col("overhead_squat_notes", NOTES),
-        col("overhead_squat_compensations", NOTES),
+        col("overhead_squat_compensations", NOTES, if_missing=None),
         col("push_up_score", SCORE),
         col("push_up_reps", t.integer(0, required=False)),
         col("push_up_notes", NOTES),
-        col("push_up_compensations", NOTES),
+        col("push_up_compensations", NOTES, if_missing=None),
         col("single_leg_balance_left_eyes_open", MEASURE),
+        col("single_leg_balance_left_open", MEASURE, to="single_leg_balance_left_eyes_open"),
         col("single_leg_balance_right_eyes_open", MEASURE),
+        col("single_leg_balance_right_open", MEASURE, to="single_leg_balance_right_eyes_open"),
         col("single_leg_balance_left_eyes_closed", MEASURE),
+        col("single_leg_balance_left_closed", MEASURE, to="single_leg_balance_left_eyes_closed"),
         col("single_leg_balance_right_eyes_closed", MEASURE),
+        col("single_leg_balance_right_closed", MEASURE, to="single_leg_balance_right_eyes_closed"),
         col("single_leg_balance_notes", NOTES),
         col("toe_touch_score", SCORE),
         # Toe-touch distance is measured from the floor: short of it is negative.
         col("toe_touch_distance", t.real(None)),
         col("toe_touch_notes", NOTES),
-        col("toe_touch_compensations", NOTES),
+        col("toe_touch_compensations", NOTES, if_missing=None),
         col("shoulder_mobility_left", MEASURE),
         col("shoulder_mobility_right", MEASURE),
         col("shoulder_mobility_notes", NOTES),
-        col("shoulder_mobility_compensations", NOTES),
+        col("shoulder_mobility_compensations", NOTES, if_missing=None),
         col("farmer_carry_weight", MEASURE),
+        col("farmers_carry_weight", MEASURE, to="farmer_carry_weight"),
         col("farmer_carry_distance", MEASURE),
+        col("farmers_carry_distance", MEASURE, to="farmer_carry_distance"),
+        col("farmers_carry_time", MEASURE, to="farmer_carry_time", if_missing=None),
         col("farmer_carry_notes", NOTES),
-        col("farmer_carry_compensations", NOTES),
-        col("harvard_step_test_heart_rate", SCORE),
-        col("harvard_step_test_duration", MEASURE),
+        col("farmers_carry_notes", NOTES, to="farmer_carry_notes"),
+        col("farmer_carry_compensations", NOTES, if_missing=None),
+        col("harvard_step_test_heart_rate", SCORE, if_missing=None),
+        col("harvard_step_test_duration", MEASURE, if_missing=None),
+        col("step_test_hr1", t.step_test_duration, to="harvard_step_test_duration"),
         col("harvard_step_test_notes", NOTES),
+        col("step_test_notes", NOTES, to="harvard_step_test_notes"),
+        col("step_test_hr1", HEART_RATE, to="harvard_step_test_heart_rate_1", if_missing=None),
+        col("step_test_hr2", HEART_RATE, to="harvard_step_test_heart_rate_2", if_missing=None),
+        col("step_test_hr3", HEART_RATE, to="harvard_step_test_heart_rate_3", if_missing=None),
+        col("step_test_pfi", MEASURE, to="harvard_step_test_fitness_index", if_missing=None),
+        col("step_test_score", SCORE, to="harvard_step_test_score", if_missing=None),
         col("overall_score", MEASURE),
         col("strength_score", MEASURE),
         col("mobility_score", MEASURE),
         col("balance_score", MEASURE),
         col("cardio_score", MEASURE),
         col("created_at", t.required_timestamp),
+        col("date", t.start_of_local_day, to="created_at"),
         col("shoulder_mobility_score", SCORE, if_missing=None),
-        col("farmer_carry_score", SCORE, if_missing=None),
+        col("farmer_carry_score", MEASURE, if_missing=None),
+        col("farmers_carry_score", MEASURE, to="farmer_carry_score"),
     ),
 )
 

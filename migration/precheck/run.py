@@ -21,15 +21,11 @@ from migration.findings import Finding, finding
 from migration.legacy import LegacySource, file_sha256
 from migration.mapping.layout import LegacyLayout
 from migration.precheck.fees import check_fees
+from migration.precheck.generations import generation_statuses
 from migration.precheck.pairs import check_table_pairs
 from migration.precheck.references import check_references
 from migration.precheck.report import PrecheckReport
-from migration.precheck.schema import (
-    check_schema,
-    check_triggers,
-    generation_statuses,
-    table_inventory,
-)
+from migration.precheck.schema import check_schema, check_triggers, table_inventory
 from migration.precheck.tables import specs_present
 from migration.precheck.uniqueness import check_duplicate_ids, check_unique_values
 from migration.precheck.values import check_normalised_values, check_passwords, check_values

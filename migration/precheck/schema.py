@@ -1,5 +1,6 @@
-"""The file's schema against the legacy app's: its tables and columns, its schema
-generations, and the triggers someone added by hand."""
+"""The file's schema against the legacy app's: its tables and columns (what an older
+generation lacks is told by precheck/generations.py), and the triggers someone added
+by hand."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ from collections.abc import Iterator
 
 from migration.findings import Finding, finding
 from migration.legacy import LegacySource
-from migration.legacy.schema import GENERATIONS, newest_schema, optional_columns, optional_tables
+from migration.legacy.schema import optional_tables
 from migration.legacy.stored_code import TRIGGER, of_kind, stored_code
 from migration.mapping.layout import LegacyLayout
 from migration.mapping.specs import SPECS
-from migration.precheck.report import GenerationStatus, TableInventory
+from migration.precheck.generations import missing_columns, missing_tables
+from migration.precheck.report import TableInventory
 
 
 def table_inventory(source: LegacySource, layout: LegacyLayout) -> Iterator[TableInventory]:
@@ -42,55 +44,10 @@ def _present(
     return TableInventory(table, model, source.count(table), status)
 
 
-def generation_statuses(layout: LegacyLayout) -> Iterator[GenerationStatus]:
-    """Each schema generation, and what of it the file lacks."""
-    for generation in GENERATIONS:
-        missing = [table for table in generation.tables if not layout.has_table(table)]
-        missing += [
-            f"{table}.{column}"
-            for table, column in generation.columns
-            if layout.has_table(table) and not layout.has_column(table, column)
-        ]
-        yield GenerationStatus(
-            generation.name, not missing, tuple(missing), generation.when_missing
-        )
-
-
 def check_schema(source: LegacySource, layout: LegacyLayout) -> Iterator[Finding]:
-    optional_table = optional_tables()
-    optional_column = optional_columns()
-    for table, columns in newest_schema().items():
-        if not layout.has_table(table):
-            if table in optional_table:
-                generation = optional_table[table]
-                yield finding(
-                    "schema.older-generation",
-                    f"no table {table} (before the {generation.name!r} change): "
-                    f"{generation.when_missing}",
-                    table=table,
-                )
-            else:
-                yield finding("schema.missing-table", f"the file has no table {table}", table=table)
-            continue
-        for column in columns:
-            if layout.has_column(table, column.name):
-                continue
-            generation = optional_column.get((table, column.name))
-            if generation is not None:
-                yield finding(
-                    "schema.older-generation",
-                    f"no column {table}.{column.name} (before the {generation.name!r} change): "
-                    f"{generation.when_missing}",
-                    table=table,
-                    column=column.name,
-                )
-            else:
-                yield finding(
-                    "schema.missing-column",
-                    f"the file has no column {table}.{column.name}",
-                    table=table,
-                    column=column.name,
-                )
+    yield from missing_tables(layout)
+    for table in layout.known_tables:
+        yield from missing_columns(layout, table)
     for table in layout.unknown_tables:
         yield finding(
             "schema.unknown-table",

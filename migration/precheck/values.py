@@ -14,12 +14,12 @@ from migration.mapping.converters import (
     GENDERS,
     PAYMENT_METHODS,
     LegacyValueError,
-    is_legacy_bcrypt,
     payment_method,
 )
 from migration.mapping.layout import LegacyLayout
 from migration.mapping.prefilters import prefilter_of, table_prefilter
 from migration.mapping.specs import ColumnMap, TableSpec
+from migration.precheck.generations import password_findings
 
 
 def check_values(source: LegacySource, layout: LegacyLayout, spec: TableSpec) -> Iterator[Finding]:
@@ -34,7 +34,9 @@ def check_values(source: LegacySource, layout: LegacyLayout, spec: TableSpec) ->
     if not present:
         return  # check_schema reports every missing column
     position = {column: index for index, column in enumerate(present)}
-    checks = [c for c in spec.columns if c.column in position]
+    # The column maps the import reads this file by (an older column shadowed by
+    # the newer one the file has is not read).
+    checks = list(spec.columns_in_effect(present))
     id_position = position.get("id")
     # A column read by several converters (a trainer's name fills three fields)
     # has one bad value per row, not one per converter: ids are kept once each.
@@ -46,7 +48,7 @@ def check_values(source: LegacySource, layout: LegacyLayout, spec: TableSpec) ->
             if value_passed:
                 continue  # it passed the pre-filter: the converter would take it
             try:
-                check.convert(row[position[check.column]])
+                check.convert(*(row[position[c]] if c in position else None for c in check.inputs))
             except LegacyValueError as error:
                 key = (check.column, str(error.problem))
                 failures[key][row_id] = None
@@ -74,24 +76,7 @@ def _rows_failing_prefilter(
 
 
 def check_passwords(source: LegacySource, layout: LegacyLayout) -> Iterator[Finding]:
-    if not layout.has_column("trainers", "password_hash"):
-        return
-    unusable = [
-        (row_id, username)
-        for row_id, username, password_hash in source.rows(
-            "trainers", ("id", "username", "password_hash")
-        )
-        if not is_legacy_bcrypt(password_hash)
-    ]
-    if unusable:
-        yield finding(
-            "trainers.unusable-password",
-            f"{len(unusable):,} trainer(s) have a password hash that is not bcrypt: "
-            f"{', '.join(str(username) for _, username in unusable[:10])}",
-            table="trainers",
-            column="password_hash",
-            row_ids=[row_id for row_id, _ in unusable],
-        )
+    yield from password_findings(source, layout)
 
 
 def check_normalised_values(source: LegacySource, layout: LegacyLayout) -> Iterator[Finding]:

@@ -21,6 +21,7 @@ from migration.legacy import LegacySource, quote_identifier
 from migration.mapping.layout import LegacyLayout
 from migration.mapping.prefilters import nothing
 from migration.mapping.specs import ColumnMap, TableSpec
+from migration.mapping.traces import earliest_traces
 
 
 def _of_x(column: str) -> str:
@@ -85,6 +86,14 @@ class TrainerLookup:
     def __init__(self, source: LegacySource, layout: LegacyLayout):
         self._source, self._layout = source, layout
         self._by_table: dict[str, dict[Any, Any]] = {}
+        self._traces: tuple[dict[Any, Any], Any] | None = None
+
+    def earliest_trace(self, trainer_id: Any) -> Any:
+        """When a trainer the file gives no date for first shows in it (mapping/traces.py)."""
+        if self._traces is None:
+            self._traces = earliest_traces(self._source, self._layout)
+        by_trainer, of_the_file = self._traces
+        return by_trainer.get(trainer_id, of_the_file)
 
     def trainer_of(self, table: str, legacy_id: Any) -> Any:
         """The trainer of row `legacy_id` of `table`, if it names one that exists."""

@@ -36,7 +36,14 @@ from django.db.models import Q
 
 from migration.mapping.converters import mailbox_key
 from migration.mapping.domains import Domain, domain_of
-from migration.mapping.specs import IMPORT_ORDER, REQUIRED, SPECS, ColumnMap, TableSpec
+from migration.mapping.specs import (
+    IMPORT_ORDER,
+    REQUIRED,
+    SPECS,
+    ColumnMap,
+    FromTheFile,
+    TableSpec,
+)
 
 
 def as_it_is(value: Any) -> Hashable:
@@ -178,6 +185,8 @@ class Feed:
 
 
 def _constant(field: models.Field, value: Any) -> Domain:
+    if isinstance(value, FromTheFile):
+        return value.domain
     kind = _kind_of(field) or "text"
     if value is None:
         return Domain(kind, nullable=True, choices=frozenset())

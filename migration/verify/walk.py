@@ -15,10 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from migration.legacy import LegacySource
-from migration.mapping.canonical import raw_row
-from migration.mapping.converters import LegacyValueError
 from migration.mapping.layout import LegacyLayout
-from migration.mapping.reading import LegacyRow, MissingColumn, RowReader
+from migration.mapping.reading import LegacyRow, row_reader
 from migration.mapping.specs import RENUMBERED_TABLES, TableSpec
 from migration.rules.references import TrainerLookup
 from migration.verify.fields import same_value
@@ -131,24 +129,7 @@ class TableWalker:
 
     def _reader(self, spec: TableSpec, columns: tuple[str, ...]) -> Callable[[tuple], LegacyRow]:
         """Reads a row of the table as the importer does, the plan worked out once."""
-
-        def unconverted(values: tuple) -> LegacyRow:
-            # Changed since the import into a value the importer could not take:
-            # its hash tells it from the imported row, which is all this needs.
-            return LegacyRow.unconverted(spec, raw_row(columns, values))
-
-        try:
-            reader = RowReader(spec, columns, self.trainers)
-        except MissingColumn:
-            return unconverted
-
-        def read(values: tuple) -> LegacyRow:
-            try:
-                return reader.read(values)
-            except LegacyValueError:
-                return unconverted(values)
-
-        return read
+        return row_reader(spec, columns, self.trainers)
 
     def _compare(
         self,

@@ -44,17 +44,19 @@ from migration.mapping.converters.temporal import (
     legacy_timestamp,
     plain_date,
     required_timestamp,
+    start_of_local_day,
+    step_test_duration,
     time_of_day,
 )
 from migration.mapping.converters.textual import is_storable, optional_text, text, verbatim_text
 from migration.mapping.converters.trainers import (
-    django_password,
     first_name,
-    is_legacy_bcrypt,
     last_name,
+    legacy_password,
     mailbox_key,
     split_name,
 )
+from migration.mapping.passwords import is_legacy_bcrypt
 
 __all__ = [
     "GENDERS",
@@ -68,7 +70,6 @@ __all__ = [
     "LegacyValueError",
     "ValueProblem",
     "boolean",
-    "django_password",
     "fee_method",
     "first_name",
     "gender",
@@ -78,6 +79,7 @@ __all__ = [
     "json_object",
     "last_name",
     "legacy_id",
+    "legacy_password",
     "legacy_timestamp",
     "mailbox_key",
     "optional_legacy_id",
@@ -90,6 +92,8 @@ __all__ = [
     "required_timestamp",
     "session_status",
     "split_name",
+    "start_of_local_day",
+    "step_test_duration",
     "text",
     "time_of_day",
     "verbatim_text",

@@ -120,3 +120,36 @@ def required_timestamp(raw: Any) -> datetime:
     if moment is None:
         raise LegacyValueError(ValueProblem.MISSING, "empty where a date and time is required")
     return moment
+
+
+# --- the app's first generation ------------------------------------------
+# Its clients have a registration_date, the plain local date they were entered
+# (datetime.now().strftime("%Y-%m-%d") in db_utils.py), and its assessments a
+# plain date and no created_at. Its step test always lasted 180 seconds
+# (assessment_scoring.py's test_duration).
+
+STEP_TEST_SECONDS = 180.0
+
+
+def _a_day_after_year_one(x: str) -> str:
+    # Midnight of 0001-01-01 in Seoul is a moment of year 0 in UTC.
+    return f"({prefilters.iso_date(x)}) AND {x} >= '0002-01-01'"
+
+
+@returns(Domain("moment"))
+@prefiltered_by(_a_day_after_year_one)
+def start_of_local_day(raw: Any) -> datetime:
+    """A plain local date as the moment its day began, in LEGACY_TIME_ZONE."""
+    day = plain_date(raw)
+    moment = datetime.combine(day, time(0), legacy_time_zone())
+    if day.year <= 1:
+        _readable_in_utc(raw, moment)
+    return moment
+
+
+@returns(Domain("float", nullable=True, minimum=0, maximum=STEP_TEST_SECONDS))
+@prefiltered_by(prefilters.anything)
+def step_test_duration(first_heart_rate: Any) -> float | None:
+    """180 seconds wherever the first generation's step test was taken (a heart rate
+    recorded after it)."""
+    return None if first_heart_rate is None or first_heart_rate == "" else STEP_TEST_SECONDS

@@ -6,12 +6,11 @@ import re
 import unicodedata
 from typing import Any
 
-from django.contrib.auth.hashers import make_password
-
 from migration.mapping import prefilters
 from migration.mapping.converters.base import LegacyValueError, ValueProblem
 from migration.mapping.converters.textual import text
 from migration.mapping.domains import Domain, returns
+from migration.mapping.passwords import LegacyDigest, target_password
 from migration.mapping.prefilters import prefiltered_by
 
 # The dot above an i (or j), when a combining mark of its own: see mailbox_key.
@@ -37,26 +36,19 @@ def mailbox_key(address: Any) -> str | None:
     return _DOT_ABOVE_AN_I.sub(r"\1", folded)
 
 
-LEGACY_BCRYPT = re.compile(r"\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}")
-LEGACY_BCRYPT_ALGORITHM = "legacy_bcrypt"
+# The password field's length: the longest stored form, a wrapped HMAC-SHA256
+# digest, takes 125 characters at Django's seven-digit iteration counts.
+STORED_PASSWORD_LENGTH = 128
 
 
-def is_legacy_bcrypt(raw: Any) -> bool:
-    return isinstance(raw, str) and LEGACY_BCRYPT.fullmatch(raw) is not None
-
-
-# 'legacy_bcrypt$' and a 60-character hash; make_password(None) is shorter.
-DJANGO_PASSWORD_LENGTH = len(LEGACY_BCRYPT_ALGORITHM) + 1 + 60
-
-
-@returns(Domain("text", max_length=DJANGO_PASSWORD_LENGTH))
+# Any value is taken (one that checks no password becomes unusable): precheck's
+# password check lists the trainers who need a reset.
+@returns(Domain("text", max_length=STORED_PASSWORD_LENGTH))
 @prefiltered_by(prefilters.anything)
-def django_password(raw: Any) -> str:
-    """The legacy hash in a form Django's hashers check; any other hash cannot be
-    checked, so its trainer gets an unusable password and must reset it."""
-    if is_legacy_bcrypt(raw):
-        return f"{LEGACY_BCRYPT_ALGORITHM}${raw}"
-    return make_password(None)
+def legacy_password(password_hash: Any, salt: Any = None) -> str | LegacyDigest:
+    """What a legacy hash gives the target's password, with the first generation's salt
+    if the file has one (see mapping/passwords.py)."""
+    return target_password(password_hash, salt)
 
 
 def split_name(name: str) -> tuple[str, str]:

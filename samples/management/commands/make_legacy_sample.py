@@ -8,13 +8,15 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from samples.files import SampleSummary, write_chain_sample, write_production_sample
+from samples.generations import GENERATION_SAMPLES, write_generation_sample
 
 
 class Command(BaseCommand):
     help = (
         "Write a sample legacy SQLite file with the legacy schema: by default one "
         "shaped like the 42-row production file; with --sessions N, a studio chain "
-        "with N sessions and every other table in proportion."
+        "with N sessions and every other table in proportion; with --generation, the "
+        "production file's trainers, clients and assessments as an older generation held them."
     )
     # Pure file writing: no project database, models or checks are involved.
     requires_system_checks: list[str] = []
@@ -29,15 +31,29 @@ class Command(BaseCommand):
             help="Write a studio chain with this many sessions instead of the production shape.",
         )
         parser.add_argument(
+            "--generation",
+            choices=GENERATION_SAMPLES,
+            default="newest",
+            help="The schema generation: before-packages, first (salted SHA-256 passwords) "
+            "or first-unsalted (the app's first days). Default: newest.",
+        )
+        parser.add_argument(
             "--force", action="store_true", help="Overwrite the output file if it exists."
         )
 
     def handle(self, *args: object, **options: object) -> None:
         output: Path = options["output"]
         sessions: int | None = options["sessions"]
+        generation: str = options["generation"]
         if sessions is not None and sessions < 1:
             raise CommandError(f"--sessions must be at least 1, not {sessions}.")
-        summary = self.write_sample(output=output, sessions=sessions, force=options["force"])
+        if sessions is not None and generation != "newest":
+            raise CommandError(
+                "--sessions makes a newest-generation chain: leave out --generation."
+            )
+        summary = self.write_sample(
+            output=output, sessions=sessions, generation=generation, force=options["force"]
+        )
         if options["verbosity"] >= 1:
             self.stdout.write(
                 self.style.SUCCESS(
@@ -46,8 +62,14 @@ class Command(BaseCommand):
                 )
             )
 
-    def write_sample(self, *, output: Path, sessions: int | None, force: bool) -> SampleSummary:
+    def write_sample(
+        self, *, output: Path, sessions: int | None, generation: str, force: bool
+    ) -> SampleSummary:
         try:
+            if generation != "newest":
+                return write_generation_sample(
+                    output=output, generation=generation, overwrite=force
+                )
             if sessions is None:
                 return write_production_sample(output=output, overwrite=force)
             return write_chain_sample(output=output, sessions=sessions, overwrite=force)
