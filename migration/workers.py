@@ -147,9 +147,12 @@ def _kill_workers(pool: ProcessPoolExecutor) -> None:
 def _start_worker(parent: int, initializer: Callable[..., None], initargs: tuple) -> None:
     _die_with_parent(parent)
     # Ctrl-C reaches every process of the terminal's group: the parent decides
-    # what it means, and shuts its workers down. (SIGTERM is left as it is:
-    # it is how multiprocessing stops a worker of a broken pool.)
+    # what it means, and shuts its workers down.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # SIGTERM is how multiprocessing stops the workers of a broken pool: it ends
+    # a worker at once, as by default. The parent's handler, which came with the
+    # fork, would make it the parent's stop, and the worker print a traceback.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _let_go_of_parents_connections()
     initializer(*initargs)
 

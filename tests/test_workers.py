@@ -6,14 +6,17 @@ never ends would otherwise hold the test run with it.
 """
 
 import os
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from migration.workers import can_fork, cores, results_in_workers
+from migration.stops import stopped_in_one_line
+from migration.workers import can_fork, cores, results_in_workers, worker_pool
 
 pytestmark = pytest.mark.skipif(not can_fork(), reason="the workers are forked")
 
@@ -93,3 +96,20 @@ def test_a_pool_left_by_an_error_ends_though_a_worker_dies_sending_its_result():
     )
     assert ended.returncode == 0, ended.stderr
     assert ended.stdout.strip() == "ended"
+
+
+def _nothing() -> None:
+    pass
+
+
+def _stop_handlers() -> tuple[Any, Any]:
+    return signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+
+
+def test_a_worker_leaves_ctrl_c_to_its_parent_and_ends_at_sigterm_without_a_word():
+    # The parent's stop handlers come with the fork; a worker killed by SIGTERM
+    # (a broken pool's way) must not take it for the parent's stop.
+    with stopped_in_one_line(1, process_ends=False):
+        assert signal.getsignal(signal.SIGTERM) not in (signal.SIG_DFL, signal.SIG_IGN)
+        with worker_pool(1, _nothing) as pool:
+            assert pool.submit(_stop_handlers).result() == (signal.SIG_IGN, signal.SIG_DFL)

@@ -76,7 +76,8 @@ def inferred_trainer(layout: LegacyLayout, spec: TableSpec, column: ColumnMap) -
 
 
 class TrainerLookup:
-    """Who trains a legacy client or package, for the import's rows that name no trainer.
+    """Who trains a legacy client or package, for the import's rows that name no trainer
+    (and when a trainer the file gives no date for first shows in it).
 
     inferred_trainer's rule a row at a time: each parent table's rows whose
     trainer exists, read once, when a row first asks; the import tries a
