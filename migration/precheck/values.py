@@ -7,18 +7,25 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator
 from typing import Any
 
-from migration.findings import Finding, finding
+from migration.findings import ROW_ID_CAP, Finding, finding
 from migration.legacy import LegacySource, quote_identifier
 from migration.mapping.canonical import id_order
 from migration.mapping.converters import (
     GENDERS,
     PAYMENT_METHODS,
+    Converter,
     LegacyValueError,
     payment_method,
 )
 from migration.mapping.layout import LegacyLayout
 from migration.mapping.prefilters import prefilter_of, table_prefilter
 from migration.mapping.specs import ColumnMap, TableSpec
+from migration.mapping.typed_dates import (
+    Ambiguous,
+    Repair,
+    typed_date_columns,
+    typed_date_reading,
+)
 from migration.precheck.generations import password_findings
 
 
@@ -37,11 +44,13 @@ def check_values(source: LegacySource, layout: LegacyLayout, spec: TableSpec) ->
     # The column maps the import reads this file by (an older column shadowed by
     # the newer one the file has is not read).
     checks = list(spec.columns_in_effect(present))
+    typed = typed_date_columns(checks)
     id_position = position.get("id")
     # A column read by several converters (a trainer's name fills three fields)
     # has one bad value per row, not one per converter: ids are kept once each.
     failures: dict[tuple[str, str], dict[Any, None]] = defaultdict(dict)
     examples: dict[tuple[str, str], str] = {}
+    dates = _TypedDates(spec.table)
     for row, passed in _rows_failing_prefilter(source, spec.table, present, checks):
         row_id = row[id_position] if id_position is not None else None
         for check, value_passed in zip(checks, passed, strict=True):
@@ -50,6 +59,9 @@ def check_values(source: LegacySource, layout: LegacyLayout, spec: TableSpec) ->
             try:
                 check.convert(*(row[position[c]] if c in position else None for c in check.inputs))
             except LegacyValueError as error:
+                raw = row[position[check.column]]
+                if check.column in typed and dates.add(check.column, row_id, raw, typed):
+                    continue
                 key = (check.column, str(error.problem))
                 failures[key][row_id] = None
                 examples.setdefault(key, error.detail)
@@ -62,6 +74,60 @@ def check_values(source: LegacySource, layout: LegacyLayout, spec: TableSpec) ->
             column=column,
             row_ids=sorted(row_ids, key=id_order),
         )
+    yield from dates.findings()
+
+
+class _TypedDates:
+    """The typed dates of one table that mapping/typed_dates.py reads: those that
+    clean_legacy will repair, and those that read two ways, with their readings."""
+
+    def __init__(self, table: str):
+        self.table = table
+        self.repairs: dict[str, dict[Any, tuple[Any, str]]] = defaultdict(dict)
+        self.ambiguous: dict[str, dict[Any, tuple[Any, tuple[str, ...]]]] = defaultdict(dict)
+
+    def add(
+        self, column: str, row_id: Any, raw: Any, typed: dict[str, tuple[Converter, ...]]
+    ) -> bool:
+        """Whether the value is a typed date (kept here) rather than a bad value."""
+        reading = typed_date_reading(raw, typed[column])
+        if isinstance(reading, Repair):
+            self.repairs[column][row_id] = (raw, reading.text)
+        elif isinstance(reading, Ambiguous):
+            self.ambiguous[column][row_id] = (raw, reading.readings)
+        return reading is not None
+
+    def findings(self) -> Iterator[Finding]:
+        for column, repairs in self.repairs.items():
+            ids = sorted(repairs, key=id_order)
+            raw, text = repairs[ids[0]]
+            yield finding(
+                "value.typed-date",
+                f"{self.table}.{column}: clean_legacy will repair {len(ids):,} typed date(s) "
+                f"that read one way only, e.g. {raw!r} → {text}",
+                table=self.table,
+                column=column,
+                row_ids=ids,
+                details={
+                    str(i): {"value": repairs[i][0], "reads": repairs[i][1]}
+                    for i in ids[:ROW_ID_CAP]
+                },
+            )
+        for column, ambiguous in self.ambiguous.items():
+            ids = sorted(ambiguous, key=id_order)
+            raw, readings = ambiguous[ids[0]]
+            yield finding(
+                "value.ambiguous-date",
+                f"{self.table}.{column}: {len(ids):,} typed date(s) a person must decide, "
+                f"e.g. {raw!r} reads as {' or '.join(readings)}",
+                table=self.table,
+                column=column,
+                row_ids=ids,
+                details={
+                    str(i): {"value": ambiguous[i][0], "readings": list(ambiguous[i][1])}
+                    for i in ids[:ROW_ID_CAP]
+                },
+            )
 
 
 def _rows_failing_prefilter(
