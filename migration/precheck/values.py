@@ -83,8 +83,8 @@ class _TypedDates:
 
     def __init__(self, table: str):
         self.table = table
-        self.repairs: dict[str, dict[Any, tuple[Any, str]]] = defaultdict(dict)
-        self.ambiguous: dict[str, dict[Any, tuple[Any, tuple[str, ...]]]] = defaultdict(dict)
+        # (code, column) -> row id -> the value as typed, and its details
+        self.found: dict[tuple[str, str], dict[Any, dict[str, Any]]] = defaultdict(dict)
 
     def add(
         self, column: str, row_id: Any, raw: Any, typed: dict[str, tuple[Converter, ...]]
@@ -92,41 +92,36 @@ class _TypedDates:
         """Whether the value is a typed date (kept here) rather than a bad value."""
         reading = typed_date_reading(raw, typed[column])
         if isinstance(reading, Repair):
-            self.repairs[column][row_id] = (raw, reading.text)
+            self.found["value.typed-date", column][row_id] = {"value": raw, "reads": reading.text}
         elif isinstance(reading, Ambiguous):
-            self.ambiguous[column][row_id] = (raw, reading.readings)
+            readings = list(reading.readings)
+            self.found["value.ambiguous-date", column][row_id] = {
+                "value": raw,
+                "readings": readings,
+            }
         return reading is not None
 
     def findings(self) -> Iterator[Finding]:
-        for column, repairs in self.repairs.items():
-            ids = sorted(repairs, key=id_order)
-            raw, text = repairs[ids[0]]
+        for (code, column), values in sorted(self.found.items()):
+            ids = sorted(values, key=id_order)
+            first = values[ids[0]]
+            if code == "value.typed-date":
+                said = (
+                    f"clean_legacy will repair {len(ids):,} typed date(s) that read one way "
+                    f"only, e.g. {first['value']!r} → {first['reads']}"
+                )
+            else:
+                said = (
+                    f"{len(ids):,} typed date(s) a person must decide, e.g. "
+                    f"{first['value']!r} reads as {' or '.join(first['readings'])}"
+                )
             yield finding(
-                "value.typed-date",
-                f"{self.table}.{column}: clean_legacy will repair {len(ids):,} typed date(s) "
-                f"that read one way only, e.g. {raw!r} → {text}",
+                code,
+                f"{self.table}.{column}: {said}",
                 table=self.table,
                 column=column,
                 row_ids=ids,
-                details={
-                    str(i): {"value": repairs[i][0], "reads": repairs[i][1]}
-                    for i in ids[:ROW_ID_CAP]
-                },
-            )
-        for column, ambiguous in self.ambiguous.items():
-            ids = sorted(ambiguous, key=id_order)
-            raw, readings = ambiguous[ids[0]]
-            yield finding(
-                "value.ambiguous-date",
-                f"{self.table}.{column}: {len(ids):,} typed date(s) a person must decide, "
-                f"e.g. {raw!r} reads as {' or '.join(readings)}",
-                table=self.table,
-                column=column,
-                row_ids=ids,
-                details={
-                    str(i): {"value": ambiguous[i][0], "readings": list(ambiguous[i][1])}
-                    for i in ids[:ROW_ID_CAP]
-                },
+                details={str(i): values[i] for i in ids[:ROW_ID_CAP]},
             )
 
 
