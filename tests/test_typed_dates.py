@@ -18,6 +18,7 @@ from migration.mapping.typed_dates import (
     typed_date_reading,
     typed_shape_of,
 )
+from tests.conftest import run_command
 from tests.test_clean import clean, logged, precheck, query
 
 DATES = (t.plain_date,)
@@ -244,3 +245,37 @@ def test_a_typed_moment_after_cleaning_is_the_local_time_typed(legacy_file, type
     moment = t.required_timestamp(updated_at)
     assert moment == datetime(2025, 6, 8, 9, 5, tzinfo=legacy_time_zone())
     assert moment.timetz().replace(tzinfo=None) == time(9, 5)
+
+
+@pytest.mark.usefixtures("legacy_db")
+def test_the_commands_say_what_clean_repairs_and_what_a_person_decides(
+    legacy_file, typed_studio, tmp_path
+):
+    source = legacy_file.close()
+    code, plan = run_command("precheck", "--source", str(source), "--format", "markdown")
+    assert code == 1
+    assert "typed dates that read one way only written in ISO form" in plan
+    assert "'03/04/2025' reads as 2025-03-04 or 2025-04-03" in plan
+    cleaned = tmp_path / "cleaned.db"
+    code, output = run_command("clean_legacy", "--source", str(source), "--output", str(cleaned))
+    assert "typed dates that read one way only" in output
+    assert "value.ambiguous-date" in output  # what precheck still blocks on the copy
+
+
+@pytest.mark.usefixtures("legacy_db")
+def test_rows_are_matched_across_a_pair_on_their_repaired_dates(legacy_file):
+    ids = legacy_file.small_studio()
+    # The old table's copy of the studio's payment (2024-03-01), its date typed.
+    twin = legacy_file.payment_record(
+        ids["client"],
+        ids["package"],
+        ids["trainer"],
+        payment_date="2024/3/1",
+        payment_method="카드",
+    )
+    _, output = clean(legacy_file.close())
+    assert ("payment_records", twin, "payment_date", "2024/3/1", "2024-03-01", TYPED_DATE_RULE) in (
+        logged(output, TYPED_DATE_RULE)
+    )
+    assert [row[1] for row in logged(output, "pairs.duplicate-row")] == [twin]
+    assert query(output, "SELECT count(*) FROM payment_records") == [(0,)]
