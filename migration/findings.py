@@ -146,6 +146,17 @@ CATALOGUE: dict[str, Kind] = {
     "value.unstorable-text": Kind(
         Severity.BLOCKING, f"{CLEAN} (it makes the text storable and logs the original bytes)"
     ),
+    "value.typed-date": Kind(
+        Severity.BLOCKING,
+        f"{CLEAN} (it writes each date that reads one way only in ISO form, and logs the "
+        "text as typed)",
+    ),
+    "value.ambiguous-date": Kind(
+        Severity.BLOCKING,
+        "these dates read two ways (day or month first): decide each with the studio and "
+        "write it as YYYY-MM-DD in the legacy app (or a copy of the file), then run precheck "
+        "again; clean_legacy never guesses",
+    ),
     # import_legacy: is the target ready for the file?
     "import.id-taken": Kind(
         Severity.BLOCKING,

@@ -343,8 +343,22 @@ def add_row(legacy_file: LegacyFile, ids: dict[str, int], table: str, values: di
             "sessions",
             "session_date",
             {"session_date": "05/03/2024"},
-            "value.unreadable-value",
+            "value.ambiguous-date",
             id="day-month-year-date",
+        ),
+        pytest.param(
+            "sessions",
+            "session_date",
+            {"session_date": "2024/02/30"},
+            "value.unreadable-value",
+            id="typed-date-that-is-no-date",
+        ),
+        pytest.param(
+            "sessions",
+            "session_date",
+            {"session_date": "2024/3/5"},
+            "value.typed-date",
+            id="typed-date-clean-repairs",
         ),
         pytest.param("clients", "age", {"age": 400}, "value.out-of-range", id="age-400"),
         pytest.param(

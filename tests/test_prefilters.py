@@ -345,5 +345,6 @@ def test_values_failing_the_prefilter_are_judged_by_the_converters(legacy_file: 
     values = {(item.code, item.column): item.row_ids for item in report.findings}
     assert {key: row_ids for key, row_ids in values.items() if key[0].startswith("value.")} == {
         ("value.unreadable-value", "session_time"): (late,),
-        ("value.unreadable-value", "session_date"): (odd_date,),
+        # A typed date that reads one way only: clean_legacy's to repair (test_typed_dates.py).
+        ("value.typed-date", "session_date"): (odd_date,),
     }

@@ -24,6 +24,7 @@ DANGLING_RULE = "reference.dangling"
 UNINFERABLE_RULE = "reference.uninferable-trainer"
 FEES_RULE = "fees.missing"
 TEXT_RULE = "value.unstorable-text"
+TYPED_DATE_RULE = "value.typed-date"
 CONFLICT_CODE = "pairs.conflicting-row"  # left for a person, never fixed here
 
 # What each rule did, in words for the report.
@@ -40,6 +41,9 @@ RULES: dict[str, str] = {
     DANGLING_RULE: "ids pointing at no row: trainer inferred, else the row quarantined",
     FEES_RULE: "fee breakdowns computed with the app's fee rule",
     TEXT_RULE: "text made storable (the original bytes are in the change log)",
+    TYPED_DATE_RULE: (
+        "typed dates that read one way only written in ISO form (as typed in the change log)"
+    ),
     UNINFERABLE_RULE: "rows naming no trainer, none inferable: quarantined",
 }
 

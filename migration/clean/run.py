@@ -17,18 +17,22 @@ order, each relying on the ones before it:
 1. duplicate e-mails (emails.py): the account created first keeps the
    address, the others get a plus-address on the same mailbox (or the one
    given with --email);
-2. rows on both sides of an old/new table pair (pair_rows.py): the old copy is
-   deleted, so that a package's gross (step 4, the sum of its payments) counts
+2. dates and moments a person typed that read one way only (typed_dates.py:
+   `2025/06/08`, `20250608`) written in ISO form, so that step 3 matches rows
+   on the dates they hold; one that reads two ways (`03/04/2025`) is left for
+   a person;
+3. rows on both sides of an old/new table pair (pair_rows.py): the old copy is
+   deleted, so that a package's gross (step 5, the sum of its payments) counts
    it once; rows that match on the natural key but differ are left for a person;
-3. missing trainer ids (trainers.py): the package's trainer, else the client's,
-   so that step 6 quarantines only the rows nobody can place;
-4. fee breakdowns the app's fee migration would have written (fees.py, adding
+4. missing trainer ids (trainers.py): the package's trainer, else the client's,
+   so that step 7 quarantines only the rows nobody can place;
+5. fee breakdowns the app's fee migration would have written (fees.py, adding
    its columns and fee_audit_log to a file that predates it);
-5. text the target cannot store (text.py: NUL, bytes that are not UTF-8), so
+6. text the target cannot store (text.py: NUL, bytes that are not UTF-8), so
    that the quarantined rows' JSON holds storable text too;
-6. rows whose references point at nothing (trainers.py), parents first
+7. rows whose references point at nothing (trainers.py), parents first
    (IMPORT_ORDER), so that a quarantined client takes its packages, sessions
-   and payments along. A fee_audit_log row written in step 4 for a row
+   and payments along. A fee_audit_log row written in step 5 for a row
    quarantined here goes with it.
 
 Cleaning a cleaned copy changes nothing: every fix looks only for what it fixes.
@@ -55,6 +59,7 @@ from migration.clean.report import CleanReport
 from migration.clean.summary import record_cleaning, summarise
 from migration.clean.text import make_text_storable
 from migration.clean.trainers import infer_missing_trainers, quarantine_orphans
+from migration.clean.typed_dates import read_typed_dates
 from migration.clean.unlogged import find_unlogged_change
 from migration.legacy import FileWatch, LegacyFileError, LegacySource, file_sha256
 from migration.legacy.lineage import recorded_sources
@@ -181,6 +186,7 @@ def _clean_copy(
         _step("making the copy plain data", make_plain_data, copy)
         copy.read_layout()
         emails = _step("making e-mails unique", fix_duplicate_emails, copy, explicit_emails)
+        _step("reading typed dates", read_typed_dates, copy)
         conflicts = _step("removing duplicate pair rows", drop_duplicate_pair_rows, copy)
         _step("inferring trainers", infer_missing_trainers, copy)
         _step("computing fee breakdowns", fill_fee_breakdowns, copy)

@@ -7,18 +7,25 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator
 from typing import Any
 
-from migration.findings import Finding, finding
+from migration.findings import ROW_ID_CAP, Finding, finding
 from migration.legacy import LegacySource, quote_identifier
 from migration.mapping.canonical import id_order
 from migration.mapping.converters import (
     GENDERS,
     PAYMENT_METHODS,
+    Converter,
     LegacyValueError,
     payment_method,
 )
 from migration.mapping.layout import LegacyLayout
 from migration.mapping.prefilters import prefilter_of, table_prefilter
 from migration.mapping.specs import ColumnMap, TableSpec
+from migration.mapping.typed_dates import (
+    Ambiguous,
+    Repair,
+    typed_date_columns,
+    typed_date_reading,
+)
 from migration.precheck.generations import password_findings
 
 
@@ -37,11 +44,13 @@ def check_values(source: LegacySource, layout: LegacyLayout, spec: TableSpec) ->
     # The column maps the import reads this file by (an older column shadowed by
     # the newer one the file has is not read).
     checks = list(spec.columns_in_effect(present))
+    typed = typed_date_columns(checks)
     id_position = position.get("id")
     # A column read by several converters (a trainer's name fills three fields)
     # has one bad value per row, not one per converter: ids are kept once each.
     failures: dict[tuple[str, str], dict[Any, None]] = defaultdict(dict)
     examples: dict[tuple[str, str], str] = {}
+    dates = _TypedDates(spec.table)
     for row, passed in _rows_failing_prefilter(source, spec.table, present, checks):
         row_id = row[id_position] if id_position is not None else None
         for check, value_passed in zip(checks, passed, strict=True):
@@ -50,6 +59,9 @@ def check_values(source: LegacySource, layout: LegacyLayout, spec: TableSpec) ->
             try:
                 check.convert(*(row[position[c]] if c in position else None for c in check.inputs))
             except LegacyValueError as error:
+                raw = row[position[check.column]]
+                if check.column in typed and dates.add(check.column, row_id, raw, typed):
+                    continue
                 key = (check.column, str(error.problem))
                 failures[key][row_id] = None
                 examples.setdefault(key, error.detail)
@@ -62,6 +74,55 @@ def check_values(source: LegacySource, layout: LegacyLayout, spec: TableSpec) ->
             column=column,
             row_ids=sorted(row_ids, key=id_order),
         )
+    yield from dates.findings()
+
+
+class _TypedDates:
+    """The typed dates of one table that mapping/typed_dates.py reads: those that
+    clean_legacy will repair, and those that read two ways, with their readings."""
+
+    def __init__(self, table: str):
+        self.table = table
+        # (code, column) -> row id -> the value as typed, and its details
+        self.found: dict[tuple[str, str], dict[Any, dict[str, Any]]] = defaultdict(dict)
+
+    def add(
+        self, column: str, row_id: Any, raw: Any, typed: dict[str, tuple[Converter, ...]]
+    ) -> bool:
+        """Whether the value is a typed date (kept here) rather than a bad value."""
+        reading = typed_date_reading(raw, typed[column])
+        if isinstance(reading, Repair):
+            self.found["value.typed-date", column][row_id] = {"value": raw, "reads": reading.text}
+        elif isinstance(reading, Ambiguous):
+            readings = list(reading.readings)
+            self.found["value.ambiguous-date", column][row_id] = {
+                "value": raw,
+                "readings": readings,
+            }
+        return reading is not None
+
+    def findings(self) -> Iterator[Finding]:
+        for (code, column), values in sorted(self.found.items()):
+            ids = sorted(values, key=id_order)
+            first = values[ids[0]]
+            if code == "value.typed-date":
+                said = (
+                    f"clean_legacy will repair {len(ids):,} typed date(s) that read one way "
+                    f"only, e.g. {first['value']!r} → {first['reads']}"
+                )
+            else:
+                said = (
+                    f"{len(ids):,} typed date(s) a person must decide, e.g. "
+                    f"{first['value']!r} reads as {' or '.join(first['readings'])}"
+                )
+            yield finding(
+                code,
+                f"{self.table}.{column}: {said}",
+                table=self.table,
+                column=column,
+                row_ids=ids,
+                details={str(i): values[i] for i in ids[:ROW_ID_CAP]},
+            )
 
 
 def _rows_failing_prefilter(

@@ -19,6 +19,7 @@ from migration.mapping.converters.base import (
 )
 from migration.mapping.domains import Domain, returns
 from migration.mapping.prefilters import prefiltered_by
+from migration.mapping.typed_dates import DATE, MOMENT, reads_typed
 
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 HAS_TIME_OF_DAY = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}")
@@ -37,6 +38,7 @@ def legacy_time_zone() -> tzinfo:
     return ZoneInfo(settings.LEGACY_TIME_ZONE)
 
 
+@reads_typed(DATE)
 @returns(Domain("date"))
 @prefiltered_by(prefilters.iso_date)
 @repeating
@@ -67,6 +69,7 @@ def time_of_day(raw: Any) -> time | None:
         raise LegacyValueError(ValueProblem.UNREADABLE, f"{raw!r} is not a time of day") from None
 
 
+@reads_typed(MOMENT)
 @returns(Domain("moment", nullable=True))
 @prefiltered_by(prefilters.or_nothing(prefilters.timestamp))
 def legacy_timestamp(raw: Any, legacy_tz: tzinfo | None = None) -> datetime | None:
@@ -113,6 +116,7 @@ def _readable_in_utc(raw: str, moment: datetime) -> None:
         ) from None
 
 
+@reads_typed(MOMENT)
 @returns(Domain("moment"))
 @prefiltered_by(prefilters.timestamp)
 def required_timestamp(raw: Any) -> datetime:
@@ -136,6 +140,7 @@ def _a_day_after_year_one(x: str) -> str:
     return f"({prefilters.iso_date(x)}) AND {x} >= '0002-01-01'"
 
 
+@reads_typed(DATE)
 @returns(Domain("moment"))
 @prefiltered_by(_a_day_after_year_one)
 def start_of_local_day(raw: Any) -> datetime:
