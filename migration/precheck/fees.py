@@ -12,11 +12,15 @@ from migration.precheck.tables import ids_selected
 
 
 def check_fees(source: LegacySource, layout: LegacyLayout) -> Iterator[Finding]:
-    for table in ("session_packages", "payments"):
+    for table in ("session_packages", "payments", "payment_records"):
         if not layout.has_table(table):
             continue
         name = quote_identifier(table)
-        if not all(layout.has_column(table, column) for column in FEE_AMOUNTS):
+        has_fee_columns = all(layout.has_column(table, column) for column in FEE_AMOUNTS)
+        if table == "payment_records" and not has_fee_columns:
+            yield from _old_payments(source)
+            continue
+        if not has_fee_columns:
             missing = ids_selected(source, f"SELECT id FROM {name} ORDER BY id")
             reason = "the file predates the app's fee migration"
         else:
@@ -46,12 +50,17 @@ def check_fees(source: LegacySource, layout: LegacyLayout) -> Iterator[Finding]:
                 table=table,
                 row_ids=missing,
             )
-    if layout.has_table("payment_records"):
-        old_rows = ids_selected(source, "SELECT id FROM payment_records ORDER BY id")
-        if old_rows:
-            yield finding(
-                "fees.not-recorded",
-                f"payment_records: {len(old_rows):,} old payment(s) without a fee breakdown",
-                table="payment_records",
-                row_ids=old_rows,
-            )
+
+
+def _old_payments(source: LegacySource) -> Iterator[Finding]:
+    """The old payments table never had fee columns: the fee rule gives each its breakdown
+    (clean_legacy in its copy, else the import)."""
+    old_rows = ids_selected(source, "SELECT id FROM payment_records ORDER BY id")
+    if old_rows:
+        yield finding(
+            "fees.not-recorded",
+            f"payment_records: {len(old_rows):,} old payment(s) without a fee breakdown "
+            "(the table never had fee columns); the app's fee rule computes each",
+            table="payment_records",
+            row_ids=old_rows,
+        )
