@@ -23,6 +23,7 @@ from migration.legacy.schema import newest_schema, optional_columns, schema_sql
 from migration.mapping.canonical import canonical_json, raw_row
 from migration.mapping.converters import LegacyValueError, won
 from migration.mapping.fees import (
+    BREAKDOWN_FIELDS,
     CARD_FEE_RATE,
     FEE_CALCULATION_METHOD,
     VAT_RATE,
@@ -241,12 +242,7 @@ AUDIT_COLUMNS = (
     "package_id",
     "payment_id",
     "calculation_type",
-    "gross_amount",
-    "vat_amount",
-    "card_fee_amount",
-    "net_amount",
-    "vat_rate",
-    "card_fee_rate",
+    *BREAKDOWN_FIELDS,
     "calculation_details",
     "created_by",
     "created_at",
