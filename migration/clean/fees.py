@@ -60,7 +60,8 @@ def _needs_fees(copy: CopyBeingCleaned, table: str) -> bool:
     if table == "payment_records":
         # Columns the app never gave this table: added only for rows to hold them,
         # so that a file with no old payments is left as the app made it.
-        return copy.has_table(table) and bool(copy.query(f"SELECT 1 FROM {table} LIMIT 1"))
+        name = quote_identifier(table)
+        return copy.has_table(table) and bool(copy.query(f"SELECT 1 FROM {name} LIMIT 1"))
     return copy.has_table(table)
 
 
