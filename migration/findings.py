@@ -120,12 +120,15 @@ CATALOGUE: dict[str, Kind] = {
     ),
     "fees.not-recorded": Kind(
         Severity.INFO,
-        "nothing to do: the app's old payments table never had fee columns, and its rows "
-        "are carried over without a breakdown, as the app left them",
+        "nothing to do: the app's old payments table never had fee columns; clean_legacy "
+        "computes each breakdown by the app's fee rule, with its fee_audit_log row (the "
+        "import computes it the same way for a file not cleaned, without the audit row)",
     ),
     "fees.inconsistent": Kind(
-        Severity.WARNING,
-        "check these amounts with the studio: they are carried over as they are",
+        Severity.BLOCKING,
+        "check these amounts with the studio and correct them in a copy of the file: "
+        "verify_import holds every breakdown to the app's fee rule (VAT = gross / 11, "
+        "card fee = gross x 0.035, net = the rest, each rounded half up)",
     ),
     "normalise.gender": Kind(Severity.INFO, "nothing to do: shown so the mapping can be checked"),
     "normalise.payment-method": Kind(
@@ -204,6 +207,12 @@ CATALOGUE: dict[str, Kind] = {
     "verify.money-total": Kind(
         Severity.BLOCKING,
         "the target's money does not add up to the legacy file's: investigate before cutover",
+    ),
+    "verify.fee-breakdown": Kind(
+        Severity.BLOCKING,
+        "a payment's or package's VAT, card fee and net are not the app's fee rule's for its "
+        "gross: check them with the studio, then correct them in the admin (the rule: VAT = "
+        "gross / 11, card fee = gross x 0.035, net = the rest, each rounded half up)",
     ),
     "verify.dangling-reference": Kind(
         Severity.BLOCKING, "target rows point at rows that do not exist: investigate"

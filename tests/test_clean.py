@@ -407,16 +407,31 @@ def test_missing_fee_breakdowns_computed_with_the_app_rule(legacy_file):
     )
     assert [row[:10] for row in audit] == [
         (None, 2, "migration", 1_980_000, 180_000, 69_300, 1_730_700, 0.1, 0.035, None),
+        # The old payment: its audit row names it in its details (payment_id is the
+        # new payments table's).
+        (None, None, "migration", 300_000, 27_273, 10_500, 262_227, 0.1, 0.035, None),
         (topped_up, None, "migration", 2_280_000, 207_273, 79_800, 1_992_927, 0.1, 0.035, None),
         (unpaid, None, "migration", 600_000, 54_545, 21_000, 524_455, 0.1, 0.035, None),
     ]
     sources = [json.loads(row[10])["gross_source"] for row in audit]
     assert sources[0] == "payments.amount"
-    assert "sum of its 2 payment(s)" in sources[1]
-    assert "total_amount" in sources[2]
+    assert sources[1] == "payment_records.amount"
+    assert json.loads(audit[1][10])["payment_record_id"] == 1
+    assert "sum of its 2 payment(s)" in sources[2]
+    assert "total_amount" in sources[3]
     assert all(json.loads(row[10])["rule"].startswith("the app's fee rule") for row in audit)
     assert all(len(row[11]) == 19 and row[11][10] == " " for row in audit)  # SQLite's UTC form
-    assert {c[0] for c in fee_changes} == {"session_packages", "payments", "fee_audit_log"}
+    assert query(
+        output,
+        "SELECT gross_amount, vat_amount, card_fee_amount, net_amount, vat_rate, card_fee_rate "
+        "FROM payment_records",
+    ) == [(300_000, 27_273, 10_500, 262_227, 0.1, 0.035)]
+    assert {c[0] for c in fee_changes} == {
+        "session_packages",
+        "payments",
+        "payment_records",
+        "fee_audit_log",
+    }
     assert {item.code for item in precheck(output).findings} & {"fees.missing"} == set()
     rule_tables = {(s.rule, s.table): s.rows for s in report.rules}
     assert rule_tables[("fees.missing", "session_packages")] == 2
@@ -469,7 +484,8 @@ def test_file_before_the_fee_migration_gets_its_columns_table_and_breakdowns(leg
     assert query(output, "SELECT gross_amount, net_amount FROM payments") == [(300_000, 262_227)]
     assert query(
         output, "SELECT package_id, payment_id, gross_amount FROM fee_audit_log ORDER BY id"
-    ) == [(None, ids["payment"], 300_000), (ids["package"], None, 600_000)]
+    ) == [(None, ids["payment"], 300_000), (None, None, 300_000), (ids["package"], None, 600_000)]
+    assert len([c for c in added if c[0] == "payment_records"]) == 6
     report_after = precheck(output)
     assert report_after.blocking == []
     assert report_after.is_newest_generation
@@ -593,11 +609,18 @@ def test_production_sample_cleaned(production):
     assert emails["jaesun9090"] == "jaesun.kim+jaesun9090@gmail.com"
     assert query(output, "SELECT trainer_id FROM sessions WHERE id = 2") == [(5,)]
     assert query(output, "SELECT count(*) FROM payment_records") == [(2,)]
-    assert "gross_amount" not in dict(
-        query(output, "SELECT name, 1 FROM pragma_table_info('payment_records')")
-    )
-    assert query(output, "SELECT count(*) FROM fee_audit_log") == [(0,)]
-    assert logged(output) == [
+    # The two old payments get the fee columns the table never had, their breakdown
+    # by the fee rule, and an audit row each.
+    assert query(
+        output,
+        "SELECT amount, gross_amount, vat_amount, card_fee_amount, net_amount, vat_rate, "
+        "card_fee_rate FROM payment_records ORDER BY id",
+    ) == [
+        (300000, 300000, 27273, 10500, 262227, 0.1, 0.035),
+        (600000, 600000, 54545, 21000, 524455, 0.1, 0.035),
+    ]
+    assert query(output, "SELECT count(*) FROM fee_audit_log") == [(2,)]
+    assert [c for c in logged(output) if c[-1] != "fees.missing"] == [
         (
             "trainers",
             5,
@@ -608,7 +631,10 @@ def test_production_sample_cleaned(production):
         ),
         ("sessions", 2, "trainer_id", None, 5, "reference.inferable-trainer"),
     ]
-    assert report.total_changes == 2
+    fee_changes = [c[:3] for c in logged(output, "fees.missing")]
+    assert len(fee_changes) == 6 + 2 * 6 + 2  # columns added, values, audit rows
+    assert {table for table, *_ in fee_changes} == {"payment_records", "fee_audit_log"}
+    assert report.total_changes == 22
     assert precheck(output).blocking == []
 
 
@@ -617,8 +643,8 @@ def test_cleaning_the_cleaned_production_sample_changes_nothing(production, tmp_
     report, twice = clean(once, tmp_path / "twice.db")
     assert (report.total_changes, report.rules, report.quarantined) == (0, (), ())
     assert legacy_tables(twice) == legacy_tables(once)
-    assert len(logged(twice)) == 2  # the first run's log, carried along
-    assert query(twice, f"SELECT changes FROM {CLEANINGS_TABLE} ORDER BY id") == [(2,), (0,)]
+    assert len(logged(twice)) == 22  # the first run's log, carried along
+    assert query(twice, f"SELECT changes FROM {CLEANINGS_TABLE} ORDER BY id") == [(22,), (0,)]
 
 
 def messy_file(legacy_file: LegacyFile) -> None:
@@ -735,7 +761,7 @@ def test_json_report(production, tmp_path):
     code, text = clean_command(production, tmp_path / "cleaned.db", "--format", "json")
     assert code == 0
     report = json.loads(text)
-    assert report["total_changes"] == 2
+    assert report["total_changes"] == 22
     assert report["needs_person"] is False
     assert report["precheck_blocking"] == []
     assert report["change_log"] == {"file": str(tmp_path / "cleaned.db"), "table": CHANGES_TABLE}
@@ -743,6 +769,8 @@ def test_json_report(production, tmp_path):
     assert [(r["rule"], r["table"], r["row_ids"]) for r in report["rules"]] == [
         ("trainers.duplicate-email", "trainers", [5]),
         ("reference.inferable-trainer", "sessions", [2]),
+        ("fees.missing", "payment_records", [1, 2]),
+        ("fees.missing", "fee_audit_log", [1, 2]),
     ]
     assert report["emails"][0]["new_address"] == "jaesun.kim+jaesun9090@gmail.com"
 
@@ -750,7 +778,7 @@ def test_json_report(production, tmp_path):
 def test_text_and_markdown_reports(production, tmp_path):
     code, text = clean_command(production, tmp_path / "a.db")
     assert code == 0
-    assert f"change log: table {CHANGES_TABLE} in the cleaned copy (2 change(s)" in text
+    assert f"change log: table {CHANGES_TABLE} in the cleaned copy (22 change(s)" in text
     assert "[trainers.duplicate-email] trainers: 1 change(s) to 1 row(s)" in text
     assert "jaesun9090 (id 5): jaesun.kim@gmail.com -> jaesun.kim+jaesun9090@gmail.com" in text
     assert "Result: precheck finds nothing blocking" in text

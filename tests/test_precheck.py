@@ -880,11 +880,22 @@ def test_gross_that_is_not_the_sum_of_its_parts_is_inconsistent(legacy_file, stu
     report = precheck(legacy_file)
     item = the(report, "fees.inconsistent")
     assert (item.severity, item.table, item.row_ids) == (
-        Severity.WARNING,
+        Severity.BLOCKING,  # verify_import would fail it: precheck's word is kept
         "session_packages",
         (odd,),
     )
     assert problems(report) == ["fees.inconsistent"]
+
+
+def test_a_breakdown_that_adds_up_but_is_not_the_fee_rules_blocks(legacy_file, studio):
+    # 300,000: the rule gives 27,273 / 10,500 / 262,227; these add up, but are not it.
+    odd = legacy_file.package(
+        studio["client"], studio["trainer"], vat_amount=27000, net_amount=262500
+    )
+    report = precheck(legacy_file)
+    item = the(report, "fees.inconsistent")
+    assert (item.severity, item.row_ids) == (Severity.BLOCKING, (odd,))
+    assert "not the fee rule's breakdown of its gross" in item.summary
 
 
 def test_payment_records_never_had_a_fee_breakdown(legacy_file, studio):
@@ -898,7 +909,26 @@ def test_payment_records_never_had_a_fee_breakdown(legacy_file, studio):
         "payment_records",
         (first, second),
     )
+    assert "the app's fee rule computes each" in item.summary
+    assert "clean_legacy computes each breakdown" in item.fix
     assert problems(report) == []
+
+
+def test_old_payments_given_fee_columns_are_checked_as_payments_are(legacy_file, studio):
+    # As in a copy clean_legacy wrote: the old payments table has the fee columns.
+    client, trainer = studio["client"], studio["trainer"]
+    for column in ("gross_amount", "vat_amount", "card_fee_amount", "net_amount"):
+        legacy_file.execute(f"ALTER TABLE payment_records ADD COLUMN {column} INTEGER")
+    for column in ("vat_rate", "card_fee_rate"):
+        legacy_file.execute(f"ALTER TABLE payment_records ADD COLUMN {column} DECIMAL(5,2)")
+    odd = legacy_file.payment_record(
+        client, None, trainer, gross_amount=300000, vat_amount=1, card_fee_amount=1, net_amount=1
+    )
+    report = precheck(legacy_file)
+    assert "fees.not-recorded" not in {item.code for item in report.findings}
+    assert "schema.unknown-column" not in {item.code for item in report.findings}
+    item = the(report, "fees.inconsistent")
+    assert (item.table, item.row_ids) == ("payment_records", (odd,))
 
 
 def test_an_older_file_without_fee_columns_misses_every_breakdown(legacy_file, studio):

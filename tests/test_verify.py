@@ -1,6 +1,7 @@
 """verify_import proves the import, and notices every way the two sides can part."""
 
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,7 @@ from migration.verify.parts import TableParts
 from migration.verify.target_rows import TargetTable, _timestamps_read_in_c
 from migration.verify.walk import EVERY_ID, IdRange, TableWalker
 from samples.files import write_production_sample
-from sessions.models import FeeAuditLog, Payment, Session
+from sessions.models import FeeAuditLog, Payment, Session, SessionPackage
 from tests.conftest import run_command
 from tests.legacy_files import legacy_sql, write_importable_sample
 
@@ -91,6 +92,47 @@ def test_a_changed_amount_in_the_target_fails_the_money_total(imported):
     assert failing_checks(report) == ["money totals"]
     assert "verify.money-total" in codes(report)
     assert "verify.drift" in codes(report)
+
+
+def test_old_payments_of_a_file_not_cleaned_get_the_fee_rule_s_breakdown(imported):
+    # payment_records never had fee columns: the import computes each breakdown.
+    old = LedgerEntry.objects.filter(legacy_table="payment_records").values("target_id")
+    breakdowns = Payment.objects.filter(pk__in=old).values_list(
+        "amount", "vat_amount", "card_fee_amount", "net_amount", "card_fee_rate"
+    )
+    assert sorted(breakdowns) == [
+        (300000, 27273, 10500, 262227, Decimal("0.035")),
+        (600000, 54545, 21000, 524455, Decimal("0.035")),
+    ]
+    code, report = verify(imported)
+    assert code == 0
+    fees = next(c for c in report["checks"] if c["name"] == "fee breakdowns")
+    assert fees["summary"] == "training.SessionPackage 5; training.Payment 6 checked"
+
+
+def test_a_breakdown_edited_to_disagree_with_the_fee_rule_fails(imported):
+    # Edited through the ORM, as the admin would: one no longer adds up, one adds up
+    # but is not the rule's.
+    payment = Payment.objects.get(pk=1)
+    payment.net_amount += 1
+    payment.save()
+    package = SessionPackage.objects.get(pk=2)
+    package.vat_amount += 1
+    package.net_amount -= 1
+    package.save()
+    code, report = verify(imported)
+    assert code == 1
+    assert "fee breakdowns" in failing_checks(report)
+    found = {
+        item["table"]: (item["row_ids"], item["summary"])
+        for item in findings_with(report, "verify.fee-breakdown")
+    }
+    assert found == {
+        "training.Payment": ([1], "training.Payment: 1 fee breakdown(s) not the fee rule's "
+                                  "(gross ≠ VAT + card fee + net)"),
+        "training.SessionPackage": ([2], "training.SessionPackage: 1 fee breakdown(s) not the "
+                                         "fee rule's (not the fee rule's breakdown of its gross)"),
+    }  # fmt: skip
 
 
 def test_a_deleted_target_row_is_missing(imported):

@@ -3,8 +3,10 @@
 For a file the migration never ran on (its columns and fee_audit_log are
 added) or rows it missed: each gross is the payment's amount, or the sum of a
 package's payments, and the breakdown follows the app's own rule
-(mapping/fees.py). Every value written is logged, and each breakdown gets its
-fee_audit_log row as the app would have written it.
+(mapping/fees.py). The old payments table (payment_records), which the
+migration never gave fee columns, gets the new payments table's. Every value
+written is logged, and each breakdown gets its fee_audit_log row as the app
+would have written it.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from migration.legacy.schema import newest_schema, optional_columns, schema_sql
 from migration.mapping.canonical import canonical_json, raw_row
 from migration.mapping.converters import LegacyValueError, won
 from migration.mapping.fees import (
+    BREAKDOWN_FIELDS,
     CARD_FEE_RATE,
     FEE_CALCULATION_METHOD,
     VAT_RATE,
@@ -29,6 +32,10 @@ from migration.mapping.fees import (
 )
 
 FEE_AUDIT_TABLE = "fee_audit_log"
+PAYMENT_TABLES = ("payments", "payment_records")
+FEE_TABLES = ("session_packages", *PAYMENT_TABLES)
+# The old payments table never had fee columns: it gets the new payments table's.
+_FEE_COLUMNS_AS_IN = {"payment_records": "payments"}
 FEE_RULE_TEXT = (
     "the app's fee rule: prices include VAT; VAT = gross x 0.10 / 1.10, card fee = "
     "gross x 0.035, net = gross - VAT - card fee, each rounded half up to the won"
@@ -37,25 +44,38 @@ FEE_RULE_TEXT = (
 
 def fill_fee_breakdowns(copy: CopyBeingCleaned) -> None:
     """What the app's fee migration did, for a file it never ran on, or rows it missed."""
-    for table in ("session_packages", "payments"):
-        if copy.has_table(table):
-            _add_fee_columns(copy, table)
-    if copy.has_table("session_packages") or copy.has_table("payments"):
+    tables = [table for table in FEE_TABLES if _needs_fees(copy, table)]
+    for table in tables:
+        _add_fee_columns(copy, table)
+    if tables:
         _create_fee_audit_log(copy)
-    if copy.has_table("payments"):
-        _fill_payment_fees(copy)
-    if copy.has_table("session_packages"):
+    for table in PAYMENT_TABLES:
+        if table in tables:
+            _fill_payment_fees(copy, table)
+    if "session_packages" in tables:
         _fill_package_fees(copy)
 
 
+def _needs_fees(copy: CopyBeingCleaned, table: str) -> bool:
+    if table == "payment_records":
+        # Columns the app never gave this table: added only for rows to hold them,
+        # so that a file with no old payments is left as the app made it.
+        name = quote_identifier(table)
+        return copy.has_table(table) and bool(copy.query(f"SELECT 1 FROM {name} LIMIT 1"))
+    return copy.has_table(table)
+
+
 def fee_columns_of(table: str) -> tuple[str, ...]:
-    """The columns the app's fee migration added to `table`, in schema order."""
+    """The columns the app's fee migration added to `table` (to payments, for the old
+    payments table, which it never gave them), in schema order."""
     fee_migration = optional_columns()[("payments", "gross_amount")]
-    return tuple(column for owner, column in fee_migration.columns if owner == table)
+    owner_of_columns = _FEE_COLUMNS_AS_IN.get(table, table)
+    return tuple(column for owner, column in fee_migration.columns if owner == owner_of_columns)
 
 
 def _add_fee_columns(copy: CopyBeingCleaned, table: str) -> None:
-    declared = {column.name: column.declared_type for column in newest_schema()[table]}
+    schema = newest_schema()[_FEE_COLUMNS_AS_IN.get(table, table)]
+    declared = {column.name: column.declared_type for column in schema}
     for column in fee_columns_of(table):
         if copy.has_column(table, column):
             continue
@@ -99,12 +119,13 @@ def _fee_values(breakdown: FeeBreakdown, *, with_method: bool) -> dict[str, Any]
     return values
 
 
-def _fill_payment_fees(copy: CopyBeingCleaned) -> None:
-    columns = fee_columns_of("payments")
-    if not copy.has_column("payments", "amount"):
+def _fill_payment_fees(copy: CopyBeingCleaned, table: str) -> None:
+    columns = fee_columns_of(table)
+    if not copy.has_column(table, "amount"):
         return
     olds = ", ".join(f"x.{quote_identifier(c)}" for c in columns)
-    for batch in copy.batches(f"x.amount, {olds}", "payments x", "x.gross_amount IS NULL"):
+    rows = f"{quote_identifier(table)} x"
+    for batch in copy.batches(f"x.amount, {olds}", rows, "x.gross_amount IS NULL"):
         breakdowns = []
         for row_id, amount, *old in batch:
             gross = _won_or_none(amount)
@@ -113,9 +134,9 @@ def _fill_payment_fees(copy: CopyBeingCleaned) -> None:
             breakdowns.append((row_id, dict(zip(columns, old, strict=True)), gross))
         _write_fees(
             copy,
-            "payments",
+            table,
             [
-                (row_id, old, fee_breakdown(gross), "payments.amount")
+                (row_id, old, fee_breakdown(gross), f"{table}.amount")
                 for row_id, old, gross in breakdowns
             ],
             with_method=False,
@@ -222,12 +243,7 @@ AUDIT_COLUMNS = (
     "package_id",
     "payment_id",
     "calculation_type",
-    "gross_amount",
-    "vat_amount",
-    "card_fee_amount",
-    "net_amount",
-    "vat_rate",
-    "card_fee_rate",
+    *BREAKDOWN_FIELDS,
     "calculation_details",
     "created_by",
     "created_at",
@@ -249,11 +265,12 @@ def _write_audit_rows(
     stamps = _created_at(copy, table, [row_id for row_id, *_ in rows])
     inserts, log = [], []
     for audit_id, (row_id, _, breakdown, origin) in enumerate(rows, start=first_id):
-        details = json.dumps(
-            {"rule": FEE_RULE_TEXT, "gross_source": origin, "written_by": "clean_legacy"},
-            ensure_ascii=False,
-            sort_keys=True,
-        )
+        about = {"rule": FEE_RULE_TEXT, "gross_source": origin, "written_by": "clean_legacy"}
+        if table == "payment_records":
+            # fee_audit_log.payment_id points at the new payments table, whose ids
+            # an old payment's collide with: the old row is named here instead.
+            about["payment_record_id"] = row_id
+        details = json.dumps(about, ensure_ascii=False, sort_keys=True)
         values = (
             audit_id,
             row_id if table == "session_packages" else None,

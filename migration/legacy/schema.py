@@ -140,13 +140,18 @@ def first_generation_columns(table: str) -> frozenset[str]:
     )
 
 
+# Columns clean_legacy adds to a table the app never gave them: the old payments'
+# fee breakdown, as the fee migration gave the new payments table (clean/fees.py).
+CLEANED_COLUMNS: dict[str, tuple[str, ...]] = {"payment_records": FEE_COLUMNS}
+
+
 def known_columns(table: str) -> frozenset[str]:
-    """Every column a generation of the app had in `table`."""
+    """Every column a generation of the app had in `table`, or clean_legacy adds to it."""
     return frozenset(
         column.name
         for schema in (newest_schema(), first_generation_schema())
         for column in schema.get(table, ())
-    )
+    ) | frozenset(CLEANED_COLUMNS.get(table, ()))
 
 
 def is_first_generation_table(table: str, columns: tuple[str, ...]) -> bool:

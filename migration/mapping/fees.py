@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
+from typing import Any
 
 VAT_RATE = Decimal("0.10")
 CARD_FEE_RATE = Decimal("0.035")
@@ -44,3 +46,55 @@ def fee_breakdown(gross_amount: Decimal | int) -> FeeBreakdown:
         card_fee_amount=card_fee,
         net_amount=gross - vat - card_fee,
     )
+
+
+# A chain's payments repeat a few prices: each breakdown is worked out once.
+_breakdown_of = lru_cache(maxsize=4096)(fee_breakdown)
+
+BREAKDOWN_FIELDS = (
+    "gross_amount",
+    "vat_amount",
+    "card_fee_amount",
+    "net_amount",
+    "vat_rate",
+    "card_fee_rate",
+)
+
+
+@dataclass(frozen=True)
+class RuleOnAmount:
+    """One field of the breakdown the fee rule gives a row's own amount: what an old
+    payment (`payment_records`, which never had fee columns) gets. A class, not a
+    closure, so that a spec holding it goes to worker processes."""
+
+    field: str  # one of BREAKDOWN_FIELDS, which are FeeBreakdown's own names
+
+    def __call__(self, values: dict[str, Any]) -> Decimal:
+        return getattr(_breakdown_of(values["amount"]), self.field)
+
+
+def rule_disagreement(
+    gross: Decimal,
+    vat: Decimal | None,
+    card_fee: Decimal | None,
+    net: Decimal | None,
+    vat_rate: Decimal | None = None,
+    card_fee_rate: Decimal | None = None,
+) -> str | None:
+    """Why a recorded breakdown is not the rule's for its gross, or None if it is.
+
+    A rate left empty is not held against the row; one recorded must be the rule's.
+    """
+    if None in (vat, card_fee, net) or gross != vat + card_fee + net:
+        return UNBALANCED
+    rule = _breakdown_of(Decimal(gross))
+    if (vat, card_fee, net) != (rule.vat_amount, rule.card_fee_amount, rule.net_amount):
+        return NOT_THE_RULES
+    for recorded, wanted in ((vat_rate, rule.vat_rate), (card_fee_rate, rule.card_fee_rate)):
+        if recorded is not None and recorded != wanted:
+            return NOT_THE_RULES
+    return None
+
+
+UNBALANCED = "gross ≠ VAT + card fee + net"
+NOT_THE_RULES = "not the fee rule's breakdown of its gross"

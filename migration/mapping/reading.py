@@ -99,7 +99,10 @@ class RowReader:
             [(c.field, _positions(c, position), c.convert) for c in spec.columns_in_effect(columns)]
         )
         self._missing = {f: v for f, v in missing.items() if not isinstance(v, FromTheFile)}
-        self._from_the_file = tuple(f for f, v in missing.items() if isinstance(v, FromTheFile))
+        from_the_file = {f: v for f, v in missing.items() if isinstance(v, FromTheFile)}
+        self._from_the_file = tuple(f for f, v in from_the_file.items() if v.of_row is None)
+        # Computed from the row's own values, once the columns it has are converted.
+        self._of_row = tuple((f, v.of_row) for f, v in from_the_file.items() if v.of_row)
         self._inferred = tuple(c for c in spec.columns if c.infer is not None)
         self._secret_columns = spec.secret_columns
 
@@ -109,6 +112,8 @@ class RowReader:
             converted.update(self._missing)
         for field_name in self._from_the_file:
             converted[field_name] = self._trainers.earliest_trace(converted["id"])
+        for field_name, of_row in self._of_row:
+            converted[field_name] = of_row(converted)
         for column in self._inferred:
             if converted[column.field] is None:
                 converted[column.field] = _infer_trainer(

@@ -42,10 +42,13 @@ class InferTrainer:
 
 @dataclass(frozen=True)
 class FromTheFile:
-    """What a file without the column gets from its other rows (see reading.py)."""
+    """What a file without the column gets from what it does hold (see reading.py): from
+    its other rows (a trainer's earliest trace), or, given `of_row`, from the row's
+    own converted values (an old payment's fee breakdown, by the fee rule)."""
 
     what: str
     domain: Domain  # for rules/twins.py, as a converter's
+    of_row: Callable[[dict[str, Any]], Any] | None = None
 
     def __repr__(self) -> str:
         return self.what

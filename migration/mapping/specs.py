@@ -7,8 +7,11 @@ converter (see converters). The app's table pairs follow the tables.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from migration.mapping import converters as t
-from migration.mapping.domains import Domain
+from migration.mapping.domains import Domain, domain_of
+from migration.mapping.fees import RuleOnAmount
 from migration.mapping.passwords import stored_password
 
 # The declarations' types, which the specs' readers take from here too (REQUIRED among them).
@@ -57,6 +60,18 @@ def fee_columns(*, with_method: bool) -> tuple[ColumnMap, ...]:
     if with_method:
         columns += (col("fee_calculation_method", t.fee_method, if_missing=None),)
     return columns
+
+
+def by_the_fee_rule(fee_column: ColumnMap) -> ColumnMap:
+    """The fee column as an old payment reads it: payment_records never had fee columns,
+    so in a file clean_legacy has not written them into, each is the fee rule's on the
+    payment's amount."""
+    computed = FromTheFile(
+        "the app's fee rule on the payment's amount",
+        domain_of(fee_column.convert),
+        of_row=RuleOnAmount(fee_column.field),
+    )
+    return replace(fee_column, if_missing=computed)
 
 
 TRAINERS = TableSpec(
@@ -244,7 +259,11 @@ PAYMENT_RECORDS = TableSpec(
     table="payment_records",
     model="training.Payment",
     merge_into="payments",
-    columns=(*PAYMENT_COLUMNS, ref("trainer_id", "trainers")),
+    columns=(
+        *PAYMENT_COLUMNS,
+        ref("trainer_id", "trainers"),
+        *map(by_the_fee_rule, fee_columns(with_method=False)),
+    ),
 )
 
 FEE_AUDIT_LOG = TableSpec(

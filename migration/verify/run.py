@@ -16,6 +16,7 @@ The checks, counts first, then relations, then every field:
 - row balance for every legacy table, and the reverse count in the target;
 - every imported row's fields equal to the transform of its legacy row;
 - money totals per table, to the won;
+- every payment's and package's fee breakdown the fee rule's;
 - relations intact, e-mails unique, sequences past the highest id;
 - password hashes carried;
 - rows edited in Django since their import (drift).
@@ -31,6 +32,7 @@ from migration.verify.parts import Progress
 from migration.verify.report import CheckOutcome, VerifyReport
 from migration.verify.table_checks import TableChecks
 from migration.verify.target_checks import (
+    fee_breakdowns,
     held_money,
     passwords,
     relations,
@@ -65,6 +67,7 @@ def verify_import(
         # (in worker processes, on a large file): they wait on the database.
         target_rows = reverse_counts(using)
         money = held_money(using)
+        fees = fee_breakdowns(using)
         linked = relations(using)
         emails = unique_emails(using)
         ids = sequences(using)
@@ -75,6 +78,7 @@ def verify_import(
         target_rows,
         tables.fields(),
         tables.money_totals(money),
+        fees,
         linked,
         emails,
         ids,

@@ -17,6 +17,7 @@ from django.db.models.functions import Lower, Trim
 
 from migration.findings import finding
 from migration.legacy import LegacySource
+from migration.mapping.fees import BREAKDOWN_FIELDS, rule_disagreement
 from migration.mapping.layout import LegacyLayout
 from migration.mapping.passwords import (
     PasswordFormat,
@@ -72,6 +73,39 @@ def reverse_counts(using: str) -> CheckOutcome:
                 )
             )
     return CheckOutcome("target rows", "; ".join(lines), tuple(findings))
+
+
+# The models whose rows carry a fee breakdown, by the legacy table named for them.
+FEE_BREAKDOWN_TABLES = ("session_packages", "payments")
+
+
+def fee_breakdowns(using: str) -> CheckOutcome:
+    """Every package's and payment's breakdown is the fee rule's for its gross
+    (mapping/fees.py): VAT + card fee + net is the gross, and each is the rule's.
+    Worked out here, not in SQL, so that the rule is written once."""
+    findings, lines = [], []
+    for table in FEE_BREAKDOWN_TABLES:
+        model = apps.get_model(SPECS[table].model)
+        label = model._meta.label
+        checked, wrong = 0, {}
+        rows = model.objects.using(using).filter(gross_amount__isnull=False).order_by("pk")
+        for pk, *breakdown in rows.values_list("pk", *BREAKDOWN_FIELDS).iterator(chunk_size=2000):
+            checked += 1
+            problem = rule_disagreement(*breakdown)
+            if problem is not None:
+                wrong[pk] = problem
+        lines.append(f"{label} {checked:,}")
+        if wrong:
+            findings.append(
+                finding(
+                    "verify.fee-breakdown",
+                    f"{label}: {len(wrong):,} fee breakdown(s) not the fee rule's "
+                    f"({'; '.join(sorted(set(wrong.values())))})",
+                    table=label,
+                    row_ids=list(wrong),
+                )
+            )
+    return CheckOutcome("fee breakdowns", "; ".join(lines) + " checked", tuple(findings))
 
 
 def relations(using: str) -> CheckOutcome:
