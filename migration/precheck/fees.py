@@ -60,29 +60,39 @@ def _old_payments(source: LegacySource) -> Iterator[Finding]:
 
 
 def _not_the_rules(source: LegacySource, layout: LegacyLayout, table: str) -> Iterator[Finding]:
+    """The rows whose recorded breakdown is not the rule's. A studio charges a few
+    prices, so each distinct breakdown is held to the rule once (SQLite groups
+    them), and only a table with a wrong one is read row by row for its ids."""
     columns = [column for column in FEE_COLUMNS if layout.has_column(table, column)]
-    rows = source.select(
-        table,
-        [f"x.{quote_identifier(c)}" for c in ("id", *columns)],
-        where="x.gross_amount IS NOT NULL",
+    breakdown = [f"x.{quote_identifier(c)}" for c in columns]
+    distinct = source.query(
+        f"SELECT DISTINCT {', '.join(breakdown)} FROM {quote_identifier(table)} x "
+        "WHERE x.gross_amount IS NOT NULL"
     )
-    wrong: dict[object, str] = {}
-    for row_id, *values in rows:
-        recorded = dict(zip(columns, values, strict=True))
-        try:
-            breakdown = [_amount(recorded.get(column)) for column in FEE_COLUMNS]
-        except (InvalidOperation, TypeError, ValueError):
-            continue  # a value the importer cannot take: check_values reports it
-        if (problem := rule_disagreement(*breakdown)) is not None:
-            wrong[row_id] = problem
-    if wrong:
-        yield finding(
-            "fees.inconsistent",
-            f"{table}: {len(wrong):,} fee breakdown(s) not the app's fee rule's "
-            f"({'; '.join(sorted(set(wrong.values())))})",
-            table=table,
-            row_ids=list(wrong),
-        )
+    wrong = {
+        values: problem
+        for values in map(tuple, distinct)
+        if (problem := _disagreement(dict(zip(columns, values, strict=True)))) is not None
+    }
+    if not wrong:
+        return
+    rows = source.select(table, ["x.id", *breakdown], where="x.gross_amount IS NOT NULL")
+    ids = [row_id for row_id, *values in rows if tuple(values) in wrong]
+    yield finding(
+        "fees.inconsistent",
+        f"{table}: {len(ids):,} fee breakdown(s) not the app's fee rule's "
+        f"({'; '.join(sorted(set(wrong.values())))})",
+        table=table,
+        row_ids=ids,
+    )
+
+
+def _disagreement(recorded: dict[str, object]) -> str | None:
+    try:
+        breakdown = [_amount(recorded.get(column)) for column in FEE_COLUMNS]
+    except (InvalidOperation, TypeError, ValueError):
+        return None  # a value the importer cannot take: check_values reports it
+    return rule_disagreement(*breakdown)
 
 
 def _amount(value: object) -> Decimal | None:
