@@ -3,7 +3,7 @@
 Ctrl-C raises KeyboardInterrupt where the command is, and every `with` and
 `finally` on the way out runs: a table's transaction rolls back, a report or
 a cleaned copy not yet renamed into place is removed, worker processes are
-stopped (forking.py). SIGTERM (`kill`, a service manager, a CI job's
+stopped (workers.py). SIGTERM (`kill`, a service manager, a CI job's
 timeout) would end the process without any of that; here it does the same
 as Ctrl-C. (SIGKILL cannot be caught: what is not committed is lost with the
 connection, and a worker dies with its parent.)

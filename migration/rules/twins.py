@@ -256,7 +256,7 @@ def _stale_twins() -> Iterator[str]:
         if rule.constraint is not None and rule.constraint not in names:
             yield (
                 f"the UniqueRule of {rule.model}.{rule.field} twins {rule.constraint!r}, "
-                "which the model no longer has: remove or rename it in migration/twins.py"
+                "which the model no longer has: remove or rename it in migration/rules/twins.py"
             )
 
 
@@ -268,7 +268,7 @@ def _untwinned_field_rules(model: type[models.Model]) -> Iterator[str]:
         if field.unique and not field.primary_key and field.name not in unique_fields:
             yield (
                 f"{where} is unique, and precheck has no twin for it: add a UniqueRule for it "
-                "to migration/twins.py (and its finding to findings.CATALOGUE)"
+                "to migration/rules/twins.py (and its finding to findings.CATALOGUE)"
             )
         for feed in _feeds(model, field):
             if feed.domain is None:
@@ -303,7 +303,10 @@ def _untwinned_constraints(model: type[models.Model]) -> Iterator[str]:
     for together in model._meta.unique_together:
         name = f"unique_together {tuple(together)}"
         if name not in NAMED_TWINS:
-            yield f"{label}: {name} has no precheck twin: name it in migration/twins.py NAMED_TWINS"
+            yield (
+                f"{label}: {name} has no precheck twin: "
+                "name it in migration/rules/twins.py NAMED_TWINS"
+            )
     for constraint in model._meta.constraints:
         name = constraint.name
         if name in NAMED_TWINS:
@@ -323,7 +326,7 @@ def _untwinned_constraints(model: type[models.Model]) -> Iterator[str]:
         yield (
             f"{label}: constraint {name!r} ({type(constraint).__name__}) has no precheck twin: "
             "add a UniqueRule for it (a unique constraint) or name the finding that twins it "
-            "in migration/twins.py NAMED_TWINS"
+            "in migration/rules/twins.py NAMED_TWINS"
         )
 
 
@@ -336,7 +339,7 @@ def _unique_twin_matches(
     if named != {rule.field}:
         yield (
             f"{label}: constraint {constraint.name!r} is over {sorted(named)}, but its "
-            f"UniqueRule in migration/twins.py groups by {rule.field!r}: make them the same"
+            f"UniqueRule in migration/rules/twins.py groups by {rule.field!r}: make them the same"
         )
 
 
