@@ -11,6 +11,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from typing import Any
 
+from migration.legacy.schema import FEE_COLUMNS
+
 VAT_RATE = Decimal("0.10")
 CARD_FEE_RATE = Decimal("0.035")
 FEE_CALCULATION_METHOD = "inclusive"
@@ -51,14 +53,9 @@ def fee_breakdown(gross_amount: Decimal | int) -> FeeBreakdown:
 # A chain's payments repeat a few prices: each breakdown is worked out once.
 _breakdown_of = lru_cache(maxsize=4096)(fee_breakdown)
 
-BREAKDOWN_FIELDS = (
-    "gross_amount",
-    "vat_amount",
-    "card_fee_amount",
-    "net_amount",
-    "vat_rate",
-    "card_fee_rate",
-)
+# FeeBreakdown's fields, in rule_disagreement's order: named, in the target's
+# models as in the legacy file, after the columns the app's fee migration added.
+BREAKDOWN_FIELDS = FEE_COLUMNS
 
 
 @dataclass(frozen=True)

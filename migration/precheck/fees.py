@@ -11,8 +11,8 @@ from decimal import Decimal, InvalidOperation
 
 from migration.findings import Finding, finding
 from migration.legacy import LegacySource, quote_identifier
-from migration.legacy.schema import FEE_AMOUNTS, FEE_COLUMNS
-from migration.mapping.fees import rule_disagreement
+from migration.legacy.schema import FEE_AMOUNTS
+from migration.mapping.fees import BREAKDOWN_FIELDS, rule_disagreement
 from migration.mapping.layout import LegacyLayout
 from migration.precheck.tables import ids_selected
 
@@ -63,7 +63,7 @@ def _not_the_rules(source: LegacySource, layout: LegacyLayout, table: str) -> It
     """The rows whose recorded breakdown is not the rule's. A studio charges a few
     prices, so each distinct breakdown is held to the rule once (SQLite groups
     them), and only a table with a wrong one is read row by row for its ids."""
-    columns = [column for column in FEE_COLUMNS if layout.has_column(table, column)]
+    columns = [column for column in BREAKDOWN_FIELDS if layout.has_column(table, column)]
     breakdown = [f"x.{quote_identifier(c)}" for c in columns]
     distinct = source.query(
         f"SELECT DISTINCT {', '.join(breakdown)} FROM {quote_identifier(table)} x "
@@ -89,7 +89,7 @@ def _not_the_rules(source: LegacySource, layout: LegacyLayout, table: str) -> It
 
 def _disagreement(recorded: dict[str, object]) -> str | None:
     try:
-        breakdown = [_amount(recorded.get(column)) for column in FEE_COLUMNS]
+        breakdown = [_amount(recorded.get(column)) for column in BREAKDOWN_FIELDS]
     except (InvalidOperation, TypeError, ValueError):
         return None  # a value the importer cannot take: check_values reports it
     return rule_disagreement(*breakdown)
