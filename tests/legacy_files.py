@@ -49,6 +49,19 @@ def first_generation_salt(n: int) -> str:
     return hashlib.sha256(f"salt {n}".encode()).hexdigest()[:32]
 
 
+# A client's values in every generation (the first kept no created_at, but a
+# registration_date).
+CLIENT = {
+    "name": "Client",
+    "age": 35,
+    "gender": "여성",
+    "height": 165.2,
+    "weight": 58.4,
+    "email": "",
+    "phone": "",
+}
+
+
 class LegacyFile:
     def __init__(self, path: Path, generation: str = NEWEST):
         if generation not in GENERATION_NAMES:
@@ -166,13 +179,7 @@ class LegacyFile:
             "clients",
             **{
                 "trainer_id": trainer_id,
-                "name": "Client",
-                "age": 35,
-                "gender": "여성",
-                "height": 165.2,
-                "weight": 58.4,
-                "email": "",
-                "phone": "",
+                **CLIENT,
                 "created_at": UTC_STAMP,
                 "updated_at": UTC_STAMP,
                 **values,
@@ -331,18 +338,7 @@ class LegacyFile:
     def first_client(self, trainer_id: int, **values: Any) -> int:
         return self.insert(
             "clients",
-            **{
-                "trainer_id": trainer_id,
-                "name": "Client",
-                "age": 35,
-                "gender": "여성",
-                "height": 165.2,
-                "weight": 58.4,
-                "email": "",
-                "phone": "",
-                "registration_date": "2025-05-12",
-                **values,
-            },
+            **{"trainer_id": trainer_id, **CLIENT, "registration_date": "2025-05-12", **values},
         )
 
     def first_assessment(self, client_id: int, trainer_id: int, **values: Any) -> int:
