@@ -319,3 +319,77 @@ def test_a_journal_the_app_writes_while_it_is_read_is_not_called_damaged(tmp_pat
         open_legacy(path),
     ):
         pass
+
+
+# --- nothing appears or changes beside the file -------------------------------
+
+
+def closed_in_wal_mode(tmp_path: Path) -> Path:
+    """A file the app left in WAL mode and closed: SQLite removed its journal and index."""
+    app = checkpointed(tmp_path)
+    app.close()
+    path = tmp_path / "app.db"
+    assert not wal_path(path).exists()
+    return path
+
+
+BESIDE = {
+    "WAL mode, closed": closed_in_wal_mode,
+    "a killed app with its -shm": lambda tmp: killed_app(tmp, shm=True),
+    "a killed app without its -shm": lambda tmp: killed_app(tmp, shm=False),
+}
+
+
+def folder_state(folder: Path) -> dict[str, str]:
+    return {file.name: sha256_of(file) for file in sorted(folder.iterdir())}
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("kind", BESIDE)
+@pytest.mark.django_db
+def test_no_command_creates_or_changes_a_file_beside_a_wal_mode_source(command, kind, tmp_path):
+    studio = tmp_path / "studio"
+    studio.mkdir()
+    path = BESIDE[kind](studio)
+    before = folder_state(studio)
+    if command == "verify_import":
+        code, output = run_command("import_legacy", "--source", str(path))
+        assert code == 0, output
+        assert folder_state(studio) == before
+    options = [option.format(tmp=tmp_path) for option in COMMANDS[command]]
+    code, output = run_command(command, "--source", str(path), *options)
+    assert code == 0, output
+    assert folder_state(studio) == before
+
+
+def test_a_wal_mode_file_is_read_with_its_journal_from_a_copy_that_goes_afterwards(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "private"))
+    (tmp_path / "private").mkdir()
+    monkeypatch.setattr("tempfile.tempdir", None)  # TMPDIR is read again
+    path = killed_app(tmp_path)
+    with open_legacy(path) as source:
+        (copy,) = (tmp_path / "private").iterdir()
+        assert {"legacy.db", "legacy.db-wal"} <= {file.name for file in copy.iterdir()}
+        assert source.read_path == copy / "legacy.db"
+        assert [name for (name,) in source.query("SELECT username FROM trainers ORDER BY id")] == (
+            IN_FILE + IN_JOURNAL
+        )
+    assert list((tmp_path / "private").iterdir()) == []
+
+
+def test_a_copy_that_cannot_be_made_is_one_line_saying_where_to_make_room(tmp_path, monkeypatch):
+    path = killed_app(tmp_path)
+
+    def no_room(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("shutil.copyfile", no_room)
+    with pytest.raises(LegacyFileError) as refused, open_legacy(path):
+        pass
+    message = str(refused.value)
+    assert message.startswith(f"{path}: it is in WAL mode and is read from a copy in ")
+    assert message.endswith(
+        "(No space left on device): set TMPDIR to a folder with room for the file"
+    )

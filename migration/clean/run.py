@@ -105,7 +105,7 @@ def clean_legacy(
         )
         _copy(source, temporary)
         report, first_change = _clean_copy(temporary, started, explicit_emails)
-        _refuse_unlogged_changes(source.path, temporary, first_change, watch)
+        _refuse_unlogged_changes(source, temporary, first_change, watch)
         report = replace(report, output_sha256=file_sha256(temporary))
         os.replace(temporary, output)
     except BaseException:
@@ -212,19 +212,21 @@ def _step(what: str, fix: Callable[..., Any], *args: Any) -> Any:
         raise CleanError(f"{what} failed on the copy ({error}); nothing was written") from error
 
 
-def _refuse_unlogged_changes(source: Path, copy: Path, since: int, watch: FileWatch) -> None:
+def _refuse_unlogged_changes(
+    source: LegacySource, copy: Path, since: int, watch: FileWatch
+) -> None:
     # A fix that forgot to log, or code in the file nobody thought of, would
     # change the studio's data with no record: the copy is compared with the
     # source, and every difference must have its entry in the change log.
     failed: sqlite3.Error | None = None
     try:
-        change = find_unlogged_change(copy=copy, source=source, since=since)
+        change = find_unlogged_change(copy=copy, source=source.read_path, since=since)
     except sqlite3.Error as error:
         change, failed = None, error
     # A source written meanwhile differs from its copy for that reason alone.
     if watch.changed():
         raise CleanError(
-            f"{source}: the legacy file was written to while it was cleaned, so the copy "
+            f"{source.path}: the legacy file was written to while it was cleaned, so the copy "
             "may mix two states of it; nothing was written: stop the legacy app (or wait "
             "for it), then run clean_legacy again"
         )

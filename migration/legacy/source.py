@@ -3,7 +3,9 @@
 `open_legacy(path)` checks that the file is there and is SQLite, and that its
 WAL journal, if it has one, holds nothing SQLite would drop (see wal.py),
 registers the alias for the duration of the `with` block, opened with
-`mode=ro` and `query_only`, so nothing done through it can change the file.
+`mode=ro` and `query_only`, so nothing done through it can change the file;
+a file in WAL mode is read from a private copy, so that nothing appears beside
+it either (snapshot.py).
 Every failure to read is a `LegacyFileError` whose message is one line naming
 the file and the problem.
 """
@@ -24,6 +26,7 @@ from django.db import DatabaseError, OperationalError, connections
 
 from migration.errors import InputError
 from migration.legacy.paging import DEFAULT_BATCH_SIZE, pages
+from migration.legacy.snapshot import SnapshotError, readable_copy
 from migration.legacy.wal import wal_damage, wal_path
 
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -126,9 +129,12 @@ def table_columns(fetch: Callable[[str], list[tuple]], table: str) -> list[Colum
 class LegacySource:
     """The open legacy file: its tables, their columns, and their rows."""
 
-    def __init__(self, path: Path, alias: str):
+    def __init__(self, path: Path, alias: str, read_path: Path | None = None):
         self.path = path
         self.alias = alias
+        # What SQLite opens to read `path`: the file, or a private copy of it
+        # (see snapshot.py). Whatever opens the file with SQLite itself opens this.
+        self.read_path = read_path or path
 
     @property
     def connection(self):
@@ -428,12 +434,34 @@ def open_legacy(path: str | Path) -> Iterator[LegacySource]:
     alias = settings.LEGACY_DATABASE_ALIAS
     if alias in connections.settings:
         raise LegacyFileError(f"{path}: another legacy file is already open as {alias!r}")
+    with _read_by(path) as readable, _opened(path, readable, alias) as source:
+        yield source
+
+
+@contextmanager
+def _read_by(path: Path) -> Iterator[Path]:
+    """The file SQLite reads for `path`: itself, or a private copy (see snapshot.py)."""
+    watch = FileWatch(path)
+    try:
+        with readable_copy(path) as readable:
+            if watch.changed():
+                raise LegacyFileError(
+                    _WRITING.format(path=path, error="it changed while it was copied")
+                )
+            yield readable
+    except SnapshotError as error:
+        raise LegacyFileError(f"{path}: {error}") from error
+
+
+@contextmanager
+def _opened(path: Path, readable: Path, alias: str) -> Iterator[LegacySource]:
+    """`path`, read by `readable`, registered as the read-only `alias`."""
     # configure_settings fills in Django's defaults; it insists on seeing "default".
     connections.settings[alias] = connections.configure_settings(
-        {"default": connections.settings["default"], alias: _read_only_settings(path)}
+        {"default": connections.settings["default"], alias: _read_only_settings(readable)}
     )[alias]
     try:
-        source = LegacySource(path, alias)
+        source = LegacySource(path, alias, readable)
         try:
             source.connect()
             # Reading the schema makes SQLite check the header and page 1 now,

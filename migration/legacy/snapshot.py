@@ -1,0 +1,62 @@
+"""A WAL-mode legacy file read from a private copy, so that nothing appears beside it.
+
+SQLite reads a file in WAL mode through two files beside it: the journal
+(`-wal`) and its index in shared memory (`-shm`). Opened read-only, it still
+creates both when they are missing and rewrites the index when it is there,
+in the studio's own folder, next to the only copy of its history. A file in
+the older rollback mode needs neither.
+
+So a WAL-mode file, with its journal if it has one, is copied into a private
+temporary folder and read there: SQLite replays the same journal into the
+same rows, and the folder goes when the command ends.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from migration.legacy.wal import wal_path
+
+# The file header's "file format write version" and "read version" (offsets
+# 18 and 19, https://www.sqlite.org/fileformat2.html): 1 rollback, 2 WAL.
+_FORMAT_VERSIONS = slice(18, 20)
+WAL_MODE = b"\x02\x02"
+
+
+def is_wal_mode(path: Path) -> bool:
+    with path.open("rb") as file:
+        return file.read(100)[_FORMAT_VERSIONS] == WAL_MODE
+
+
+class SnapshotError(OSError):
+    """The private copy could not be made: the message says why, in words."""
+
+
+@contextmanager
+def readable_copy(path: Path) -> Iterator[Path]:
+    """The path to read `path` by: itself, or for a WAL-mode file a private copy of it
+    and its journal, removed when the block ends.
+
+    A write of the app's own during the copy would mix two states of the
+    file: the caller watches for it.
+    """
+    if not is_wal_mode(path):
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="legacy-read-") as folder:
+        copy = Path(folder) / path.name
+        try:
+            shutil.copyfile(path, copy)
+            journal = wal_path(path)
+            if journal.exists():
+                shutil.copyfile(journal, wal_path(copy))
+        except OSError as error:
+            raise SnapshotError(
+                f"it is in WAL mode and is read from a copy in {folder}, which could not be "
+                f"made ({error.strerror}): set TMPDIR to a folder with room for the file"
+            ) from error
+        yield copy
