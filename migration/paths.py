@@ -20,7 +20,8 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -158,7 +159,7 @@ def _check_writable(output: Output) -> None:
     # Where the writer puts its temporary file: beside the name given, to be renamed over it.
     folder = path.parent
     try:
-        fd, probe = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".probe")
+        temporary_beside(path).unlink()
     except (FileNotFoundError, NotADirectoryError) as error:
         raise PathRefused(
             f"{option} {path}: there is no folder {folder}; create it, or choose another {option}"
@@ -168,5 +169,62 @@ def _check_writable(output: Output) -> None:
             f"{option} {path}: cannot write in {folder} ({error.strerror}); "
             "choose a folder you can write to"
         ) from error
+
+
+@contextmanager
+def renamed_over(path: Path, temporary: Path) -> Iterator[Path]:
+    """`temporary` (see temporary_beside), renamed over `path` when the block ends, or
+    removed, with any journal SQLite kept beside it, if the block fails: `path` is
+    never half written."""
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    except BaseException:
+        _remove_with_sidecars(temporary)
+        raise
+
+
+def temporary_beside(path: Path) -> Path:
+    """A new empty file beside `path`, named for it and for this process.
+
+    A run killed before it could remove its temporary file leaves it behind;
+    the next run to write `path` removes those of processes no longer alive.
+    """
+    _remove_left_behind(path)
+    fd, name = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=TEMPORARY_SUFFIX
+    )
     os.close(fd)
-    os.unlink(probe)
+    return Path(name)
+
+
+TEMPORARY_SUFFIX = ".tmp"
+
+
+def _remove_left_behind(path: Path) -> None:
+    prefix = f".{path.name}."
+    try:
+        names = os.listdir(path.parent)
+    except OSError:
+        return  # mkstemp says why, in the caller's words
+    for name in names:
+        if not (name.startswith(prefix) and name.endswith(TEMPORARY_SUFFIX)):
+            continue
+        owner = name[len(prefix) :].split(".", 1)[0]
+        if owner.isdigit() and not _is_alive(int(owner)):
+            _remove_with_sidecars(path.parent / name)
+
+
+def _is_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
+
+
+def _remove_with_sidecars(temporary: Path) -> None:
+    for file in (temporary, *(Path(f"{temporary}{suffix}") for suffix in SIDECARS)):
+        file.unlink(missing_ok=True)

@@ -476,3 +476,48 @@ def test_a_worker_killed_by_its_pid_stops_the_import_in_one_line_and_the_next_ru
     assert Session.objects.count() == 0
     code, output = run_command("import_legacy", "--source", str(big_chain))
     assert code == 0, output
+
+
+def temporaries(folder: Path) -> list[str]:
+    return sorted(name.name for name in folder.iterdir() if name.name.startswith("."))
+
+
+def test_a_clean_killed_mid_copy_leaves_temporary_files_the_next_run_removes(chain, tmp_path):
+    output = tmp_path / "out" / "cleaned.db"
+    output.parent.mkdir()
+    process = CommandProcess("clean_legacy", chain, "--output", str(output))
+    try:
+        wait_for(lambda: temporaries(output.parent), process, "clean_legacy wrote no copy")
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        process.end()
+    left = temporaries(output.parent)
+    assert left and all(name.startswith(f".cleaned.db.{process.pid}.") for name in left)
+    assert not output.exists()
+
+    code, said = run_command("clean_legacy", "--source", str(chain), "--output", str(output))
+    assert code == 0, said
+    assert temporaries(output.parent) == []
+    assert output.exists()
+
+
+def test_only_temporary_files_of_processes_no_longer_alive_are_removed(chain, tmp_path):
+    report = tmp_path / "report.json"
+    dead = subprocess.Popen(["true"])  # a pid no process has, once it has ended
+    dead.wait()
+    left_by = {
+        "dead": tmp_path / f".report.json.{dead.pid}.abc123.tmp",
+        "alive": tmp_path / f".report.json.{os.getppid()}.def456.tmp",
+        "another file's": tmp_path / f".other.json.{dead.pid}.ghi789.tmp",
+    }
+    for file in left_by.values():
+        file.write_text("{}")
+    journal = Path(f"{left_by['dead']}-journal")
+    journal.write_text("")
+
+    code, said = run_command("precheck", "--source", str(chain), "--output", str(report))
+    assert code in (0, 1), said
+    assert report.exists()
+    assert not left_by["dead"].exists() and not journal.exists()
+    assert left_by["alive"].exists() and left_by["another file's"].exists()

@@ -40,9 +40,7 @@ Cleaning a cleaned copy changes nothing: every fix looks only for what it fixes.
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -66,7 +64,7 @@ from migration.legacy.lineage import recorded_sources
 from migration.legacy.schema import TOOL_TABLES_SQL, newest_schema, optional_tables
 from migration.legacy.source import decode_legacy_text
 from migration.legacy.stored_code import VIEW, of_kind, stored_code
-from migration.paths import Output, check_outputs
+from migration.paths import Output, check_outputs, renamed_over, temporary_beside
 
 
 def clean_legacy(
@@ -96,8 +94,11 @@ def clean_legacy(
         total_changes=0,
     )
     watch = FileWatch(source.path)
-    temporary = _temporary_beside(output)
     try:
+        temporary = temporary_beside(output)
+    except OSError as error:
+        raise CleanError(f"{output}: cannot write there ({error.strerror})") from error
+    with renamed_over(output, temporary):
         check_outputs(
             source=source.path,
             outputs=[Output("the copy", temporary, database=True)],
@@ -107,11 +108,6 @@ def clean_legacy(
         report, first_change = _clean_copy(temporary, started, explicit_emails)
         _refuse_unlogged_changes(source, temporary, first_change, watch)
         report = replace(report, output_sha256=file_sha256(temporary))
-        os.replace(temporary, output)
-    except BaseException:
-        for leftover in (temporary, *(Path(f"{temporary}-{s}") for s in ("journal", "wal", "shm"))):
-            leftover.unlink(missing_ok=True)
-        raise
     return report
 
 
@@ -139,15 +135,6 @@ def _refuse_damaged_file(source: LegacySource) -> None:
             f"{source.path}: SQLite finds the file damaged ({integrity[0]}): restore it from "
             "a backup, or recover it with sqlite3's .recover and clean the result"
         )
-
-
-def _temporary_beside(output: Path) -> Path:
-    try:
-        fd, name = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
-    except OSError as error:
-        raise CleanError(f"{output}: cannot write there ({error.strerror})") from error
-    os.close(fd)
-    return Path(name)
 
 
 def _copy(source: LegacySource, destination: Path) -> None:

@@ -15,8 +15,6 @@ the README's promises hold for all of them, whatever their handle() does:
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -34,7 +32,7 @@ from migration.errors import (
 )
 from migration.legacy import LegacySource, open_legacy
 from migration.legacy.lineage import recorded_sources
-from migration.paths import Output, check_outputs
+from migration.paths import Output, check_outputs, renamed_over, temporary_beside
 from migration.redaction import redact_finding, redact_line, redacted
 from migration.reports import FORMATS
 from migration.stops import stopped_in_one_line
@@ -175,11 +173,8 @@ class ReportCommand(BaseCommand):
             return
         target = Path(output)
         try:
-            # Written beside the target and renamed, so a report is never half there.
-            fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-            with os.fdopen(fd, "w", encoding="utf-8") as file:
-                file.write(rendered)
-            os.replace(temporary, target)
+            with renamed_over(target, temporary_beside(target)) as temporary:
+                temporary.write_text(rendered, encoding="utf-8")
         except OSError as error:
             raise CommandError(
                 f"{output}: cannot write the report ({error.strerror}); make room there, "
