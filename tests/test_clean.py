@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from migration.clean.emails import TrainerAddress, plan_email_changes
+from migration.clean.emails import TrainerAddress, explicit_addresses, plan_email_changes
 from migration.clean.errors import CleanError
 from migration.clean.report import CleanReport
 from migration.clean.run import clean_legacy
@@ -819,3 +819,42 @@ def test_cleaning_the_same_source_twice_writes_the_same_audit_rows(legacy_file, 
     audit = "SELECT * FROM fee_audit_log ORDER BY id"
     assert query(first, audit) == query(second, audit)
     assert query(first, "SELECT created_at FROM fee_audit_log") == [(UTC_STAMP,)]
+
+
+@pytest.mark.parametrize(
+    ("usernames", "option", "expected"),
+    [
+        (["kim", "a=b"], "a=b=new@example.com", {"a=b": "new@example.com"}),
+        (["kim"], "kim=new=1@example.com", {"kim": "new=1@example.com"}),
+        (["kim"], " kim = new@example.com ", {"kim": "new@example.com"}),
+        ([], "kim=new@example.com", {"kim": "new@example.com"}),  # refused later, by name
+    ],
+)
+def test_an_email_option_is_split_after_the_username_it_names(usernames, option, expected):
+    assert explicit_addresses([option], usernames) == expected
+
+
+@pytest.mark.parametrize(
+    ("usernames", "option", "message"),
+    [
+        (["a", "a=b"], "a=b=c@example.com", "it could name trainer a or a=b"),
+        (["kim"], "kim", "write it as USERNAME=ADDRESS"),
+        (["kim"], "=x@example.com", "write it as USERNAME=ADDRESS"),
+        (["kim"], "kim=nobody", "that is not an e-mail address"),
+    ],
+)
+def test_an_email_option_that_names_no_one_trainer_is_refused(usernames, option, message):
+    with pytest.raises(CleanError, match=message):
+        explicit_addresses([option], usernames)
+
+
+def test_a_trainer_whose_username_holds_an_equals_sign_can_be_given_an_address(tmp_path):
+    legacy = LegacyFile(tmp_path / "legacy.db")
+    legacy.small_studio()
+    legacy.trainer(username="kim=pt", email="shared@example.com")
+    legacy.trainer(username="lee", email="shared@example.com")
+    output = tmp_path / "cleaned.db"
+    code, text = clean_command(legacy.close(), output, "--email", "kim=pt=kim@example.com")
+    assert code == 0, text
+    emails = dict(query(output, "SELECT username, email FROM trainers"))
+    assert (emails["kim=pt"], emails["lee"]) == ("kim@example.com", "shared@example.com")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain, count
 from typing import Any
@@ -16,6 +16,7 @@ from typing import Any
 from migration.clean.copy import CopyBeingCleaned, sqlite_writable
 from migration.clean.errors import CleanError
 from migration.clean.report import EMAIL_RULE, EmailChange
+from migration.legacy import LegacySource
 from migration.mapping.canonical import id_order
 from migration.mapping.converters import mailbox_key
 
@@ -30,6 +31,53 @@ class TrainerAddress:
     username: Any
     email: Any
     created_at: Any
+
+
+def trainer_usernames(source: LegacySource) -> frozenset[str]:
+    """The usernames an --email may name (none, in a file whose trainers have none)."""
+    if "username" not in {column.name for column in source.columns("trainers")}:
+        return frozenset()
+    return frozenset(name for (name,) in source.query("SELECT username FROM trainers"))
+
+
+def explicit_addresses(values: Sequence[str], usernames: Collection[str]) -> dict[str, str]:
+    """--email USERNAME=ADDRESS values as {username: address}.
+
+    A username may hold "=" itself (an address's domain never does), so the
+    value is split after the trainer's username it begins with: the one such
+    split, or a refusal saying which usernames it could name.
+    """
+    emails: dict[str, str] = {}
+    for value in values:
+        splits = [
+            (value[:at].strip(), value[at + 1 :].strip())
+            for at, character in enumerate(value)
+            if character == "="
+        ]
+        named = [(username, address) for username, address in splits if username in usernames]
+        if not splits or not splits[0][0]:
+            raise CleanError(f"--email {value}: write it as USERNAME=ADDRESS", personal=[value])
+        if len(named) > 1:
+            raise CleanError(
+                f"--email {value}: it could name trainer "
+                + " or ".join(username for username, _ in named)
+                + "; set that address in the new app after the cutover instead",
+                personal=[value, *(username for username, _ in named)],
+            )
+        username, address = named[0] if named else splits[0]
+        if username in emails:
+            raise CleanError(
+                f"--email: {username} is given twice; give one address each", personal=[username]
+            )
+        local, at, domain = address.rpartition("@")
+        if not (at and local and domain) or "=" in domain:
+            raise CleanError(
+                f"--email {username}={address}: that is not an e-mail address; "
+                "write it as USERNAME=ADDRESS",
+                personal=[username, address],
+            )
+        emails[username] = address
+    return emails
 
 
 def fix_duplicate_emails(

@@ -1,9 +1,8 @@
-from collections.abc import Sequence
 from pathlib import Path
 
 from django.core.management.base import CommandError
 
-from migration.clean.errors import CleanError
+from migration.clean.emails import explicit_addresses, trainer_usernames
 from migration.clean.run import clean_legacy
 from migration.management.base import EXIT_FINDINGS, ReportCommand
 from migration.paths import Output
@@ -44,8 +43,8 @@ class Command(ReportCommand):
         return [copy, *super().outputs(options)]
 
     def handle(self, *args, **options):
-        emails = parse_explicit_emails(options["email"])
         with self.legacy_source(options["source"]) as source:
+            emails = explicit_addresses(options["email"], trainer_usernames(source))
             report = clean_legacy(
                 source=source, output=Path(options["output"]), explicit_emails=emails
             )
@@ -59,26 +58,3 @@ class Command(ReportCommand):
                 "(listed in the report)",
                 returncode=EXIT_FINDINGS,
             )
-
-
-def parse_explicit_emails(values: Sequence[str]) -> dict[str, str]:
-    """--email USERNAME=ADDRESS options as {username: address}."""
-    emails: dict[str, str] = {}
-    for value in values:
-        username, equals, address = value.partition("=")
-        username, address = username.strip(), address.strip()
-        if not equals or not username:
-            raise CleanError(f"--email {value}: write it as USERNAME=ADDRESS", personal=[value])
-        if username in emails:
-            raise CleanError(
-                f"--email: {username} is given twice; give one address each", personal=[username]
-            )
-        local, at, domain = address.rpartition("@")
-        if not (at and local and domain):
-            raise CleanError(
-                f"--email {username}={address}: that is not an e-mail address; "
-                "write it as USERNAME=ADDRESS",
-                personal=[username, address],
-            )
-        emails[username] = address
-    return emails
