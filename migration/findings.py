@@ -224,6 +224,11 @@ CATALOGUE: dict[str, Kind] = {
         Severity.BLOCKING,
         "the next insert would collide: run import_legacy again (it moves sequences on)",
     ),
+    "verify.sequence-full": Kind(
+        Severity.BLOCKING,
+        "the app cannot add a row to that table: give its rows lower ids in the app, or "
+        "restart the sequence where ids are free",
+    ),
     "verify.password-not-carried": Kind(
         Severity.BLOCKING,
         "these trainers cannot log in with their legacy password: investigate (a SHA-256 "

@@ -40,6 +40,8 @@ class _IdSequence(NamedTuple):
     # SQL: the last id the sequence handed out; nextval gives the one after
     # (Django's sequences count by one). Never past bigint, unlike the next.
     last_id: str
+    # SQL: the highest id the sequence will ever hand out (its type's, for an integer id).
+    max_id: str
 
 
 def _id_sequence(cursor: Any, model: type[Model]) -> _IdSequence:
@@ -51,6 +53,7 @@ def _id_sequence(cursor: Any, model: type[Model]) -> _IdSequence:
         name,
         f"(SELECT coalesce(max({quote(column)}), 0) FROM {quote(table)})",
         f"(SELECT last_value - (NOT is_called)::int FROM {name})",
+        f"(SELECT seqmax FROM pg_sequence WHERE seqrelid = '{name}'::regclass)",
     )
 
 
@@ -60,6 +63,7 @@ class SequencePosition:
 
     highest_id: int  # the table's highest id; 0 if it has none
     last_id: int  # the last id the sequence handed out
+    max_id: int  # the highest id it will ever hand out
 
     @property
     def next_id(self) -> int:
@@ -69,6 +73,11 @@ class SequencePosition:
     def is_behind(self) -> bool:
         """Whether the next id the sequence hands out is one the table holds already."""
         return self.next_id <= self.highest_id
+
+    @property
+    def is_full(self) -> bool:
+        """Whether the sequence has no id left to hand out: the app's next row would fail."""
+        return self.next_id > self.max_id
 
 
 def _of_each_sequence(
@@ -85,7 +94,7 @@ def sequence_positions(using: str, models: Iterable[type[Model]]) -> dict[str, S
     """Each model's sequence position, by model label; on SQLite, none."""
 
     def position(cursor: Any, sequence: _IdSequence) -> SequencePosition:
-        cursor.execute(f"SELECT {sequence.highest_id}, {sequence.last_id}")
+        cursor.execute(f"SELECT {sequence.highest_id}, {sequence.last_id}, {sequence.max_id}")
         return SequencePosition(*cursor.fetchone())
 
     return _of_each_sequence(using, models, position)

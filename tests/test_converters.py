@@ -173,7 +173,8 @@ class TestNumbers:
         ("raw", "expected"),
         [
             (1, 1),
-            (2**63 - 1, 2**63 - 1),
+            (2**63 - 2, 2**63 - 2),
+            (2**63 - 1, ValueProblem.OUT_OF_RANGE),  # bigint's last: the id sequence's
             (7.0, 7),  # a whole REAL is the id it equals
             (0, ValueProblem.OUT_OF_RANGE),
             (-3, ValueProblem.OUT_OF_RANGE),

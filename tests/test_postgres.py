@@ -73,3 +73,22 @@ def test_verify_calls_behind_what_the_import_moves_on_and_nothing_after(imported
         assert position.next_id >= positions[label].next_id, label
         if label in behind:
             assert position.next_id == position.highest_id + 1, label
+
+
+@pytest.mark.parametrize(("last_id", "full"), [(2**63 - 2, False), (2**63 - 1, True)])
+def test_verify_names_a_sequence_that_has_handed_out_its_last_id(imported, last_id, full):
+    from sessions.models import Session
+
+    before = sequence_position(Session)
+    set_sequence(Session, last_id)
+    try:
+        position = sequence_positions("default", [Session])["training.Session"]
+        findings = sequences("default").findings
+    finally:  # sequences outlive a test's rows: the next test's import would find it full
+        set_sequence(Session, *before)
+    assert (position.max_id, position.is_full) == (2**63 - 1, full)
+    assert [item.code for item in findings] == (["verify.sequence-full"] if full else [])
+    if full:
+        assert findings[0].summary.startswith(
+            "training.Session: the sequence has handed out its last id, 9,223,372,036,854,775,807"
+        )

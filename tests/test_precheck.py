@@ -767,8 +767,9 @@ def test_pair_matching_agrees_with_the_row_by_row_rule(tmp_path, seed):
 
 
 def test_old_rows_numbered_past_the_targets_largest_id_have_no_room(legacy_file, studio):
-    # training_sessions' rows get ids after sessions' highest: 2**63 - 1 leaves none.
-    top = 2**63 - 1
+    # training_sessions' rows get ids after sessions' highest: 2**63 - 2 leaves none
+    # (bigint's last, 2**63 - 1, is left to the id sequence).
+    top = 2**63 - 2
     legacy_file.execute("UPDATE sessions SET id = ?", (top,))
     legacy_file.training_session(studio["client"], studio["package"], studio["trainer"])
     report = precheck(legacy_file)
@@ -779,7 +780,7 @@ def test_old_rows_numbered_past_the_targets_largest_id_have_no_room(legacy_file,
 
 
 def test_old_rows_that_just_fit_below_the_largest_id_have_room(legacy_file, studio):
-    legacy_file.execute("UPDATE sessions SET id = ?", (2**63 - 3,))
+    legacy_file.execute("UPDATE sessions SET id = ?", (2**63 - 4,))
     for day in ("2024-01-01", "2024-01-02"):
         legacy_file.training_session(
             studio["client"], studio["package"], studio["trainer"], session_date=day

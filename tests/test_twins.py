@@ -35,7 +35,7 @@ from tests.legacy_files import LegacyFile
 from tests.test_prefilters import COLUMN_TYPES, converters_under_test, corpus  # noqa: F401
 
 POSTGRESQL = pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's rules")
-LARGEST_ID = 2**63 - 1  # bigint's, the target's ids
+LARGEST_ID = 2**63 - 2  # the last a legacy row may take: bigint's own is the id sequence's
 
 
 def deeply_nested(depth: int) -> str:
@@ -164,7 +164,7 @@ def edge_studio(path: Path) -> Path:
             '"text": "\\ud83d\\ude00 \\u00e9", "deep": ' + deeply_nested(199) + "}"
         ),
     )
-    # training_sessions' two rows get the last two ids bigint holds.
+    # training_sessions' two rows get the last two ids a legacy row may take.
     legacy.execute("UPDATE sessions SET id = ?", (LARGEST_ID - 2,))
     for day in ("2024-01-01", "2024-01-02"):
         legacy.training_session(ids["client"], ids["package"], ids["trainer"], session_date=day)
@@ -215,7 +215,7 @@ def a_target_session_at_the_largest_id() -> None:
         remaining_sessions=1,
     )
     Session.objects.create(
-        id=LARGEST_ID,
+        id=2**63 - 1,
         client=client,
         trainer=trainer,
         package=package,

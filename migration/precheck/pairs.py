@@ -80,7 +80,8 @@ def _room_for_renumbered_ids(
     # As the importer finds it; an id that is not a number is check_values' to refuse.
     ((highest,),) = source.query(f"SELECT max(id) FROM {new}")
     numbered = source.count(pair.old) - (len(matches.duplicates) if matches else 0)
-    largest = integer_range(apps.get_model(SPECS[pair.new].model)._meta.pk)[1]
+    # The key's last id is left to its sequence, as for every legacy id (numeric.MAX_ID).
+    largest = integer_range(apps.get_model(SPECS[pair.new].model)._meta.pk)[1] - 1
     if not isinstance(highest, int | float) or highest + numbered <= largest:
         return
     # The new table's rows whose ids leave too little room: the ones to renumber.

@@ -189,6 +189,15 @@ def sequences(using: str) -> CheckOutcome:
         for label, position in positions.items()
         if position.is_behind
     ]
+    findings += [
+        finding(
+            "verify.sequence-full",
+            f"{label}: the sequence has handed out its last id, {position.max_id:,}, so the "
+            "app cannot add another row",
+        )
+        for label, position in positions.items()
+        if position.is_full and not position.is_behind
+    ]
     return CheckOutcome("id sequences", f"{len(positions):,} sequences checked", tuple(findings))
 
 
