@@ -106,6 +106,11 @@ CATALOGUE: dict[str, Kind] = {
         Severity.BLOCKING,
         "decide which copy is right and delete the other in the legacy app or a copy of the file",
     ),
+    "quarantine.unreadable": Kind(
+        Severity.BLOCKING,
+        "the copy's quarantine was edited: make the copy again with clean_legacy from the "
+        "legacy file",
+    ),
     "reference.dangling": Kind(
         Severity.BLOCKING, f"{CLEAN} (it quarantines these rows), or {EDIT}"
     ),

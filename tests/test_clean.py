@@ -19,6 +19,7 @@ from migration.legacy.schema import (
 )
 from migration.mapping.canonical import canonical_json, raw_row
 from migration.mapping.fees import fee_breakdown
+from migration.models import LedgerEntry
 from migration.precheck.report import PrecheckReport
 from migration.precheck.run import run_precheck
 from samples.files import write_production_sample
@@ -858,3 +859,56 @@ def test_a_trainer_whose_username_holds_an_equals_sign_can_be_given_an_address(t
     assert code == 0, text
     emails = dict(query(output, "SELECT username, email FROM trainers"))
     assert (emails["kim=pt"], emails["lee"]) == ("kim@example.com", "shared@example.com")
+
+
+# A copy is a file like any other: its quarantine, edited, is held to what the ledger takes.
+TAMPERED_QUARANTINE = {
+    "row_json not JSON": ("UPDATE {q} SET row_json = 'not json'", "is not JSON"),
+    "row_json a list": ("UPDATE {q} SET row_json = '[1, 2]'", "is not a JSON object"),
+    "NaN in row_json": ("""UPDATE {q} SET row_json = '{{"id": NaN}}'""", "is not JSON"),
+    "a lone surrogate": (
+        """UPDATE {q} SET row_json = '{{"name": "\\ud800"}}'""",
+        "text the ledger cannot keep",
+    ),
+    "source_id not an id": ("UPDATE {q} SET source_id = 'seven'", "is not a row id"),
+    "source_id twice": (
+        "INSERT INTO {q} (source_table, source_id, reason, row_json, quarantined_at) "
+        "SELECT source_table, source_id, reason, row_json, quarantined_at FROM {q}",
+        "is quarantined 2 times",
+    ),
+    "source_id still a row": (
+        "UPDATE {q} SET source_id = (SELECT min(id) FROM clients)",
+        "is still a row of the table",
+    ),
+}
+
+
+@pytest.mark.parametrize("how", TAMPERED_QUARANTINE)
+@pytest.mark.django_db
+def test_a_tampered_quarantine_is_refused_by_precheck_and_the_import(legacy_file, how):
+    kept = legacy_file.small_studio()
+    legacy_file.client(99, name="고아")
+    assert kept
+    _, output = clean(legacy_file.close())
+    sql, problem = TAMPERED_QUARANTINE[how]
+    with sqlite3.connect(output) as copy:
+        copy.execute(sql.format(q=QUARANTINE_TABLE))
+
+    code, said = run_command("precheck", "--source", str(output))
+    assert code == 1, said
+    assert "[quarantine.unreadable]" in said and problem in said
+    code, said = run_command("import_legacy", "--source", str(output))
+    assert code == 1 and "precheck finds" in said, said
+    assert not LedgerEntry.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_sound_quarantine_is_in_the_ledger_and_the_balance(legacy_file):
+    legacy_file.small_studio()
+    orphan = legacy_file.client(99, name="고아")
+    _, output = clean(legacy_file.close())
+    for command in ("precheck", "import_legacy", "verify_import"):
+        code, said = run_command(command, "--source", str(output))
+        assert code == 0, said
+    entry = LedgerEntry.objects.get(legacy_table="clients", legacy_id=orphan)
+    assert (entry.action, entry.target_id, entry.raw["name"]) == ("quarantined", None, "고아")

@@ -9,7 +9,6 @@ put in the ledger, the file checked unchanged, the rows gone from it counted.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterator
 from itertools import chain, islice
@@ -19,13 +18,13 @@ from django.db import DatabaseError, transaction
 from django.db.models import Model
 
 from migration.legacy import FileWatch, LegacySource
-from migration.legacy.schema import QUARANTINE_TABLE
 from migration.load.ids import IdMap, TableIds
 from migration.load.report import ImportFailed, TableResult, some_ids
 from migration.load.rows import LEDGER_FIELDS, TableOutput
 from migration.load.writers import RowWriter
 from migration.mapping.canonical import canonical_bytes, row_hash
 from migration.mapping.layout import LegacyLayout
+from migration.mapping.quarantine import quarantined_rows
 from migration.mapping.reading import LegacyRow, RowReader
 from migration.mapping.specs import TableSpec
 from migration.models import ImportRun, LedgerEntry
@@ -124,26 +123,30 @@ class TableState:
 
     def record_quarantined(self) -> None:
         """Rows clean_legacy moved aside: in the ledger too, so that every row is accounted for."""
-        if not self.layout.has_table(QUARANTINE_TABLE):
-            return
-        rows = self.source.query(
-            f"SELECT source_id, row_json FROM {QUARANTINE_TABLE} "
-            "WHERE source_table = %s ORDER BY source_id",
-            [self.spec.table],
-        )
+        rows = list(quarantined_rows(self.source, self.layout, self.spec.table))
         if not rows:
             return
+        for row in rows:
+            if row.problem:  # precheck refuses these: reached only if it and this disagree
+                raise ImportFailed(
+                    f"{self.spec.table}: quarantined row {row.quarantine_id}: {row.problem}; "
+                    "run precheck on the file"
+                )
         existing = set(
             LedgerEntry.objects.using(self.using)
-            .filter(legacy_table=self.spec.table, legacy_id__in=[r[0] for r in rows])
+            .filter(legacy_table=self.spec.table, legacy_id__in=[row.legacy_id for row in rows])
             .values_list("legacy_id", flat=True)
         )
-        entries = []
-        for legacy_id, row_json in rows:
-            raw = json.loads(row_json)
-            if legacy_id not in existing:
-                row = LegacyRow(legacy_id, raw, row_hash(raw), {}, canonical_bytes(raw))
-                entries.append(self.output.ledger_row(row, None, Action.QUARANTINED, ""))
+        entries = [
+            self.output.ledger_row(
+                LegacyRow(row.legacy_id, row.raw, row_hash(row.raw), {}, canonical_bytes(row.raw)),
+                None,
+                Action.QUARANTINED,
+                "",
+            )
+            for row in rows
+            if row.legacy_id not in existing
+        ]
         self.writer.insert(LedgerEntry, LEDGER_FIELDS, entries)
         self.result.quarantined += len(rows)
         self.result.read += len(rows)

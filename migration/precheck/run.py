@@ -23,6 +23,7 @@ from migration.mapping.layout import LegacyLayout
 from migration.precheck.fees import check_fees
 from migration.precheck.generations import generation_statuses
 from migration.precheck.pairs import check_table_pairs
+from migration.precheck.quarantine import check_quarantine
 from migration.precheck.references import check_references
 from migration.precheck.report import PrecheckReport
 from migration.precheck.schema import check_schema, check_triggers, table_inventory
@@ -58,6 +59,7 @@ CHECKS: tuple[Check | EachTable, ...] = (
     EachTable(check_references),
     check_fees,
     check_normalised_values,
+    check_quarantine,
 )
 
 

@@ -18,8 +18,8 @@ from django.db.models import Count
 
 from migration.findings import finding
 from migration.legacy import LegacySource
-from migration.legacy.schema import QUARANTINE_TABLE
 from migration.mapping.layout import LegacyLayout
+from migration.mapping.quarantine import quarantined_rows
 from migration.mapping.specs import IMPORT_ORDER, PAIRS_BY_TABLE, TableSpec
 from migration.rules.pairs import match_pair_rows
 from migration.verify.fields import shown_value
@@ -86,10 +86,7 @@ class TableChecks:
         tally.quarantined_in_file = self._quarantined_in_file(tally.spec.table)
 
     def _quarantined_in_file(self, table: str) -> int:
-        if not self.layout.has_table(QUARANTINE_TABLE):
-            return 0
-        sql = f"SELECT count(*) FROM {QUARANTINE_TABLE} WHERE source_table = %s"
-        return self.source.query(sql, [table])[0][0]
+        return sum(1 for _ in quarantined_rows(self.source, self.layout, table))
 
     def _check_merges(self, tally: TableTally) -> None:
         """Each merged old row must still be the exact twin of the new row it went into.
