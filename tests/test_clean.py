@@ -8,7 +8,7 @@ import pytest
 
 from migration.clean.emails import TrainerAddress, explicit_addresses, plan_email_changes
 from migration.clean.errors import CleanError
-from migration.clean.report import CleanReport
+from migration.clean.report import TEXT_RULE, CleanReport
 from migration.clean.run import clean_legacy
 from migration.legacy import open_legacy
 from migration.legacy.schema import (
@@ -861,47 +861,6 @@ def test_a_trainer_whose_username_holds_an_equals_sign_can_be_given_an_address(t
     assert (emails["kim=pt"], emails["lee"]) == ("kim@example.com", "shared@example.com")
 
 
-# A copy is a file like any other: its quarantine, edited, is held to what the ledger takes.
-TAMPERED_QUARANTINE = {
-    "row_json not JSON": ("UPDATE {q} SET row_json = 'not json'", "is not JSON"),
-    "row_json a list": ("UPDATE {q} SET row_json = '[1, 2]'", "is not a JSON object"),
-    "NaN in row_json": ("""UPDATE {q} SET row_json = '{{"id": NaN}}'""", "is not JSON"),
-    "a lone surrogate": (
-        """UPDATE {q} SET row_json = '{{"name": "\\ud800"}}'""",
-        "text the ledger cannot keep",
-    ),
-    "source_id not an id": ("UPDATE {q} SET source_id = 'seven'", "is not a row id"),
-    "source_id twice": (
-        "INSERT INTO {q} (source_table, source_id, reason, row_json, quarantined_at) "
-        "SELECT source_table, source_id, reason, row_json, quarantined_at FROM {q}",
-        "is quarantined 2 times",
-    ),
-    "source_id still a row": (
-        "UPDATE {q} SET source_id = (SELECT min(id) FROM clients)",
-        "is still a row of the table",
-    ),
-}
-
-
-@pytest.mark.parametrize("how", TAMPERED_QUARANTINE)
-@pytest.mark.django_db
-def test_a_tampered_quarantine_is_refused_by_precheck_and_the_import(legacy_file, how):
-    kept = legacy_file.small_studio()
-    legacy_file.client(99, name="고아")
-    assert kept
-    _, output = clean(legacy_file.close())
-    sql, problem = TAMPERED_QUARANTINE[how]
-    with sqlite3.connect(output) as copy:
-        copy.execute(sql.format(q=QUARANTINE_TABLE))
-
-    code, said = run_command("precheck", "--source", str(output))
-    assert code == 1, said
-    assert "[quarantine.unreadable]" in said and problem in said
-    code, said = run_command("import_legacy", "--source", str(output))
-    assert code == 1 and "precheck finds" in said, said
-    assert not LedgerEntry.objects.exists()
-
-
 @pytest.mark.django_db
 def test_a_sound_quarantine_is_in_the_ledger_and_the_balance(legacy_file):
     legacy_file.small_studio()
@@ -912,3 +871,32 @@ def test_a_sound_quarantine_is_in_the_ledger_and_the_balance(legacy_file):
         assert code == 0, said
     entry = LedgerEntry.objects.get(legacy_table="clients", legacy_id=orphan)
     assert (entry.action, entry.target_id, entry.raw["name"]) == ("quarantined", None, "고아")
+
+
+def test_usernames_and_addresses_that_differ_only_by_a_nul_are_twins(tmp_path):
+    legacy = LegacyFile(tmp_path / "legacy.db")
+    legacy.small_studio()
+    legacy.trainer(username="kim", email="kim@example.com")
+    legacy.trainer(username="kim\x00", email="lee@example.com")
+    lee = legacy.trainer(username="lee", email="lee@example.com\x00")
+    path = legacy.close()
+    with open_legacy(path) as source:
+        found = run_precheck(source).findings
+    duplicates = {item.code: item.details for item in found if "duplicate" in item.code}
+    assert duplicates["trainers.duplicate-username"] == {"usernames": ["kim", "kim\x00"]}
+    assert duplicates["trainers.duplicate-email"]["usernames"] == ["kim\x00", "lee"]
+
+    report, output = clean(path)
+    emails = dict(query(output, "SELECT username, email FROM trainers"))
+    # The NUL removed first, the addresses are one, and made unique like any other two.
+    assert (emails["kim"], emails["lee"]) == ("kim@example.com", "lee+lee@example.com")
+    # kim\x00 cannot become kim, whom the file holds already: left for a person.
+    assert "kim\x00" in emails
+    (text_fixed,) = [summary for summary in report.rules if summary.rule == TEXT_RULE]
+    assert text_fixed.row_ids == (lee,)
+    with open_legacy(output) as cleaned:
+        left = run_precheck(cleaned).blocking
+    assert sorted(item.code for item in left) == [
+        "trainers.duplicate-username",
+        "value.unstorable-text",
+    ]

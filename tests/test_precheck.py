@@ -14,9 +14,10 @@ import pytest
 import migration.precheck as precheck_package
 from migration.findings import CATALOGUE, Finding, Severity, finding
 from migration.legacy import open_legacy
-from migration.legacy.schema import newest_schema
+from migration.legacy.schema import QUARANTINE_TABLE, newest_schema
 from migration.mapping.layout import LegacyLayout
 from migration.mapping.specs import SPECS, TABLE_PAIRS, TablePair
+from migration.models import LedgerEntry
 from migration.precheck import run as precheck_module
 from migration.precheck.report import PrecheckReport
 from migration.precheck.run import CHECKS, EachTable, run_precheck
@@ -30,6 +31,7 @@ from tests.legacy_files import (
     WITHOUT_PACKAGES,
     LegacyFile,
 )
+from tests.test_clean import clean
 
 pytestmark = pytest.mark.usefixtures("legacy_db")
 
@@ -1011,6 +1013,51 @@ def test_every_check_precheck_defines_is_one_it_declares():
     }
     declared = {check.check if isinstance(check, EachTable) else check for check in CHECKS}
     assert defined == declared
+
+
+# --- a cleaned copy's quarantine --------------------------------------------
+
+
+# A copy is a file like any other: its quarantine, edited, is held to what the ledger takes.
+TAMPERED_QUARANTINE = {
+    "row_json not JSON": ("UPDATE {q} SET row_json = 'not json'", "is not JSON"),
+    "row_json a list": ("UPDATE {q} SET row_json = '[1, 2]'", "is not a JSON object"),
+    "NaN in row_json": ("""UPDATE {q} SET row_json = '{{"id": NaN}}'""", "is not JSON"),
+    "a lone surrogate": (
+        """UPDATE {q} SET row_json = '{{"name": "\\ud800"}}'""",
+        "text the ledger cannot keep",
+    ),
+    "source_id not an id": ("UPDATE {q} SET source_id = 'seven'", "is not a row id"),
+    "source_id twice": (
+        "INSERT INTO {q} (source_table, source_id, reason, row_json, quarantined_at) "
+        "SELECT source_table, source_id, reason, row_json, quarantined_at FROM {q}",
+        "is quarantined 2 times",
+    ),
+    "source_id still a row": (
+        "UPDATE {q} SET source_id = (SELECT min(id) FROM clients)",
+        "is still a row of the table",
+    ),
+}
+
+
+@pytest.mark.parametrize("how", TAMPERED_QUARANTINE)
+@pytest.mark.django_db
+def test_a_tampered_quarantine_is_refused_by_precheck_and_the_import(legacy_file, how):
+    kept = legacy_file.small_studio()
+    legacy_file.client(99, name="고아")
+    assert kept
+    _, output = clean(legacy_file.close())
+    sql, problem = TAMPERED_QUARANTINE[how]
+    with sqlite3.connect(output) as copy:
+        copy.execute(sql.format(q=QUARANTINE_TABLE))
+
+    with open_legacy(output) as copy:
+        (refused,) = run_precheck(copy).blocking
+    assert (refused.code, refused.table) == ("quarantine.unreadable", QUARANTINE_TABLE)
+    assert problem in refused.summary
+    code, said = run_command("import_legacy", "--source", str(output))
+    assert code == 1 and "precheck finds" in said, said
+    assert not LedgerEntry.objects.exists()
 
 
 # --- every code, and the report -------------------------------------------

@@ -48,7 +48,13 @@ from migration.mapping.converters.temporal import (
     step_test_duration,
     time_of_day,
 )
-from migration.mapping.converters.textual import is_storable, optional_text, text, verbatim_text
+from migration.mapping.converters.textual import (
+    is_storable,
+    made_storable,
+    optional_text,
+    text,
+    verbatim_text,
+)
 from migration.mapping.converters.trainers import (
     first_name,
     last_name,
@@ -76,6 +82,7 @@ __all__ = [
     "integer",
     "is_legacy_bcrypt",
     "is_storable",
+    "made_storable",
     "json_object",
     "last_name",
     "legacy_id",

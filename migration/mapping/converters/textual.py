@@ -36,6 +36,13 @@ def storable_text(text: str) -> str:
     raise LegacyValueError(ValueProblem.UNSTORABLE_TEXT, "contains bytes that are not UTF-8")
 
 
+def made_storable(text: str) -> str:
+    """The text as clean_legacy makes it storable: NUL removed, bytes that are not UTF-8
+    (read as lone surrogates) replaced by U+FFFD."""
+    raw = text.encode("utf-8", "surrogateescape")
+    return raw.replace(b"\x00", b"").decode("utf-8", errors="replace")
+
+
 def _as_text(raw: Any) -> str:
     if isinstance(raw, str):
         return storable_text(raw)
