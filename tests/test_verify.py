@@ -239,6 +239,22 @@ def test_a_sequence_behind_the_highest_id_fails(imported):
     assert "verify.sequence-behind" in codes(report)
 
 
+@pytest.mark.skipif("connection.vendor != 'postgresql'")
+def test_a_sequence_with_no_id_left_fails(imported):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_get_serial_sequence('clients_client', 'id')")
+        (sequence,) = cursor.fetchone()
+        cursor.execute("SELECT last_value FROM " + sequence)
+        (before,) = cursor.fetchone()
+        cursor.execute("SELECT setval(%s, 9223372036854775807)", [sequence])
+        try:
+            code, report = verify(imported)
+        finally:  # a sequence outlives the test's rows: the next import would find it full
+            cursor.execute("SELECT setval(%s, %s)", [sequence, before])
+    assert code == 1
+    assert "verify.sequence-full" in codes(report)
+
+
 def test_a_dangling_reference_fails(imported):
     # Only a database without enforced foreign keys lets this happen; simulate it.
     # Only a database without enforced foreign keys lets this happen; PostgreSQL's
