@@ -209,6 +209,11 @@ CATALOGUE: dict[str, Kind] = {
         "a legacy row was merged into a row that is not its twin, so it is missing from the "
         "target: investigate, then re-import",
     ),
+    "verify.twin-not-merged": Kind(
+        Severity.BLOCKING,
+        "a legacy row and its twin in the pair's other table are two target rows, so the "
+        "session or payment is counted twice: run import_legacy again, which merges them",
+    ),
     "verify.money-total": Kind(
         Severity.BLOCKING,
         "the target's money does not add up to the legacy file's: investigate before cutover",

@@ -19,20 +19,25 @@ pool is a `worker_pool`, and every worker starts in `_start_worker`, so that
 - Ctrl-C, which the terminal sends to the whole process group, is the
   parent's to act on (see stops.py); a worker ignores it;
 - a pool left by an exception (Ctrl-C, a failed table) kills its workers
-  rather than wait for work nobody wants.
+  rather than wait for work nobody wants;
+- a worker that dies under the run, however it dies, breaks the pool: the
+  parent is told (BrokenProcessPool), never left waiting (see _WatchedPool).
 """
 
 from __future__ import annotations
 
 import ctypes
 import multiprocessing
+import multiprocessing.connection
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
+from multiprocessing.process import BaseProcess
 from typing import Any
 
 from django.db import connections
@@ -66,7 +71,7 @@ def worker_pool(
     exception, what a worker is doing is wanted by nobody, so it is killed:
     a worker writes nothing, and its connection ends with it.
     """
-    pool = ProcessPoolExecutor(
+    pool = _WatchedPool(
         workers,
         mp_context=fork_context(),
         initializer=_start_worker,
@@ -75,7 +80,7 @@ def worker_pool(
     try:
         yield pool
     except BaseException:
-        _kill_workers(pool)
+        pool.kill_workers_now()
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
@@ -127,18 +132,71 @@ def workers_lost_said() -> Iterator[None]:
         ) from error
 
 
-def _kill_workers(pool: ProcessPoolExecutor) -> None:
-    # Python 3.14 has ProcessPoolExecutor.kill_workers(); before it, the
-    # processes are only in the pool's own attribute (None once shut down).
-    for process in list((pool._processes or {}).values()):
-        process.kill()
-    # A worker killed while it sends a result leaves half of it in the pipe,
-    # and the pool's thread reading it would wait for the rest forever (and
-    # shutdown for that thread): the write end, which the workers shared with
-    # this process, is closed here too, so the read ends at the end of the pipe
-    # once they are gone. Only workers write to it.
-    if (results := getattr(pool, "_result_queue", None)) is not None:
-        results._writer.close()
+class _WatchedPool(ProcessPoolExecutor):
+    """A ProcessPoolExecutor that a dead worker cannot leave waiting forever.
+
+    A worker killed while it sends a result (the out-of-memory killer's
+    moment: a converted chunk is the most a worker holds) leaves half a
+    message in the results pipe, and that pipe's lock taken for good. The
+    executor's thread, reading the message, waits for the rest; it never
+    marks the pool broken, so every future waits with it, and shutdown waits
+    for that thread. The read would end at the end of the pipe, but that comes
+    only once no process holds the pipe's write end: the other workers (stuck
+    on the lock, or idle) and this process, which never writes there. So the
+    parent lets go of its write end as soon as its workers are forked, and a
+    thread watches them: when one ends other than by returning, it kills the
+    others. The read then meets the end of the pipe, and the executor breaks
+    the pool as for any dead worker (the feeder of tasks ends too: the
+    executor closes the tasks pipe's read end, and no worker holds it).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._forked: list[BaseProcess] = []  # every worker: forked together, never replaced
+        self._watch: threading.Thread | None = None
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        future = super().submit(fn, *args, **kwargs)
+        if self._watch is None:  # the first submit forked the workers (a fork pool's way)
+            self._forked = list(self._processes.values())
+            self._result_queue._writer.close()
+            self._watch = threading.Thread(
+                target=self._watch_workers, name="worker watch", daemon=True
+            )
+            self._watch.start()
+        return future
+
+    def kill_workers_now(self) -> None:
+        """Every worker killed, whatever it is doing (a kill of one already gone does nothing)."""
+        for process in self._forked:
+            process.kill()
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        super().shutdown(wait, cancel_futures=cancel_futures)
+        if wait and self._watch is not None:
+            # The executor has joined every worker, so the watch has seen each end.
+            self._watch.join(timeout=5)
+
+    def _watch_workers(self) -> None:
+        alive = {process.sentinel: process for process in self._forked}
+        while alive:
+            for ended in multiprocessing.connection.wait(list(alive)):
+                if not _returned(alive.pop(ended).pid):
+                    self.kill_workers_now()
+                    return
+
+
+def _returned(pid: int) -> bool:
+    """Whether a child that has ended ended by returning, as a worker told to stop does.
+
+    Looked at without reaping it (WNOWAIT): the executor reaps its workers, and
+    a pid reaped here could be another process's by the time it looks.
+    """
+    try:
+        ended = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
+    except ChildProcessError:  # reaped already: by the executor, which knows it ended
+        return True
+    return ended.si_code == os.CLD_EXITED and ended.si_status == 0
 
 
 # --- in a new worker --------------------------------------------------------

@@ -115,6 +115,11 @@ class LegacyFile:
         self.connection.close()
         return self.path
 
+    def reopen(self) -> LegacyFile:
+        """The closed file open again, to add rows as the legacy app would between imports."""
+        self.connection = sqlite3.connect(self.path)
+        return self
+
     # --- how a file may hold its rows ---
 
     def use_wal(self) -> None:

@@ -1030,6 +1030,116 @@ def test_an_old_row_twin_of_a_new_row_is_merged_into_it(legacy_file):
     assert ledger("training_sessions", 1).action == "merged"
 
 
+# A session both tables hold: in the new table as the app wrote it, in the old one
+# as it was copied there (session_time and natural key the same, content too).
+TWIN_SESSION = {
+    "session_date": "2024-03-12",
+    "session_time": "10:00:25.813560",
+    "session_cost": 60000,
+}
+
+
+def sessions_in_target() -> tuple[int, Decimal]:
+    """How many sessions the target holds, and what they cost together."""
+    costs = list(Session.objects.values_list("session_cost", flat=True))
+    return len(costs), sum(costs, Decimal(0))
+
+
+@ROWS
+@pytest.mark.parametrize("old_table_imported_before", [False, True])
+def test_an_old_row_twin_of_an_imported_row_that_appears_between_imports_is_merged(
+    legacy_file, old_table_imported_before
+):
+    ids = legacy_file.small_studio()
+    legacy_file.session(ids["client"], ids["package"], ids["trainer"], **TWIN_SESSION)
+    if old_table_imported_before:  # the re-run then reconciles training_sessions
+        legacy_file.training_session(ids["client"], ids["package"], ids["trainer"])
+    imported(legacy_file.close())
+    before = sessions_in_target()
+
+    twin = legacy_file.reopen().training_session(
+        ids["client"], ids["package"], ids["trainer"], **TWIN_SESSION
+    )
+    again = imported(legacy_file.close())
+
+    assert counts(again, "training_sessions")["merged"] == 1
+    assert sessions_in_target() == before  # the session is counted once
+    assert ledger("training_sessions", twin).target_id == ledger("sessions", 2).target_id
+    assert run_command("verify_import", "--source", str(legacy_file.path))[0] == 0
+
+
+@ROWS
+def test_an_old_row_whose_twin_appears_in_the_new_table_is_merged_on_the_re_run(legacy_file):
+    # Imported first as a row of its own; then the app's table gains the same
+    # session. A first load of the file would merge them: so must the re-run.
+    ids = legacy_file.small_studio()
+    old = legacy_file.training_session(
+        ids["client"], ids["package"], ids["trainer"], **TWIN_SESSION
+    )
+    imported(legacy_file.close())
+    own_row = ledger("training_sessions", old).target_id
+    assert Session.objects.filter(pk=own_row).exists()
+
+    new = legacy_file.reopen().session(
+        ids["client"], ids["package"], ids["trainer"], **TWIN_SESSION
+    )
+    again = imported(legacy_file.close())
+
+    assert counts(again, "sessions")["created"] == 1
+    assert counts(again, "training_sessions")["merged"] == 1
+    merged = ledger("training_sessions", old)
+    assert (merged.action, merged.target_id) == ("merged", ledger("sessions", new).target_id)
+    assert not Session.objects.filter(pk=own_row).exists()
+    assert sessions_in_target() == (2, Decimal(120000))  # sessions 1 and the twin, once
+    assert run_command("verify_import", "--source", str(legacy_file.path))[0] == 0
+    assert counts(imported(legacy_file.path), "training_sessions")["unchanged"] == 1
+
+
+@ROWS
+def test_a_merged_row_whose_twin_stops_being_one_gets_a_row_of_its_own_on_the_re_run(
+    legacy_file,
+):
+    ids = legacy_file.small_studio()
+    new = legacy_file.session(ids["client"], ids["package"], ids["trainer"], **TWIN_SESSION)
+    old = legacy_file.training_session(
+        ids["client"], ids["package"], ids["trainer"], **TWIN_SESSION
+    )
+    imported(legacy_file.close())
+    assert ledger("training_sessions", old).action == "merged"
+
+    # The app moves its session to another day: the old row is a session of its own.
+    legacy_sql(
+        legacy_file.path, "UPDATE sessions SET session_date = '2024-03-19' WHERE id = ?", (new,)
+    )
+    again = imported(legacy_file.path)
+
+    assert counts(again, "training_sessions")["created"] == 1
+    entry = ledger("training_sessions", old)
+    assert entry.action == "created" and entry.target_id != ledger("sessions", new).target_id
+    assert sessions_in_target() == (3, Decimal(180000))
+    assert run_command("verify_import", "--source", str(legacy_file.path))[0] == 0
+
+
+@ROWS
+def test_a_row_of_its_own_edited_in_django_is_a_conflict_when_its_twin_appears(legacy_file):
+    ids = legacy_file.small_studio()
+    old = legacy_file.training_session(
+        ids["client"], ids["package"], ids["trainer"], **TWIN_SESSION
+    )
+    imported(legacy_file.close())
+    own_row = ledger("training_sessions", old).target_id
+    Session.objects.filter(pk=own_row).update(notes="moved to Friday")  # in the app
+    legacy_file.reopen().session(ids["client"], ids["package"], ids["trainer"], **TWIN_SESSION)
+
+    code, out, err = run_import(legacy_file.close(), "--format", "json")
+
+    assert code == 1, err
+    conflicts = by_table(json.loads(out))["training_sessions"]["conflicts"]
+    assert [(c["legacy_id"], c["target_id"]) for c in conflicts] == [(old, own_row)]
+    assert Session.objects.get(pk=own_row).notes == "moved to Friday"  # left as the app has it
+    assert ledger("training_sessions", old).action == "created"
+
+
 @ROWS
 def test_a_quarantined_row_is_in_the_ledger_without_a_target(legacy_file):
     ids = legacy_file.small_studio()

@@ -49,12 +49,12 @@ def as_a_big_table(monkeypatch) -> None:
 def recording_chunks_started(monkeypatch, events: list[tuple]) -> None:
     """Each chunk handed to a worker, as ("started", table, rowids), into `events`."""
 
-    class RecordingPool(forking.ProcessPoolExecutor):
+    class RecordingPool(forking._WatchedPool):  # the pool every worker_pool is
         def submit(self, function, task, *args, **kwargs):
             events.append(("started", task.table, task.rowids))
             return super().submit(function, task, *args, **kwargs)
 
-    monkeypatch.setattr(forking, "ProcessPoolExecutor", RecordingPool)
+    monkeypatch.setattr(forking, "_WatchedPool", RecordingPool)
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from assessments.models import Assessment
 from clients.models import Client
 from migration.findings import CATALOGUE
 from migration.legacy import LegacyFileError, open_legacy
+from migration.load.reconcile import Reconcile
 from migration.mapping.canonical import target_fingerprint
 from migration.mapping.layout import LegacyLayout
 from migration.mapping.specs import SPECS, target_models
@@ -310,6 +311,25 @@ def test_a_merge_the_legacy_file_does_not_bear_out_fails(imported):
     assert code == 1
     merge = findings_with(report, "verify.merge-unfounded")
     assert [(item["table"], item["row_ids"]) for item in merge] == [("training_sessions", [1])]
+
+
+def test_a_twin_imported_as_a_row_of_its_own_fails(legacy_file, monkeypatch):
+    # A re-run that leaves an old row where the first run put it, as re-runs once
+    # did: a row of its own, though its twin has since appeared in the new table.
+    ids = legacy_file.small_studio()
+    twin = {"session_date": "2024-03-12", "session_time": "10:00:25.813560"}
+    old = legacy_file.training_session(ids["client"], ids["package"], ids["trainer"], **twin)
+    assert run_command("import_legacy", "--source", str(legacy_file.close()))[0] == 0
+    legacy_file.reopen().session(ids["client"], ids["package"], ids["trainer"], **twin)
+    monkeypatch.setattr(Reconcile, "_misplaced", lambda self, rows, ledger: (set(), set()))
+    assert run_command("import_legacy", "--source", str(legacy_file.close()))[0] == 0
+
+    code, report = verify(legacy_file.path)
+
+    assert code == 1
+    assert codes(report) == ["verify.twin-not-merged"]
+    (found,) = findings_with(report, "verify.twin-not-merged")
+    assert (found["table"], found["row_ids"]) == ("training_sessions", [old])
 
 
 # --- how verify reads a chain's million rows: each way must find what the plain way finds ---

@@ -1,8 +1,9 @@
-"""The worker pool: results in the tasks' order, the largest handed out first; and a
-pool left by an error ends, whatever its workers were doing.
+"""The worker pool: results in the tasks' order, the largest handed out first; a
+pool left by an error ends, whatever its workers were doing; and a worker killed
+in the middle of sending its result breaks the pool, never hangs it.
 
-The second runs in a process of its own, with a bound on its time: a pool that
-never ends would otherwise hold the test run with it.
+The last two run in a process of their own, with a bound on their time: a pool
+that never ends would otherwise hold the test run with it.
 """
 
 import os
@@ -96,6 +97,53 @@ def test_a_pool_left_by_an_error_ends_though_a_worker_dies_sending_its_result():
     )
     assert ended.returncode == 0, ended.stderr
     assert ended.stdout.strip() == "ended"
+
+
+# A worker dies as one killed while it sends a large result would: the results
+# pipe's lock taken, the header of a message in the pipe and only part of its
+# body. The pool must break (and the block say so) rather than wait for the rest.
+KILLED_WHILE_SENDING_A_RESULT = """
+import os, signal, struct, sys, time
+sys.path.insert(0, sys.argv[1])
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+import django
+django.setup()
+from migration.workers import WorkerLost, worker_pool, workers_lost_said
+
+def started():
+    pass
+
+def slow():
+    time.sleep(0.5)
+    return "done"
+
+def killed_while_sending_a_result():
+    # The executor's worker loop called this: its frame has the results queue.
+    results = sys._getframe(1).f_locals["result_queue"]
+    results._wlock.acquire()
+    os.write(results._writer.fileno(), struct.pack("!i", 1_000_000) + b"x" * 1000)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+try:
+    with workers_lost_said(), worker_pool(2, started) as pool:
+        sent = [pool.submit(slow), pool.submit(killed_while_sending_a_result), pool.submit(slow)]
+        for future in sent:
+            future.result()
+except WorkerLost:
+    print("worker lost")
+"""
+
+
+def test_a_worker_killed_while_it_sends_a_result_breaks_the_pool_instead_of_hanging_it():
+    ended = subprocess.run(
+        [sys.executable, "-c", KILLED_WHILE_SENDING_A_RESULT, str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert ended.returncode == 0, ended.stderr
+    assert ended.stdout.strip() == "worker lost"
 
 
 def _nothing() -> None:

@@ -6,6 +6,14 @@ skipped, changed ones updated through the ORM (unless the target row was
 edited in Django since, which is a conflict, reported and left alone), new
 ones created. References to a renumbered table are mapped to the ids its
 rows took.
+
+An old table's row is placed as a first load of the file would place it
+(`ids.Numbering`: merged into its twin's target row, or a row of its own),
+whatever an earlier run decided: a twin can appear between runs (its new
+table's row added, or its match changed), and a row left where an earlier
+run put it would then be counted twice, or lost. Such a row is placed anew:
+its old entry dropped, and its own target row with it (unless that row was
+edited in Django since: a conflict).
 """
 
 from __future__ import annotations
@@ -45,6 +53,12 @@ class Reconcile:
         if back:
             LedgerEntry.objects.using(table.using).filter(pk__in=back).delete()
             ledger = {k: e for k, e in ledger.items() if e.action != Action.QUARANTINED}
+        # A row placed otherwise than the rule places it now goes in as a new row.
+        misplaced, conflicting = self._misplaced(rows, ledger)
+        if misplaced or conflicting:
+            self._unplace([ledger[legacy_id] for legacy_id in misplaced])
+            ledger = {k: e for k, e in ledger.items() if k not in misplaced}
+            rows = [row for row in rows if row.legacy_id not in conflicting]
         changed = [
             row
             for row in rows
@@ -64,6 +78,65 @@ class Reconcile:
             for entry in LedgerEntry.objects.using(table.using).filter(
                 legacy_table=table.spec.table, legacy_id__in=[row.legacy_id for row in rows]
             )
+        }
+
+    def _misplaced(
+        self, rows: list[LegacyRow], ledger: dict[int, LedgerEntry]
+    ) -> tuple[set[int], set[int]]:
+        """Of an old table's rows in the ledger, those placed otherwise than `Numbering`
+        places them now, by legacy id: those to place anew, and those whose own target
+        row was edited in Django since (conflicts, reported and left as they are)."""
+        table = self.table
+        if table.spec.merge_into is None or not ledger:
+            return set(), set()
+        twin_targets = table.ids.numbering().twin_targets
+        wrong = [
+            entry
+            for row in rows
+            if (entry := ledger.get(row.legacy_id)) is not None
+            and _merged_into(entry) != twin_targets.get(row.legacy_id)
+        ]
+        # A row of its own that is now a twin: that row goes, unless edited since.
+        own = [entry for entry in wrong if _merged_into(entry) is None]
+        current = self._fingerprints([entry.target_id for entry in own])
+        conflicting = set()
+        for entry in own:
+            if current.get(entry.target_id) != entry.target_hash:
+                conflicting.add(entry.legacy_id)
+                table.result.conflicts.append(
+                    Conflict(table.spec.table, entry.legacy_id, table.spec.model, entry.target_id)
+                )
+        return {entry.legacy_id for entry in wrong} - conflicting, conflicting
+
+    def _unplace(self, entries: list[LedgerEntry]) -> None:
+        """Misplaced rows' ledger entries dropped, and their own target rows with them."""
+        if not entries:
+            return
+        table = self.table
+        own_rows = [entry.target_id for entry in entries if _merged_into(entry) is None]
+        which = some_ids(entry.legacy_id for entry in entries)
+        table.write(
+            lambda: table.model.objects.using(table.using).filter(pk__in=own_rows).delete(), which
+        )
+        table.write(
+            lambda: (
+                LedgerEntry.objects.using(table.using)
+                .filter(pk__in=[entry.pk for entry in entries])
+                .delete()
+            ),
+            which,
+        )
+
+    def _fingerprints(self, target_ids: list[int]) -> dict[int, str]:
+        """Each of these target rows' fingerprint as it is now, by id."""
+        if not target_ids:
+            return {}
+        table = self.table
+        return {
+            values.pop("pk"): target_fingerprint(values)
+            for values in table.model.objects.using(table.using)
+            .filter(pk__in=target_ids)
+            .values("pk", *table.synced_fields)
         }
 
     def _remap_references(self, rows: list[LegacyRow]) -> None:
@@ -114,20 +187,17 @@ class Reconcile:
         if not pairs:
             return
         table, model, synced = self.table, self.table.model, self.table.synced_fields
-        current = {
-            values.pop("pk"): target_fingerprint(values)
-            for values in model.objects.using(table.using)
-            .filter(pk__in=[entry.target_id for _, entry in pairs if entry.target_id])
-            .values("pk", *synced)
-        }
+        current = self._fingerprints(
+            [entry.target_id for _, entry in pairs if _merged_into(entry) is None]
+        )
         updates, entries = [], []
         for row, entry in pairs:
-            if entry.action == Action.MERGED and row.legacy_id in table.twins:
+            if _merged_into(entry) is not None:  # into its twin, as the rule still places it
                 self._refresh_entry(entry, row, Action.MERGED, "")
                 entries.append(entry)
                 table.result.merged += 1
                 continue
-            if entry.action == Action.MERGED or current.get(entry.target_id) != entry.target_hash:
+            if current.get(entry.target_id) != entry.target_hash:
                 table.result.conflicts.append(
                     Conflict(table.spec.table, row.legacy_id, table.spec.model, entry.target_id)
                 )
@@ -152,3 +222,8 @@ class Reconcile:
     def _refresh_entry(self, entry: LedgerEntry, row: LegacyRow, action: str, target_hash: str):
         entry.action, entry.source_hash, entry.target_hash = action, row.source_hash, target_hash
         entry.raw, entry.run = row.raw, self.table.run
+
+
+def _merged_into(entry: LedgerEntry) -> int | None:
+    """The target row a merged entry went into, its twin's; None for a row of its own."""
+    return entry.target_id if entry.action == Action.MERGED else None

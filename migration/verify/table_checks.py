@@ -23,7 +23,7 @@ from migration.mapping.quarantine import quarantined_rows
 from migration.mapping.specs import IMPORT_ORDER, PAIRS_BY_TABLE, TableSpec
 from migration.rules.pairs import match_pair_rows
 from migration.verify.fields import shown_value
-from migration.verify.ledger import Action, ledger_entries
+from migration.verify.ledger import WITH_OWN_TARGET, Action, ledger_entries
 from migration.verify.parts import Progress, walking_tables
 from migration.verify.report import CheckOutcome
 from migration.verify.walk import TableWalk
@@ -37,7 +37,10 @@ class TableTally:
     quarantined_in_file: int = 0
     ledger_actions: Counter = field(default_factory=Counter)
     walk: TableWalk = field(default_factory=TableWalk)
+    # An old table's rows that are twins of a new-table row, as the file matches them.
+    twins: dict[Any, Any] = field(default_factory=dict)
     bad_merges: list[Any] = field(default_factory=list)
+    unmerged_twins: list[Any] = field(default_factory=list)
 
 
 class TableChecks:
@@ -63,6 +66,8 @@ class TableChecks:
         with walking as walks:
             for tally in self.tallies:
                 self._count(tally)
+                # Matched here, beside the walk (in workers on a large file).
+                tally.twins = self._twins(tally.spec)
             yield
         for tally in self.tallies:
             tally.walk = walks[tally.spec.table]
@@ -85,21 +90,28 @@ class TableChecks:
         )
         tally.quarantined_in_file = self._quarantined_in_file(tally.spec.table)
 
+    def _twins(self, spec: TableSpec) -> dict[Any, Any]:
+        """An old table's twins, matched afresh from the legacy file (one to one)."""
+        pair = PAIRS_BY_TABLE.get(spec.table)
+        if pair is None or pair.old != spec.table:
+            return {}
+        matches = match_pair_rows(self.source.query, self.layout, pair)
+        return matches.duplicates if matches else {}
+
     def _quarantined_in_file(self, table: str) -> int:
         return sum(1 for _ in quarantined_rows(self.source, self.layout, table))
 
     def _check_merges(self, tally: TableTally) -> None:
-        """Each merged old row must still be the exact twin of the new row it went into.
+        """An old table's rows merged exactly where the legacy file's twins say, both ways.
 
         The twins are matched afresh from the legacy file (one to one), not
-        taken from the ledger: a merge the file does not bear out is a lost row.
+        taken from the ledger: a merge the file does not bear out is a lost
+        row; a twin that is a target row of its own is one row counted twice.
         """
-        merged = tally.walk.merged
-        if not merged:
+        merged, twins = tally.walk.merged, tally.twins
+        if not (merged or twins):
             return
         pair = PAIRS_BY_TABLE[tally.spec.table]
-        matches = match_pair_rows(self.source.query, self.layout, pair)
-        twins = matches.duplicates if matches else {}
         twin_targets = dict(
             ledger_entries(self.using, pair.new)
             .filter(legacy_id__in=set(twins.values()))
@@ -109,6 +121,12 @@ class TableChecks:
             twin = twins.get(old_id)
             if twin is None or twin_targets.get(twin) != target_id:
                 tally.bad_merges.append(old_id)
+        tally.unmerged_twins = sorted(
+            ledger_entries(self.using, pair.old)
+            .filter(legacy_id__in=[old_id for old_id in twins if old_id not in merged])
+            .filter(action__in=WITH_OWN_TARGET)
+            .values_list("legacy_id", flat=True)
+        )
 
     # the outcomes of the pass, one check each
 
@@ -184,6 +202,17 @@ class TableChecks:
                         f"row that is not their twin in the legacy file",
                         table=tally.spec.table,
                         row_ids=tally.bad_merges,
+                    )
+                )
+            if tally.unmerged_twins:
+                findings.append(
+                    finding(
+                        "verify.twin-not-merged",
+                        f"{tally.spec.table}: {len(tally.unmerged_twins):,} row(s) imported as "
+                        f"rows of their own, though each is the twin of a "
+                        f"{PAIRS_BY_TABLE[tally.spec.table].new} row: counted twice",
+                        table=tally.spec.table,
+                        row_ids=tally.unmerged_twins,
                     )
                 )
             if tally.walk.mismatched_rows:
