@@ -96,7 +96,7 @@ LEGACY_ID = Domain("integer", minimum=1, maximum=MAX_ID)
 
 
 @returns(LEGACY_ID)
-@prefiltered_by(prefilters.whole_number(1, None))
+@prefiltered_by(prefilters.whole_number(1, MAX_ID))
 def legacy_id(raw: Any) -> int:
     """A row id, or a reference to one."""
     # Nearly every id is an int in range: a chain's file has millions (a session has four).
@@ -108,7 +108,7 @@ def legacy_id(raw: Any) -> int:
 
 
 @returns(LEGACY_ID.or_none())
-@prefiltered_by(prefilters.or_nothing(prefilters.whole_number(1, None)))
+@prefiltered_by(prefilters.or_nothing(prefilters.whole_number(1, MAX_ID)))
 def optional_legacy_id(raw: Any) -> int | None:
     if raw is None or raw == "":
         return None
