@@ -57,6 +57,21 @@ def test_one_worker_per_core_and_no_more_than_asked():
 
 ROOT = Path(__file__).resolve().parent.parent
 
+
+def said_by_script(script: str) -> str:
+    """What `script` printed, run in a Python of its own (a pool left waiting would
+    otherwise hang the test run: it fails at the timeout instead)."""
+    ended = subprocess.run(
+        [sys.executable, "-c", script, str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert ended.returncode == 0, ended.stderr
+    return ended.stdout.strip()
+
+
 # Each worker sends back a result large enough to take a while through the
 # pipe; the block fails while they do, at a few moments, so that some worker
 # is killed in the middle of one.
@@ -88,15 +103,7 @@ print("ended")
 
 @pytest.mark.skipif(not can_fork(), reason="workers are forked")
 def test_a_pool_left_by_an_error_ends_though_a_worker_dies_sending_its_result():
-    ended = subprocess.run(
-        [sys.executable, "-c", LEFT_WHILE_RESULTS_ARE_SENT, str(ROOT)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
-    )
-    assert ended.returncode == 0, ended.stderr
-    assert ended.stdout.strip() == "ended"
+    assert said_by_script(LEFT_WHILE_RESULTS_ARE_SENT) == "ended"
 
 
 # A worker dies as one killed while it sends a large result would: the results
@@ -135,15 +142,7 @@ except WorkerLost:
 
 
 def test_a_worker_killed_while_it_sends_a_result_breaks_the_pool_instead_of_hanging_it():
-    ended = subprocess.run(
-        [sys.executable, "-c", KILLED_WHILE_SENDING_A_RESULT, str(ROOT)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
-    )
-    assert ended.returncode == 0, ended.stderr
-    assert ended.stdout.strip() == "worker lost"
+    assert said_by_script(KILLED_WHILE_SENDING_A_RESULT) == "worker lost"
 
 
 def _nothing() -> None:
