@@ -129,6 +129,11 @@ CATALOGUE: dict[str, Kind] = {
         "computes each breakdown by the app's fee rule, with its fee_audit_log row (the "
         "import computes it the same way for a file not cleaned, without the audit row)",
     ),
+    "fees.unaudited": Kind(
+        Severity.INFO,
+        "nothing to do before an import; clean_legacy writes each breakdown's fee_audit_log "
+        "row, so that every payment and package carries its audit row into the new app",
+    ),
     "fees.inconsistent": Kind(
         Severity.BLOCKING,
         "check these amounts with the studio and correct them in a copy of the file: "
