@@ -229,6 +229,12 @@ CATALOGUE: dict[str, Kind] = {
         "gross: check them with the studio, then correct them in the admin (the rule: VAT = "
         "gross / 11, card fee = gross x 0.035, net = the rest, each rounded half up)",
     ),
+    "verify.fee-audit-disagrees": Kind(
+        Severity.WARNING,
+        "a payment's or package's breakdown is not the one its latest fee_audit_log row "
+        "records (an edit since the import is also reported as drift): check both with the "
+        "studio, and correct the wrong one in the admin",
+    ),
     "verify.dangling-reference": Kind(
         Severity.BLOCKING, "target rows point at rows that do not exist: investigate"
     ),
