@@ -1292,6 +1292,62 @@ def test_login_state_is_imported_once_then_kept_by_the_new_app(sample):
     assert trainer.failed_login_attempts == 0
 
 
+def set_legacy_password(path: Path, username: str, password_hash: str) -> None:
+    legacy_sql(
+        path, "UPDATE trainers SET password_hash = ? WHERE username = ?", (password_hash, username)
+    )
+
+
+@ROWS
+def test_a_password_changed_in_the_old_app_reaches_a_trainer_who_never_logged_in(sample):
+    imported(sample)
+    set_legacy_password(sample, "criminal", bcrypt_of("changed in the old app"))
+    report = imported(sample)
+    assert (counts(report, "trainers")["updated"], report["totals"]["conflicts"]) == (1, 0)
+    assert authenticate(username="criminal", password="changed in the old app")
+    assert not authenticate(username="criminal", password=SAMPLE_PASSWORDS["criminal"])
+    code, output = run_command("verify_import", "--source", str(sample))
+    assert code == 0, output
+
+
+@ROWS
+def test_a_password_set_in_the_new_app_is_kept_when_the_old_one_changes(sample):
+    imported(sample)
+    assert authenticate(username="criminal", password=SAMPLE_PASSWORDS["criminal"])  # re-hashes
+    reset = User.objects.get(username="jaesun9090")
+    reset.set_password("reset in the new app")
+    reset.save()
+    disabled = User.objects.get(username="yuna.kang")
+    disabled.set_unusable_password()
+    disabled.save()
+    kept = {user.pk: user.password for user in User.objects.all()}
+    for username in ("criminal", "jaesun9090", "yuna.kang"):
+        set_legacy_password(sample, username, bcrypt_of(f"{username} changed it"))
+    report = imported(sample)
+    assert counts(report, "trainers")["updated"] == 3
+    assert {user.pk: user.password for user in User.objects.all()} == kept
+    assert authenticate(username="criminal", password=SAMPLE_PASSWORDS["criminal"])
+    assert not User.objects.get(username="yuna.kang").has_usable_password()
+    code, output = run_command("verify_import", "--source", str(sample))
+    assert code == 0, output
+
+
+@ROWS
+def test_an_unusable_password_the_import_made_is_renewed_by_a_usable_one(sample):
+    set_legacy_password(sample, "yuna.kang", "sha256$salt$5e884898da28047151d0e56f8dc6")
+    imported(sample)
+    assert not User.objects.get(username="yuna.kang").has_usable_password()
+    set_legacy_password(sample, "yuna.kang", bcrypt_of("fixed in the old app"))
+    imported(sample)
+    assert authenticate(username="yuna.kang", password="fixed in the old app")
+    code, output = run_command("verify_import", "--source", str(sample))
+    assert code == 0, output
+
+
+def bcrypt_of(password: str) -> str:
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=4)).decode()
+
+
 @ROWS
 def test_renumbered_new_rows_keep_their_ids_through_later_runs(sample):
     """A sessions row renumbered on one run holds its id; the next run steps around it."""

@@ -25,6 +25,7 @@ from migration.load.report import Conflict, ImportFailed, some_ids
 from migration.load.table import Action, Progress, TableLoad, TableState
 from migration.mapping.canonical import target_fingerprint
 from migration.mapping.reading import LegacyRow
+from migration.mapping.specs import ColumnMap
 from migration.models import LedgerEntry
 
 LEDGER_FIELDS_UPDATED = ["action", "source_hash", "target_hash", "raw", "run"]
@@ -190,7 +191,7 @@ class Reconcile:
         current = self._fingerprints(
             [entry.target_id for _, entry in pairs if _merged_into(entry) is None]
         )
-        updates, entries = [], []
+        updates, entries, renewable = [], [], []
         for row, entry in pairs:
             if _merged_into(entry) is not None:  # into its twin, as the rule still places it
                 self._refresh_entry(entry, row, Action.MERGED, "")
@@ -203,11 +204,13 @@ class Reconcile:
                 )
                 continue
             updates.append(model(pk=entry.target_id, **self._field_values(row)))
+            renewable.append((row, entry.target_id))
             fingerprint = table.output.fingerprint_of(row.values)
             self._refresh_entry(entry, row, Action.UPDATED, fingerprint)
             entries.append(entry)
         rows = [row for row, _ in pairs]
         table.write(lambda: model.objects.using(table.using).bulk_update(updates, synced), rows)
+        self._renew(renewable)
         table.write(
             lambda: LedgerEntry.objects.using(table.using).bulk_update(
                 entries, LEDGER_FIELDS_UPDATED
@@ -215,6 +218,30 @@ class Reconcile:
             rows,
         )
         table.result.updated += len(updates)
+
+    def _renew(self, updated: list[tuple[LegacyRow, int]]) -> None:
+        """The fields set once that the file still renews (a password changed in the
+        old app), where the target holds what the import made."""
+        for column in self.table.spec.columns:
+            if column.renewed_while is not None and updated:
+                self._renew_field(column, dict((target_id, row) for row, target_id in updated))
+
+    def _renew_field(self, column: ColumnMap, rows: dict[int, LegacyRow]) -> None:
+        table, name = self.table, column.field
+        objects = table.model.objects.using(table.using)
+        stored = dict(objects.filter(pk__in=list(rows)).values_list("pk", name))
+        renewed = []
+        for target_id, row in rows.items():
+            if target_id not in stored or not column.renewed_while(
+                stored[target_id], row.legacy_id
+            ):
+                continue
+            value = row.values[name]
+            if column.stored_as is not None:
+                value = column.stored_as(value, row.legacy_id)
+            if value != stored[target_id]:
+                renewed.append(table.model(pk=target_id, **{name: value}))
+        table.write(lambda: objects.bulk_update(renewed, [name]), list(rows.values()))
 
     def _field_values(self, row: LegacyRow) -> dict[str, Any]:
         return {name: row.values[name] for name in self.table.fields}
