@@ -132,8 +132,8 @@ def target_password(password_hash: Any, salt: Any = None) -> str | LegacyDigest 
 
 
 def stored_password(value: Any, legacy_id: Any) -> Any:
-    """What the target stores for the trainer: a legacy digest wrapped in PBKDF2, the
-    import's unusable password, else the value as it is."""
+    """A legacy digest wrapped in PBKDF2 when the account is made (and a hash that
+    checks no password made the import's unusable one; else the value as it is)."""
     if isinstance(value, NoUsablePassword):
         return imports_unusable_password(legacy_id)
     if not isinstance(value, LegacyDigest):
