@@ -677,6 +677,89 @@ def test_a_row_deleted_from_the_legacy_file_is_counted_and_left_in_the_target(sa
     assert Assessment.objects.filter(pk=7).exists()
     report = ImportRun.objects.order_by("-started_at").first().report
     assert report["totals"]["gone_from_legacy"] == 1
+    assert ledger("assessments", 7).action == "gone"
+    # Recorded: verify passes, and lists it; the next run finds nothing new to record.
+    code, output = run_command("verify_import", "--source", str(sample))
+    assert code == 0, output
+    assert "[verify.legacy-gone] assessments: 1 row(s) gone from the legacy file" in output
+    assert "assessments 6 = 6 created (and 1 gone from the file, kept in the target)" in output
+    report = imported(sample)
+    assert (counts(report, "assessments")["gone_from_legacy"], report["totals"]["updated"]) == (
+        1,
+        0,
+    )
+
+
+@ROWS
+def test_a_row_quarantined_after_its_import_keeps_its_target_row(sample, tmp_path):
+    imported(sample)
+    client = legacy_rows(sample, "assessments")[7]["client_id"]
+    legacy_sql(sample, "UPDATE assessments SET client_id = 99 WHERE id = 7")
+    cleaned = tmp_path / "cleaned.db"
+    code, output = run_command("clean_legacy", "--source", str(sample), "--output", str(cleaned))
+    assert code == 0, output
+    report = imported(cleaned)
+    assert counts(report, "assessments")["quarantined"] == 1
+    assert (ledger("assessments", 7).action, ledger("assessments", 7).target_id) == (
+        "quarantined",
+        7,
+    )
+    assert Assessment.objects.filter(pk=7).exists()
+    code, output = run_command("verify_import", "--source", str(cleaned))
+    assert code == 0, output
+    # Put right in the old app, and cleaned again: the row is back, into its own target row.
+    legacy_sql(sample, "UPDATE assessments SET client_id = ? WHERE id = 7", (client,))
+    again = tmp_path / "again.db"
+    code, output = run_command("clean_legacy", "--source", str(sample), "--output", str(again))
+    assert code == 0, output
+    report = imported(again)
+    assert (counts(report, "assessments")["updated"], report["totals"]["conflicts"]) == (1, 0)
+    assert ledger("assessments", 7).action == "updated"
+    code, output = run_command("verify_import", "--source", str(again))
+    assert code == 0, output
+
+
+@ROWS
+def test_a_row_gone_from_the_file_and_back_is_imported_again(sample):
+    imported(sample)
+    row = legacy_rows(sample, "sessions")[4]
+    legacy_sql(sample, "DELETE FROM sessions WHERE id = 4")
+    imported(sample)
+    columns = ", ".join(row)
+    legacy_sql(
+        sample,
+        f"INSERT INTO sessions ({columns}) VALUES ({', '.join('?' for _ in row)})",
+        tuple(row.values()),
+    )
+    code, output = run_command("verify_import", "--source", str(sample))
+    assert code == 1 and "[verify.legacy-added] sessions: 1 row(s)" in output
+    report = imported(sample)
+    assert counts(report, "sessions")["updated"] == 1
+    assert ledger("sessions", 4).action == "updated"
+    code, output = run_command("verify_import", "--source", str(sample))
+    assert code == 0, output
+
+
+@ROWS
+def test_a_twin_gone_from_the_file_leaves_no_entry_and_its_new_row_stays(sample):
+    # A training_sessions row that is an exact twin of a sessions row is merged into it.
+    legacy_sql(
+        sample,
+        "INSERT INTO training_sessions (client_id, trainer_id, package_id, session_date, "
+        "session_time, session_duration, session_cost, status, notes, created_at, completed_at) "
+        "SELECT client_id, trainer_id, package_id, session_date, session_time, "
+        "session_duration, session_cost, status, notes, created_at, completed_at FROM sessions "
+        "WHERE id = 1",
+    )
+    report = imported(sample)
+    assert counts(report, "training_sessions")["merged"] == 1
+    twin = LedgerEntry.objects.get(legacy_table="training_sessions", action="merged")
+    legacy_sql(sample, "DELETE FROM training_sessions WHERE id = ?", (twin.legacy_id,))
+    imported(sample)
+    assert not LedgerEntry.objects.filter(pk=twin.pk).exists()
+    assert Session.objects.filter(pk=twin.target_id).exists()
+    code, output = run_command("verify_import", "--source", str(sample))
+    assert code == 0, output
 
 
 # --- dry run --------------------------------------------------------------

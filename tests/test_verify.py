@@ -182,6 +182,18 @@ def test_a_breakdown_unlike_its_latest_audit_row_fails(cleaned):
     assert verify(cleaned, "--strict")[0] == 1
 
 
+def test_a_row_an_import_found_gone_from_the_file_is_listed_not_failed(imported):
+    legacy_sql(imported, "DELETE FROM sessions WHERE id = 4")
+    assert verify(imported)[0] == 1  # deleted since the import: the delta to import
+    assert run_command("import_legacy", "--source", str(imported))[0] == 0
+    code, report = verify(imported)
+    assert code == 0, report
+    assert [
+        (item["table"], item["row_ids"]) for item in findings_with(report, "verify.legacy-gone")
+    ] == [("sessions", [4])]
+    assert Session.objects.filter(pk=4).exists()
+
+
 def test_a_deleted_target_row_is_missing(imported):
     Session.objects.filter(pk=2).delete()
     code, report = verify(imported)

@@ -49,21 +49,26 @@ class Reconcile:
         table.result.read += len(rows)
         self._remap_references(rows)
         ledger = self._ledger_entries(rows)
-        # A row quarantined by an earlier clean is back in its table: import it afresh.
-        back = [e.pk for e in ledger.values() if e.action == Action.QUARANTINED]
+        # A row quarantined by an earlier clean is back in its table: import it afresh,
+        # or, if it was imported before it was quarantined, as a row gone and back.
+        back = [e for e in ledger.values() if e.action == Action.QUARANTINED]
         if back:
-            LedgerEntry.objects.using(table.using).filter(pk__in=back).delete()
-            ledger = {k: e for k, e in ledger.items() if e.action != Action.QUARANTINED}
+            never_imported = [e.pk for e in back if e.target_id is None]
+            LedgerEntry.objects.using(table.using).filter(pk__in=never_imported).delete()
+            ledger = {k: e for k, e in ledger.items() if e.pk not in never_imported}
         # A row placed otherwise than the rule places it now goes in as a new row.
         misplaced, conflicting = self._misplaced(rows, ledger)
         if misplaced or conflicting:
             self._unplace([ledger[legacy_id] for legacy_id in misplaced])
             ledger = {k: e for k, e in ledger.items() if k not in misplaced}
             rows = [row for row in rows if row.legacy_id not in conflicting]
+        # A row gone from the file (or quarantined) and back is updated, whatever it holds.
         changed = [
             row
             for row in rows
-            if row.legacy_id not in ledger or ledger[row.legacy_id].source_hash != row.source_hash
+            if row.legacy_id not in ledger
+            or ledger[row.legacy_id].source_hash != row.source_hash
+            or ledger[row.legacy_id].action in (Action.GONE, Action.QUARANTINED)
         ]
         table.result.unchanged += len(rows) - len(changed)
         new_rows = [row for row in changed if row.legacy_id not in ledger]
