@@ -557,6 +557,60 @@ def test_a_row_edited_in_django_and_changed_in_legacy_is_a_conflict(sample):
     assert run_import(sample)[0] == 1
 
 
+def conflicting_client(sample: Path) -> None:
+    imported(sample)
+    Client.objects.filter(pk=4).update(name="박지우 (회원 요청으로 변경)")
+    legacy_sql(sample, "UPDATE clients SET weight = 55.5 WHERE id = 4")
+
+
+@ROWS
+def test_a_conflict_settled_by_taking_the_legacy_row(sample):
+    conflicting_client(sample)
+    assert run_import(sample, "--on-conflict", "take-legacy", "--dry-run")[0] == 0
+    assert Client.objects.get(pk=4).weight == 54.7  # a dry run settles nothing
+    code, out, err = run_import(sample, "--on-conflict", "take-legacy")
+    assert code == 0, err
+    assert "Conflicts settled by --on-conflict take-legacy (1): the legacy row written" in out
+    assert "  clients 4 -> clients.Client 4" in out.splitlines()
+    client = Client.objects.get(pk=4)
+    assert (client.name, client.weight) == ("박지우", 55.5)
+    assert ledger("clients", 4).action == "updated"
+    report = ImportRun.objects.order_by("-started_at").first().report
+    assert (report["totals"]["conflicts"], report["totals"]["resolved"]) == (0, 1)
+    assert imported(sample)["totals"]["unchanged"] == 42
+    code, output = run_command("verify_import", "--source", str(sample), "--strict")
+    assert code == 0, output
+
+
+@ROWS
+def test_a_conflict_settled_by_keeping_the_django_edit(sample):
+    conflicting_client(sample)
+    code, out, err = run_import(sample, "--on-conflict", "keep-target")
+    assert code == 0, err
+    assert "Conflicts settled by --on-conflict keep-target (1): the edit kept" in out
+    client = Client.objects.get(pk=4)
+    assert (client.name, client.weight) == ("박지우 (회원 요청으로 변경)", 54.7)
+    # The legacy change is let go: the next run has nothing to do, and verify calls the
+    # row drift (a warning), as any row edited in Django since.
+    assert imported(sample)["totals"]["unchanged"] == 42
+    code, output = run_command("verify_import", "--source", str(sample))
+    assert code == 0, output
+    assert "[verify.drift]" in output
+    assert run_command("verify_import", "--source", str(sample), "--strict")[0] == 1
+
+
+@ROWS
+def test_a_conflict_over_a_row_deleted_in_django_stays_a_conflict(sample):
+    imported(sample)
+    Assessment.objects.filter(pk=7).delete()
+    legacy_sql(
+        sample, "UPDATE assessments SET push_up_notes = 'changed in the old app' WHERE id = 7"
+    )
+    code, out, err = run_import(sample, "--on-conflict", "take-legacy")
+    assert code == 1
+    assert "1 conflict(s)" in err and "--on-conflict take-legacy or keep-target" in err
+
+
 @ROWS
 def test_a_row_edited_in_django_whose_legacy_row_did_not_change_stays_edited(sample):
     imported(sample)

@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from migration.load.ids import IdMap
-from migration.load.report import Conflict, ImportFailed, some_ids
+from migration.load.report import Conflict, ImportFailed, OnConflict, some_ids
 from migration.load.table import Action, Progress, TableLoad, TableState
 from migration.mapping.canonical import target_fingerprint
 from migration.mapping.reading import LegacyRow
@@ -204,10 +204,20 @@ class Reconcile:
                 table.result.merged += 1
                 continue
             if current.get(entry.target_id) != entry.target_hash:
-                table.result.conflicts.append(
-                    Conflict(table.spec.table, row.legacy_id, table.spec.model, entry.target_id)
+                conflict = Conflict(
+                    table.spec.table, row.legacy_id, table.spec.model, entry.target_id
                 )
-                continue
+                # A target row deleted in Django has no side to keep: always reported.
+                if table.on_conflict is OnConflict.REPORT or entry.target_id not in current:
+                    table.result.conflicts.append(conflict)
+                    continue
+                table.result.resolved.append(conflict)
+                if table.on_conflict is OnConflict.KEEP_TARGET:
+                    # The legacy change let go; the edit stays, which verify calls drift.
+                    self._refresh_entry(entry, row, entry.action, entry.target_hash)
+                    entries.append(entry)
+                    continue
+                # OnConflict.TAKE_LEGACY: written over the edit, as any changed row is.
             updates.append(model(pk=entry.target_id, **self._field_values(row)))
             renewable.append((row, entry.target_id))
             fingerprint = table.output.fingerprint_of(row.values)

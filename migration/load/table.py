@@ -20,7 +20,7 @@ from django.db.models import Model
 
 from migration.legacy import FileWatch, LegacySource
 from migration.load.ids import IdMap, TableIds
-from migration.load.report import ImportFailed, TableResult, some_ids
+from migration.load.report import ImportFailed, OnConflict, TableResult, some_ids
 from migration.load.rows import LEDGER_FIELDS, TableOutput
 from migration.load.writers import RowWriter
 from migration.mapping.canonical import canonical_bytes, row_hash
@@ -54,9 +54,11 @@ class TableState:
         twins: dict[Any, Any],
         row_count: int,
         watch: FileWatch | None = None,
+        on_conflict: OnConflict = OnConflict.REPORT,
     ):
         self.spec, self.source, self.layout = spec, source, layout
         self.run, self.using, self.writer, self.watch = run, using, writer, watch
+        self.on_conflict = on_conflict
         self.id_map = id_map
         # For an old table: its rows that are exact twins of a new-table row.
         self.twins = twins
