@@ -1275,6 +1275,23 @@ def test_a_row_of_its_own_edited_in_django_is_a_conflict_when_its_twin_appears(l
     assert [(c["legacy_id"], c["target_id"]) for c in conflicts] == [(old, own_row)]
     assert Session.objects.get(pk=own_row).notes == "moved to Friday"  # left as the app has it
     assert ledger("training_sessions", old).action == "created"
+    # Keeping the edit would count the session twice: only the legacy side settles it.
+    assert run_import(legacy_file.path, "--on-conflict", "keep-target")[0] == 1
+    code, out, err = run_import(legacy_file.path, "--on-conflict", "take-legacy")
+    assert code == 0, err
+    assert not Session.objects.filter(pk=own_row).exists()
+    twin = ledger(
+        "sessions", max(e.legacy_id for e in LedgerEntry.objects.filter(legacy_table="sessions"))
+    )
+    assert (
+        ledger("training_sessions", old).action,
+        ledger("training_sessions", old).target_id,
+    ) == (
+        "merged",
+        twin.target_id,
+    )
+    code, output = run_command("verify_import", "--source", str(legacy_file.path))
+    assert code == 0, output
 
 
 @ROWS

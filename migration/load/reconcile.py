@@ -102,16 +102,22 @@ class Reconcile:
             if (entry := ledger.get(row.legacy_id)) is not None
             and _merged_into(entry) != twin_targets.get(row.legacy_id)
         ]
-        # A row of its own that is now a twin: that row goes, unless edited since.
+        # A row of its own that is now a twin: that row goes, unless edited since (and
+        # --on-conflict take-legacy settles that: the twin stands; keeping the edit
+        # would count the row twice, so keep-target leaves it a conflict).
         own = [entry for entry in wrong if _merged_into(entry) is None]
         current = self._fingerprints([entry.target_id for entry in own])
         conflicting = set()
         for entry in own:
             if current.get(entry.target_id) != entry.target_hash:
-                conflicting.add(entry.legacy_id)
-                table.result.conflicts.append(
-                    Conflict(table.spec.table, entry.legacy_id, table.spec.model, entry.target_id)
+                conflict = Conflict(
+                    table.spec.table, entry.legacy_id, table.spec.model, entry.target_id
                 )
+                if table.on_conflict is OnConflict.TAKE_LEGACY and entry.target_id in current:
+                    table.result.resolved.append(conflict)
+                    continue
+                conflicting.add(entry.legacy_id)
+                table.result.conflicts.append(conflict)
         return {entry.legacy_id for entry in wrong} - conflicting, conflicting
 
     def _unplace(self, entries: list[LedgerEntry]) -> None:
