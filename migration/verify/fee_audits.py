@@ -7,46 +7,42 @@ breakdown unlike its latest audit row is a warning (a failure under
 drift already. One without an audit row is counted: a file imported without
 clean_legacy has none (precheck reported them, fees.unaudited).
 
-The database does the work: one query per model finds the latest audit row
-of every row and returns only the rows that disagree with it. A package's and
-a new payment's audit rows name them by foreign key; an old payment's name it
-in their details by its legacy id, mapped to the target row through the ledger.
+A package's and a new payment's audit rows name them by foreign key: one
+query per model finds each row's latest (through the key's index) and returns
+only the rows that disagree with it. An old payment's name it by its legacy
+id in their details, which no index reaches: those audit rows are read once,
+in the order of that id, newest first, and each id's latest is held against
+its payment, found through the ledger, a batch at a time.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 from django.apps import apps
-from django.db.models import CharField, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.fields.json import KT
-from django.db.models.functions import Cast, Coalesce
 
 from migration.findings import finding
 from migration.mapping.specs import SPECS
-from migration.models import LedgerEntry
 from migration.rules.fee_audits import FEE_AUDIT_TABLE, OLD_PAYMENT_KEY
-from migration.verify.ledger import WITH_OWN_TARGET
+from migration.verify.ledger import WITH_OWN_TARGET, ledger_entries
 from migration.verify.report import CheckOutcome
 
 AMOUNTS = ("gross_amount", "vat_amount", "card_fee_amount", "net_amount")
+BATCH_SIZE = 2_000
 
 
 def fee_audits(using: str) -> CheckOutcome:
     findings, lines = [], []
-    for table, latest in (
-        ("session_packages", _latest_of_package),
-        ("payments", _latest_of_payment),
-    ):
+    for table, key in (("session_packages", "package"), ("payments", "payment")):
         model = apps.get_model(SPECS[table].model)
         label = model._meta.label
-        rows = (
-            model.objects.using(using)
-            .annotate(audit_id=latest(using))
-            .filter(audit_id__isnull=False)
-            .annotate(**{f"audit_{name}": _audited(using, name) for name in AMOUNTS})
-        )
-        audited = rows.count()
-        agrees = Q(*(Q(**{name: F(f"audit_{name}")}) for name in AMOUNTS))
-        wrong = list(rows.exclude(agrees).order_by("pk").values_list("pk", flat=True))
+        audited, wrong = _audited_by_key(model, key, using)
+        if table == "payments":
+            old_audited, old_wrong = _old_payments_audited(model, using)
+            audited, wrong = audited + old_audited, sorted(wrong + old_wrong)
         unaudited = model.objects.using(using).count() - audited
         lines.append(f"{label} {audited:,} audited, {unaudited:,} without an audit row")
         if wrong:
@@ -66,34 +62,76 @@ def _audits(using: str) -> QuerySet:
     return apps.get_model(SPECS[FEE_AUDIT_TABLE].model).objects.using(using)
 
 
-def _newest(audits: QuerySet) -> Subquery:
-    return Subquery(audits.order_by("-pk").values("pk")[:1])
-
-
-def _latest_of_package(using: str) -> Subquery:
-    return _newest(_audits(using).filter(package=OuterRef("pk")))
-
-
-def _latest_of_payment(using: str) -> Coalesce:
-    by_key = _newest(_audits(using).filter(payment=OuterRef("pk")))
-    legacy_id = (
-        LedgerEntry.objects.using(using)
-        .filter(
-            legacy_table="payment_records",
-            action__in=WITH_OWN_TARGET,
-            target_id=OuterRef(OuterRef("pk")),
+def _audited_by_key(model: Any, key: str, using: str) -> tuple[int, list[Any]]:
+    """How many rows an audit row names by foreign key, and those unlike the latest."""
+    latest = _audits(using).filter(**{key: OuterRef("pk")}).order_by("-pk")
+    rows = (
+        model.objects.using(using)
+        .annotate(audit_id=Subquery(latest.values("pk")[:1]))
+        .filter(audit_id__isnull=False)
+        .annotate(
+            **{
+                f"audit_{name}": Subquery(
+                    _audits(using).filter(pk=OuterRef("audit_id")).values(name)[:1]
+                )
+                for name in AMOUNTS
+            }
         )
-        .values("legacy_id")[:1]
     )
-    # Compared as text, as both databases can: the details key holds the id as a number.
-    by_details = _newest(
+    agrees = Q(*(Q(**{name: F(f"audit_{name}")}) for name in AMOUNTS))
+    counted = rows.aggregate(audited=Count("pk"), wrong=Count("pk", filter=~agrees))
+    if not counted["wrong"]:
+        return counted["audited"], []
+    return counted["audited"], list(rows.exclude(agrees).values_list("pk", flat=True))
+
+
+def _old_payments_audited(model: Any, using: str) -> tuple[int, list[Any]]:
+    """How many old payments their details' audit rows name, and those unlike the latest."""
+    audited, wrong = 0, []
+    for batch in _batches(_latest_old_payment_audits(using)):
+        targets = dict(
+            ledger_entries(using, "payment_records")
+            .filter(action__in=WITH_OWN_TARGET, legacy_id__in=list(batch))
+            .values_list("legacy_id", "target_id")
+        )
+        held = {
+            pk: tuple(amounts)
+            for pk, *amounts in model.objects.using(using)
+            .filter(pk__in=list(targets.values()))
+            .values_list("pk", *AMOUNTS)
+        }
+        for legacy_id, target_id in targets.items():
+            if target_id in held:
+                audited += 1
+                if held[target_id] != batch[legacy_id]:
+                    wrong.append(target_id)
+    return audited, wrong
+
+
+def _latest_old_payment_audits(using: str) -> Iterator[tuple[int, tuple]]:
+    """(old payment's legacy id, its latest audit row's amounts), for each it names."""
+    named = (
         _audits(using)
         .filter(payment=None, package=None)
-        .annotate(names=Cast(KT(f"calculation_details__{OLD_PAYMENT_KEY}"), CharField()))
-        .filter(names=Cast(Subquery(legacy_id), CharField()))
+        .annotate(names=KT(f"calculation_details__{OLD_PAYMENT_KEY}"))
+        .filter(names__regex=r"^[1-9][0-9]{0,17}$")  # one text per id: no leading zero
+        .order_by("names", "-pk")
+        .values_list("names", *AMOUNTS)
+        .iterator(chunk_size=BATCH_SIZE)
     )
-    return Coalesce(by_key, by_details)
+    last = None
+    for names, *amounts in named:
+        if names != last:  # the newest of this old payment's audit rows
+            last = names
+            yield int(names), tuple(amounts)
 
 
-def _audited(using: str, name: str) -> Subquery:
-    return Subquery(_audits(using).filter(pk=OuterRef("audit_id")).values(name)[:1])
+def _batches(pairs: Iterator[tuple[int, tuple]]) -> Iterator[dict[int, tuple]]:
+    batch: dict[int, tuple] = {}
+    for legacy_id, amounts in pairs:
+        batch[legacy_id] = amounts
+        if len(batch) >= BATCH_SIZE:
+            yield batch
+            batch = {}
+    if batch:
+        yield batch
