@@ -18,6 +18,7 @@ The checks, counts first, then relations, then every field:
 - money totals per table, to the won;
 - every payment's and package's fee breakdown the fee rule's;
 - relations intact, e-mails unique, sequences past the highest id;
+- every imported row valid in the app (its forms' and admin's validation);
 - password hashes carried;
 - rows edited in Django since their import (drift).
 """
@@ -28,6 +29,7 @@ from migration.findings import finding
 from migration.legacy import LegacySource, file_sha256
 from migration.mapping.layout import LegacyLayout
 from migration.models import ImportRun
+from migration.verify.app_validation import valid_in_the_app
 from migration.verify.parts import Progress
 from migration.verify.report import CheckOutcome, VerifyReport
 from migration.verify.table_checks import TableChecks
@@ -70,6 +72,7 @@ def verify_import(
         fees = fee_breakdowns(using)
         linked = relations(using)
         emails = unique_emails(using)
+        valid = valid_in_the_app(using)
         ids = sequences(using)
         carried = passwords(source, layout, using)
     checks = (
@@ -81,6 +84,7 @@ def verify_import(
         fees,
         linked,
         emails,
+        valid,
         ids,
         carried,
         tables.drift(),
