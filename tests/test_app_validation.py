@@ -105,6 +105,19 @@ def test_precheck_blocks_a_value_the_database_takes_but_the_app_refuses(legacy_f
     assert not Client.objects.exists()
 
 
+def test_the_plan_leaves_its_checklist_item_open(legacy_file):
+    ids = legacy_file.small_studio()
+    legacy_file.execute(
+        "UPDATE clients SET email = 'not-an-address' WHERE id = ?", (ids["client"],)
+    )
+    code, plan = run_command(
+        "precheck", "--source", str(legacy_file.close()), "--format", "markdown"
+    )
+    assert code == 1
+    (item,) = [line for line in plan.splitlines() if "forms and admin can save" in line]
+    assert item.startswith("- [ ] ") and "`value.invalid-in-app`" in item
+
+
 def test_a_value_the_converter_refuses_is_not_said_twice(legacy_file):
     ids = legacy_file.small_studio()
     legacy_file.execute("UPDATE clients SET name = '' WHERE id = ?", (ids["client"],))

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from django.contrib.auth.models import AbstractUser
@@ -164,6 +165,7 @@ def value_problem(field: models.Field, value: Any, checks: tuple[Check, ...]) ->
 # --- the values as clean_legacy leaves them -------------------------------
 
 
+@cache  # asked of every value as_clean_leaves_it judges
 def address_columns(spec: TableSpec) -> tuple[str, ...]:
     """The table's columns that fill an e-mail address (an EmailField)."""
     from django.apps import apps
