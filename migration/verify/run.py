@@ -16,7 +16,8 @@ The checks, counts first, then relations, then every field:
 - row balance for every legacy table, and the reverse count in the target;
 - every imported row's fields equal to the transform of its legacy row;
 - money totals per table, to the won;
-- every payment's and package's fee breakdown the fee rule's;
+- every payment's and package's fee breakdown the fee rule's, and the one
+  its latest fee_audit_log row records;
 - relations intact, e-mails unique, sequences past the highest id;
 - every imported row valid in the app (its forms' and admin's validation);
 - password hashes carried;
@@ -30,6 +31,7 @@ from migration.legacy import LegacySource, file_sha256
 from migration.mapping.layout import LegacyLayout
 from migration.models import ImportRun
 from migration.verify.app_validation import valid_in_the_app
+from migration.verify.fee_audits import fee_audits
 from migration.verify.parts import Progress
 from migration.verify.report import CheckOutcome, VerifyReport
 from migration.verify.table_checks import TableChecks
@@ -70,6 +72,7 @@ def verify_import(
         target_rows = reverse_counts(using)
         money = held_money(using)
         fees = fee_breakdowns(using)
+        audits = fee_audits(using)
         linked = relations(using)
         emails = unique_emails(using)
         valid = valid_in_the_app(using)
@@ -82,6 +85,7 @@ def verify_import(
         tables.fields(),
         tables.money_totals(money),
         fees,
+        audits,
         linked,
         emails,
         valid,
