@@ -211,6 +211,11 @@ CATALOGUE: dict[str, Kind] = {
         Severity.BLOCKING,
         "imported rows are gone from the target: restore them, or re-import from the ledger",
     ),
+    "verify.legacy-gone": Kind(
+        Severity.INFO,
+        "nothing to do if the studio deleted these rows in the old app (or clean_legacy "
+        "quarantined them) on purpose: the new app keeps them; delete them there if not wanted",
+    ),
     "verify.target-extra": Kind(
         Severity.INFO, "nothing to do if the studio created these rows in the new app"
     ),

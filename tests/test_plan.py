@@ -122,7 +122,8 @@ def test_the_field_mapping_names_column_field_and_converter(sample):
     section = lines_under(plan_of(sample), "### trainers → accounts.User")
     assert (
         "| `password_hash` | `accounts.User.password` | `legacy_password` | "
-        "set when the row is made, then kept by the app; read with salt where the file has "
+        "set when the row is made, renewed from the file until the app sets its own; read "
+        "with salt where the file has "
         "it; a legacy digest wrapped in PBKDF2 when the account is made; the ledger keeps "
         "only a digest |"
     ) in section

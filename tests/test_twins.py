@@ -28,6 +28,7 @@ from migration.load import chunks as parallel
 from migration.load import writers
 from migration.mapping.converters import LegacyValueError, mailbox_key
 from migration.mapping.domains import domain_of
+from migration.mapping.passwords import MADE_WITH_THE_ACCOUNT, stored_password
 from migration.models import LedgerEntry
 from sessions.models import FeeAuditLog, Session, SessionPackage
 from tests.conftest import run_command
@@ -319,6 +320,8 @@ def test_every_value_a_converter_takes_is_in_its_declared_domain(corpus):  # noq
                         value = convert(raw)
                     except LegacyValueError:
                         continue
+                    if isinstance(value, MADE_WITH_THE_ACCOUNT):
+                        value = stored_password(value, 1)  # what the target holds
                     if not domain.contains(value):
                         outside.append((name, raw, value))
     assert outside == []

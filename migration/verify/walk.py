@@ -40,6 +40,7 @@ class TableWalk:
     added: list[Any] = field(default_factory=list)
     changed: list[Any] = field(default_factory=list)
     deleted: list[Any] = field(default_factory=list)
+    gone: list[Any] = field(default_factory=list)  # recorded gone by an import
     target_missing: list[Any] = field(default_factory=list)
     drifted: list[Any] = field(default_factory=list)
     compared: int = 0
@@ -51,7 +52,7 @@ class TableWalk:
     def extend(self, part: TableWalk) -> None:
         """Adds the walk over the next range of ids: the same as one walk over both."""
         self.legacy_rows += part.legacy_rows
-        for ids in ("added", "changed", "deleted", "target_missing", "drifted"):
+        for ids in ("added", "changed", "deleted", "gone", "target_missing", "drifted"):
             getattr(self, ids).extend(getattr(part, ids))
         self.compared += part.compared
         self.mismatches = (self.mismatches + part.mismatches)[:EXAMPLES]
@@ -111,10 +112,12 @@ class TableWalker:
         for row, entry in _merge_join(legacy, entries):
             if row is not None:
                 found.legacy_rows += 1
-            if entry is None:
-                found.added.append(row.legacy_id)
+            if entry is None or (row is not None and entry.action == Action.GONE):
+                found.added.append(row.legacy_id)  # new, or back since an import saw it gone
             elif row is None:
-                found.deleted.append(entry.legacy_id)
+                (found.gone if entry.action == Action.GONE else found.deleted).append(
+                    entry.legacy_id
+                )
             elif row.source_hash != entry.source_hash:
                 found.changed.append(row.legacy_id)
             elif entry.action in WITH_OWN_TARGET:
