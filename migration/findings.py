@@ -170,6 +170,15 @@ CATALOGUE: dict[str, Kind] = {
         "write it as YYYY-MM-DD in the legacy app (or a copy of the file), then run precheck "
         "again; clean_legacy never guesses",
     ),
+    "value.invalid-in-app": Kind(
+        Severity.BLOCKING,
+        "the new app's forms and admin validate every field, and would refuse to save these "
+        f"rows: {EDIT}",
+    ),
+    "value.untrimmed-email": Kind(
+        Severity.BLOCKING,
+        f"{CLEAN} (it trims the spaces around each address, and logs the address as typed)",
+    ),
     # import_legacy: is the target ready for the file?
     "import.id-taken": Kind(
         Severity.BLOCKING,
@@ -245,6 +254,12 @@ CATALOGUE: dict[str, Kind] = {
     ),
     "verify.duplicate-email": Kind(
         Severity.BLOCKING, "give each account its own e-mail address in the admin"
+    ),
+    "verify.invalid-in-app": Kind(
+        Severity.BLOCKING,
+        "the new app's forms and admin would refuse to save these rows as they are: correct "
+        "each value named in the target's database, or in the legacy file (precheck names "
+        "them), then import again",
     ),
     "verify.sequence-behind": Kind(
         Severity.BLOCKING,

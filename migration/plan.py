@@ -71,6 +71,10 @@ CHECKLIST: tuple[ChecklistItem, ...] = (
     ),
     ChecklistItem("Dates are consistent: every date and time reads as one", VALUE_CODES, DATES),
     ChecklistItem("Numbers are within their valid ranges", VALUE_CODES, NUMBERS),
+    ChecklistItem(
+        "Every row is one the new app's forms and admin can save",
+        ("value.invalid-in-app", "value.untrimmed-email"),
+    ),
 )
 
 

@@ -470,26 +470,45 @@ def test_emails_differing_in_case_and_spaces_are_duplicates(legacy_file):
     assert item.row_ids == (first, second)
     assert item.details["usernames"] == ["criminal", "jaesun9090"]
     assert "criminal" in item.summary and "jaesun9090" in item.summary
-    assert problems(report) == ["trainers.duplicate-email"]
+    # The spaces are clean_legacy's to trim too: the app refuses the address with them.
+    assert problems(report) == ["trainers.duplicate-email", "value.untrimmed-email"]
+    assert the(report, "value.untrimmed-email").row_ids == (second,)
+
+
+# The app's e-mail validation refuses a combining mark, or an address of spaces alone.
+REFUSED = ["value.invalid-in-app"]
 
 
 @pytest.mark.parametrize(
-    ("first", "second"),
+    ("first", "second", "also"),
     [
-        pytest.param("İ@x.com", "i@x.com", id="dotted-capital-i-as-glibc-lowers-it"),
-        pytest.param("İ@x.com", "i\u0307@x.com", id="dotted-capital-i-as-icu-lowers-it"),
-        pytest.param("I@x.com", "ı@x.com", id="dotless-i-as-turkish-lowers-capital-i"),
-        pytest.param("Ì@x.com", "i\u0307\u0300@x.com", id="i-grave-as-lithuanian-lowers-it"),
-        pytest.param(" ", "  ", id="spaces-alone"),
+        pytest.param("İ@x.com", "i@x.com", [], id="dotted-capital-i-as-glibc-lowers-it"),
+        pytest.param("İ@x.com", "i\u0307@x.com", REFUSED, id="dotted-capital-i-as-icu-lowers-it"),
+        pytest.param("I@x.com", "ı@x.com", [], id="dotless-i-as-turkish-lowers-capital-i"),
+        pytest.param(
+            "Ì@x.com", "i\u0307\u0300@x.com", REFUSED, id="i-grave-as-lithuanian-lowers-it"
+        ),
+        pytest.param(" ", "  ", REFUSED, id="spaces-alone"),
     ],
 )
-def test_emails_the_targets_lower_may_make_one_are_duplicates(legacy_file, first, second):
+def test_emails_the_targets_lower_may_make_one_are_duplicates(legacy_file, first, second, also):
     # The target's rule is lower(email) unique: precheck must be at least as strict.
     ids = [legacy_file.trainer(email=first), legacy_file.trainer(email=second)]
     legacy_file.execute("UPDATE trainers SET password_hash = ?", (BCRYPT,))
     report = precheck(legacy_file)
     assert the(report, "trainers.duplicate-email").row_ids == tuple(ids)
-    assert problems(report) == ["trainers.duplicate-email"]
+    assert problems(report) == ["trainers.duplicate-email", *also]
+
+
+def test_a_username_the_app_refuses_blocks(legacy_file):
+    # The database would take it; the new app's forms and admin refuse a space.
+    refused = legacy_file.trainer(username="kim minji", password_hash=BCRYPT)
+    legacy_file.trainer(username="kim.minji", password_hash=BCRYPT)
+    report = precheck(legacy_file)
+    item = the(report, "value.invalid-in-app")
+    assert (item.severity, item.table, item.column) == (Severity.BLOCKING, "trainers", "username")
+    assert item.row_ids == (refused,)
+    assert problems(report) == ["value.invalid-in-app"]
 
 
 def test_usernames_in_a_table_that_lost_its_keys_may_repeat(legacy_file):

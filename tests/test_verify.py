@@ -346,6 +346,19 @@ def test_an_address_shared_but_for_spaces_fails(imported):
     assert "verify.duplicate-email" in codes(report)
 
 
+def test_a_row_the_app_would_refuse_to_save_fails(imported):
+    # The database takes a username with a space; the app's forms and admin do not.
+    User.objects.filter(username="criminal").update(username="kim minji")
+    code, report = verify(imported)
+    assert code == 1
+    (item,) = findings_with(report, "verify.invalid-in-app")
+    assert (item["table"], item["column"]) == ("accounts.User", "username")
+    assert item["row_ids"] == list(
+        User.objects.filter(username="kim minji").values_list("pk", flat=True)
+    )
+    assert "valid in the app" in failing_checks(report)
+
+
 def test_every_verify_code_is_tested_here():
     source = Path(__file__).read_text(encoding="utf-8")
     codes_ = [code for code in CATALOGUE if code.startswith("verify.")]

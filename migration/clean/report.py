@@ -26,6 +26,7 @@ FEES_RULE = "fees.missing"
 AUDIT_RULE = "fees.unaudited"
 TEXT_RULE = "value.unstorable-text"
 TYPED_DATE_RULE = "value.typed-date"
+UNTRIMMED_EMAIL_RULE = "value.untrimmed-email"
 CONFLICT_CODE = "pairs.conflicting-row"  # left for a person, never fixed here
 
 # What each rule did, in words for the report.
@@ -47,6 +48,7 @@ RULES: dict[str, str] = {
         "typed dates that read one way only written in ISO form (as typed in the change log)"
     ),
     UNINFERABLE_RULE: "rows naming no trainer, none inferable: quarantined",
+    UNTRIMMED_EMAIL_RULE: "spaces around e-mail addresses trimmed (as typed in the change log)",
 }
 
 

@@ -14,7 +14,8 @@ First the copy is made plain data (plain_data.py), so that no code stored in
 the file runs or computes while the fixes write it. Then the fixes, in this
 order, each relying on the ones before it:
 
-1. duplicate e-mails (emails.py): the account created first keeps the
+1. e-mail addresses with spaces around them trimmed (trimmed_emails.py), then
+   duplicate e-mails (emails.py): the account created first keeps the
    address, the others get a plus-address on the same mailbox (or the one
    given with --email);
 2. dates and moments a person typed that read one way only (typed_dates.py:
@@ -59,6 +60,7 @@ from migration.clean.report import CleanReport
 from migration.clean.summary import record_cleaning, summarise
 from migration.clean.text import make_text_storable
 from migration.clean.trainers import infer_missing_trainers, quarantine_orphans
+from migration.clean.trimmed_emails import trim_emails
 from migration.clean.typed_dates import read_typed_dates
 from migration.clean.unlogged import find_unlogged_change
 from migration.legacy import FileWatch, LegacyFileError, LegacySource, file_sha256
@@ -175,6 +177,7 @@ def _clean_copy(
         _step("making the copy plain data", make_plain_data, copy)
         copy.read_layout()
         _step("making text storable", make_text_storable, copy)
+        _step("trimming e-mail addresses", trim_emails, copy)
         emails = _step("making e-mails unique", fix_duplicate_emails, copy, explicit_emails)
         _step("reading typed dates", read_typed_dates, copy)
         conflicts = _step("removing duplicate pair rows", drop_duplicate_pair_rows, copy)

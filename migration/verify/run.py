@@ -19,6 +19,7 @@ The checks, counts first, then relations, then every field:
 - every payment's and package's fee breakdown the fee rule's, and the one
   its latest fee_audit_log row records;
 - relations intact, e-mails unique, sequences past the highest id;
+- every imported row valid in the app (its forms' and admin's validation);
 - password hashes carried;
 - rows edited in Django since their import (drift).
 """
@@ -29,6 +30,7 @@ from migration.findings import finding
 from migration.legacy import LegacySource, file_sha256
 from migration.mapping.layout import LegacyLayout
 from migration.models import ImportRun
+from migration.verify.app_validation import valid_in_the_app
 from migration.verify.fee_audits import fee_audits
 from migration.verify.parts import Progress
 from migration.verify.report import CheckOutcome, VerifyReport
@@ -73,6 +75,7 @@ def verify_import(
         audits = fee_audits(using)
         linked = relations(using)
         emails = unique_emails(using)
+        valid = valid_in_the_app(using)
         ids = sequences(using)
         carried = passwords(source, layout, using)
     checks = (
@@ -85,6 +88,7 @@ def verify_import(
         audits,
         linked,
         emails,
+        valid,
         ids,
         carried,
         tables.drift(),
