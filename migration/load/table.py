@@ -182,19 +182,17 @@ class TableState:
         # Every row read has its entry by now: any more are of rows gone since.
         if present.count() > self.result.read - self.result.quarantined:
             in_file = {row_id for (row_id,) in self.source.rows(self.spec.table, ("id",))}
-            gone: dict[bool, list[int]] = {True: [], False: []}
+            own_rows, twins = [], []
             for pk, legacy_id, action in present.values_list("pk", "legacy_id", "action").iterator(
                 chunk_size=BATCH_SIZE
             ):
                 if legacy_id not in in_file:
-                    gone[action == Action.MERGED].append(pk)
-            for merged, pks in gone.items():
-                for start in range(0, len(pks), BATCH_SIZE):
-                    chunk = entries.filter(pk__in=pks[start : start + BATCH_SIZE])
-                    self.write(
-                        chunk.delete if merged else partial(chunk.update, action=Action.GONE),
-                        "gone from the file",
-                    )
+                    (twins if action == Action.MERGED else own_rows).append(pk)
+            for start in range(0, max(len(own_rows), len(twins)), BATCH_SIZE):
+                own_chunk = entries.filter(pk__in=own_rows[start : start + BATCH_SIZE])
+                twin_chunk = entries.filter(pk__in=twins[start : start + BATCH_SIZE])
+                self.write(partial(own_chunk.update, action=Action.GONE), "gone from the file")
+                self.write(twin_chunk.delete, "gone from the file")
         return entries.filter(action=Action.GONE).count()
 
 
