@@ -212,9 +212,10 @@ CATALOGUE: dict[str, Kind] = {
         "imported rows are gone from the target: restore them, or re-import from the ledger",
     ),
     "verify.legacy-gone": Kind(
-        Severity.INFO,
-        "nothing to do if the studio deleted these rows in the old app (or clean_legacy "
-        "quarantined them) on purpose: the new app keeps them; delete them there if not wanted",
+        Severity.WARNING,
+        "the new app still holds these rows (a trainer's account can still log in): ask the "
+        "studio whether they were deleted in the old app on purpose, and if so delete or "
+        "deactivate them in the admin",
     ),
     "verify.target-extra": Kind(
         Severity.INFO, "nothing to do if the studio created these rows in the new app"

@@ -406,7 +406,10 @@ def test_a_copy_left_by_a_killed_run_is_removed_by_the_next_one(tmp_path, monkey
     assert left.exists() and left.parent == private
     alive = private / f"legacy-read-{os.getpid()}-reading"  # a run still reading: kept
     alive.mkdir()
-    with open_legacy(path):
+    # Removed by the next command that reads any file: the cleaned copy is not in WAL mode.
+    plain = LegacyFile(tmp_path / "cleaned.db")
+    plain.small_studio()
+    with open_legacy(plain.close()):
         assert not left.exists()
     assert list(private.iterdir()) == [alive]
 

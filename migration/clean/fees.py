@@ -34,7 +34,13 @@ from migration.mapping.fees import (
     rule_disagreement,
 )
 from migration.mapping.specs import fee_columns
-from migration.rules.fee_audits import AUDITED_TABLES, FEE_AUDIT_TABLE, OLD_PAYMENT_KEY, unaudited
+from migration.rules.fee_audits import (
+    AUDITED_TABLES,
+    FEE_AUDIT_TABLE,
+    OLD_PAYMENT_KEY,
+    audited_ids,
+    unaudited,
+)
 
 PAYMENT_TABLES = ("payments", "payment_records")
 FEE_TABLES = ("session_packages", *PAYMENT_TABLES)
@@ -67,9 +73,17 @@ def audit_recorded_breakdowns(copy: CopyBeingCleaned) -> None:
     if not copy.has_table(FEE_AUDIT_TABLE):
         return
     for table in AUDITED_TABLES:
-        condition = unaudited(copy.layout, table)
-        if copy.has_column(table, "gross_amount") and condition is not None:
+        gathered = "temp.clean_audited"
+        condition = unaudited(copy.layout, table, gathered_in=gathered)
+        if not copy.has_column(table, "gross_amount") or condition is None:
+            continue
+        # Gathered once, not once a page: a chain's audit log has a row per payment.
+        copy.connection.execute("CREATE TEMP TABLE clean_audited (id INTEGER PRIMARY KEY)")
+        try:
+            copy.connection.execute(f"INSERT OR IGNORE INTO {gathered} {audited_ids(table)}")
             _audit_recorded(copy, table, condition)
+        finally:
+            copy.connection.execute(f"DROP TABLE {gathered}")
 
 
 def _needs_fees(copy: CopyBeingCleaned, table: str) -> bool:

@@ -50,10 +50,10 @@ def readable_copy(path: Path) -> Iterator[Path]:
     A write of the app's own during the copy would mix two states of the
     file: the caller watches for it.
     """
+    _remove_left_behind()  # by any command that reads a file, WAL-mode or not
     if not is_wal_mode(path):
         yield path
         return
-    _remove_left_behind()
     with tempfile.TemporaryDirectory(prefix=f"{FOLDER_PREFIX}{os.getpid()}-") as folder:
         copy = Path(folder) / path.name
         try:

@@ -220,8 +220,11 @@ class Reconcile:
                 table.result.resolved.append(conflict)
                 if table.on_conflict is OnConflict.KEEP_TARGET:
                     # The legacy change let go; the edit stays, which verify calls drift.
-                    self._refresh_entry(entry, row, entry.action, entry.target_hash)
+                    # A field set once is not the edit's: a password changed in the old
+                    # app is still renewed.
+                    self._refresh_entry(entry, row, _kept(entry.action), entry.target_hash)
                     entries.append(entry)
+                    renewable.append((row, entry.target_id))
                     continue
                 # OnConflict.TAKE_LEGACY: written over the edit, as any changed row is.
             updates.append(model(pk=entry.target_id, **self._field_values(row)))
@@ -270,6 +273,12 @@ class Reconcile:
     def _refresh_entry(self, entry: LedgerEntry, row: LegacyRow, action: str, target_hash: str):
         entry.action, entry.source_hash, entry.target_hash = action, row.source_hash, target_hash
         entry.raw, entry.run = row.raw, self.table.run
+
+
+def _kept(action: str) -> str:
+    """The action of an entry whose target row is kept as it is: a row back in the file
+    (gone or quarantined before) is imported again."""
+    return Action.UPDATED if action in (Action.GONE, Action.QUARANTINED) else action
 
 
 def _merged_into(entry: LedgerEntry) -> int | None:

@@ -228,8 +228,9 @@ def _fingerprint_form(value: Any) -> Any:
 
 # orjson writes the values JSON has a type for itself (numbers, text, None,
 # booleans), and hands the others to _fingerprint_form: a date, time or amount,
-# and a datetime, which it would otherwise write itself.
-_FINGERPRINT_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME
+# and a datetime, which it would otherwise write itself. A JSON object's keys
+# are sorted: PostgreSQL's jsonb gives them back in an order of its own.
+_FINGERPRINT_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_SORT_KEYS
 
 
 def digest(text: str | bytes) -> str:

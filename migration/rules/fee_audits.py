@@ -35,21 +35,30 @@ _NAMED_BY = {
 }
 
 
-def audited(table: str) -> str:
-    """SQL: row `x` of `table` has an audit row in fee_audit_log (which the file has).
-
-    An uncorrelated IN: SQLite gathers the audited ids once, not once per row."""
+def audited_ids(table: str) -> str:
+    """SQL: the ids of `table`'s rows that have an audit row in fee_audit_log."""
     named, of_rows = _NAMED_BY[table]
     return (
-        f"x.id IN (SELECT audited_id FROM (SELECT {named} AS audited_id "
-        f"FROM {FEE_AUDIT_TABLE} a WHERE {of_rows}) WHERE audited_id IS NOT NULL)"
+        f"SELECT audited_id FROM (SELECT {named} AS audited_id "
+        f"FROM {FEE_AUDIT_TABLE} a WHERE {of_rows}) WHERE audited_id IS NOT NULL"
     )
+
+
+def audited(table: str, *, gathered_in: str | None = None) -> str:
+    """SQL: row `x` of `table` has an audit row in fee_audit_log (which the file has).
+
+    An uncorrelated IN: SQLite gathers the audited ids once a statement, not once
+    per row. One who reads the table a page at a time gathers them once into a
+    table of their own (`gathered_in`, its key `id`), looked up by key."""
+    if gathered_in is not None:
+        return f"EXISTS (SELECT 1 FROM {gathered_in} g WHERE g.id = x.id)"
+    return f"x.id IN ({audited_ids(table)})"
 
 
 _READ = ("package_id", "payment_id", "calculation_details")
 
 
-def unaudited(layout: LegacyLayout, table: str) -> str | None:
+def unaudited(layout: LegacyLayout, table: str, *, gathered_in: str | None = None) -> str | None:
     """SQL: row `x` of `table` records a breakdown that has no audit row; None if the
     file's fee_audit_log lacks a column the rule reads (precheck's schema findings)."""
     has_breakdown = "x.gross_amount IS NOT NULL"
@@ -57,4 +66,4 @@ def unaudited(layout: LegacyLayout, table: str) -> str | None:
         return has_breakdown
     if not all(layout.has_column(FEE_AUDIT_TABLE, column) for column in _READ):
         return None
-    return f"{has_breakdown} AND NOT ({audited(table)})"
+    return f"{has_breakdown} AND NOT ({audited(table, gathered_in=gathered_in)})"

@@ -21,6 +21,7 @@ from migration.mapping.fees import BREAKDOWN_FIELDS, rule_disagreement
 from migration.mapping.layout import LegacyLayout
 from migration.mapping.passwords import (
     PasswordFormat,
+    is_made_by_the_import,
     password_format,
     password_problem,
 )
@@ -239,6 +240,8 @@ def passwords(source: LegacySource, layout: LegacyLayout, using: str) -> CheckOu
         problem = password_problem(password, password_hash, salt, legacy_id)
         if problem is not None:
             problems[legacy_id] = problem
+        elif not is_made_by_the_import(password, legacy_id):
+            formats["set in the app since"] += 1  # a login, a reset, an admin's
         else:
             formats[password_format(password_hash, salt)] += 1
     return _password_outcome(len(imported), formats, problems)
