@@ -286,8 +286,10 @@ class Fingerprinter:
         self._values_of = tuple_getter(sorted(fields))
 
     def __call__(self, values: Mapping[str, Any]) -> str:
-        return digest(
-            orjson.dumps(
-                self._values_of(values), default=_fingerprint_form, option=_FINGERPRINT_OPTIONS
-            )
-        )
+        return digest(fingerprint_form(self._values_of(values)))
+
+
+def fingerprint_form(values: Sequence[Any]) -> bytes:
+    """The text a fingerprint hashes: the fields' values in their names' order, as a JSON
+    array (UTF-8). Verify's range checksums are made of it too (verify/checksums.py)."""
+    return orjson.dumps(values, default=_fingerprint_form, option=_FINGERPRINT_OPTIONS)
