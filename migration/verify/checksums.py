@@ -30,12 +30,13 @@ import hashlib
 from collections.abc import Sequence
 from datetime import date, datetime, time
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from django.db import connections
 from django.db.models import Field, Model
 
-from migration.mapping.canonical import digest
+from migration.mapping.canonical import digest, fingerprint_forms
 from migration.verify.target_rows import TargetTable
 
 _NONE = type(None)
@@ -131,6 +132,11 @@ class TargetChecksum:
         if not self.usable:
             return
         self._types = tuple(_KINDS[kind][0] | {_NONE} for kind in kinds)
+        # Each field's values' one type, in the fingerprint's order (several: object).
+        self._column_types = tuple(
+            next(iter(_KINDS[kinds[i]][0])) if len(_KINDS[kinds[i]][0]) == 1 else object
+            for i in target.name_order
+        )
         self._types_seen: set[tuple[type, ...]] = set()
         # orjson writes a float JSON has no number for as null, as it writes None.
         self._count_nulls = bool({"float", "json"} & set(kinds))
@@ -170,14 +176,20 @@ class TargetChecksum:
     def _expected_texts(
         self, expected: Sequence[tuple], entries: Sequence[Any]
     ) -> list[tuple[int, bytes]]:
-        rows = []
-        for values, entry in zip(expected, entries, strict=True):
-            kinds = tuple(map(type, values))
+        for kinds in set(map(tuple, map(partial(map, type), expected))):
             if kinds not in self._types_seen:
                 if not all(k in allowed for k, allowed in zip(kinds, self._types, strict=True)):
                     raise _NotProven
                 self._types_seen.add(kinds)
-            text = self.target.fingerprint_form(values)
+        columns = list(zip(*expected, strict=True))
+        texts = fingerprint_forms(
+            [
+                (columns[i], kind)
+                for i, kind in zip(self.target.name_order, self._column_types, strict=True)
+            ]
+        )
+        rows = []
+        for values, entry, text in zip(expected, entries, texts, strict=True):
             if self._count_nulls and text.count(b"null") != values.count(None):
                 raise _NotProven
             if digest(text) != entry.target_hash or type(entry.target_id) is not int:

@@ -18,7 +18,6 @@ from django.db import connections
 from django.db.models import DecimalField, Model
 
 from migration.mapping.canonical import digest, fingerprint_form, tuple_getter
-from migration.mapping.reading import LegacyRow
 from migration.mapping.specs import RENUMBERED_TABLES, TableSpec
 
 
@@ -44,9 +43,8 @@ class TargetTable:
         )
         self._values_of = _tuple_getter(self.fields)
         # The values in their names' order, as a fingerprint takes them (canonical.Fingerprinter).
-        self._in_name_order = tuple_getter(
-            sorted(range(len(self.fields)), key=self.fields.__getitem__)
-        )
+        self.name_order = tuple(sorted(range(len(self.fields)), key=self.fields.__getitem__))
+        self._in_name_order = tuple_getter(self.name_order)
 
     def rows(self, ids: list[Any]) -> dict[Any, tuple]:
         """The target rows with these ids (those that exist), by id."""
@@ -64,9 +62,10 @@ class TargetTable:
         with _timestamps_read_in_c(self.using):
             return {values[0]: values[1:] for values in rows.values_list("pk", *self.fields)}
 
-    def expected(self, row: LegacyRow, references: dict[str, dict[Any, Any]]) -> tuple:
-        """The values the legacy row should have become, references mapped to target ids."""
-        expected = self._values_of(row.values)
+    def expected(self, values: dict[str, Any], references: dict[str, dict[Any, Any]]) -> tuple:
+        """The values a legacy row's (as read) should have become, references mapped to
+        target ids."""
+        expected = self._values_of(values)
         if not self._renumbered:
             return expected
         mapped = list(expected)

@@ -111,7 +111,7 @@ class TableWalker:
         )
         target = TargetTable(spec, self.using)
         checksum = TargetChecksum(target)
-        same: list[tuple[LegacyRow, Any]] = []
+        same: list[tuple[Any, dict[str, Any], Any]] = []  # legacy id, values, ledger entry
         for row, entry in _merge_join(legacy, entries):
             if row is not None:
                 found.legacy_rows += 1
@@ -122,7 +122,7 @@ class TableWalker:
             elif row.source_hash != entry.source_hash:
                 found.changed.append(row.legacy_id)
             elif entry.action in WITH_OWN_TARGET:
-                same.append((row, entry))
+                same.append((row.legacy_id, row.values, entry))
                 if len(same) >= BATCH_SIZE:
                     self._compare(found, spec, target, checksum, same)
                     same = []
@@ -132,8 +132,11 @@ class TableWalker:
         return found
 
     def _reader(self, spec: TableSpec, columns: tuple[str, ...]) -> Callable[[tuple], LegacyRow]:
-        """Reads a row of the table as the importer does, the plan worked out once."""
-        return row_reader(spec, columns, self.trainers)
+        """Reads a row of the table as the importer does, the plan worked out once.
+
+        Of a row, the walk keeps its id and values past the next: its JSON is
+        hashed and done with, and needs no copy of its own size."""
+        return row_reader(spec, columns, self.trainers, rows_kept=False)
 
     def _compare(
         self,
@@ -141,25 +144,25 @@ class TableWalker:
         spec: TableSpec,
         target: TargetTable,
         checksum: TargetChecksum,
-        pairs: list[tuple[LegacyRow, Any]],
+        rows: list[tuple[Any, dict[str, Any], Any]],
     ) -> None:
-        if not pairs:
+        if not rows:
             return
-        references = self._references(spec, [row for row, _ in pairs])
-        expected_rows = [target.expected(row, references) for row, _ in pairs]
-        if checksum.proves(expected_rows, [entry for _, entry in pairs]):
+        references = self._references(spec, [values for _, values, _ in rows])
+        expected_rows = [target.expected(values, references) for _, values, _ in rows]
+        if checksum.proves(expected_rows, [entry for _, _, entry in rows]):
             # Every row there, as expected and unedited (see checksums.py).
-            found.compared += len(pairs)
+            found.compared += len(rows)
             for index, name in target.money:
                 found.expected_money[name] += sum(
                     expected[index] for expected in expected_rows if expected[index] is not None
                 )
             return
-        current_rows = target.rows([entry.target_id for _, entry in pairs])
-        for (row, entry), expected in zip(pairs, expected_rows, strict=True):
+        current_rows = target.rows([entry.target_id for _, _, entry in rows])
+        for (legacy_id, _, entry), expected in zip(rows, expected_rows, strict=True):
             current = current_rows.get(entry.target_id)
             if current is None:
-                found.target_missing.append(row.legacy_id)
+                found.target_missing.append(legacy_id)
                 continue
             for index, name in target.money:
                 if expected[index] is not None:
@@ -167,21 +170,22 @@ class TableWalker:
             if target.fingerprint(current) != entry.target_hash:
                 # Edited in Django since: reported as drift, not compared field by field.
                 # Its money still counts below: totals must match the legacy file to the won.
-                found.drifted.append(row.legacy_id)
+                found.drifted.append(legacy_id)
                 continue
             found.compared += 1
             # Equal tuples are equal field by field, which same_value never
             # finds different; only a row that differs somewhere is looked at
             # field by field, by same_value's own rules.
             if expected != current:
-                _compare_fields(found, target.fields, row.legacy_id, expected, current)
+                _compare_fields(found, target.fields, legacy_id, expected, current)
 
-    def _references(self, spec: TableSpec, rows: list[LegacyRow]) -> dict[str, dict[Any, Any]]:
-        """Legacy id -> target id, from the ledger, for references to renumbered tables."""
+    def _references(self, spec: TableSpec, rows: list[dict[str, Any]]) -> dict[str, dict[Any, Any]]:
+        """Legacy id -> target id, from the ledger, for references to renumbered tables
+        (`rows`: legacy rows' values)."""
         maps = {}
         for name, table in spec.reference_fields.items():
             if table in RENUMBERED_TABLES:
-                ids = {row.values[name] for row in rows if row.values[name] is not None}
+                ids = {values[name] for values in rows if values[name] is not None}
                 maps[name] = dict(
                     ledger_entries(self.using, table)
                     .filter(legacy_id__in=ids)
