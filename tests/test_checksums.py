@@ -214,3 +214,20 @@ def test_a_json_value_postgresql_writes_as_orjson_does_is_proven(imported, detai
 def test_a_json_value_that_differs_is_never_proven(imported, stored, expected):
     pk = fee_log(stored)
     assert not proven("fee_audit_log", pk, {}, {"calculation_details": expected})
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("ids", [[3, 4, 5], [3, 5, 9]])
+def test_a_batch_is_proven_whether_its_ids_run_without_a_gap_or_not(imported, ids):
+    target = TargetTable(SPECS["clients"], "default")
+    rows = target.rows(ids)
+    entries = [
+        SimpleNamespace(target_id=pk, target_hash=target.fingerprint(rows[pk])) for pk in ids
+    ]
+    assert TargetChecksum(target).proves([rows[pk] for pk in ids], entries)
+    wrong = [*[rows[pk] for pk in ids[:-1]], rows[ids[0]]]  # the last row's values swapped
+    wrong_entries = [
+        *entries[:-1],
+        SimpleNamespace(target_id=ids[-1], target_hash=entries[0].target_hash),
+    ]
+    assert not TargetChecksum(target).proves(wrong, wrong_entries)
