@@ -129,6 +129,11 @@ CATALOGUE: dict[str, Kind] = {
         "computes each breakdown by the app's fee rule, with its fee_audit_log row (the "
         "import computes it the same way for a file not cleaned, without the audit row)",
     ),
+    "fees.unaudited": Kind(
+        Severity.INFO,
+        "nothing to do before an import; clean_legacy writes each breakdown's fee_audit_log "
+        "row, so that every payment and package carries its audit row into the new app",
+    ),
     "fees.inconsistent": Kind(
         Severity.BLOCKING,
         "check these amounts with the studio and correct them in a copy of the file: "
@@ -223,6 +228,12 @@ CATALOGUE: dict[str, Kind] = {
         "a payment's or package's VAT, card fee and net are not the app's fee rule's for its "
         "gross: check them with the studio, then correct them in the admin (the rule: VAT = "
         "gross / 11, card fee = gross x 0.035, net = the rest, each rounded half up)",
+    ),
+    "verify.fee-audit-disagrees": Kind(
+        Severity.WARNING,
+        "a payment's or package's breakdown is not the one its latest fee_audit_log row "
+        "records (an edit since the import is also reported as drift): check both with the "
+        "studio, and correct the wrong one in the admin",
     ),
     "verify.dangling-reference": Kind(
         Severity.BLOCKING, "target rows point at rows that do not exist: investigate"

@@ -64,7 +64,7 @@ def test_the_plan_of_the_sample_has_every_section_in_order(sample):
     positions = [lines.index(heading) for heading in SECTIONS]
     assert positions == sorted(positions)
     assert "- Rows: 42 in 9 tables, into 7 target models" in lines
-    assert "- Findings: 1 blocking, 0 warnings, 6 info" in lines
+    assert "- Findings: 1 blocking, 0 warnings, 8 info" in lines
     assert lines[-1].startswith("Result: 1 blocking finding(s)")
 
 
@@ -99,6 +99,10 @@ def test_what_clean_will_change_is_each_finding_it_fixes_with_its_rows(sample):
     )
     assert any(
         line.startswith("| `reference.inferable-trainer` | sessions | 1 |") for line in section
+    )
+    assert (
+        "| `fees.unaudited` | payments | 4 | fee_audit_log rows written for breakdowns the app "
+        "recorded without one |" in section
     )
     # What precheck found that clean_legacy does not fix is not listed as a change.
     assert not any("`pairs.merge`" in line for line in section)

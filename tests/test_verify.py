@@ -137,6 +137,52 @@ def test_a_breakdown_edited_to_disagree_with_the_fee_rule_fails(imported):
     }  # fmt: skip
 
 
+@pytest.fixture
+def cleaned(tmp_path: Path) -> Path:
+    """The production sample cleaned, and imported: every breakdown with its audit row."""
+    path = tmp_path / "cleaned.db"
+    source = write_production_sample(output=tmp_path / "legacy.db").path
+    code, output = run_command("clean_legacy", "--source", str(source), "--output", str(path))
+    assert code == 0, output
+    code, output = run_command("import_legacy", "--source", str(path))
+    assert code == 0, output
+    return path
+
+
+def test_every_breakdown_of_a_cleaned_file_is_its_latest_audit_row(cleaned):
+    code, report = verify(cleaned)
+    assert code == 0, report
+    audits = next(c for c in report["checks"] if c["name"] == "fee audit rows")
+    assert audits["summary"] == (
+        "training.SessionPackage 5 audited, 0 without an audit row; "
+        "training.Payment 6 audited, 0 without an audit row"
+    )
+
+
+def test_a_breakdown_unlike_its_latest_audit_row_fails(cleaned):
+    # The latest audit row of a new payment, of an old one (named in its details)
+    # and of a package, each edited to record another breakdown.
+    old_payment = LedgerEntry.objects.get(legacy_table="payment_records", legacy_id=2).target_id
+    latest = [
+        FeeAuditLog.objects.filter(payment_id=3).latest("pk"),
+        FeeAuditLog.objects.filter(calculation_details__payment_record_id=2).latest("pk"),
+        FeeAuditLog.objects.filter(package_id=4).latest("pk"),
+    ]
+    for audit in latest:
+        FeeAuditLog.objects.create(
+            **{f.attname: getattr(audit, f.attname) for f in FeeAuditLog._meta.concrete_fields}
+            | {"id": None, "vat_amount": audit.vat_amount + 1, "net_amount": audit.net_amount - 1}
+        )
+    code, report = verify(cleaned)
+    assert code == 0  # added rows are not drift: the file may hold them so
+    found = {
+        item["table"]: item["row_ids"]
+        for item in findings_with(report, "verify.fee-audit-disagrees")
+    }
+    assert found == {"training.Payment": sorted([3, old_payment]), "training.SessionPackage": [4]}
+    assert verify(cleaned, "--strict")[0] == 1
+
+
 def test_a_deleted_target_row_is_missing(imported):
     Session.objects.filter(pk=2).delete()
     code, report = verify(imported)
@@ -385,7 +431,9 @@ def test_a_reference_to_a_renumbered_row_is_compared_by_its_target_id(tmp_path):
         target_hash=target_fingerprint(FeeAuditLog.objects.filter(pk=1).values(*fields)[0])
     )
     code, report = verify(path)
-    assert (code, codes(report)) == (0, [])
+    # The file's own audit row records no VAT: a warning, of the payment's new id.
+    assert (code, codes(report)) == (0, ["verify.fee-audit-disagrees"] * 2)
+    assert findings_with(report, "verify.fee-audit-disagrees")[1]["row_ids"] == [new_id]
     every_field = next(c for c in report["checks"] if c["name"] == "every field")
     assert every_field["summary"].startswith("43 imported row(s) compared")
 

@@ -33,7 +33,9 @@ order, each relying on the ones before it:
 7. rows whose references point at nothing (trainers.py), parents first
    (IMPORT_ORDER), so that a quarantined client takes its packages, sessions
    and payments along. A fee_audit_log row written in step 5 for a row
-   quarantined here goes with it.
+   quarantined here goes with it;
+8. an audit row for each fee breakdown the file records without one
+   (fees.py: the app's fee migration wrote none), for the rows imported.
 
 Cleaning a cleaned copy changes nothing: every fix looks only for what it fixes.
 """
@@ -50,7 +52,7 @@ from typing import Any
 from migration.clean.copy import CopyBeingCleaned
 from migration.clean.emails import fix_duplicate_emails
 from migration.clean.errors import CleanError, CleanFault
-from migration.clean.fees import fill_fee_breakdowns
+from migration.clean.fees import audit_recorded_breakdowns, fill_fee_breakdowns
 from migration.clean.pair_rows import drop_duplicate_pair_rows
 from migration.clean.plain_data import make_plain_data
 from migration.clean.report import CleanReport
@@ -180,6 +182,7 @@ def _clean_copy(
         _step("computing fee breakdowns", fill_fee_breakdowns, copy)
         copy.read_layout()  # with the fee columns and the fee_audit_log it may have added
         quarantined = _step("quarantining rows", quarantine_orphans, copy)
+        _step("auditing recorded fee breakdowns", audit_recorded_breakdowns, copy)
         report = _step("summing up", summarise, copy, started, emails, conflicts, quarantined)
         _step("recording the run", record_cleaning, copy, report)
         connection.execute("COMMIT")

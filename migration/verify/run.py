@@ -16,7 +16,8 @@ The checks, counts first, then relations, then every field:
 - row balance for every legacy table, and the reverse count in the target;
 - every imported row's fields equal to the transform of its legacy row;
 - money totals per table, to the won;
-- every payment's and package's fee breakdown the fee rule's;
+- every payment's and package's fee breakdown the fee rule's, and the one
+  its latest fee_audit_log row records;
 - relations intact, e-mails unique, sequences past the highest id;
 - password hashes carried;
 - rows edited in Django since their import (drift).
@@ -28,6 +29,7 @@ from migration.findings import finding
 from migration.legacy import LegacySource, file_sha256
 from migration.mapping.layout import LegacyLayout
 from migration.models import ImportRun
+from migration.verify.fee_audits import fee_audits
 from migration.verify.parts import Progress
 from migration.verify.report import CheckOutcome, VerifyReport
 from migration.verify.table_checks import TableChecks
@@ -68,6 +70,7 @@ def verify_import(
         target_rows = reverse_counts(using)
         money = held_money(using)
         fees = fee_breakdowns(using)
+        audits = fee_audits(using)
         linked = relations(using)
         emails = unique_emails(using)
         ids = sequences(using)
@@ -79,6 +82,7 @@ def verify_import(
         tables.fields(),
         tables.money_totals(money),
         fees,
+        audits,
         linked,
         emails,
         ids,
