@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.apps import apps
 
-from migration.mapping.canonical import fingerprint_form
+from migration.mapping.canonical import fingerprint_form, fingerprint_forms
 from migration.mapping.specs import SPECS
 from migration.verify.checksums import TargetChecksum
 from migration.verify.target_rows import TargetTable
@@ -51,6 +51,19 @@ INF, NAN = float("inf"), float("nan")
 )
 def test_the_python_side_writes_each_value_as_the_fingerprint_does(value, text):
     assert fingerprint_form((value,)) == b"[" + text + b"]"
+
+
+def test_a_batch_s_texts_written_a_column_at_a_time_are_each_row_s_own():
+    rows = [
+        (1, "a", 1.5, Decimal("0.0350"), datetime(2024, 1, 9, 10, tzinfo=SEOUL), date(2024, 1, 9),
+         time(10, 0, 25, 813560), True, {"a": [1, None]}),
+        (None, None, None, None, None, None, None, None, None),
+        (-3, "한\n", 0.0, Decimal("300000.00"), datetime(1969, 1, 1, tzinfo=UTC), date(1, 1, 1),
+         time(0, 0), False, "text"),
+    ]  # fmt: skip
+    kinds = (int, str, float, Decimal, datetime, date, time, bool, object)
+    columns = [(values, kind) for values, kind in zip(zip(*rows, strict=True), kinds, strict=True)]
+    assert fingerprint_forms(columns) == [fingerprint_form(row) for row in rows]
 
 
 # --- the PostgreSQL side agrees, value for value ---
