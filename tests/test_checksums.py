@@ -214,16 +214,25 @@ def fee_log(details) -> int:
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("details", [None, {}, [], "text", 1, 1.5, True, ["a"]])
-def test_a_json_value_postgresql_writes_as_orjson_does_is_proven(imported, details):
+@pytest.mark.parametrize(
+    "details",
+    [
+        None, {}, [], "text", 1, 1.5, 100.0, True, ["a"],
+        {"rule": "VAT 10/110", "gross_source": "payments.amount", "written_by": "clean_legacy"},
+        {"b": [1, {"c": None, "ab": False}], "aa": -0.25, "한": "\"quoted\"\n", "z": {}},
+    ],
+)  # fmt: skip
+def test_a_json_value_is_proven_as_postgresql_writes_it(imported, details):
     pk = fee_log(details)
     assert proven("fee_audit_log", pk, {})
 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    ("stored", "expected"), [({"a": 1}, {"a": 2}), ([], {}), (1, 1.5), ("1", 1)]
-)
+    ("stored", "expected"),
+    [({"a": 1}, {"a": 2}), ([], {}), (1, 1.5), ("1", 1), ({"a": [1]}, {"a": [1, 1]}),
+     ({"a": 1.0}, {"a": float("inf")})],
+)  # fmt: skip
 def test_a_json_value_that_differs_is_never_proven(imported, stored, expected):
     pk = fee_log(stored)
     assert not proven("fee_audit_log", pk, {}, {"calculation_details": expected})

@@ -11,12 +11,13 @@ leaving the database; any other outcome, and the walk compares the bucket row
 by row and field by field, as it always did, to name each row and field.
 
 The checksum may fail to prove a bucket that is right (a float the two sides
-write differently, a JSON object): that costs time only. It must never prove a
+write differently, as one in exponent form): that costs time only. It must never prove a
 bucket that is wrong, so each side's text says exactly one value:
 - text is JSON-escaped, as PostgreSQL's to_json escapes it;
 - an amount is its number, scale dropped (trim_scale, canonical.decimal_text);
 - a moment is microseconds since the epoch, whatever its zone;
 - a date and a time are ISO text; a float its shortest exact digits;
+- a JSON value is jsonb's text of it (jsonb_text), not the fingerprint's;
 - NULL and None are `null`, and nothing else is: a float JSON has no number
   for (orjson writes `null`) is told apart by counting;
 - each expected value must be of its field's own type, since the
@@ -27,12 +28,14 @@ bucket that is wrong, so each side's text says exactly one value:
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Sequence
 from datetime import date, datetime, time
 from decimal import Decimal
 from functools import partial
 from typing import Any
 
+import orjson
 from django.db import connections
 from django.db.models import Field, Model
 
@@ -74,8 +77,8 @@ _KINDS: dict[str, tuple[frozenset[type], str]] = {
         "ELSE to_char({c}, 'HH24:MI:SS.US') END || '\"'",
     ),
     "bool": (frozenset({bool}), "CASE WHEN {c} THEN 'true' ELSE 'false' END"),
-    # jsonb's text has spaces orjson's has not: only a scalar or an empty
-    # object or array is proven; equal JSON text is an equal value, as json.loads reads it.
+    # jsonb's own text, which Python writes too (jsonb_text): an equal text is an
+    # equal value, as json.loads reads it back.
     "json": (frozenset({dict, list, str, int, float, bool}), "{c}::text"),
 }
 
@@ -136,7 +139,11 @@ class TargetChecksum:
         )
         self._types_seen: set[tuple[type, ...]] = set()
         # orjson writes a float JSON has no number for as null, as it writes None.
-        self._count_nulls = bool({"float", "json"} & set(kinds))
+        self._count_nulls = "float" in kinds
+        # A JSON value's text in the checksum is jsonb's, not the fingerprint's.
+        self._json_columns = tuple(
+            position for position, i in enumerate(target.name_order) if kinds[i] == "json"
+        )
         quote = connections[self.using].ops.quote_name
         in_name_order = sorted(range(len(fields)), key=target.fields.__getitem__)
         row = " || ',' || ".join(
@@ -186,19 +193,27 @@ class TargetChecksum:
                     raise _NotProven
                 self._types_seen.add(kinds)
         columns = list(zip(*expected, strict=True))
-        texts = fingerprint_forms(
-            [
-                (columns[i], kind)
-                for i, kind in zip(self.target.name_order, self._column_types, strict=True)
-            ]
-        )
+        in_order = [
+            (columns[i], kind)
+            for i, kind in zip(self.target.name_order, self._column_types, strict=True)
+        ]
+        texts = fingerprint_forms(in_order)
+        summed = texts
+        if self._json_columns:
+            for position in self._json_columns:
+                values, kind = in_order[position]
+                in_order[position] = (
+                    [v if v is None else orjson.Fragment(jsonb_text(v)) for v in values],
+                    kind,
+                )
+            summed = fingerprint_forms(in_order)
         rows = []
-        for values, entry, text in zip(expected, entries, texts, strict=True):
+        for values, entry, text, row_text in zip(expected, entries, texts, summed, strict=True):
             if self._count_nulls and text.count(b"null") != values.count(None):
                 raise _NotProven
             if digest(text) != entry.target_hash or type(entry.target_id) is not int:
                 raise _NotProven
-            rows.append((entry.target_id, text))
+            rows.append((entry.target_id, row_text))
         return rows
 
     def _settings_agree(self) -> bool:
@@ -211,11 +226,31 @@ class TargetChecksum:
                     "current_setting('extra_float_digits')::int, current_setting('DateStyle')"
                 )
                 encoding, float_digits, date_style = cursor.fetchone()
-            self.usable = (
-                encoding == "UTF8" and float_digits >= 1 and date_style.startswith("ISO")
-            )
+            self.usable = encoding == "UTF8" and float_digits >= 1 and date_style.startswith("ISO")
             self._settings_checked = True
         return self.usable
+
+
+def jsonb_text(value: Any) -> str:
+    """A JSON value as PostgreSQL writes it as jsonb: an object's keys shortest first,
+    then in byte order, ', ' and ': ' between. A float written in exponent form (which
+    jsonb writes in full) or none at all raises _NotProven."""
+    kind = type(value)
+    if value is None or kind is bool or kind is int or kind is str:
+        return orjson.dumps(value).decode()
+    if kind is float:
+        text = repr(value)
+        if not math.isfinite(value) or "e" in text:
+            raise _NotProven
+        return text
+    if kind is list:
+        return "[" + ", ".join(map(jsonb_text, value)) + "]"
+    if kind is dict:
+        if any(type(key) is not str for key in value):
+            raise _NotProven
+        keys = sorted(value, key=lambda key: (len(key.encode()), key.encode()))
+        return "{" + ", ".join(f"{jsonb_text(k)}: {jsonb_text(value[k])}" for k in keys) + "}"
+    raise _NotProven
 
 
 class _NotProven(Exception):
