@@ -1,6 +1,7 @@
 """verify_import proves the import, and notices every way the two sides can part."""
 
 import json
+import sqlite3
 from decimal import Decimal
 from pathlib import Path
 
@@ -28,7 +29,7 @@ from migration.verify.walk import EVERY_ID, IdRange, TableWalker
 from samples.files import write_production_sample
 from sessions.models import FeeAuditLog, Payment, Session, SessionPackage
 from tests.conftest import run_command
-from tests.legacy_files import legacy_sql, write_importable_sample
+from tests.legacy_files import legacy_sql, write_importable_chain, write_importable_sample
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("legacy_db", "write_path")]
 
@@ -596,3 +597,53 @@ def test_a_file_that_fails_in_a_worker_process_stops_verify_as_unreadable(tmp_pa
 def test_verify_inside_a_transaction_walks_in_its_own_process():
     # Worker processes would see none of the transaction's rows.
     assert verify_parts._worker_count("default") == 1
+
+
+# --- the checksums: a batch PostgreSQL proves is not fetched; one it does not is compared ---
+
+
+@pytest.fixture
+def fetched(monkeypatch) -> list[list]:
+    """The target ids of each batch whose target rows the walk fetched."""
+    batches: list[list] = []
+    rows = TargetTable.rows
+    monkeypatch.setattr(
+        TargetTable, "rows", lambda self, ids: batches.append(ids) or rows(self, ids)
+    )
+    return batches
+
+
+def test_a_fresh_import_is_proven_without_fetching_a_target_row(imported, fetched):
+    code, report = verify(imported)
+    assert (code, codes(report)) == (0, [])
+    every_field = next(c for c in report["checks"] if c["name"] == "every field")
+    assert every_field["summary"].startswith("42 imported row(s) compared")
+    assert fetched == []
+
+
+# What verify finds does not hang on how the rows were written: the faster way, once.
+@pytest.mark.parametrize("write_path", ["copy"], indirect=True)
+def test_a_changed_value_in_a_table_of_100_000_rows_is_named_by_row_and_field(tmp_path, fetched):
+    path = write_importable_chain(tmp_path / "chain.db", 111_112)
+    with sqlite3.connect(path) as legacy:
+        assert legacy.execute("SELECT count(*) FROM sessions").fetchone()[0] >= 100_000
+    assert run_command("import_legacy", "--source", str(path))[0] == 0
+    changed = LedgerEntry.objects.get(legacy_table="sessions", legacy_id=54_321).target_id
+    fields = SPECS["sessions"].synced_fields
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE training_session SET session_duration = 7 WHERE id = %s", [changed])
+    # As an importer bug would leave it: the wrong value fingerprinted as intended.
+    LedgerEntry.objects.filter(legacy_table="sessions", legacy_id=54_321).update(
+        target_hash=target_fingerprint(Session.objects.filter(pk=changed).values(*fields)[0])
+    )
+
+    code, report = verify(path)
+
+    assert code == 1
+    assert codes(report) == ["verify.field-mismatch"]
+    (mismatch,) = findings_with(report, "verify.field-mismatch")
+    assert (mismatch["table"], mismatch["row_ids"]) == ("sessions", [54_321])
+    (difference,) = mismatch["details"]["differences"]
+    assert (difference["field"], difference["found"]) == ("session_duration", "7")
+    # Only the batch the checksum did not prove was fetched, row by row.
+    assert [changed in ids for ids in fetched] == [True]

@@ -1,10 +1,12 @@
 """verify_import: proof, after cutover, that the target matches the legacy file row by row.
 
 It goes its own way, not the importer's: it reads the legacy file afresh,
-reads the target through the ORM, and uses the ledger only as the map from
-legacy row to target row, with the hashes of both as imported. It shares with
-the importer just what a legacy row means (the specs, through
-`mapping.reading.RowReader`) and how a target row is fingerprinted.
+proves the target's rows a batch at a time by checksums PostgreSQL computes
+(checksums.py), reads through the ORM only the rows of a batch they do not
+prove, and uses the ledger only as the map from legacy row to target row,
+with the hashes of both as imported. It shares with the importer just what a
+legacy row means (the specs, through `mapping.reading.RowReader`) and how a
+target row is fingerprinted.
 
 Each legacy table is walked once (walk.py), a large one in ranges of ids by
 worker processes (parts.py), while this process runs the checks that need
