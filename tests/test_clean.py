@@ -24,7 +24,7 @@ from migration.precheck.report import PrecheckReport
 from migration.precheck.run import run_precheck
 from samples.files import write_production_sample
 from tests.conftest import run_command, sha256_of
-from tests.legacy_files import BCRYPT_HASH, UTC_STAMP, LegacyFile
+from tests.legacy_files import BCRYPT_HASH, UTC_STAMP, LegacyFile, legacy_sql
 
 pytestmark = pytest.mark.usefixtures("legacy_db")
 
@@ -411,19 +411,20 @@ def test_missing_fee_breakdowns_computed_with_the_app_rule(legacy_file):
         "card_fee_amount, net_amount, vat_rate, card_fee_rate, created_by, calculation_details, "
         "created_at FROM fee_audit_log WHERE calculation_type = 'migration' ORDER BY id",
     )
+    # In the order of their ids, each a function of the row it audits (see fees.py).
     assert [row[:10] for row in audit] == [
-        (None, 2, "migration", 1_980_000, 180_000, 69_300, 1_730_700, 0.1, 0.035, None),
         # The old payment: its audit row names it in its details (payment_id is the
         # new payments table's).
         (None, None, "migration", 300_000, 27_273, 10_500, 262_227, 0.1, 0.035, None),
         (topped_up, None, "migration", 2_280_000, 207_273, 79_800, 1_992_927, 0.1, 0.035, None),
+        (None, 2, "migration", 1_980_000, 180_000, 69_300, 1_730_700, 0.1, 0.035, None),
         (unpaid, None, "migration", 600_000, 54_545, 21_000, 524_455, 0.1, 0.035, None),
     ]
     sources = [json.loads(row[10])["gross_source"] for row in audit]
-    assert sources[0] == "payments.amount"
-    assert sources[1] == "payment_records.amount"
-    assert json.loads(audit[1][10])["payment_record_id"] == 1
-    assert "sum of its 2 payment(s)" in sources[2]
+    assert sources[0] == "payment_records.amount"
+    assert json.loads(audit[0][10])["payment_record_id"] == 1
+    assert "sum of its 2 payment(s)" in sources[1]
+    assert sources[2] == "payments.amount"
     assert "total_amount" in sources[3]
     assert all(json.loads(row[10])["rule"].startswith("the app's fee rule") for row in audit)
     assert all(len(row[11]) == 19 and row[11][10] == " " for row in audit)  # SQLite's UTC form
@@ -490,7 +491,7 @@ def test_file_before_the_fee_migration_gets_its_columns_table_and_breakdowns(leg
     assert query(output, "SELECT gross_amount, net_amount FROM payments") == [(300_000, 262_227)]
     assert query(
         output, "SELECT package_id, payment_id, gross_amount FROM fee_audit_log ORDER BY id"
-    ) == [(None, ids["payment"], 300_000), (None, None, 300_000), (ids["package"], None, 600_000)]
+    ) == [(ids["package"], None, 600_000), (None, ids["payment"], 300_000), (None, None, 300_000)]
     assert len([c for c in added if c[0] == "payment_records"]) == 6
     report_after = precheck(output)
     assert report_after.blocking == []
@@ -634,7 +635,9 @@ def test_production_sample_cleaned(production):
         f"(SELECT row_id FROM {CHANGES_TABLE} WHERE rule = ?) ORDER BY id",
         (AUDIT_RULE,),
     )
-    assert audits == [(n, None) for n in range(1, 6)] + [(None, n) for n in range(1, 5)]
+    assert sorted(audits, key=str) == sorted(
+        [(n, None) for n in range(1, 6)] + [(None, n) for n in range(1, 5)], key=str
+    )
     assert [c for c in logged(output) if c[-1] != "fees.missing"] == [
         (
             "trainers",
@@ -790,8 +793,9 @@ def test_json_report(production, tmp_path):
         ("trainers.duplicate-email", "trainers", [5]),
         ("reference.inferable-trainer", "sessions", [2]),
         ("fees.missing", "payment_records", [1, 2]),
-        ("fees.missing", "fee_audit_log", [1, 2]),
-        ("fees.unaudited", "fee_audit_log", list(range(3, 12))),
+        # Each audit row's id a function of the row it audits: old payment 1 is 3, ...
+        ("fees.missing", "fee_audit_log", [3, 6]),
+        ("fees.unaudited", "fee_audit_log", [1, 2, 4, 5, 7, 8, 10, 11, 13]),
     ]
     assert report["emails"][0]["new_address"] == "jaesun.kim+jaesun9090@gmail.com"
 
@@ -840,6 +844,29 @@ def test_cleaning_the_same_source_twice_writes_the_same_audit_rows(legacy_file, 
     audit = "SELECT * FROM fee_audit_log ORDER BY id"
     assert query(first, audit) == query(second, audit)
     assert set(query(first, "SELECT created_at FROM fee_audit_log")) == {(UTC_STAMP,)}
+
+
+def test_a_later_snapshot_gives_each_audit_row_the_id_it_had(legacy_file, tmp_path):
+    # The app goes on selling between two copies: the rows audited before keep their
+    # audit rows' ids, so a re-import of the second copy updates none of them.
+    ids = legacy_file.small_studio()
+    legacy_file.payment_record(ids["client"], ids["package"], ids["trainer"], amount=300_000)
+    source = legacy_file.close()
+    _, first = clean(source, tmp_path / "first.db")
+    legacy_sql(
+        source,
+        "INSERT INTO session_packages (client_id, trainer_id, package_name, total_sessions, "
+        "session_price, total_amount, remaining_sessions, remaining_credits, created_at, "
+        "is_active) SELECT client_id, trainer_id, package_name, total_sessions, session_price, "
+        "total_amount, remaining_sessions, remaining_credits, created_at, is_active "
+        "FROM session_packages WHERE id = ?",
+        (ids["package"],),
+    )
+    _, second = clean(source, tmp_path / "second.db")
+    audit = "SELECT * FROM fee_audit_log ORDER BY id"
+    before, after = query(first, audit), query(second, audit)
+    assert len(after) == len(before) + 1
+    assert set(before) <= set(after)
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,12 @@ from typing import Any
 from migration.clean.copy import CopyBeingCleaned
 from migration.clean.report import AUDIT_RULE, FEES_RULE
 from migration.legacy import quote_identifier
-from migration.legacy.schema import newest_schema, optional_columns, schema_sql
+from migration.legacy.schema import (
+    QUARANTINE_TABLE,
+    newest_schema,
+    optional_columns,
+    schema_sql,
+)
 from migration.mapping.canonical import canonical_json, raw_row
 from migration.mapping.converters import LegacyValueError, won
 from migration.mapping.fees import (
@@ -312,13 +317,13 @@ def _write_audit_rows(
         f"INSERT INTO {FEE_AUDIT_TABLE} ({', '.join(columns)}) "
         f"VALUES ({', '.join('?' for _ in columns)})"
     )
-    first_id = copy.next_id(FEE_AUDIT_TABLE)
+    audit_ids = _audit_ids(copy, table, [row_id for row_id, *_ in rows])
     # Stamped with the audited row's own created_at, not the time of cleaning:
     # cleaning the same source again must give the very same rows (the time of
     # cleaning is in the change log).
     stamps = _created_at(copy, table, [row_id for row_id, *_ in rows])
     inserts, log = [], []
-    for audit_id, (row_id, _, breakdown, origin) in enumerate(rows, start=first_id):
+    for audit_id, (row_id, _, breakdown, origin) in zip(audit_ids, rows, strict=True):
         about = {"rule": FEE_RULE_TEXT, "gross_source": origin, "written_by": "clean_legacy"}
         if table == "payment_records":
             # fee_audit_log.payment_id points at the new payments table, whose ids
@@ -353,6 +358,41 @@ def _write_audit_rows(
         )
     copy.connection.executemany(insert, inserts)
     copy.log(log)
+
+
+_AUDITED_KIND = {table: kind for kind, table in enumerate(AUDITED_TABLES)}
+
+
+def _audit_ids(copy: CopyBeingCleaned, table: str, row_ids: Sequence[int]) -> list[int]:
+    """The id of each row's audit row: a function of the row it audits (packages 1, 4,
+    7, ..., payments 2, 5, 8, ..., old payments 3, 6, 9, ...), so that every snapshot
+    of a file the app goes on writing gives the same rows the same ids, and a re-run
+    updates none of them. An id a row of the file's own has or had (the app writes
+    none; one may be quarantined) gives way to one past the highest."""
+    kinds = len(AUDITED_TABLES)
+    wanted = [kinds * row_id + _AUDITED_KIND[table] - (kinds - 1) for row_id in row_ids]
+    taken: set[int] = set()
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        marks = ", ".join("?" for _ in chunk)
+        taken.update(
+            audit_id
+            for (audit_id,) in copy.query(
+                f"SELECT id FROM {FEE_AUDIT_TABLE} WHERE id IN ({marks}) UNION "
+                f"SELECT source_id FROM {QUARANTINE_TABLE} WHERE source_table = ? "
+                f"AND source_id IN ({marks})",
+                (*chunk, FEE_AUDIT_TABLE, *chunk),
+            )
+        )
+    if not taken:
+        return wanted
+    next_id = max(copy.next_id(FEE_AUDIT_TABLE), max(wanted) + 1)
+    ids = []
+    for audit_id in wanted:
+        if audit_id in taken:
+            audit_id, next_id = next_id, next_id + 1
+        ids.append(audit_id)
+    return ids
 
 
 def _created_at(copy: CopyBeingCleaned, table: str, row_ids: Sequence[Any]) -> dict[Any, Any]:
