@@ -651,7 +651,7 @@ def test_a_conflict_over_a_row_deleted_in_django_stays_a_conflict(sample):
     )
     code, out, err = run_import(sample, "--on-conflict", "take-legacy")
     assert code == 1
-    assert "1 conflict(s)" in err and "--on-conflict take-legacy or keep-target" in err
+    assert "1 conflict(s)" in err and "--on-conflict take-legacy cannot settle these" in err
 
 
 @ROWS

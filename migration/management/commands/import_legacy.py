@@ -48,10 +48,16 @@ class Command(ReportCommand):
             )
         self.write_report(render_import(self.shown(report, options), options["format"]), options)
         if report.conflicts:
+            settle = (
+                "to settle them, run again with --on-conflict take-legacy or keep-target"
+                if report.on_conflict is OnConflict.REPORT
+                else f"--on-conflict {report.on_conflict} cannot settle these: a row deleted "
+                "in Django (restore it, or delete it in the old app) or, under keep-target, "
+                "an old table's row now a twin (take-legacy merges it)"
+            )
             raise CommandError(
                 f"{len(report.conflicts)} conflict(s): rows edited in Django since their import "
-                "were not overwritten (listed in the report); to settle them, run again with "
-                "--on-conflict take-legacy or keep-target",
+                f"were not overwritten (listed in the report); {settle}",
                 returncode=EXIT_FINDINGS,
             )
 
