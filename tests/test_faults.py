@@ -205,11 +205,13 @@ def held_mid_walk(
 
 
 def wait_for(condition: Callable[[], bool], process: subprocess.Popen, failure: str) -> None:
-    for _ in range(600):
+    # Looked at often: what a test waits for may last a fraction of a second
+    # (a clean's temporary copy), which a look every tenth missed now and then.
+    for _ in range(6000):
         if condition():
             return
         assert process.poll() is None, process.communicate()
-        time.sleep(0.1)
+        time.sleep(0.01)
     raise AssertionError(failure)
 
 
@@ -482,7 +484,10 @@ def temporaries(folder: Path) -> list[str]:
     return sorted(name.name for name in folder.iterdir() if name.name.startswith("."))
 
 
-def test_a_clean_killed_mid_copy_leaves_temporary_files_the_next_run_removes(chain, tmp_path):
+def test_a_clean_killed_mid_copy_leaves_temporary_files_the_next_run_removes(tmp_path):
+    # Ten times the usual chain: its clean keeps the temporary copy long enough
+    # to be seen and killed before it is renamed into place.
+    chain = write_importable_chain(tmp_path / "chain.db", 20_000)
     output = tmp_path / "out" / "cleaned.db"
     output.parent.mkdir()
     process = CommandProcess("clean_legacy", chain, "--output", str(output))
