@@ -129,6 +129,11 @@ CATALOGUE: dict[str, Kind] = {
         "computes each breakdown by the app's fee rule, with its fee_audit_log row (the "
         "import computes it the same way for a file not cleaned, without the audit row)",
     ),
+    "fees.unaudited": Kind(
+        Severity.INFO,
+        "nothing to do before an import; clean_legacy writes each breakdown's fee_audit_log "
+        "row, so that every payment and package carries its audit row into the new app",
+    ),
     "fees.inconsistent": Kind(
         Severity.BLOCKING,
         "check these amounts with the studio and correct them in a copy of the file: "
@@ -165,6 +170,15 @@ CATALOGUE: dict[str, Kind] = {
         "write it as YYYY-MM-DD in the legacy app (or a copy of the file), then run precheck "
         "again; clean_legacy never guesses",
     ),
+    "value.invalid-in-app": Kind(
+        Severity.BLOCKING,
+        "the new app's forms and admin validate every field, and would refuse to save these "
+        f"rows: {EDIT}",
+    ),
+    "value.untrimmed-email": Kind(
+        Severity.BLOCKING,
+        f"{CLEAN} (it trims the spaces around each address, and logs the address as typed)",
+    ),
     # import_legacy: is the target ready for the file?
     "import.id-taken": Kind(
         Severity.BLOCKING,
@@ -197,6 +211,12 @@ CATALOGUE: dict[str, Kind] = {
         Severity.BLOCKING,
         "imported rows are gone from the target: restore them, or re-import from the ledger",
     ),
+    "verify.legacy-gone": Kind(
+        Severity.WARNING,
+        "the new app still holds these rows (a trainer's account can still log in): ask the "
+        "studio whether they were deleted in the old app on purpose, and if so delete or "
+        "deactivate them in the admin",
+    ),
     "verify.target-extra": Kind(
         Severity.INFO, "nothing to do if the studio created these rows in the new app"
     ),
@@ -224,11 +244,23 @@ CATALOGUE: dict[str, Kind] = {
         "gross: check them with the studio, then correct them in the admin (the rule: VAT = "
         "gross / 11, card fee = gross x 0.035, net = the rest, each rounded half up)",
     ),
+    "verify.fee-audit-disagrees": Kind(
+        Severity.WARNING,
+        "a payment's or package's breakdown is not the one its latest fee_audit_log row "
+        "records (an edit since the import is also reported as drift): check both with the "
+        "studio, and correct the wrong one in the admin",
+    ),
     "verify.dangling-reference": Kind(
         Severity.BLOCKING, "target rows point at rows that do not exist: investigate"
     ),
     "verify.duplicate-email": Kind(
         Severity.BLOCKING, "give each account its own e-mail address in the admin"
+    ),
+    "verify.invalid-in-app": Kind(
+        Severity.BLOCKING,
+        "the new app's forms and admin would refuse to save these rows as they are: correct "
+        "each value named in the target's database, or in the legacy file (precheck names "
+        "them), then import again",
     ),
     "verify.sequence-behind": Kind(
         Severity.BLOCKING,

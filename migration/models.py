@@ -68,6 +68,9 @@ class LedgerEntry(models.Model):
         UNCHANGED = "unchanged", "Unchanged"
         MERGED = "merged", "Merged into the row of its twin"
         QUARANTINED = "quarantined", "Quarantined by clean_legacy"
+        # No longer in the file: deleted in the old app since, or cleaned out of a
+        # copy. Its target row, if it has one, is kept.
+        GONE = "gone", "Gone from the legacy file (its target row kept)"
 
     # Numbered by the database, in the order written: a chain's import appends
     # 1.5 million entries, and a random key (a UUID) would scatter them over

@@ -211,11 +211,13 @@ def _remove_left_behind(path: Path) -> None:
         if not (name.startswith(prefix) and name.endswith(TEMPORARY_SUFFIX)):
             continue
         owner = name[len(prefix) :].split(".", 1)[0]
-        if owner.isdigit() and not _is_alive(int(owner)):
+        if owner.isdigit() and not process_is_alive(int(owner)):
             _remove_with_sidecars(path.parent / name)
 
 
-def _is_alive(pid: int) -> bool:
+def process_is_alive(pid: int) -> bool:
+    """Whether a process of that id runs: a temporary file or folder named for a process
+    that no longer does was left by a run killed before it could remove it."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

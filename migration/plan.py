@@ -71,6 +71,10 @@ CHECKLIST: tuple[ChecklistItem, ...] = (
     ),
     ChecklistItem("Dates are consistent: every date and time reads as one", VALUE_CODES, DATES),
     ChecklistItem("Numbers are within their valid ranges", VALUE_CODES, NUMBERS),
+    ChecklistItem(
+        "Every row is one the new app's forms and admin can save",
+        ("value.invalid-in-app", "value.untrimmed-email"),
+    ),
 )
 
 
@@ -301,7 +305,11 @@ def _column_notes(spec: TableSpec, missing: Iterable[str]) -> Callable[[Any], li
             said.append(f"ids of {column.references}")
         if column.infer is not None:
             said.append(f"when empty, the trainer of its {' or '.join(column.infer.via)}")
-        if column.set_once:
+        if column.set_once and column.renewed_while is not None:
+            said.append(
+                "set when the row is made, renewed from the file until the app sets its own"
+            )
+        elif column.set_once:
             said.append("set when the row is made, then kept by the app")
         if column.also:
             said.append(f"read with {', '.join(column.also)} where the file has it")

@@ -129,6 +129,21 @@ def _import_text(report: ImportReport) -> Iterator[str]:
                 f"  {conflict.table} {conflict.legacy_id} -> "
                 f"{conflict.target_model} {conflict.target_id}"
             )
+    if report.resolved:
+        settled = {
+            "take-legacy": "the legacy row written over the edit",
+            "keep-target": "the edit kept, the legacy change let go",
+        }[str(report.on_conflict)]
+        yield ""
+        yield (
+            f"Conflicts settled by --on-conflict {report.on_conflict} "
+            f"({len(report.resolved):,}): {settled}:"
+        )
+        for conflict in report.resolved[:50]:
+            yield (
+                f"  {conflict.table} {conflict.legacy_id} -> "
+                f"{conflict.target_model} {conflict.target_id}"
+            )
     gone = [t for t in report.tables if t.gone_from_legacy]
     if gone:
         yield ""

@@ -6,7 +6,9 @@ its model: a column added to schema.sql without a home, or a renamed model
 field, fails `manage.py check` (and so every command) loudly instead of
 losing data quietly. And every rule a target model enforces must have its
 twin in precheck (twins.py): a constraint added to a model without one fails
-the same way, instead of a file precheck passed failing the import.
+the same way, instead of a file precheck passed failing the import. And every
+validator and model-level clean() must be one the app's validation rule knows
+(rules/app_validation.py), instead of imported rows the app cannot save.
 """
 
 from django.apps import apps
@@ -82,3 +84,13 @@ def target_rules_have_precheck_twins(app_configs=None, **kwargs) -> list[checks.
     from migration.rules.twins import untwinned_rules
 
     return [checks.Error(problem, id="migration.E010") for problem in untwinned_rules()]
+
+
+@checks.register()
+def app_validation_rule_knows_the_models(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """Every validator and model-level clean() of a target model is one the app's
+    validation rule knows (rules/app_validation.py), so that precheck blocks and
+    verify_import names the rows the app would refuse."""
+    from migration.rules.app_validation import unknown_rules
+
+    return [checks.Error(problem, id="migration.E011") for problem in unknown_rules()]

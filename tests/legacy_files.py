@@ -422,6 +422,14 @@ class LegacyFile:
             "payment": self.payment(client, package, trainer),
         }
 
+    def audited_studio(self) -> dict[str, int]:
+        """small_studio with an audit row for its package's and payment's breakdowns, as
+        clean_legacy leaves them: a file that needs nothing."""
+        ids = self.small_studio()
+        self.fee_audit(ids["package"])
+        self.fee_audit(None, payment_id=ids["payment"], calculation_type="payment")
+        return ids
+
 
 def legacy_sql(path: Path, sql: str, params: tuple = ()) -> None:
     """Change a legacy file as the legacy app would have, e.g. between two imports."""

@@ -6,10 +6,11 @@ from zoneinfo import ZoneInfo
 
 import bcrypt
 import pytest
-from django.contrib.auth.hashers import check_password, is_password_usable
+from django.contrib.auth.hashers import check_password, is_password_usable, make_password
 
 from migration.mapping import converters as t
 from migration.mapping.converters import LegacyValueError, ValueProblem
+from migration.mapping.passwords import is_made_by_the_import, stored_password
 
 SEOUL = ZoneInfo("Asia/Seoul")
 
@@ -273,11 +274,18 @@ class TestTrainers:
 
     def test_a_hash_of_no_known_format_becomes_unusable(self):
         # A salt glued to a SHA-256 digest: no generation of the app wrote that.
-        password = t.legacy_password(
-            "f3a9c1$5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8"
+        password = stored_password(
+            t.legacy_password(
+                "f3a9c1$5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8"
+            ),
+            7,
         )
         assert not is_password_usable(password)
         assert "5e884898" not in password
+        # The import's own: known again on a re-run, and not another trainer's.
+        assert is_made_by_the_import(password, 7)
+        assert not is_made_by_the_import(password, 8)
+        assert not is_made_by_the_import(make_password(None), 7)
 
     def test_bcrypt_hash_checks_the_old_password(self):
         legacy_hash = bcrypt.hashpw(b"studio-pass-1", bcrypt.gensalt(4)).decode()

@@ -205,13 +205,11 @@ def held_mid_walk(
 
 
 def wait_for(condition: Callable[[], bool], process: subprocess.Popen, failure: str) -> None:
-    # Looked at often: what a test waits for may last a fraction of a second
-    # (a clean's temporary copy), which a look every tenth missed now and then.
-    for _ in range(6000):
+    for _ in range(600):
         if condition():
             return
         assert process.poll() is None, process.communicate()
-        time.sleep(0.01)
+        time.sleep(0.1)
     raise AssertionError(failure)
 
 
@@ -484,19 +482,42 @@ def temporaries(folder: Path) -> list[str]:
     return sorted(name.name for name in folder.iterdir() if name.name.startswith("."))
 
 
-def test_a_clean_killed_mid_copy_leaves_temporary_files_the_next_run_removes(tmp_path):
-    # Ten times the usual chain: its clean keeps the temporary copy long enough
-    # to be seen and killed before it is renamed into place.
-    chain = write_importable_chain(tmp_path / "chain.db", 20_000)
+# clean_legacy held once its copy is written and cleaned, before it checks and renames
+# it: the test kills it there, not wherever a race between the two left it.
+HELD_CLEAN = """
+import sys, time, django
+django.setup()
+from pathlib import Path
+from django.core.management import call_command
+import migration.clean.run as clean_run
+def held(*args, **kwargs):
+    Path(sys.argv[3]).touch()
+    time.sleep(120)
+clean_run._refuse_unlogged_changes = held
+call_command("clean_legacy", "--source", sys.argv[1], "--output", sys.argv[2])
+"""
+
+
+def test_a_clean_killed_mid_copy_leaves_temporary_files_the_next_run_removes(chain, tmp_path):
     output = tmp_path / "out" / "cleaned.db"
     output.parent.mkdir()
-    process = CommandProcess("clean_legacy", chain, "--output", str(output))
+    held = tmp_path / "held"
+    process = subprocess.Popen(
+        [sys.executable, "-c", HELD_CLEAN, str(chain), str(output), str(held)],
+        cwd=settings.BASE_DIR,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings"},
+    )
     try:
-        wait_for(lambda: temporaries(output.parent), process, "clean_legacy wrote no copy")
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=30)
+        deadline = time.monotonic() + 60
+        while not held.exists():
+            assert process.poll() is None, "clean_legacy ended before it was held"
+            assert time.monotonic() < deadline, "clean_legacy was not held within a minute"
+            time.sleep(0.05)
+        assert temporaries(output.parent)
+        process.kill()
     finally:
-        process.end()
+        process.kill()
+        process.wait(timeout=30)
     left = temporaries(output.parent)
     assert left and all(name.startswith(f".cleaned.db.{process.pid}.") for name in left)
     assert not output.exists()

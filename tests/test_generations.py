@@ -168,7 +168,7 @@ def test_verify_tells_a_password_that_wraps_another_digest(tmp_path):
 
 
 @ON_POSTGRESQL
-def test_a_password_changed_in_the_old_app_since_is_kept_as_imported(tmp_path):
+def test_a_password_changed_in_the_old_app_since_is_renewed_by_a_re_run(tmp_path):
     build(tmp_path / "legacy.db", FIRST_UNSALTED).close()
     cutover(tmp_path / "legacy.db", tmp_path / "cleaned.db")
     legacy_sql(
@@ -182,9 +182,9 @@ def test_a_password_changed_in_the_old_app_since_is_kept_as_imported(tmp_path):
 
     code, output = run_command("import_legacy", "--source", str(tmp_path / "cleaned.db"))
     assert code == 0, output
-    # Set once: the account keeps the password it was made with, and verify knows it.
+    # Nobody has logged in to the new app: the account takes the new password, wrapped.
     assert verify_codes(tmp_path / "cleaned.db") == (0, [])
-    code, output = run_command("verify_import", "--source", str(tmp_path / "cleaned.db"))
-    assert "1 made from an earlier hash" in output
-    assert authenticate(username="minji", password=PASSWORDS["minji"]) is not None
+    assert User.objects.get(username="minji").password.startswith("pbkdf2_wrapped_sha256$")
+    assert authenticate(username="minji", password="a new one") is not None
+    assert authenticate(username="minji", password=PASSWORDS["minji"]) is None
     assert verify_codes(tmp_path / "cleaned.db") == (0, [])

@@ -557,6 +557,103 @@ def test_a_row_edited_in_django_and_changed_in_legacy_is_a_conflict(sample):
     assert run_import(sample)[0] == 1
 
 
+def conflicting_client(sample: Path) -> None:
+    imported(sample)
+    Client.objects.filter(pk=4).update(name="박지우 (회원 요청으로 변경)")
+    legacy_sql(sample, "UPDATE clients SET weight = 55.5 WHERE id = 4")
+
+
+@ROWS
+def test_a_conflict_settled_by_taking_the_legacy_row(sample):
+    conflicting_client(sample)
+    assert run_import(sample, "--on-conflict", "take-legacy", "--dry-run")[0] == 0
+    assert Client.objects.get(pk=4).weight == 54.7  # a dry run settles nothing
+    code, out, err = run_import(sample, "--on-conflict", "take-legacy")
+    assert code == 0, err
+    assert "Conflicts settled by --on-conflict take-legacy (1): the legacy row written" in out
+    assert "  clients 4 -> clients.Client 4" in out.splitlines()
+    client = Client.objects.get(pk=4)
+    assert (client.name, client.weight) == ("박지우", 55.5)
+    assert ledger("clients", 4).action == "updated"
+    report = ImportRun.objects.order_by("-started_at").first().report
+    assert (report["totals"]["conflicts"], report["totals"]["resolved"]) == (0, 1)
+    assert imported(sample)["totals"]["unchanged"] == 42
+    code, output = run_command("verify_import", "--source", str(sample), "--strict")
+    assert code == 0, output
+
+
+@ROWS
+def test_a_conflict_settled_by_keeping_the_django_edit(sample):
+    conflicting_client(sample)
+    code, out, err = run_import(sample, "--on-conflict", "keep-target")
+    assert code == 0, err
+    assert "Conflicts settled by --on-conflict keep-target (1): the edit kept" in out
+    client = Client.objects.get(pk=4)
+    assert (client.name, client.weight) == ("박지우 (회원 요청으로 변경)", 54.7)
+    # The legacy change is let go: the next run has nothing to do, and verify calls the
+    # row drift (a warning), as any row edited in Django since.
+    assert imported(sample)["totals"]["unchanged"] == 42
+    code, output = run_command("verify_import", "--source", str(sample))
+    assert code == 0, output
+    assert "[verify.drift]" in output
+    assert run_command("verify_import", "--source", str(sample), "--strict")[0] == 1
+
+
+def session_back_in_the_file_after_an_edit(sample: Path) -> None:
+    """Session 4 deleted in the old app (recorded gone), edited in Django, then back."""
+    imported(sample)
+    row = legacy_rows(sample, "sessions")[4]
+    legacy_sql(sample, "DELETE FROM sessions WHERE id = 4")
+    imported(sample)
+    Session.objects.filter(pk=4).update(notes="edited in django")
+    values = ", ".join("?" for _ in row)
+    legacy_sql(
+        sample, f"INSERT INTO sessions ({', '.join(row)}) VALUES ({values})", tuple(row.values())
+    )
+
+
+@ROWS
+def test_a_row_back_in_the_file_whose_edit_is_kept_is_settled_for_good(sample):
+    session_back_in_the_file_after_an_edit(sample)
+    assert run_import(sample, "--on-conflict", "keep-target")[0] == 0
+    assert ledger("sessions", 4).action == "updated"
+    assert run_import(sample)[0] == 0
+    code, output = run_command("verify_import", "--source", str(sample))
+    assert code == 0, output
+
+
+@ROWS
+def test_a_row_deleted_beside_a_conflict_of_a_row_back_is_recorded_gone(sample):
+    # The row back stays gone (a conflict): it is read, yet not counted present.
+    session_back_in_the_file_after_an_edit(sample)
+    legacy_sql(sample, "DELETE FROM sessions WHERE id = 3")
+    assert run_import(sample)[0] == 1
+    assert (ledger("sessions", 3).action, ledger("sessions", 4).action) == ("gone", "gone")
+
+
+@ROWS
+def test_keeping_an_edit_of_a_trainer_still_renews_the_password_changed_in_the_old_app(sample):
+    imported(sample)
+    User.objects.filter(username="criminal").update(first_name="Edited")
+    set_legacy_password(sample, "criminal", bcrypt_of("changed in the old app"))
+    legacy_sql(sample, "UPDATE trainers SET name = 'Renamed' WHERE username = 'criminal'")
+    assert run_import(sample, "--on-conflict", "keep-target")[0] == 0
+    assert User.objects.get(username="criminal").first_name == "Edited"
+    assert authenticate(username="criminal", password="changed in the old app")
+
+
+@ROWS
+def test_a_conflict_over_a_row_deleted_in_django_stays_a_conflict(sample):
+    imported(sample)
+    Assessment.objects.filter(pk=7).delete()
+    legacy_sql(
+        sample, "UPDATE assessments SET push_up_notes = 'changed in the old app' WHERE id = 7"
+    )
+    code, out, err = run_import(sample, "--on-conflict", "take-legacy")
+    assert code == 1
+    assert "1 conflict(s)" in err and "--on-conflict take-legacy or keep-target" in err
+
+
 @ROWS
 def test_a_row_edited_in_django_whose_legacy_row_did_not_change_stays_edited(sample):
     imported(sample)
@@ -677,6 +774,89 @@ def test_a_row_deleted_from_the_legacy_file_is_counted_and_left_in_the_target(sa
     assert Assessment.objects.filter(pk=7).exists()
     report = ImportRun.objects.order_by("-started_at").first().report
     assert report["totals"]["gone_from_legacy"] == 1
+    assert ledger("assessments", 7).action == "gone"
+    # Recorded: verify passes, and lists it; the next run finds nothing new to record.
+    code, output = run_command("verify_import", "--source", str(sample))
+    assert code == 0, output
+    assert "[verify.legacy-gone] assessments: 1 row(s) gone from the legacy file" in output
+    assert "assessments 6 = 6 created (and 1 gone from the file, kept in the target)" in output
+    report = imported(sample)
+    assert (counts(report, "assessments")["gone_from_legacy"], report["totals"]["updated"]) == (
+        1,
+        0,
+    )
+
+
+@ROWS
+def test_a_row_quarantined_after_its_import_keeps_its_target_row(sample, tmp_path):
+    imported(sample)
+    client = legacy_rows(sample, "assessments")[7]["client_id"]
+    legacy_sql(sample, "UPDATE assessments SET client_id = 99 WHERE id = 7")
+    cleaned = tmp_path / "cleaned.db"
+    code, output = run_command("clean_legacy", "--source", str(sample), "--output", str(cleaned))
+    assert code == 0, output
+    report = imported(cleaned)
+    assert counts(report, "assessments")["quarantined"] == 1
+    assert (ledger("assessments", 7).action, ledger("assessments", 7).target_id) == (
+        "quarantined",
+        7,
+    )
+    assert Assessment.objects.filter(pk=7).exists()
+    code, output = run_command("verify_import", "--source", str(cleaned))
+    assert code == 0, output
+    # Put right in the old app, and cleaned again: the row is back, into its own target row.
+    legacy_sql(sample, "UPDATE assessments SET client_id = ? WHERE id = 7", (client,))
+    again = tmp_path / "again.db"
+    code, output = run_command("clean_legacy", "--source", str(sample), "--output", str(again))
+    assert code == 0, output
+    report = imported(again)
+    assert (counts(report, "assessments")["updated"], report["totals"]["conflicts"]) == (1, 0)
+    assert ledger("assessments", 7).action == "updated"
+    code, output = run_command("verify_import", "--source", str(again))
+    assert code == 0, output
+
+
+@ROWS
+def test_a_row_gone_from_the_file_and_back_is_imported_again(sample):
+    imported(sample)
+    row = legacy_rows(sample, "sessions")[4]
+    legacy_sql(sample, "DELETE FROM sessions WHERE id = 4")
+    imported(sample)
+    columns = ", ".join(row)
+    legacy_sql(
+        sample,
+        f"INSERT INTO sessions ({columns}) VALUES ({', '.join('?' for _ in row)})",
+        tuple(row.values()),
+    )
+    code, output = run_command("verify_import", "--source", str(sample))
+    assert code == 1 and "[verify.legacy-added] sessions: 1 row(s)" in output
+    report = imported(sample)
+    assert counts(report, "sessions")["updated"] == 1
+    assert ledger("sessions", 4).action == "updated"
+    code, output = run_command("verify_import", "--source", str(sample))
+    assert code == 0, output
+
+
+@ROWS
+def test_a_twin_gone_from_the_file_leaves_no_entry_and_its_new_row_stays(sample):
+    # A training_sessions row that is an exact twin of a sessions row is merged into it.
+    legacy_sql(
+        sample,
+        "INSERT INTO training_sessions (client_id, trainer_id, package_id, session_date, "
+        "session_time, session_duration, session_cost, status, notes, created_at, completed_at) "
+        "SELECT client_id, trainer_id, package_id, session_date, session_time, "
+        "session_duration, session_cost, status, notes, created_at, completed_at FROM sessions "
+        "WHERE id = 1",
+    )
+    report = imported(sample)
+    assert counts(report, "training_sessions")["merged"] == 1
+    twin = LedgerEntry.objects.get(legacy_table="training_sessions", action="merged")
+    legacy_sql(sample, "DELETE FROM training_sessions WHERE id = ?", (twin.legacy_id,))
+    imported(sample)
+    assert not LedgerEntry.objects.filter(pk=twin.pk).exists()
+    assert Session.objects.filter(pk=twin.target_id).exists()
+    code, output = run_command("verify_import", "--source", str(sample))
+    assert code == 0, output
 
 
 # --- dry run --------------------------------------------------------------
@@ -1138,6 +1318,23 @@ def test_a_row_of_its_own_edited_in_django_is_a_conflict_when_its_twin_appears(l
     assert [(c["legacy_id"], c["target_id"]) for c in conflicts] == [(old, own_row)]
     assert Session.objects.get(pk=own_row).notes == "moved to Friday"  # left as the app has it
     assert ledger("training_sessions", old).action == "created"
+    # Keeping the edit would count the session twice: only the legacy side settles it.
+    assert run_import(legacy_file.path, "--on-conflict", "keep-target")[0] == 1
+    code, out, err = run_import(legacy_file.path, "--on-conflict", "take-legacy")
+    assert code == 0, err
+    assert not Session.objects.filter(pk=own_row).exists()
+    twin = ledger(
+        "sessions", max(e.legacy_id for e in LedgerEntry.objects.filter(legacy_table="sessions"))
+    )
+    assert (
+        ledger("training_sessions", old).action,
+        ledger("training_sessions", old).target_id,
+    ) == (
+        "merged",
+        twin.target_id,
+    )
+    code, output = run_command("verify_import", "--source", str(legacy_file.path))
+    assert code == 0, output
 
 
 @ROWS
@@ -1290,6 +1487,63 @@ def test_login_state_is_imported_once_then_kept_by_the_new_app(sample):
     assert trainer.name == "Renamed Trainer"  # synced
     assert trainer.password == upgraded  # the new app's, not the legacy hash again
     assert trainer.failed_login_attempts == 0
+
+
+def set_legacy_password(path: Path, username: str, password_hash: str) -> None:
+    legacy_sql(
+        path, "UPDATE trainers SET password_hash = ? WHERE username = ?", (password_hash, username)
+    )
+
+
+@ROWS
+def test_a_password_changed_in_the_old_app_reaches_a_trainer_who_never_logged_in(sample):
+    imported(sample)
+    set_legacy_password(sample, "criminal", bcrypt_of("changed in the old app"))
+    report = imported(sample)
+    assert (counts(report, "trainers")["updated"], report["totals"]["conflicts"]) == (1, 0)
+    assert authenticate(username="criminal", password="changed in the old app")
+    assert not authenticate(username="criminal", password=SAMPLE_PASSWORDS["criminal"])
+    code, output = run_command("verify_import", "--source", str(sample))
+    assert code == 0, output
+
+
+@ROWS
+def test_a_password_set_in_the_new_app_is_kept_when_the_old_one_changes(sample):
+    imported(sample)
+    assert authenticate(username="criminal", password=SAMPLE_PASSWORDS["criminal"])  # re-hashes
+    reset = User.objects.get(username="jaesun9090")
+    reset.set_password("reset in the new app")
+    reset.save()
+    disabled = User.objects.get(username="yuna.kang")
+    disabled.set_unusable_password()
+    disabled.save()
+    kept = {user.pk: user.password for user in User.objects.all()}
+    for username in ("criminal", "jaesun9090", "yuna.kang"):
+        set_legacy_password(sample, username, bcrypt_of(f"{username} changed it"))
+    report = imported(sample)
+    assert counts(report, "trainers")["updated"] == 3
+    assert {user.pk: user.password for user in User.objects.all()} == kept
+    assert authenticate(username="criminal", password=SAMPLE_PASSWORDS["criminal"])
+    assert not User.objects.get(username="yuna.kang").has_usable_password()
+    code, output = run_command("verify_import", "--source", str(sample))
+    assert code == 0, output
+    assert "4 of 7 trainers' passwords proved (4 bcrypt, 3 set in the app since)" in output
+
+
+@ROWS
+def test_an_unusable_password_the_import_made_is_renewed_by_a_usable_one(sample):
+    set_legacy_password(sample, "yuna.kang", "sha256$salt$5e884898da28047151d0e56f8dc6")
+    imported(sample)
+    assert not User.objects.get(username="yuna.kang").has_usable_password()
+    set_legacy_password(sample, "yuna.kang", bcrypt_of("fixed in the old app"))
+    imported(sample)
+    assert authenticate(username="yuna.kang", password="fixed in the old app")
+    code, output = run_command("verify_import", "--source", str(sample))
+    assert code == 0, output
+
+
+def bcrypt_of(password: str) -> str:
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=4)).decode()
 
 
 @ROWS

@@ -1,7 +1,12 @@
 """Legacy hashes of every generation: what the target stores, and how verify knows it."""
 
 import pytest
-from django.contrib.auth.hashers import PBKDF2PasswordHasher, check_password, is_password_usable
+from django.contrib.auth.hashers import (
+    PBKDF2PasswordHasher,
+    check_password,
+    is_password_usable,
+    make_password,
+)
 
 from accounts.hashers import WrappedSHA256PasswordHasher, hmac_sha256_hex, sha256_hex
 from migration.mapping.converters import legacy_password
@@ -53,7 +58,7 @@ def test_reading_gives_a_digest_that_refuses_to_be_stored_as_text():
 
 def test_bcrypt_is_carried_and_an_unknown_hash_is_unusable():
     assert legacy_password(BCRYPT) == f"legacy_bcrypt${BCRYPT}"
-    assert not is_password_usable(legacy_password("not a hash"))
+    assert not is_password_usable(stored_password(legacy_password("not a hash"), 1))
 
 
 def test_the_wrapping_runs_at_djangos_own_iterations():
@@ -98,6 +103,10 @@ def test_verify_tells_a_hash_not_carried():
     carried = legacy_password(BCRYPT)
     assert password_problem(carried, BCRYPT, None, 1) is None
     assert password_problem(carried, bcrypt_hash("other"), None, 1) is not None
-    assert password_problem(legacy_password("x"), "x", None, 1) is None
+    unusable = stored_password(legacy_password("x"), 1)
+    assert password_problem(unusable, "x", None, 1) is None
+    assert password_problem(unusable, BCRYPT, None, 1) == "a bcrypt hash, not carried exactly"
+    # Unusable, but not the import's: set in the app since, the target's own.
+    assert password_problem(make_password(None), BCRYPT, None, 1) is None
     assert password_problem(carried, "x", None, 1) == "no usable hash, yet a usable password"
     assert password_problem(carried, SHA256, None, 1) == "a sha256 digest, not wrapped as one"

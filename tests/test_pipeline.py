@@ -48,7 +48,7 @@ def test_precheck_clean_import_verify(tmp_path: Path):
 
     code, output = run_command("import_legacy", "--source", str(cleaned), "--format", "json")
     assert code == 0, output
-    assert json_of(output)["totals"]["created"] == 44
+    assert json_of(output)["totals"]["created"] == 53
     assert {
         model: model.objects.count()
         for model in (User, Client, Assessment, SessionPackage, Session, Payment, FeeAuditLog)
@@ -59,12 +59,13 @@ def test_precheck_clean_import_verify(tmp_path: Path):
         SessionPackage: 5,
         Session: 7,
         Payment: 6,
-        # clean_legacy computed the two old payments' breakdowns (the sample's packages
-        # and new payments have theirs, which the app wrote no audit row for)
-        FeeAuditLog: 2,
+        # clean_legacy computed the two old payments' breakdowns, and audited the
+        # four payments' and five packages' that the app recorded without one
+        FeeAuditLog: 11,
     }
     assert_every_payment_follows_the_fee_rule()
     assert_old_payments_audited(expected=2)
+    assert_each_breakdown_audited()
 
     code, output = run_command("verify_import", "--source", str(cleaned))
     assert code == 0, output
@@ -72,7 +73,7 @@ def test_precheck_clean_import_verify(tmp_path: Path):
     code, output = run_command("import_legacy", "--source", str(cleaned), "--format", "json")
     assert code == 0
     totals = json_of(output)["totals"]
-    assert (totals["unchanged"], totals["created"], totals["updated"]) == (44, 0, 0)
+    assert (totals["unchanged"], totals["created"], totals["updated"]) == (53, 0, 0)
 
     for username, password in SAMPLE_PASSWORDS.items():
         assert authenticate(username=username, password=password) is not None, username
@@ -120,6 +121,30 @@ def assert_old_payments_audited(*, expected: int) -> None:
         assert audit.card_fee_rate == Decimal("0.035")
 
 
+def assert_each_breakdown_audited() -> None:
+    """Every payment and package carries one audit row holding its breakdown: named by
+    its foreign key, or, for an old payment, by its legacy id in the details."""
+    old_payments = dict(
+        LedgerEntry.objects.filter(legacy_table="payment_records").values_list(
+            "target_id", "legacy_id"
+        )
+    )
+    breakdown = ("gross_amount", "vat_amount", "card_fee_amount", "net_amount")
+    for model, key in ((Payment, "payment"), (SessionPackage, "package")):
+        for row in model.objects.all():
+            if model is Payment and row.pk in old_payments:
+                audits = FeeAuditLog.objects.filter(
+                    payment=None,
+                    package=None,
+                    calculation_details__payment_record_id=old_payments[row.pk],
+                )
+            else:
+                audits = FeeAuditLog.objects.filter(**{key: row})
+            assert list(audits.values_list(*breakdown)) == [
+                tuple(getattr(row, name) for name in breakdown)
+            ], (model, row.pk)
+
+
 def test_a_file_with_old_payments_before_the_fee_migration(legacy_file: LegacyFile, tmp_path):
     """Packages, payments and old payments without a breakdown: after the cutover each
     carries the fee rule's, with its audit row."""
@@ -146,5 +171,6 @@ def test_a_file_with_old_payments_before_the_fee_migration(legacy_file: LegacyFi
     # The new payment's and the package's audit rows point at them.
     assert FeeAuditLog.objects.filter(payment_id=ids["payment"]).count() == 1
     assert FeeAuditLog.objects.filter(package_id=package).count() == 1
+    assert_each_breakdown_audited()
     code, output = run_command("verify_import", "--source", str(cleaned))
     assert code == 0, output

@@ -64,7 +64,7 @@ def test_the_plan_of_the_sample_has_every_section_in_order(sample):
     positions = [lines.index(heading) for heading in SECTIONS]
     assert positions == sorted(positions)
     assert "- Rows: 42 in 9 tables, into 7 target models" in lines
-    assert "- Findings: 1 blocking, 0 warnings, 6 info" in lines
+    assert "- Findings: 1 blocking, 0 warnings, 8 info" in lines
     assert lines[-1].startswith("Result: 1 blocking finding(s)")
 
 
@@ -100,6 +100,10 @@ def test_what_clean_will_change_is_each_finding_it_fixes_with_its_rows(sample):
     assert any(
         line.startswith("| `reference.inferable-trainer` | sessions | 1 |") for line in section
     )
+    assert (
+        "| `fees.unaudited` | payments | 4 | fee_audit_log rows written for breakdowns the app "
+        "recorded without one |" in section
+    )
     # What precheck found that clean_legacy does not fix is not listed as a change.
     assert not any("`pairs.merge`" in line for line in section)
 
@@ -118,7 +122,8 @@ def test_the_field_mapping_names_column_field_and_converter(sample):
     section = lines_under(plan_of(sample), "### trainers → accounts.User")
     assert (
         "| `password_hash` | `accounts.User.password` | `legacy_password` | "
-        "set when the row is made, then kept by the app; read with salt where the file has "
+        "set when the row is made, renewed from the file until the app sets its own; read "
+        "with salt where the file has "
         "it; a legacy digest wrapped in PBKDF2 when the account is made; the ledger keeps "
         "only a digest |"
     ) in section

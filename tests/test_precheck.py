@@ -93,6 +93,8 @@ def test_clean_studio_has_only_informational_findings(legacy_file, studio):
     assert report.is_newest_generation
     assert problems(report) == []
     assert sorted(item.code for item in report.findings) == [
+        "fees.unaudited",  # the package's and the payment's, as the app recorded them
+        "fees.unaudited",
         "normalise.gender",
         "normalise.payment-method",
         "pairs.merge",
@@ -468,26 +470,45 @@ def test_emails_differing_in_case_and_spaces_are_duplicates(legacy_file):
     assert item.row_ids == (first, second)
     assert item.details["usernames"] == ["criminal", "jaesun9090"]
     assert "criminal" in item.summary and "jaesun9090" in item.summary
-    assert problems(report) == ["trainers.duplicate-email"]
+    # The spaces are clean_legacy's to trim too: the app refuses the address with them.
+    assert problems(report) == ["trainers.duplicate-email", "value.untrimmed-email"]
+    assert the(report, "value.untrimmed-email").row_ids == (second,)
+
+
+# The app's e-mail validation refuses a combining mark, or an address of spaces alone.
+REFUSED = ["value.invalid-in-app"]
 
 
 @pytest.mark.parametrize(
-    ("first", "second"),
+    ("first", "second", "also"),
     [
-        pytest.param("İ@x.com", "i@x.com", id="dotted-capital-i-as-glibc-lowers-it"),
-        pytest.param("İ@x.com", "i\u0307@x.com", id="dotted-capital-i-as-icu-lowers-it"),
-        pytest.param("I@x.com", "ı@x.com", id="dotless-i-as-turkish-lowers-capital-i"),
-        pytest.param("Ì@x.com", "i\u0307\u0300@x.com", id="i-grave-as-lithuanian-lowers-it"),
-        pytest.param(" ", "  ", id="spaces-alone"),
+        pytest.param("İ@x.com", "i@x.com", [], id="dotted-capital-i-as-glibc-lowers-it"),
+        pytest.param("İ@x.com", "i\u0307@x.com", REFUSED, id="dotted-capital-i-as-icu-lowers-it"),
+        pytest.param("I@x.com", "ı@x.com", [], id="dotless-i-as-turkish-lowers-capital-i"),
+        pytest.param(
+            "Ì@x.com", "i\u0307\u0300@x.com", REFUSED, id="i-grave-as-lithuanian-lowers-it"
+        ),
+        pytest.param(" ", "  ", REFUSED, id="spaces-alone"),
     ],
 )
-def test_emails_the_targets_lower_may_make_one_are_duplicates(legacy_file, first, second):
+def test_emails_the_targets_lower_may_make_one_are_duplicates(legacy_file, first, second, also):
     # The target's rule is lower(email) unique: precheck must be at least as strict.
     ids = [legacy_file.trainer(email=first), legacy_file.trainer(email=second)]
     legacy_file.execute("UPDATE trainers SET password_hash = ?", (BCRYPT,))
     report = precheck(legacy_file)
     assert the(report, "trainers.duplicate-email").row_ids == tuple(ids)
-    assert problems(report) == ["trainers.duplicate-email"]
+    assert problems(report) == ["trainers.duplicate-email", *also]
+
+
+def test_a_username_the_app_refuses_blocks(legacy_file):
+    # The database would take it; the new app's forms and admin refuse a space.
+    refused = legacy_file.trainer(username="kim minji", password_hash=BCRYPT)
+    legacy_file.trainer(username="kim.minji", password_hash=BCRYPT)
+    report = precheck(legacy_file)
+    item = the(report, "value.invalid-in-app")
+    assert (item.severity, item.table, item.column) == (Severity.BLOCKING, "trainers", "username")
+    assert item.row_ids == (refused,)
+    assert problems(report) == ["value.invalid-in-app"]
 
 
 def test_usernames_in_a_table_that_lost_its_keys_may_repeat(legacy_file):
@@ -932,6 +953,51 @@ def test_old_payments_given_fee_columns_are_checked_as_payments_are(legacy_file,
     assert "schema.unknown-column" not in {item.code for item in report.findings}
     item = the(report, "fees.inconsistent")
     assert (item.table, item.row_ids) == ("payment_records", (odd,))
+
+
+def unaudited(report: PrecheckReport) -> dict[str, tuple]:
+    return {item.table: item.row_ids for item in report.findings if item.code == "fees.unaudited"}
+
+
+def test_breakdowns_recorded_without_their_audit_row(legacy_file, studio):
+    # As the app's fee migration left them: a breakdown, and no fee_audit_log row.
+    client, trainer, package = studio["client"], studio["trainer"], studio["package"]
+    audited = legacy_file.payment(client, package, trainer)
+    legacy_file.fee_audit(None, payment_id=audited)
+    legacy_file.payment(client, package, trainer, gross_amount=None)  # no breakdown: fees.missing
+    report = precheck(legacy_file)
+    assert unaudited(report) == {
+        "session_packages": (package,),
+        "payments": (studio["payment"],),
+    }
+    item = [item for item in report.findings if item.code == "fees.unaudited"][0]
+    assert item.severity == Severity.INFO
+    assert "clean_legacy writes each breakdown's fee_audit_log row" in item.fix
+    assert problems(report) == ["fees.missing"]
+
+
+def test_an_old_payments_audit_row_names_it_by_an_integer_in_its_details(legacy_file, studio):
+    # As in a copy clean_legacy wrote: old payments with fee columns, audited by details.
+    for column in ("gross_amount", "vat_amount", "card_fee_amount", "net_amount"):
+        legacy_file.execute(f"ALTER TABLE payment_records ADD COLUMN {column} INTEGER")
+    for column in ("vat_rate", "card_fee_rate"):
+        legacy_file.execute(f"ALTER TABLE payment_records ADD COLUMN {column} DECIMAL(5,2)")
+    fees = {"gross_amount": 300000, "vat_amount": 27273, "card_fee_amount": 10500}
+    fees |= {"net_amount": 262227, "vat_rate": 0.1, "card_fee_rate": 0.035}
+    old = [
+        legacy_file.payment_record(studio["client"], None, studio["trainer"], **fees)
+        for _ in range(4)
+    ]
+    legacy_file.fee_audit(studio["package"])
+    legacy_file.fee_audit(None, payment_id=studio["payment"])
+    legacy_file.fee_audit(None, calculation_details=f'{{"payment_record_id": {old[0]}}}')
+    legacy_file.fee_audit(None, calculation_details=f'{{"payment_record_id": "{old[1]}"}}')
+    legacy_file.fee_audit(None, calculation_details="not json")
+    # A new payment's audit row does not name the old payment of the same id.
+    legacy_file.fee_audit(
+        None, payment_id=studio["payment"], calculation_details=f'{{"payment_record_id": {old[2]}}}'
+    )
+    assert unaudited(precheck(legacy_file)) == {"payment_records": (old[1], old[2], old[3])}
 
 
 def test_an_older_file_without_fee_columns_misses_every_breakdown(legacy_file, studio):

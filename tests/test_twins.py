@@ -28,6 +28,7 @@ from migration.load import chunks as parallel
 from migration.load import writers
 from migration.mapping.converters import LegacyValueError, mailbox_key
 from migration.mapping.domains import domain_of
+from migration.mapping.passwords import MADE_WITH_THE_ACCOUNT, stored_password
 from migration.models import LedgerEntry
 from sessions.models import FeeAuditLog, Session, SessionPackage
 from tests.conftest import run_command
@@ -154,7 +155,8 @@ def edge_studio(path: Path) -> Path:
     legacy = LegacyFile(path)
     ids = legacy.small_studio()
     legacy.trainer(email="e@studio.example", created_at="0001-01-01 00:00:00")  # UTC
-    legacy.trainer(email="é@studio.example", created_at="9999-12-31 23:59:59.999999")  # Seoul
+    # An accent makes another address (the app takes one in the domain, not the local part).
+    legacy.trainer(email="e@stúdio.example", created_at="9999-12-31 23:59:59.999999")  # Seoul
     legacy.trainer(email="İ@studio.example", username="Trainer1")  # usernames tell case apart
     legacy.fee_audit(
         ids["package"],
@@ -318,6 +320,8 @@ def test_every_value_a_converter_takes_is_in_its_declared_domain(corpus):  # noq
                         value = convert(raw)
                     except LegacyValueError:
                         continue
+                    if isinstance(value, MADE_WITH_THE_ACCOUNT):
+                        value = stored_password(value, 1)  # what the target holds
                     if not domain.contains(value):
                         outside.append((name, raw, value))
     assert outside == []

@@ -1,11 +1,11 @@
 """verify_import proves the import, and notices every way the two sides can part."""
 
 import json
+import sqlite3
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.hashers import make_password
 from django.db import connection
 from django.db.models import F, Max
 from django.test.utils import CaptureQueriesContext
@@ -18,6 +18,7 @@ from migration.legacy import LegacyFileError, open_legacy
 from migration.load.reconcile import Reconcile
 from migration.mapping.canonical import target_fingerprint
 from migration.mapping.layout import LegacyLayout
+from migration.mapping.passwords import imports_unusable_password
 from migration.mapping.specs import SPECS, target_models
 from migration.models import LedgerEntry
 from migration.postgres import advance_sequences
@@ -28,7 +29,7 @@ from migration.verify.walk import EVERY_ID, IdRange, TableWalker
 from samples.files import write_production_sample
 from sessions.models import FeeAuditLog, Payment, Session, SessionPackage
 from tests.conftest import run_command
-from tests.legacy_files import legacy_sql, write_importable_sample
+from tests.legacy_files import legacy_sql, write_importable_chain, write_importable_sample
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("legacy_db", "write_path")]
 
@@ -136,6 +137,64 @@ def test_a_breakdown_edited_to_disagree_with_the_fee_rule_fails(imported):
     }  # fmt: skip
 
 
+@pytest.fixture
+def cleaned(tmp_path: Path) -> Path:
+    """The production sample cleaned, and imported: every breakdown with its audit row."""
+    path = tmp_path / "cleaned.db"
+    source = write_production_sample(output=tmp_path / "legacy.db").path
+    code, output = run_command("clean_legacy", "--source", str(source), "--output", str(path))
+    assert code == 0, output
+    code, output = run_command("import_legacy", "--source", str(path))
+    assert code == 0, output
+    return path
+
+
+def test_every_breakdown_of_a_cleaned_file_is_its_latest_audit_row(cleaned):
+    code, report = verify(cleaned, "--strict")
+    assert code == 0, report  # nor are the audit rows' details drift, as jsonb orders them
+    audits = next(c for c in report["checks"] if c["name"] == "fee audit rows")
+    assert audits["summary"] == (
+        "training.SessionPackage 5 audited, 0 without an audit row; "
+        "training.Payment 6 audited, 0 without an audit row"
+    )
+
+
+def test_a_breakdown_unlike_its_latest_audit_row_fails(cleaned):
+    # The latest audit row of a new payment, of an old one (named in its details)
+    # and of a package, each edited to record another breakdown.
+    old_payment = LedgerEntry.objects.get(legacy_table="payment_records", legacy_id=2).target_id
+    latest = [
+        FeeAuditLog.objects.filter(payment_id=3).latest("pk"),
+        FeeAuditLog.objects.filter(calculation_details__payment_record_id=2).latest("pk"),
+        FeeAuditLog.objects.filter(package_id=4).latest("pk"),
+    ]
+    for audit in latest:
+        FeeAuditLog.objects.create(
+            **{f.attname: getattr(audit, f.attname) for f in FeeAuditLog._meta.concrete_fields}
+            | {"id": None, "vat_amount": audit.vat_amount + 1, "net_amount": audit.net_amount - 1}
+        )
+    code, report = verify(cleaned)
+    assert code == 0  # added rows are not drift: the file may hold them so
+    found = {
+        item["table"]: item["row_ids"]
+        for item in findings_with(report, "verify.fee-audit-disagrees")
+    }
+    assert found == {"training.Payment": sorted([3, old_payment]), "training.SessionPackage": [4]}
+    assert verify(cleaned, "--strict")[0] == 1
+
+
+def test_a_row_an_import_found_gone_from_the_file_is_listed_not_failed(imported):
+    legacy_sql(imported, "DELETE FROM sessions WHERE id = 4")
+    assert verify(imported)[0] == 1  # deleted since the import: the delta to import
+    assert run_command("import_legacy", "--source", str(imported))[0] == 0
+    code, report = verify(imported)
+    assert code == 0, report
+    assert [
+        (item["table"], item["row_ids"]) for item in findings_with(report, "verify.legacy-gone")
+    ] == [("sessions", [4])]
+    assert Session.objects.filter(pk=4).exists()
+
+
 def test_a_deleted_target_row_is_missing(imported):
     Session.objects.filter(pk=2).delete()
     code, report = verify(imported)
@@ -225,7 +284,9 @@ def test_rows_created_in_django_are_reported_not_failed(imported):
 
 
 def test_a_lost_password_fails(imported):
-    User.objects.filter(username="criminal").update(password=make_password(None))
+    # As if the import had found no hash it knows (an admin's unusable one is the app's).
+    criminal = User.objects.get(username="criminal")
+    User.objects.filter(pk=criminal.pk).update(password=imports_unusable_password(criminal.pk))
     code, report = verify(imported)
     assert code == 1
     assert "verify.password-not-carried" in codes(report)
@@ -284,6 +345,19 @@ def test_an_address_shared_but_for_spaces_fails(imported):
     code, report = verify(imported)
     assert code == 1
     assert "verify.duplicate-email" in codes(report)
+
+
+def test_a_row_the_app_would_refuse_to_save_fails(imported):
+    # The database takes a username with a space; the app's forms and admin do not.
+    User.objects.filter(username="criminal").update(username="kim minji")
+    code, report = verify(imported)
+    assert code == 1
+    (item,) = findings_with(report, "verify.invalid-in-app")
+    assert (item["table"], item["column"]) == ("accounts.User", "username")
+    assert item["row_ids"] == list(
+        User.objects.filter(username="kim minji").values_list("pk", flat=True)
+    )
+    assert "valid in the app" in failing_checks(report)
 
 
 def test_every_verify_code_is_tested_here():
@@ -384,7 +458,9 @@ def test_a_reference_to_a_renumbered_row_is_compared_by_its_target_id(tmp_path):
         target_hash=target_fingerprint(FeeAuditLog.objects.filter(pk=1).values(*fields)[0])
     )
     code, report = verify(path)
-    assert (code, codes(report)) == (0, [])
+    # The file's own audit row records no VAT: a warning, of the payment's new id.
+    assert (code, codes(report)) == (0, ["verify.fee-audit-disagrees"] * 2)
+    assert findings_with(report, "verify.fee-audit-disagrees")[1]["row_ids"] == [new_id]
     every_field = next(c for c in report["checks"] if c["name"] == "every field")
     assert every_field["summary"].startswith("43 imported row(s) compared")
 
@@ -521,3 +597,53 @@ def test_a_file_that_fails_in_a_worker_process_stops_verify_as_unreadable(tmp_pa
 def test_verify_inside_a_transaction_walks_in_its_own_process():
     # Worker processes would see none of the transaction's rows.
     assert verify_parts._worker_count("default") == 1
+
+
+# --- the checksums: a batch PostgreSQL proves is not fetched; one it does not is compared ---
+
+
+@pytest.fixture
+def fetched(monkeypatch) -> list[list]:
+    """The target ids of each batch whose target rows the walk fetched."""
+    batches: list[list] = []
+    rows = TargetTable.rows
+    monkeypatch.setattr(
+        TargetTable, "rows", lambda self, ids: batches.append(ids) or rows(self, ids)
+    )
+    return batches
+
+
+def test_a_fresh_import_is_proven_without_fetching_a_target_row(imported, fetched):
+    code, report = verify(imported)
+    assert (code, codes(report)) == (0, [])
+    every_field = next(c for c in report["checks"] if c["name"] == "every field")
+    assert every_field["summary"].startswith("42 imported row(s) compared")
+    assert fetched == []
+
+
+# What verify finds does not hang on how the rows were written: the faster way, once.
+@pytest.mark.parametrize("write_path", ["copy"], indirect=True)
+def test_a_changed_value_in_a_table_of_100_000_rows_is_named_by_row_and_field(tmp_path, fetched):
+    path = write_importable_chain(tmp_path / "chain.db", 111_112)
+    with sqlite3.connect(path) as legacy:
+        assert legacy.execute("SELECT count(*) FROM sessions").fetchone()[0] >= 100_000
+    assert run_command("import_legacy", "--source", str(path))[0] == 0
+    changed = LedgerEntry.objects.get(legacy_table="sessions", legacy_id=54_321).target_id
+    fields = SPECS["sessions"].synced_fields
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE training_session SET session_duration = 7 WHERE id = %s", [changed])
+    # As an importer bug would leave it: the wrong value fingerprinted as intended.
+    LedgerEntry.objects.filter(legacy_table="sessions", legacy_id=54_321).update(
+        target_hash=target_fingerprint(Session.objects.filter(pk=changed).values(*fields)[0])
+    )
+
+    code, report = verify(path)
+
+    assert code == 1
+    assert codes(report) == ["verify.field-mismatch"]
+    (mismatch,) = findings_with(report, "verify.field-mismatch")
+    assert (mismatch["table"], mismatch["row_ids"]) == ("sessions", [54_321])
+    (difference,) = mismatch["details"]["differences"]
+    assert (difference["field"], difference["found"]) == ("session_duration", "7")
+    # Only the batch the checksum did not prove was fetched, row by row.
+    assert [changed in ids for ids in fetched] == [True]

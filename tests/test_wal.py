@@ -8,8 +8,11 @@ as a disk, a copy or a kill would.
 from __future__ import annotations
 
 import json
+import os
 import re
 import struct
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -377,6 +380,38 @@ def test_a_wal_mode_file_is_read_with_its_journal_from_a_copy_that_goes_afterwar
             IN_FILE + IN_JOURNAL
         )
     assert list((tmp_path / "private").iterdir()) == []
+
+
+def test_a_copy_left_by_a_killed_run_is_removed_by_the_next_one(tmp_path, monkeypatch):
+    # The copy is the studio's data: a run SIGKILLed while it reads leaves it in TMPDIR.
+    private = tmp_path / "private"
+    private.mkdir()
+    monkeypatch.setenv("TMPDIR", str(private))
+    monkeypatch.setattr("tempfile.tempdir", None)
+    path = killed_app(tmp_path)
+    reading = (
+        "import sys, time, django; django.setup()\n"
+        "from pathlib import Path\n"
+        "from migration.legacy.snapshot import readable_copy\n"
+        "with readable_copy(Path(sys.argv[1])) as copy:\n"
+        "    print(copy, flush=True)\n"
+        "    time.sleep(60)\n"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings"}
+    with subprocess.Popen(
+        [sys.executable, "-c", reading, str(path)], stdout=subprocess.PIPE, text=True, env=env
+    ) as run:
+        left = Path(run.stdout.readline().strip()).parent
+        run.kill()
+    assert left.exists() and left.parent == private
+    alive = private / f"legacy-read-{os.getpid()}-reading"  # a run still reading: kept
+    alive.mkdir()
+    # Removed by the next command that reads any file: the cleaned copy is not in WAL mode.
+    plain = LegacyFile(tmp_path / "cleaned.db")
+    plain.small_studio()
+    with open_legacy(plain.close()):
+        assert not left.exists()
+    assert list(private.iterdir()) == [alive]
 
 
 def test_a_copy_that_cannot_be_made_is_one_line_saying_where_to_make_room(tmp_path, monkeypatch):

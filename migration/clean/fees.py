@@ -6,7 +6,9 @@ package's payments, and the breakdown follows the app's own rule
 (mapping/fees.py). The old payments table (payment_records), which the
 migration never gave fee columns, gets the new payments table's. Every value
 written is logged, and each breakdown gets its fee_audit_log row as the app
-would have written it.
+would have written it. So does each breakdown the app's migration recorded
+without one (rules/fee_audits.py), when it is the fee rule's: one the rule
+disagrees with is precheck's fees.inconsistent, left for a person.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from migration.clean.copy import CopyBeingCleaned
-from migration.clean.report import FEES_RULE
+from migration.clean.report import AUDIT_RULE, FEES_RULE
 from migration.legacy import quote_identifier
 from migration.legacy.schema import newest_schema, optional_columns, schema_sql
 from migration.mapping.canonical import canonical_json, raw_row
@@ -29,9 +31,17 @@ from migration.mapping.fees import (
     VAT_RATE,
     FeeBreakdown,
     fee_breakdown,
+    rule_disagreement,
+)
+from migration.mapping.specs import fee_columns
+from migration.rules.fee_audits import (
+    AUDITED_TABLES,
+    FEE_AUDIT_TABLE,
+    OLD_PAYMENT_KEY,
+    audited_ids,
+    unaudited,
 )
 
-FEE_AUDIT_TABLE = "fee_audit_log"
 PAYMENT_TABLES = ("payments", "payment_records")
 FEE_TABLES = ("session_packages", *PAYMENT_TABLES)
 # The old payments table never had fee columns: it gets the new payments table's.
@@ -54,6 +64,26 @@ def fill_fee_breakdowns(copy: CopyBeingCleaned) -> None:
             _fill_payment_fees(copy, table)
     if "session_packages" in tables:
         _fill_package_fees(copy)
+
+
+def audit_recorded_breakdowns(copy: CopyBeingCleaned) -> None:
+    """An audit row for each breakdown the file records without one (the app's fee
+    migration wrote none), when it is the fee rule's. After the quarantine, so that
+    only rows that are imported get one."""
+    if not copy.has_table(FEE_AUDIT_TABLE):
+        return
+    for table in AUDITED_TABLES:
+        gathered = "temp.clean_audited"
+        condition = unaudited(copy.layout, table, gathered_in=gathered)
+        if not copy.has_column(table, "gross_amount") or condition is None:
+            continue
+        # Gathered once, not once a page: a chain's audit log has a row per payment.
+        copy.connection.execute("CREATE TEMP TABLE clean_audited (id INTEGER PRIMARY KEY)")
+        try:
+            copy.connection.execute(f"INSERT OR IGNORE INTO {gathered} {audited_ids(table)}")
+            _audit_recorded(copy, table, condition)
+        finally:
+            copy.connection.execute(f"DROP TABLE {gathered}")
 
 
 def _needs_fees(copy: CopyBeingCleaned, table: str) -> bool:
@@ -197,7 +227,26 @@ def _sum_package_payments(copy: CopyBeingCleaned) -> None:
     )
 
 
+def _audit_recorded(copy: CopyBeingCleaned, table: str, condition: str) -> None:
+    recorded = ", ".join(f"x.{quote_identifier(c)}" for c in BREAKDOWN_FIELDS)
+    rows = f"{quote_identifier(table)} x"
+    for batch in copy.batches(recorded, rows, condition):
+        breakdowns = []
+        for row_id, *values in batch:
+            try:
+                gross, *rest = (read(value) for read, value in zip(_READ_FEES, values, strict=True))
+            except LegacyValueError:
+                continue  # a value the importer cannot read: precheck names it
+            if gross is None or rule_disagreement(gross, *rest) is not None:
+                continue  # precheck's fees.inconsistent: left for a person
+            origin = f"the breakdown recorded in {table} by the app's fee migration"
+            breakdowns.append((row_id, {}, fee_breakdown(gross), origin))
+        _write_audit_rows(copy, table, breakdowns, AUDIT_RULE)
+
+
 _AMOUNT = won()
+# Each recorded breakdown column read as the import reads it.
+_READ_FEES = tuple(column.convert for column in fee_columns(with_method=False))
 
 
 def _won_or_none(raw: Any) -> Any:
@@ -232,7 +281,7 @@ def _write_fees(
         f"UPDATE {quote_identifier(table)} SET {assignments} WHERE id = ?", updates
     )
     copy.log(log)
-    _write_audit_rows(copy, table, rows)
+    _write_audit_rows(copy, table, rows, FEES_RULE)
 
 
 def _differs(old: Any, new: Any) -> bool:
@@ -251,8 +300,13 @@ AUDIT_COLUMNS = (
 
 
 def _write_audit_rows(
-    copy: CopyBeingCleaned, table: str, rows: Sequence[tuple[Any, Any, FeeBreakdown, str]]
+    copy: CopyBeingCleaned,
+    table: str,
+    rows: Sequence[tuple[Any, Any, FeeBreakdown, str]],
+    rule: str,
 ) -> None:
+    if not rows:
+        return
     columns = ("id", *AUDIT_COLUMNS)
     insert = (
         f"INSERT INTO {FEE_AUDIT_TABLE} ({', '.join(columns)}) "
@@ -269,7 +323,7 @@ def _write_audit_rows(
         if table == "payment_records":
             # fee_audit_log.payment_id points at the new payments table, whose ids
             # an old payment's collide with: the old row is named here instead.
-            about["payment_record_id"] = row_id
+            about[OLD_PAYMENT_KEY] = row_id
         details = json.dumps(about, ensure_ascii=False, sort_keys=True)
         values = (
             audit_id,
@@ -294,7 +348,7 @@ def _write_audit_rows(
                 None,
                 None,
                 canonical_json(raw_row(columns, values)),
-                FEES_RULE,
+                rule,
             )
         )
     copy.connection.executemany(insert, inserts)

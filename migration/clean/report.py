@@ -23,8 +23,10 @@ INFERRED_RULE = "reference.inferable-trainer"
 DANGLING_RULE = "reference.dangling"
 UNINFERABLE_RULE = "reference.uninferable-trainer"
 FEES_RULE = "fees.missing"
+AUDIT_RULE = "fees.unaudited"
 TEXT_RULE = "value.unstorable-text"
 TYPED_DATE_RULE = "value.typed-date"
+UNTRIMMED_EMAIL_RULE = "value.untrimmed-email"
 CONFLICT_CODE = "pairs.conflicting-row"  # left for a person, never fixed here
 
 # What each rule did, in words for the report.
@@ -40,11 +42,13 @@ RULES: dict[str, str] = {
     INFERRED_RULE: "missing trainer ids filled in from the package, else the client",
     DANGLING_RULE: "ids pointing at no row: trainer inferred, else the row quarantined",
     FEES_RULE: "fee breakdowns computed with the app's fee rule",
+    AUDIT_RULE: "fee_audit_log rows written for breakdowns the app recorded without one",
     TEXT_RULE: "text made storable (the original bytes are in the change log)",
     TYPED_DATE_RULE: (
         "typed dates that read one way only written in ISO form (as typed in the change log)"
     ),
     UNINFERABLE_RULE: "rows naming no trainer, none inferable: quarantined",
+    UNTRIMMED_EMAIL_RULE: "spaces around e-mail addresses trimmed (as typed in the change log)",
 }
 
 

@@ -14,7 +14,8 @@ First the copy is made plain data (plain_data.py), so that no code stored in
 the file runs or computes while the fixes write it. Then the fixes, in this
 order, each relying on the ones before it:
 
-1. duplicate e-mails (emails.py): the account created first keeps the
+1. e-mail addresses with spaces around them trimmed (trimmed_emails.py), then
+   duplicate e-mails (emails.py): the account created first keeps the
    address, the others get a plus-address on the same mailbox (or the one
    given with --email);
 2. dates and moments a person typed that read one way only (typed_dates.py:
@@ -33,7 +34,9 @@ order, each relying on the ones before it:
 7. rows whose references point at nothing (trainers.py), parents first
    (IMPORT_ORDER), so that a quarantined client takes its packages, sessions
    and payments along. A fee_audit_log row written in step 5 for a row
-   quarantined here goes with it.
+   quarantined here goes with it;
+8. an audit row for each fee breakdown the file records without one
+   (fees.py: the app's fee migration wrote none), for the rows imported.
 
 Cleaning a cleaned copy changes nothing: every fix looks only for what it fixes.
 """
@@ -50,13 +53,14 @@ from typing import Any
 from migration.clean.copy import CopyBeingCleaned
 from migration.clean.emails import fix_duplicate_emails
 from migration.clean.errors import CleanError, CleanFault
-from migration.clean.fees import fill_fee_breakdowns
+from migration.clean.fees import audit_recorded_breakdowns, fill_fee_breakdowns
 from migration.clean.pair_rows import drop_duplicate_pair_rows
 from migration.clean.plain_data import make_plain_data
 from migration.clean.report import CleanReport
 from migration.clean.summary import record_cleaning, summarise
 from migration.clean.text import make_text_storable
 from migration.clean.trainers import infer_missing_trainers, quarantine_orphans
+from migration.clean.trimmed_emails import trim_emails
 from migration.clean.typed_dates import read_typed_dates
 from migration.clean.unlogged import find_unlogged_change
 from migration.legacy import FileWatch, LegacyFileError, LegacySource, file_sha256
@@ -173,6 +177,7 @@ def _clean_copy(
         _step("making the copy plain data", make_plain_data, copy)
         copy.read_layout()
         _step("making text storable", make_text_storable, copy)
+        _step("trimming e-mail addresses", trim_emails, copy)
         emails = _step("making e-mails unique", fix_duplicate_emails, copy, explicit_emails)
         _step("reading typed dates", read_typed_dates, copy)
         conflicts = _step("removing duplicate pair rows", drop_duplicate_pair_rows, copy)
@@ -180,6 +185,7 @@ def _clean_copy(
         _step("computing fee breakdowns", fill_fee_breakdowns, copy)
         copy.read_layout()  # with the fee columns and the fee_audit_log it may have added
         quarantined = _step("quarantining rows", quarantine_orphans, copy)
+        _step("auditing recorded fee breakdowns", audit_recorded_breakdowns, copy)
         report = _step("summing up", summarise, copy, started, emails, conflicts, quarantined)
         _step("recording the run", record_cleaning, copy, report)
         connection.execute("COMMIT")

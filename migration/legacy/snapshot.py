@@ -8,11 +8,15 @@ the older rollback mode needs neither.
 
 So a WAL-mode file, with its journal if it has one, is copied into a private
 temporary folder and read there: SQLite replays the same journal into the
-same rows, and the folder goes when the command ends.
+same rows, and the folder goes when the command ends. A command killed before
+it could remove its folder leaves it, a copy of the studio's data: the folder
+is named for its process, and the next copy made removes those of processes
+no longer alive.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -20,11 +24,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from migration.legacy.wal import wal_path
+from migration.paths import process_is_alive
 
 # The file header's "file format write version" and "read version" (offsets
 # 18 and 19, https://www.sqlite.org/fileformat2.html): 1 rollback, 2 WAL.
 _FORMAT_VERSIONS = slice(18, 20)
 WAL_MODE = b"\x02\x02"
+FOLDER_PREFIX = "legacy-read-"
 
 
 def is_wal_mode(path: Path) -> bool:
@@ -44,10 +50,11 @@ def readable_copy(path: Path) -> Iterator[Path]:
     A write of the app's own during the copy would mix two states of the
     file: the caller watches for it.
     """
+    _remove_left_behind()  # by any command that reads a file, WAL-mode or not
     if not is_wal_mode(path):
         yield path
         return
-    with tempfile.TemporaryDirectory(prefix="legacy-read-") as folder:
+    with tempfile.TemporaryDirectory(prefix=f"{FOLDER_PREFIX}{os.getpid()}-") as folder:
         copy = Path(folder) / path.name
         try:
             shutil.copyfile(path, copy)
@@ -60,3 +67,15 @@ def readable_copy(path: Path) -> Iterator[Path]:
                 f"made ({error.strerror}): set TMPDIR to a folder with room for the file"
             ) from error
         yield copy
+
+
+def _remove_left_behind() -> None:
+    """The copies of runs killed before they could remove them (see the module docstring)."""
+    try:
+        folders = list(Path(tempfile.gettempdir()).glob(f"{FOLDER_PREFIX}*"))
+    except OSError:
+        return  # making the copy says why, in words
+    for folder in folders:
+        owner = folder.name[len(FOLDER_PREFIX) :].split("-", 1)[0]
+        if owner.isdigit() and not process_is_alive(int(owner)):
+            shutil.rmtree(folder, ignore_errors=True)

@@ -21,10 +21,11 @@ from __future__ import annotations
 from typing import Any
 
 from migration.load.ids import IdMap
-from migration.load.report import Conflict, ImportFailed, some_ids
+from migration.load.report import Conflict, ImportFailed, OnConflict, some_ids
 from migration.load.table import Action, Progress, TableLoad, TableState
 from migration.mapping.canonical import target_fingerprint
 from migration.mapping.reading import LegacyRow
+from migration.mapping.specs import ColumnMap
 from migration.models import LedgerEntry
 
 LEDGER_FIELDS_UPDATED = ["action", "source_hash", "target_hash", "raw", "run"]
@@ -48,21 +49,26 @@ class Reconcile:
         table.result.read += len(rows)
         self._remap_references(rows)
         ledger = self._ledger_entries(rows)
-        # A row quarantined by an earlier clean is back in its table: import it afresh.
-        back = [e.pk for e in ledger.values() if e.action == Action.QUARANTINED]
+        # A row quarantined by an earlier clean is back in its table: import it afresh,
+        # or, if it was imported before it was quarantined, as a row gone and back.
+        back = [e for e in ledger.values() if e.action == Action.QUARANTINED]
         if back:
-            LedgerEntry.objects.using(table.using).filter(pk__in=back).delete()
-            ledger = {k: e for k, e in ledger.items() if e.action != Action.QUARANTINED}
+            never_imported = [e.pk for e in back if e.target_id is None]
+            LedgerEntry.objects.using(table.using).filter(pk__in=never_imported).delete()
+            ledger = {k: e for k, e in ledger.items() if e.pk not in never_imported}
         # A row placed otherwise than the rule places it now goes in as a new row.
         misplaced, conflicting = self._misplaced(rows, ledger)
         if misplaced or conflicting:
             self._unplace([ledger[legacy_id] for legacy_id in misplaced])
             ledger = {k: e for k, e in ledger.items() if k not in misplaced}
             rows = [row for row in rows if row.legacy_id not in conflicting]
+        # A row gone from the file (or quarantined) and back is updated, whatever it holds.
         changed = [
             row
             for row in rows
-            if row.legacy_id not in ledger or ledger[row.legacy_id].source_hash != row.source_hash
+            if row.legacy_id not in ledger
+            or ledger[row.legacy_id].source_hash != row.source_hash
+            or ledger[row.legacy_id].action in (Action.GONE, Action.QUARANTINED)
         ]
         table.result.unchanged += len(rows) - len(changed)
         new_rows = [row for row in changed if row.legacy_id not in ledger]
@@ -96,16 +102,22 @@ class Reconcile:
             if (entry := ledger.get(row.legacy_id)) is not None
             and _merged_into(entry) != twin_targets.get(row.legacy_id)
         ]
-        # A row of its own that is now a twin: that row goes, unless edited since.
+        # A row of its own that is now a twin: that row goes, unless edited since (and
+        # --on-conflict take-legacy settles that: the twin stands; keeping the edit
+        # would count the row twice, so keep-target leaves it a conflict).
         own = [entry for entry in wrong if _merged_into(entry) is None]
         current = self._fingerprints([entry.target_id for entry in own])
         conflicting = set()
         for entry in own:
             if current.get(entry.target_id) != entry.target_hash:
-                conflicting.add(entry.legacy_id)
-                table.result.conflicts.append(
-                    Conflict(table.spec.table, entry.legacy_id, table.spec.model, entry.target_id)
+                conflict = Conflict(
+                    table.spec.table, entry.legacy_id, table.spec.model, entry.target_id
                 )
+                if table.on_conflict is OnConflict.TAKE_LEGACY and entry.target_id in current:
+                    table.result.resolved.append(conflict)
+                    continue
+                conflicting.add(entry.legacy_id)
+                table.result.conflicts.append(conflict)
         return {entry.legacy_id for entry in wrong} - conflicting, conflicting
 
     def _unplace(self, entries: list[LedgerEntry]) -> None:
@@ -190,7 +202,7 @@ class Reconcile:
         current = self._fingerprints(
             [entry.target_id for _, entry in pairs if _merged_into(entry) is None]
         )
-        updates, entries = [], []
+        updates, entries, renewable = [], [], []
         for row, entry in pairs:
             if _merged_into(entry) is not None:  # into its twin, as the rule still places it
                 self._refresh_entry(entry, row, Action.MERGED, "")
@@ -198,16 +210,31 @@ class Reconcile:
                 table.result.merged += 1
                 continue
             if current.get(entry.target_id) != entry.target_hash:
-                table.result.conflicts.append(
-                    Conflict(table.spec.table, row.legacy_id, table.spec.model, entry.target_id)
+                conflict = Conflict(
+                    table.spec.table, row.legacy_id, table.spec.model, entry.target_id
                 )
-                continue
+                # A target row deleted in Django has no side to keep: always reported.
+                if table.on_conflict is OnConflict.REPORT or entry.target_id not in current:
+                    table.result.conflicts.append(conflict)
+                    continue
+                table.result.resolved.append(conflict)
+                if table.on_conflict is OnConflict.KEEP_TARGET:
+                    # The legacy change let go; the edit stays, which verify calls drift.
+                    # A field set once is not the edit's: a password changed in the old
+                    # app is still renewed.
+                    self._refresh_entry(entry, row, _kept(entry.action), entry.target_hash)
+                    entries.append(entry)
+                    renewable.append((row, entry.target_id))
+                    continue
+                # OnConflict.TAKE_LEGACY: written over the edit, as any changed row is.
             updates.append(model(pk=entry.target_id, **self._field_values(row)))
+            renewable.append((row, entry.target_id))
             fingerprint = table.output.fingerprint_of(row.values)
             self._refresh_entry(entry, row, Action.UPDATED, fingerprint)
             entries.append(entry)
         rows = [row for row, _ in pairs]
         table.write(lambda: model.objects.using(table.using).bulk_update(updates, synced), rows)
+        self._renew(renewable)
         table.write(
             lambda: LedgerEntry.objects.using(table.using).bulk_update(
                 entries, LEDGER_FIELDS_UPDATED
@@ -216,12 +243,42 @@ class Reconcile:
         )
         table.result.updated += len(updates)
 
+    def _renew(self, updated: list[tuple[LegacyRow, int]]) -> None:
+        """The fields set once that the file still renews (a password changed in the
+        old app), where the target holds what the import made."""
+        for column in self.table.spec.columns:
+            if column.renewed_while is not None and updated:
+                self._renew_field(column, dict((target_id, row) for row, target_id in updated))
+
+    def _renew_field(self, column: ColumnMap, rows: dict[int, LegacyRow]) -> None:
+        table, name = self.table, column.field
+        objects = table.model.objects.using(table.using)
+        stored = dict(objects.filter(pk__in=list(rows)).values_list("pk", name))
+        renewed = []
+        for target_id, row in rows.items():
+            if target_id not in stored or not column.renewed_while(
+                stored[target_id], row.legacy_id
+            ):
+                continue
+            value = row.values[name]
+            if column.stored_as is not None:
+                value = column.stored_as(value, row.legacy_id)
+            if value != stored[target_id]:
+                renewed.append(table.model(pk=target_id, **{name: value}))
+        table.write(lambda: objects.bulk_update(renewed, [name]), list(rows.values()))
+
     def _field_values(self, row: LegacyRow) -> dict[str, Any]:
         return {name: row.values[name] for name in self.table.fields}
 
     def _refresh_entry(self, entry: LedgerEntry, row: LegacyRow, action: str, target_hash: str):
         entry.action, entry.source_hash, entry.target_hash = action, row.source_hash, target_hash
         entry.raw, entry.run = row.raw, self.table.run
+
+
+def _kept(action: str) -> str:
+    """The action of an entry whose target row is kept as it is: a row back in the file
+    (gone or quarantined before) is imported again."""
+    return Action.UPDATED if action in (Action.GONE, Action.QUARANTINED) else action
 
 
 def _merged_into(entry: LedgerEntry) -> int | None:

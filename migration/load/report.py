@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from migration.errors import OperatorError
@@ -44,6 +45,15 @@ class Conflict:
     target_id: int
 
 
+class OnConflict(StrEnum):
+    """What a re-run does with a conflict: a legacy row changed since its import whose
+    target row was edited in Django too."""
+
+    REPORT = "report"  # both left as they are, and reported (exit 1)
+    TAKE_LEGACY = "take-legacy"  # the legacy row written over the Django edit
+    KEEP_TARGET = "keep-target"  # the Django edit kept, the legacy change let go (drift)
+
+
 @dataclass
 class TableResult:
     table: str
@@ -55,6 +65,7 @@ class TableResult:
     merged: int = 0
     quarantined: int = 0
     conflicts: list[Conflict] = field(default_factory=list)
+    resolved: list[Conflict] = field(default_factory=list)  # by --on-conflict
     gone_from_legacy: int = 0  # in the ledger, no longer in the file: left in the target
     seconds: float = 0.0
 
@@ -73,6 +84,7 @@ class TableResult:
             "merged": self.merged,
             "quarantined": self.quarantined,
             "conflicts": [c.__dict__ for c in self.conflicts],
+            "resolved": [c.__dict__ for c in self.resolved],
             "gone_from_legacy": self.gone_from_legacy,
             "seconds": round(self.seconds, 3),
             "rows_per_second": round(self.rows_per_second),
@@ -85,6 +97,7 @@ class ImportReport:
     sha256: str
     dry_run: bool
     run_id: str
+    on_conflict: OnConflict
     started_at: datetime
     finished_at: datetime | None = None
     tables: list[TableResult] = field(default_factory=list)
@@ -98,6 +111,7 @@ class ImportReport:
     def totals(self) -> dict[str, int]:
         totals = {name: sum(getattr(t, name) for t in self.tables) for name in self.COUNTS}
         totals["conflicts"] = sum(len(t.conflicts) for t in self.tables)
+        totals["resolved"] = sum(len(t.resolved) for t in self.tables)
         totals["gone_from_legacy"] = sum(t.gone_from_legacy for t in self.tables)
         return totals
 
@@ -105,12 +119,17 @@ class ImportReport:
     def conflicts(self) -> list[Conflict]:
         return [conflict for table in self.tables for conflict in table.conflicts]
 
+    @property
+    def resolved(self) -> list[Conflict]:
+        return [conflict for table in self.tables for conflict in table.resolved]
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "source": self.source,
             "sha256": self.sha256,
             "dry_run": self.dry_run,
             "run_id": self.run_id,
+            "on_conflict": str(self.on_conflict),
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "tables": [table.to_dict() for table in self.tables],

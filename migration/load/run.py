@@ -41,7 +41,7 @@ from migration.load.collisions import taken_ids
 from migration.load.first_load import FirstLoad
 from migration.load.ids import IdMap
 from migration.load.reconcile import Reconcile
-from migration.load.report import ImportBusy, ImportFailed, ImportRefused, ImportReport
+from migration.load.report import ImportBusy, ImportFailed, ImportRefused, ImportReport, OnConflict
 from migration.load.table import Progress, TableLoad, TableState, import_table, is_first_load
 from migration.load.writers import CopyWriter, RowWriter, writer_for
 from migration.mapping.layout import LegacyLayout
@@ -65,6 +65,7 @@ def import_legacy(
     source: LegacySource,
     using: str,
     dry_run: bool = False,
+    on_conflict: OnConflict = OnConflict.REPORT,
     progress: Progress | None = None,
 ) -> ImportReport:
     """Import the legacy file into the target database `using`; see the module docstring."""
@@ -88,7 +89,16 @@ def import_legacy(
                 f"written: {taken[0].fix}",
             )
         if not dry_run:
-            return _import_tables(source, layout, using, precheck, watch, progress, dry_run=False)
+            return _import_tables(
+                source,
+                layout,
+                using,
+                precheck,
+                watch,
+                progress,
+                dry_run=False,
+                on_conflict=on_conflict,
+            )
         with transaction.atomic(using=using):
             # The ledger's ids, drawn by COPY, are put back by the rollback too.
             # Safe to hold: only an import takes ledger ids, and this one holds
@@ -96,7 +106,16 @@ def import_legacy(
             # writes every row with its id, never drawing on them, and the app's
             # own inserts must not wait on a dry run.
             sequence_in_this_transaction(using, LedgerEntry)
-            report = _import_tables(source, layout, using, precheck, watch, progress, dry_run=True)
+            report = _import_tables(
+                source,
+                layout,
+                using,
+                precheck,
+                watch,
+                progress,
+                dry_run=True,
+                on_conflict=on_conflict,
+            )
             transaction.set_rollback(True, using=using)
         return report
 
@@ -141,18 +160,25 @@ def _import_tables(
     progress: Progress | None,
     *,
     dry_run: bool,
+    on_conflict: OnConflict,
 ) -> ImportReport:
     _record_runs_killed(using)
     run = ImportRun.objects.using(using).create(
         source_path=str(source.path),
         source_sha256=precheck.sha256,
-        options={"dry_run": dry_run},
+        options={"dry_run": dry_run, "on_conflict": str(on_conflict)},
         started_at=timezone.now(),
     )
     # What precheck warned of is said again in the import's report.
     warnings = [item for item in precheck.findings if item.severity == Severity.WARNING]
     report = ImportReport(
-        str(source.path), precheck.sha256, dry_run, str(run.pk), run.started_at, warnings=warnings
+        str(source.path),
+        precheck.sha256,
+        dry_run,
+        str(run.pk),
+        on_conflict,
+        run.started_at,
+        warnings=warnings,
     )
     tables = _TablesImport(source, layout, using, precheck, watch, run, report)
     try:
@@ -264,6 +290,7 @@ class _TablesImport:
             twins=_twins(self.precheck, spec),
             row_count=self.rows_in[spec.table],
             watch=self.watch,
+            on_conflict=self.report.on_conflict,
         )
         return FirstLoad(table, self.converters) if is_first_load(table) else Reconcile(table)
 

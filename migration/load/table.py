@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from itertools import chain, islice
 from typing import Any, Protocol
 
@@ -19,7 +20,7 @@ from django.db.models import Model
 
 from migration.legacy import FileWatch, LegacySource
 from migration.load.ids import IdMap, TableIds
-from migration.load.report import ImportFailed, TableResult, some_ids
+from migration.load.report import ImportFailed, OnConflict, TableResult, some_ids
 from migration.load.rows import LEDGER_FIELDS, TableOutput
 from migration.load.writers import RowWriter
 from migration.mapping.canonical import canonical_bytes, row_hash
@@ -53,9 +54,11 @@ class TableState:
         twins: dict[Any, Any],
         row_count: int,
         watch: FileWatch | None = None,
+        on_conflict: OnConflict = OnConflict.REPORT,
     ):
         self.spec, self.source, self.layout = spec, source, layout
         self.run, self.using, self.writer, self.watch = run, using, writer, watch
+        self.on_conflict = on_conflict
         self.id_map = id_map
         # For an old table: its rows that are exact twins of a new-table row.
         self.twins = twins
@@ -132,11 +135,17 @@ class TableState:
                     f"{self.spec.table}: quarantined row {row.quarantine_id}: {row.problem}; "
                     "run precheck on the file"
                 )
-        existing = set(
-            LedgerEntry.objects.using(self.using)
-            .filter(legacy_table=self.spec.table, legacy_id__in=[row.legacy_id for row in rows])
-            .values_list("legacy_id", flat=True)
+        entries = LedgerEntry.objects.using(self.using).filter(
+            legacy_table=self.spec.table, legacy_id__in=[row.legacy_id for row in rows]
         )
+        # A row imported before a clean quarantined it: its target row is kept.
+        self.write(
+            lambda: entries.exclude(action=Action.QUARANTINED).update(
+                action=Action.QUARANTINED, run=self.run
+            ),
+            some_ids(row.legacy_id for row in rows),
+        )
+        existing = set(entries.values_list("legacy_id", flat=True))
         entries = [
             self.output.ledger_row(
                 LegacyRow(row.legacy_id, row.raw, row_hash(row.raw), {}, canonical_bytes(row.raw)),
@@ -160,17 +169,34 @@ class TableState:
                 "the app, then run import_legacy again"
             )
 
-    def count_gone(self) -> int:
-        """Rows in the ledger that are no longer in the file (they stay in the target)."""
+    def record_gone(self) -> int:
+        """Rows in the ledger no longer in the file (deleted in the old app, or cleaned
+        out of a copy) recorded gone, their own target rows kept; how many are gone now.
+
+        A twin merged into its new row has none of its own: its entry goes, and the
+        row, should it come back, is placed afresh."""
         if self.ledger_was_empty:
             return 0  # every entry of the table is one of the rows just read
-        in_ledger = (
-            LedgerEntry.objects.using(self.using)
-            .filter(legacy_table=self.spec.table)
-            .exclude(action=Action.QUARANTINED)
-            .count()
-        )
-        return max(0, in_ledger - (self.result.read - self.result.quarantined))
+        entries = LedgerEntry.objects.using(self.using).filter(legacy_table=self.spec.table)
+        present = entries.exclude(action__in=(Action.QUARANTINED, Action.GONE))
+        # Every row read has its entry by now: any more are of rows gone since. A row
+        # back in the file whose entry stays gone (a conflict) is read yet not counted
+        # present, so then the ids are compared one by one.
+        still_gone = entries.filter(action=Action.GONE).exists()
+        if still_gone or present.count() > self.result.read - self.result.quarantined:
+            in_file = {row_id for (row_id,) in self.source.rows(self.spec.table, ("id",))}
+            own_rows, twins = [], []
+            for pk, legacy_id, action in present.values_list("pk", "legacy_id", "action").iterator(
+                chunk_size=BATCH_SIZE
+            ):
+                if legacy_id not in in_file:
+                    (twins if action == Action.MERGED else own_rows).append(pk)
+            for start in range(0, max(len(own_rows), len(twins)), BATCH_SIZE):
+                own_chunk = entries.filter(pk__in=own_rows[start : start + BATCH_SIZE])
+                twin_chunk = entries.filter(pk__in=twins[start : start + BATCH_SIZE])
+                self.write(partial(own_chunk.update, action=Action.GONE), "gone from the file")
+                self.write(twin_chunk.delete, "gone from the file")
+        return entries.filter(action=Action.GONE).count()
 
 
 def is_first_load(table: TableState) -> bool:
@@ -208,6 +234,6 @@ def import_table(load: TableLoad, progress: Progress | None, then: TableLoad | N
     load.write_rows(progress, then)
     table.record_quarantined()
     table.check_source_unchanged()
-    table.result.gone_from_legacy = table.count_gone()
+    table.result.gone_from_legacy = table.record_gone()
     table.result.seconds = time.monotonic() - started
     return table.result

@@ -228,8 +228,9 @@ def _fingerprint_form(value: Any) -> Any:
 
 # orjson writes the values JSON has a type for itself (numbers, text, None,
 # booleans), and hands the others to _fingerprint_form: a date, time or amount,
-# and a datetime, which it would otherwise write itself.
-_FINGERPRINT_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME
+# and a datetime, which it would otherwise write itself. A JSON object's keys
+# are sorted: PostgreSQL's jsonb gives them back in an order of its own.
+_FINGERPRINT_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_SORT_KEYS
 
 
 def digest(text: str | bytes) -> str:
@@ -286,8 +287,24 @@ class Fingerprinter:
         self._values_of = tuple_getter(sorted(fields))
 
     def __call__(self, values: Mapping[str, Any]) -> str:
-        return digest(
-            orjson.dumps(
-                self._values_of(values), default=_fingerprint_form, option=_FINGERPRINT_OPTIONS
-            )
-        )
+        return digest(fingerprint_form(self._values_of(values)))
+
+
+def fingerprint_form(values: Sequence[Any]) -> bytes:
+    """The text a fingerprint hashes: the fields' values in their names' order, as a JSON
+    array (UTF-8). Verify's range checksums are made of it too (verify/checksums.py)."""
+    return orjson.dumps(values, default=_fingerprint_form, option=_FINGERPRINT_OPTIONS)
+
+
+def fingerprint_forms(columns: Sequence[tuple[Sequence[Any], type]]) -> list[bytes]:
+    """fingerprint_form of each of a batch's rows, given as columns in their names' order,
+    each with the type its values have (or None; `object`: several, each a type JSON has).
+
+    The same text, made faster: each column's values are put in their canonical
+    form in one pass, and orjson then writes each row without calling back.
+    """
+    formed = []
+    for values, kind in columns:
+        form = _FINGERPRINT_FORMS.get(kind)
+        formed.append(values if form is None else [v if v is None else form(v) for v in values])
+    return [orjson.dumps(row, option=_FINGERPRINT_OPTIONS) for row in zip(*formed, strict=True)]

@@ -6,7 +6,9 @@ A hash is known by its shape, whatever the generation that wrote it:
 - 64 lowercase hex digits, and no salt: the first generation's unsalted SHA-256;
 - 64 lowercase hex digits beside a salt of 32: its salted HMAC-SHA256;
 - anything else checks no password the app ever took: the trainer gets an
-  unusable password and needs a reset (precheck lists them).
+  unusable password and needs a reset (precheck lists them). It is the
+  import's own (a keyed digest of the legacy id), told apart from one an
+  admin set in the app.
 
 A SHA-256 digest is fast to guess from, so the target never stores it: it is
 wrapped in PBKDF2 (accounts.hashers). Reading a row gives a `LegacyDigest`
@@ -20,6 +22,11 @@ The wrapping's salt is a keyed digest (Django's SECRET_KEY) of the trainer's
 legacy id and legacy digest: unique to the trainer, and proof, checked with one
 HMAC, that a stored password wraps exactly the digest the file holds. Checking
 the PBKDF2 itself would cost half a second per trainer.
+
+A password changed in the old app after the import reaches the target on the
+next run while the target still holds one the import made
+(`is_made_by_the_import`); one set in the new app since (a login re-hashes
+it, a reset or an admin sets it) is the target's own, and stays.
 """
 
 from __future__ import annotations
@@ -30,10 +37,11 @@ from enum import StrEnum
 from typing import Any
 
 from django.contrib.auth.hashers import (
+    UNUSABLE_PASSWORD_PREFIX,
+    UNUSABLE_PASSWORD_SUFFIX_LENGTH,
     get_hasher,
     identify_hasher,
     is_password_usable,
-    make_password,
 )
 from django.utils.crypto import salted_hmac
 
@@ -52,6 +60,7 @@ SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 # the HMAC wrapping's legacy salt (128 characters in all).
 WRAP_SALT_LENGTH = {"sha256": 22, "hmac_sha256": 12}
 WRAP_KEY_SALT = "migration.passwords.wrap"
+UNUSABLE_KEY_SALT = "migration.passwords.unusable"
 
 
 class PasswordFormat(StrEnum):
@@ -97,22 +106,45 @@ class LegacyDigest:
         return f"LegacyDigest({self.format}, [secret])"
 
 
-def target_password(password_hash: Any, salt: Any = None) -> str | LegacyDigest:
+@dataclass(frozen=True)
+class NoUsablePassword:
+    """A legacy hash that checks no password, on its way to the target: the account is
+    made with the import's own unusable password, keyed by the trainer's legacy id."""
+
+    def __str__(self) -> str:
+        raise TypeError("an unusable password is made for its account, never stored as such")
+
+
+NO_USABLE_PASSWORD = NoUsablePassword()
+# What a trainer's password is read as, before its account makes it text (stored_password).
+MADE_WITH_THE_ACCOUNT = (LegacyDigest, NoUsablePassword)
+
+
+def target_password(password_hash: Any, salt: Any = None) -> str | LegacyDigest | NoUsablePassword:
     """What a legacy hash gives the target's password: bcrypt carried, a SHA-256 digest
-    still to be wrapped, anything else an unusable password."""
+    still to be wrapped, anything else an unusable password still to be made."""
     kind = password_format(password_hash, salt)
     if kind is PasswordFormat.BCRYPT:
         return f"{LEGACY_BCRYPT_ALGORITHM}${password_hash}"
     if kind in WRAPPERS:
         return LegacyDigest(kind, password_hash, salt or None)
-    return make_password(None)
+    return NO_USABLE_PASSWORD
 
 
 def stored_password(value: Any, legacy_id: Any) -> Any:
-    """A legacy digest wrapped in PBKDF2 when the account is made (else the value as it is)."""
+    """A legacy digest wrapped in PBKDF2 when the account is made (and a hash that
+    checks no password made the import's unusable one; else the value as it is)."""
+    if isinstance(value, NoUsablePassword):
+        return imports_unusable_password(legacy_id)
     if not isinstance(value, LegacyDigest):
         return value
     return WRAPPERS[value.format]().wrap(value.digest, wrap_salt(value, legacy_id))
+
+
+def imports_unusable_password(legacy_id: Any) -> str:
+    """Unusable, as Django's own are ('!' and 40 characters), and the import's alone."""
+    tag = salted_hmac(UNUSABLE_KEY_SALT, str(legacy_id), algorithm="sha256").hexdigest()
+    return UNUSABLE_PASSWORD_PREFIX + tag[:UNUSABLE_PASSWORD_SUFFIX_LENGTH]
 
 
 def wrap_salt(value: LegacyDigest, legacy_id: Any) -> str:
@@ -128,9 +160,12 @@ def password_problem(stored: str, password_hash: Any, salt: Any, legacy_id: Any)
     """Why the stored password is not what the legacy hash should have become, if it is not.
 
     A password in Django's default format was set in the target since (the
-    first login re-hashes; a reset sets one): it is the target's own.
+    first login re-hashes; a reset sets one), and so was an unusable one that is
+    not the import's (an admin disabled it): it is the target's own.
     """
     if is_password_usable(stored) and _algorithm(stored) == _default_algorithm():
+        return None
+    if not is_password_usable(stored) and stored != imports_unusable_password(legacy_id):
         return None
     expected = target_password(password_hash, salt)
     if isinstance(expected, LegacyDigest):
@@ -140,17 +175,22 @@ def password_problem(stored: str, password_hash: Any, salt: Any, legacy_id: Any)
         if hasher.decode(stored)["salt"] != wrap_salt(expected, legacy_id):
             return f"a {expected.format} digest, wrapped for another digest"
         return None
-    if is_password_usable(expected):
-        return None if stored == expected else "a bcrypt hash, not carried exactly"
-    return None if not is_password_usable(stored) else "no usable hash, yet a usable password"
+    if isinstance(expected, NoUsablePassword):
+        return None if not is_password_usable(stored) else "no usable hash, yet a usable password"
+    return None if stored == expected else "a bcrypt hash, not carried exactly"
 
 
-def is_made_by_the_import(stored: str) -> bool:
-    """Whether a stored password is one the import makes (no login or reset set it)."""
+_MADE_BY_THE_IMPORT = {LEGACY_BCRYPT_ALGORITHM, *(hasher.algorithm for hasher in WRAPPERS.values())}
+
+
+def is_made_by_the_import(stored: Any, legacy_id: Any) -> bool:
+    """Whether the trainer's stored password is one the import made: no login, reset or
+    admin has set one since (Django's own hashers, or an unusable one of its own)."""
+    if not isinstance(stored, str):
+        return False
     if not is_password_usable(stored):
-        return True
-    made = {LEGACY_BCRYPT_ALGORITHM, *(hasher.algorithm for hasher in WRAPPERS.values())}
-    return _algorithm(stored) in made
+        return stored == imports_unusable_password(legacy_id)
+    return _algorithm(stored) in _MADE_BY_THE_IMPORT
 
 
 def _algorithm(stored: str) -> str | None:

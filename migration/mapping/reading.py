@@ -143,7 +143,7 @@ def _infer_trainer(
 
 
 def row_reader(
-    spec: TableSpec, columns: tuple[str, ...], trainers: TrainerOf
+    spec: TableSpec, columns: tuple[str, ...], trainers: TrainerOf, *, rows_kept: bool = True
 ) -> Callable[[tuple], LegacyRow]:
     """Reads a row as the importer does; a row it could not take (changed since the
     import into a value the importer refuses) only by its raw values, which is all a
@@ -153,7 +153,7 @@ def row_reader(
         return LegacyRow.unconverted(spec, raw_row(columns, values))
 
     try:
-        reader = RowReader(spec, columns, trainers)
+        reader = RowReader(spec, columns, trainers, rows_kept=rows_kept)
     except MissingColumn:
         return unconverted
 

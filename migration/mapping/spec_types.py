@@ -72,6 +72,10 @@ class ColumnMap:
     # (a trainer's logins re-hash the password and move the lock-out state):
     # re-runs do not overwrite it, and changing it is not an edit of the row.
     set_once: bool = False
+    # For a field set once: whether a re-run still renews it from the file, given
+    # the target's stored value and the row's legacy id (a password the import
+    # made, which no login or reset has replaced since).
+    renewed_while: Callable[[Any, Any], bool] | None = None
     # Never kept in the ledger's copy of the row, only as a digest.
     secret: bool = False
 

@@ -12,7 +12,7 @@ from dataclasses import replace
 from migration.mapping import converters as t
 from migration.mapping.domains import Domain, domain_of
 from migration.mapping.fees import RuleOnAmount
-from migration.mapping.passwords import stored_password
+from migration.mapping.passwords import is_made_by_the_import, stored_password
 
 # The declarations' types, which the specs' readers take from here too (REQUIRED among them).
 from migration.mapping.spec_types import REQUIRED as REQUIRED
@@ -42,7 +42,13 @@ EARLIEST_TRACE = FromTheFile(
 )
 # A password is made once, when the account is: logins re-hash it. Its hash is
 # kept out of the ledger's copy of the row; a first-generation salt is not secret.
-PASSWORD = {"also": ("salt",), "stored_as": stored_password, "set_once": True, "secret": True}
+PASSWORD = {
+    "also": ("salt",),
+    "stored_as": stored_password,
+    "set_once": True,
+    "renewed_while": is_made_by_the_import,
+    "secret": True,
+}
 # The first generation's clients were entered on their registration_date.
 REGISTERED = t.start_of_local_day
 

@@ -15,6 +15,7 @@ from migration.legacy.schema import FEE_AMOUNTS
 from migration.mapping.fees import BREAKDOWN_FIELDS, rule_disagreement
 from migration.mapping.layout import LegacyLayout
 from migration.precheck.tables import ids_selected
+from migration.rules.fee_audits import unaudited
 
 
 def check_fees(source: LegacySource, layout: LegacyLayout) -> Iterator[Finding]:
@@ -35,6 +36,7 @@ def check_fees(source: LegacySource, layout: LegacyLayout) -> Iterator[Finding]:
             )
             reason = "no breakdown recorded"
             yield from _not_the_rules(source, layout, table)
+            yield from _unaudited(source, layout, table)
         if missing:
             yield finding(
                 "fees.missing",
@@ -56,6 +58,23 @@ def _old_payments(source: LegacySource) -> Iterator[Finding]:
             "(the table never had fee columns); the app's fee rule computes each",
             table="payment_records",
             row_ids=old_rows,
+        )
+
+
+def _unaudited(source: LegacySource, layout: LegacyLayout, table: str) -> Iterator[Finding]:
+    """The breakdowns recorded without their fee_audit_log row (rules/fee_audits.py)."""
+    condition = unaudited(layout, table)
+    if condition is None:
+        return
+    row_ids = ids_selected(
+        source, f"SELECT x.id FROM {quote_identifier(table)} x WHERE {condition} ORDER BY x.id"
+    )
+    if row_ids:
+        yield finding(
+            "fees.unaudited",
+            f"{table}: {len(row_ids):,} fee breakdown(s) without a fee_audit_log row",
+            table=table,
+            row_ids=row_ids,
         )
 
 

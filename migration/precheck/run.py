@@ -20,6 +20,7 @@ from typing import Any
 from migration.findings import Finding, finding
 from migration.legacy import LegacySource, file_sha256
 from migration.mapping.layout import LegacyLayout
+from migration.precheck.app_validation import check_app_validation
 from migration.precheck.fees import check_fees
 from migration.precheck.generations import generation_statuses
 from migration.precheck.pairs import check_table_pairs
@@ -54,6 +55,7 @@ CHECKS: tuple[Check | EachTable, ...] = (
     EachTable(check_values),
     check_duplicate_ids,
     check_unique_values,
+    EachTable(check_app_validation),
     check_passwords,
     check_table_pairs,
     EachTable(check_references),

@@ -8,9 +8,10 @@ from typing import Any
 
 from migration.findings import Finding, finding
 from migration.legacy import LegacySource, quote_identifier
-from migration.mapping.converters import LegacyValueError, made_storable
+from migration.mapping.converters import LegacyValueError
 from migration.mapping.layout import LegacyLayout
 from migration.precheck.tables import specs_present
+from migration.rules.app_validation import as_clean_leaves_it
 from migration.rules.twins import UNIQUE_RULES, UniqueRule
 
 
@@ -67,9 +68,9 @@ def _check_unique_rule(
         sharing: dict[Any, list[tuple[Any, Any]]] = defaultdict(list)
         for row_id, name, raw in source.rows(spec.table, ("id", named_by, column.column)):
             try:
-                # As clean_legacy leaves the text: unstorable text is check_values'
+                # As clean_legacy leaves the value: unstorable text is check_values'
                 # finding, which clean fixes, and two values it makes one are twins.
-                key = rule.key(column.convert(made_storable(raw) if isinstance(raw, str) else raw))
+                key = rule.key(column.convert(as_clean_leaves_it(spec, column.column, raw)))
             except LegacyValueError:
                 continue
             if key is not None:

@@ -1,10 +1,12 @@
 """verify_import: proof, after cutover, that the target matches the legacy file row by row.
 
 It goes its own way, not the importer's: it reads the legacy file afresh,
-reads the target through the ORM, and uses the ledger only as the map from
-legacy row to target row, with the hashes of both as imported. It shares with
-the importer just what a legacy row means (the specs, through
-`mapping.reading.RowReader`) and how a target row is fingerprinted.
+proves the target's rows a batch at a time by checksums PostgreSQL computes
+(checksums.py), reads through the ORM only the rows of a batch they do not
+prove, and uses the ledger only as the map from legacy row to target row,
+with the hashes of both as imported. It shares with the importer just what a
+legacy row means (the specs, through `mapping.reading.RowReader`) and how a
+target row is fingerprinted.
 
 Each legacy table is walked once (walk.py), a large one in ranges of ids by
 worker processes (parts.py), while this process runs the checks that need
@@ -16,8 +18,10 @@ The checks, counts first, then relations, then every field:
 - row balance for every legacy table, and the reverse count in the target;
 - every imported row's fields equal to the transform of its legacy row;
 - money totals per table, to the won;
-- every payment's and package's fee breakdown the fee rule's;
+- every payment's and package's fee breakdown the fee rule's, and the one
+  its latest fee_audit_log row records;
 - relations intact, e-mails unique, sequences past the highest id;
+- every imported row valid in the app (its forms' and admin's validation);
 - password hashes carried;
 - rows edited in Django since their import (drift).
 """
@@ -28,6 +32,8 @@ from migration.findings import finding
 from migration.legacy import LegacySource, file_sha256
 from migration.mapping.layout import LegacyLayout
 from migration.models import ImportRun
+from migration.verify.app_validation import valid_in_the_app
+from migration.verify.fee_audits import fee_audits
 from migration.verify.parts import Progress
 from migration.verify.report import CheckOutcome, VerifyReport
 from migration.verify.table_checks import TableChecks
@@ -68,8 +74,10 @@ def verify_import(
         target_rows = reverse_counts(using)
         money = held_money(using)
         fees = fee_breakdowns(using)
+        audits = fee_audits(using)
         linked = relations(using)
         emails = unique_emails(using)
+        valid = valid_in_the_app(using)
         ids = sequences(using)
         carried = passwords(source, layout, using)
     checks = (
@@ -79,8 +87,10 @@ def verify_import(
         tables.fields(),
         tables.money_totals(money),
         fees,
+        audits,
         linked,
         emails,
+        valid,
         ids,
         carried,
         tables.drift(),

@@ -72,10 +72,14 @@ class TableChecks:
         for tally in self.tallies:
             tally.walk = walks[tally.spec.table]
             if not self.layout.has_table(tally.spec.table):
+                entries = ledger_entries(self.using, tally.spec.table)
                 tally.walk.deleted = list(
-                    ledger_entries(self.using, tally.spec.table)
-                    .exclude(action=Action.QUARANTINED)
-                    .values_list("legacy_id", flat=True)
+                    entries.exclude(action__in=(Action.QUARANTINED, Action.GONE)).values_list(
+                        "legacy_id", flat=True
+                    )
+                )
+                tally.walk.gone = list(
+                    entries.filter(action=Action.GONE).values_list("legacy_id", flat=True)
                 )
             self._check_merges(tally)
 
@@ -148,6 +152,16 @@ class TableChecks:
                             row_ids=ids,
                         )
                     )
+            if tally.walk.gone:
+                findings.append(
+                    finding(
+                        "verify.legacy-gone",
+                        f"{table}: {len(tally.walk.gone):,} row(s) gone from the legacy file "
+                        "since an import, which recorded them so and kept their target rows",
+                        table=table,
+                        row_ids=tally.walk.gone,
+                    )
+                )
         total = sum(
             len(t.walk.added) + len(t.walk.changed) + len(t.walk.deleted) for t in self.tallies
         )
@@ -164,11 +178,15 @@ class TableChecks:
             if not (tally.walk.legacy_rows or tally.ledger_actions or tally.quarantined_in_file):
                 continue
             in_file = tally.walk.legacy_rows + tally.quarantined_in_file
-            in_ledger = sum(tally.ledger_actions.values())
+            gone = tally.ledger_actions[Action.GONE]
+            in_ledger = sum(tally.ledger_actions.values()) - gone
             actions = " + ".join(
-                f"{tally.ledger_actions[a]:,} {a}" for a in Action.values if tally.ledger_actions[a]
+                f"{tally.ledger_actions[a]:,} {a}"
+                for a in Action.values
+                if tally.ledger_actions[a] and a != Action.GONE
             )
-            lines.append(f"{tally.spec.table} {in_file:,} = {actions or '0'}")
+            kept = f" (and {gone:,} gone from the file, kept in the target)" if gone else ""
+            lines.append(f"{tally.spec.table} {in_file:,} = {actions or '0'}{kept}")
             if in_file != in_ledger:
                 findings.append(
                     finding(

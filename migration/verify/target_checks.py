@@ -55,8 +55,11 @@ def reverse_counts(using: str) -> CheckOutcome:
     findings, lines = [], []
     for model in target_models():
         label = model._meta.label
+        # Rows gone from the file since, or quarantined after their import, came from it too.
         imported = LedgerEntry.objects.using(using).filter(
-            target_model=label, action__in=WITH_OWN_TARGET, target_id=OuterRef("pk")
+            target_model=label,
+            action__in=(*WITH_OWN_TARGET, Action.GONE, Action.QUARANTINED),
+            target_id=OuterRef("pk"),
         )
         rows = model.objects.using(using)
         present = rows.count()
@@ -206,18 +209,17 @@ def passwords(source: LegacySource, layout: LegacyLayout, using: str) -> CheckOu
     bcrypt carried exactly, a SHA-256 digest wrapped for exactly that digest, an unknown
     hash unusable; or a password the target set since (a login re-hashes).
 
-    A password is set once: a trainer whose row changed since the import keeps
-    the password made then, and is left to the check of legacy rows changed
-    since; one whose row a re-run updated may hold the password made from the
-    hash before, if no login has replaced it."""
+    A trainer whose row changed since the import is left to the check of legacy
+    rows changed since; a re-run renews the password of one whose password the
+    import made, so every other must hold the file's."""
     columns = password_columns(layout)
     if columns is None:
         return CheckOutcome("passwords carried", "the file has no password hashes")
     imported = {
-        legacy_id: (target_id, action, source_hash)
-        for legacy_id, target_id, action, source_hash in ledger_entries(using, "trainers")
+        legacy_id: (target_id, source_hash)
+        for legacy_id, target_id, source_hash in ledger_entries(using, "trainers")
         .filter(action__in=WITH_OWN_TARGET)
-        .values_list("legacy_id", "target_id", "action", "source_hash")
+        .values_list("legacy_id", "target_id", "source_hash")
     }
     stored = dict(
         apps.get_model("accounts.User")
@@ -230,16 +232,16 @@ def passwords(source: LegacySource, layout: LegacyLayout, using: str) -> CheckOu
     for legacy_id, source_hash, password_hash, salt in _trainer_hashes(source, layout, columns):
         if legacy_id not in imported:
             continue
-        target_id, action, imported_hash = imported[legacy_id]
+        target_id, imported_hash = imported[legacy_id]
         if source_hash != imported_hash:
             formats["changed since"] += 1
             continue
         password = stored.get(target_id, "")
         problem = password_problem(password, password_hash, salt, legacy_id)
-        if problem is not None and action == Action.UPDATED and is_made_by_the_import(password):
-            formats["made from an earlier hash"] += 1
-        elif problem is not None:
+        if problem is not None:
             problems[legacy_id] = problem
+        elif not is_made_by_the_import(password, legacy_id):
+            formats["set in the app since"] += 1  # a login, a reset, an admin's
         else:
             formats[password_format(password_hash, salt)] += 1
     return _password_outcome(len(imported), formats, problems)

@@ -17,8 +17,7 @@ from django.core.exceptions import FieldDoesNotExist
 from django.db import connections
 from django.db.models import DecimalField, Model
 
-from migration.mapping.canonical import Fingerprinter
-from migration.mapping.reading import LegacyRow
+from migration.mapping.canonical import digest, fingerprint_form, tuple_getter
 from migration.mapping.specs import RENUMBERED_TABLES, TableSpec
 
 
@@ -43,7 +42,9 @@ class TargetTable:
             if spec.reference_fields.get(name) in RENUMBERED_TABLES
         )
         self._values_of = _tuple_getter(self.fields)
-        self._fingerprint_of = Fingerprinter(self.fields)
+        # The values in their names' order, as a fingerprint takes them (canonical.Fingerprinter).
+        self.name_order = tuple(sorted(range(len(self.fields)), key=self.fields.__getitem__))
+        self._in_name_order = tuple_getter(self.name_order)
 
     def rows(self, ids: list[Any]) -> dict[Any, tuple]:
         """The target rows with these ids (those that exist), by id."""
@@ -61,9 +62,10 @@ class TargetTable:
         with _timestamps_read_in_c(self.using):
             return {values[0]: values[1:] for values in rows.values_list("pk", *self.fields)}
 
-    def expected(self, row: LegacyRow, references: dict[str, dict[Any, Any]]) -> tuple:
-        """The values the legacy row should have become, references mapped to target ids."""
-        expected = self._values_of(row.values)
+    def expected(self, values: dict[str, Any], references: dict[str, dict[Any, Any]]) -> tuple:
+        """The values a legacy row's (as read) should have become, references mapped to
+        target ids."""
+        expected = self._values_of(values)
         if not self._renumbered:
             return expected
         mapped = list(expected)
@@ -74,7 +76,11 @@ class TargetTable:
 
     def fingerprint(self, values: tuple) -> str:
         """The row's fingerprint as the importer made it (see canonical.target_fingerprint)."""
-        return self._fingerprint_of(dict(zip(self.fields, values, strict=True)))
+        return digest(self.fingerprint_form(values))
+
+    def fingerprint_form(self, values: tuple) -> bytes:
+        """The text the row's fingerprint hashes (canonical.fingerprint_form)."""
+        return fingerprint_form(self._in_name_order(values))
 
 
 @contextmanager

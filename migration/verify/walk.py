@@ -1,10 +1,12 @@
 """A legacy table, or a range of its ids, walked beside its ledger entries and target rows.
 
-Three streams in id order: legacy rows read as the importer reads them,
-ledger entries (without the ledger's copy of each row), and target rows
-fetched by id range a batch at a time. A row's expected values are compared
-with the target's as a whole, and field by field only when they differ, to
-name the fields. Nothing is held per row but what the walk found.
+Two streams in id order, legacy rows read as the importer reads them and
+ledger entries (without the ledger's copy of each row), a batch at a time.
+A batch whose target rows PostgreSQL's checksum proves to be the expected
+rows (checksums.py) is done with; only the target rows of a batch it does
+not prove are fetched, and each compared with its expected values as a
+whole, and field by field only when they differ, to name the fields.
+Nothing is held per row but what the walk found.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from migration.mapping.layout import LegacyLayout
 from migration.mapping.reading import LegacyRow, row_reader
 from migration.mapping.specs import RENUMBERED_TABLES, TableSpec
 from migration.rules.references import TrainerLookup
+from migration.verify.checksums import TargetChecksum
 from migration.verify.fields import same_value
 from migration.verify.ledger import WITH_OWN_TARGET, Action, ledger_entries
 from migration.verify.report import EXAMPLES
@@ -40,6 +43,7 @@ class TableWalk:
     added: list[Any] = field(default_factory=list)
     changed: list[Any] = field(default_factory=list)
     deleted: list[Any] = field(default_factory=list)
+    gone: list[Any] = field(default_factory=list)  # recorded gone by an import
     target_missing: list[Any] = field(default_factory=list)
     drifted: list[Any] = field(default_factory=list)
     compared: int = 0
@@ -51,7 +55,7 @@ class TableWalk:
     def extend(self, part: TableWalk) -> None:
         """Adds the walk over the next range of ids: the same as one walk over both."""
         self.legacy_rows += part.legacy_rows
-        for ids in ("added", "changed", "deleted", "target_missing", "drifted"):
+        for ids in ("added", "changed", "deleted", "gone", "target_missing", "drifted"):
             getattr(self, ids).extend(getattr(part, ids))
         self.compared += part.compared
         self.mismatches = (self.mismatches + part.mismatches)[:EXAMPLES]
@@ -107,68 +111,84 @@ class TableWalker:
             .iterator(chunk_size=BATCH_SIZE)
         )
         target = TargetTable(spec, self.using)
-        same: list[tuple[LegacyRow, Any]] = []
+        checksum = TargetChecksum(target)
+        same: list[tuple[Any, dict[str, Any], Any]] = []  # legacy id, values, ledger entry
         for row, entry in _merge_join(legacy, entries):
             if row is not None:
                 found.legacy_rows += 1
-            if entry is None:
-                found.added.append(row.legacy_id)
+            if entry is None or (row is not None and entry.action == Action.GONE):
+                found.added.append(row.legacy_id)  # new, or back since an import saw it gone
             elif row is None:
-                found.deleted.append(entry.legacy_id)
+                (found.gone if entry.action == Action.GONE else found.deleted).append(
+                    entry.legacy_id
+                )
             elif row.source_hash != entry.source_hash:
                 found.changed.append(row.legacy_id)
             elif entry.action in WITH_OWN_TARGET:
-                same.append((row, entry))
+                same.append((row.legacy_id, row.values, entry))
                 if len(same) >= BATCH_SIZE:
-                    self._compare(found, spec, target, same)
+                    self._compare(found, spec, target, checksum, same)
                     same = []
             elif entry.action == Action.MERGED:
                 found.merged[entry.legacy_id] = entry.target_id
-        self._compare(found, spec, target, same)
+        self._compare(found, spec, target, checksum, same)
         return found
 
     def _reader(self, spec: TableSpec, columns: tuple[str, ...]) -> Callable[[tuple], LegacyRow]:
-        """Reads a row of the table as the importer does, the plan worked out once."""
-        return row_reader(spec, columns, self.trainers)
+        """Reads a row of the table as the importer does, the plan worked out once.
+
+        Of a row, the walk keeps its id and values past the next: its JSON is
+        hashed and done with, and needs no copy of its own size."""
+        return row_reader(spec, columns, self.trainers, rows_kept=False)
 
     def _compare(
         self,
         found: TableWalk,
         spec: TableSpec,
         target: TargetTable,
-        pairs: list[tuple[LegacyRow, Any]],
+        checksum: TargetChecksum,
+        rows: list[tuple[Any, dict[str, Any], Any]],
     ) -> None:
-        if not pairs:
+        if not rows:
             return
-        current_rows = target.rows([entry.target_id for _, entry in pairs])
-        references = self._references(spec, [row for row, _ in pairs])
-        for row, entry in pairs:
+        references = self._references(spec, [values for _, values, _ in rows])
+        expected_rows = [target.expected(values, references) for _, values, _ in rows]
+        if checksum.proves(expected_rows, [entry for _, _, entry in rows]):
+            # Every row there, as expected and unedited (see checksums.py).
+            found.compared += len(rows)
+            for index, name in target.money:
+                found.expected_money[name] += sum(
+                    expected[index] for expected in expected_rows if expected[index] is not None
+                )
+            return
+        current_rows = target.rows([entry.target_id for _, _, entry in rows])
+        for (legacy_id, _, entry), expected in zip(rows, expected_rows, strict=True):
             current = current_rows.get(entry.target_id)
             if current is None:
-                found.target_missing.append(row.legacy_id)
+                found.target_missing.append(legacy_id)
                 continue
-            expected = target.expected(row, references)
             for index, name in target.money:
                 if expected[index] is not None:
                     found.expected_money[name] += expected[index]
             if target.fingerprint(current) != entry.target_hash:
                 # Edited in Django since: reported as drift, not compared field by field.
                 # Its money still counts below: totals must match the legacy file to the won.
-                found.drifted.append(row.legacy_id)
+                found.drifted.append(legacy_id)
                 continue
             found.compared += 1
             # Equal tuples are equal field by field, which same_value never
             # finds different; only a row that differs somewhere is looked at
             # field by field, by same_value's own rules.
             if expected != current:
-                _compare_fields(found, target.fields, row.legacy_id, expected, current)
+                _compare_fields(found, target.fields, legacy_id, expected, current)
 
-    def _references(self, spec: TableSpec, rows: list[LegacyRow]) -> dict[str, dict[Any, Any]]:
-        """Legacy id -> target id, from the ledger, for references to renumbered tables."""
+    def _references(self, spec: TableSpec, rows: list[dict[str, Any]]) -> dict[str, dict[Any, Any]]:
+        """Legacy id -> target id, from the ledger, for references to renumbered tables
+        (`rows`: legacy rows' values)."""
         maps = {}
         for name, table in spec.reference_fields.items():
             if table in RENUMBERED_TABLES:
-                ids = {row.values[name] for row in rows if row.values[name] is not None}
+                ids = {values[name] for values in rows if values[name] is not None}
                 maps[name] = dict(
                     ledger_entries(self.using, table)
                     .filter(legacy_id__in=ids)

@@ -2,7 +2,7 @@ from django.core.management.base import CommandError
 from django.db import DatabaseError
 
 from migration.errors import first_line
-from migration.load.report import ImportFailed
+from migration.load.report import ImportFailed, OnConflict
 from migration.load.run import import_legacy
 from migration.management.base import EXIT_FINDINGS, ReportCommand
 from migration.progress import terminal_progress
@@ -25,6 +25,17 @@ class Command(ReportCommand):
             action="store_true",
             help="Run the whole import and roll it back: the database is unchanged afterwards.",
         )
+        parser.add_argument(
+            "--on-conflict",
+            choices=[choice.value for choice in OnConflict],
+            default=OnConflict.REPORT.value,
+            help=(
+                "A legacy row changed since its import whose target row was edited in Django "
+                "too: report it and leave both (report, the default), write the legacy row "
+                "over the edit (take-legacy), or keep the edit and let the legacy change go "
+                "(keep-target). Try it with --dry-run first."
+            ),
+        )
 
     def handle(self, *args, **options):
         with self.legacy_source(options["source"]) as source:
@@ -32,13 +43,15 @@ class Command(ReportCommand):
                 source=source,
                 using=options["database"],
                 dry_run=options["dry_run"],
+                on_conflict=OnConflict(options["on_conflict"]),
                 progress=terminal_progress(self.stderr, options["verbosity"]),
             )
         self.write_report(render_import(self.shown(report, options), options["format"]), options)
         if report.conflicts:
             raise CommandError(
                 f"{len(report.conflicts)} conflict(s): rows edited in Django since their import "
-                "were not overwritten (listed in the report)",
+                "were not overwritten (listed in the report); to settle them, run again with "
+                "--on-conflict take-legacy or keep-target",
                 returncode=EXIT_FINDINGS,
             )
 

@@ -1,0 +1,70 @@
+"""Every imported row valid in the new app: what its forms and admin would refuse.
+
+The app's own validation beyond the database (rules/app_validation.py), on
+the target's values: each field's distinct values among the imported rows are
+judged once (the database groups them; a chain's million sessions hold a few
+statuses), and only a field with a refused value is read for the ids of its
+rows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Exists, OuterRef, Q
+
+from migration.findings import finding
+from migration.mapping.specs import target_models
+from migration.models import LedgerEntry
+from migration.rules.app_validation import checks_of, value_problem
+from migration.verify.ledger import WITH_OWN_TARGET
+from migration.verify.report import CheckOutcome
+
+
+def valid_in_the_app(using: str) -> CheckOutcome:
+    findings, checked = [], 0
+    for model in target_models():
+        label = model._meta.label
+        imported = LedgerEntry.objects.using(using).filter(
+            target_model=label, action__in=WITH_OWN_TARGET, target_id=OuterRef("pk")
+        )
+        rows = model.objects.using(using).filter(Exists(imported))
+        for field in model._meta.concrete_fields:
+            checks = checks_of(field)
+            if not checks:
+                continue
+            checked += 1
+            distinct = rows.values_list(field.attname, flat=True).order_by().distinct()
+            refused: dict[Any, str] = {
+                value: problem
+                for value in distinct.iterator()
+                if (problem := value_problem(field, value, checks)) is not None
+            }
+            if not refused:
+                continue
+            ids = list(
+                rows.filter(_holding(field.attname, list(refused)))
+                .order_by("pk")
+                .values_list("pk", flat=True)
+            )
+            example = "" if field.name == "password" else f", e.g. {next(iter(refused))!r}"
+            findings.append(
+                finding(
+                    "verify.invalid-in-app",
+                    f"{label}.{field.name}: {len(ids):,} imported row(s) the app's own "
+                    f"validation refuses: {'; '.join(sorted(set(refused.values())))}{example}",
+                    table=label,
+                    column=field.name,
+                    row_ids=ids,
+                )
+            )
+    return CheckOutcome(
+        "valid in the app", f"{checked:,} fields checked by the app's validation", tuple(findings)
+    )
+
+
+def _holding(attname: str, values: list[Any]) -> Q:
+    held = Q(**{f"{attname}__in": [value for value in values if value is not None]})
+    if None in values:
+        held |= Q(**{f"{attname}__isnull": True})
+    return held
