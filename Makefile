@@ -46,5 +46,6 @@ lint: $(INSTALLED)
 # Not part of the test run: the studio-chain benchmark (see bench/benchmark.py).
 SESSIONS ?= 100000
 REPEAT ?= 1
+SHAPE ?= standard
 bench: $(INSTALLED)
-	$(BIN)/python bench/benchmark.py --sessions $(SESSIONS) --repeat $(REPEAT)
+	$(BIN)/python bench/benchmark.py --sessions $(SESSIONS) --repeat $(REPEAT) --shape $(SHAPE)

@@ -25,7 +25,9 @@ seoyeon.choi's passphrase is 91 bytes in UTF-8; like the legacy bcrypt, the
 hash covers only its first 72 bytes.
 
 `write_chain_sample` writes a studio chain of any size, scaled by its number
-of sessions; every trainer there has the password `CHAIN_PASSWORD`.
+of sessions, in one of two shapes (`CHAIN_SHAPES`: the old tables a tenth
+full, or half full with little text); every trainer there has the password
+`CHAIN_PASSWORD`.
 
 Both refuse to replace an existing file unless `overwrite=True`, and build the
 file beside its destination, renaming it into place only once it is complete.
@@ -533,6 +535,55 @@ ASSESSMENT_PROFILES = 500  # distinct sets of measures the assessments draw from
 
 
 @dataclass(frozen=True)
+class ChainShape:
+    """How a chain's rows are spread over the old and new tables, and how much text they carry.
+
+    `standard` is the file the benchmark has always written: a tenth of the
+    packages, sessions and payments in the old tables. `old-half` is a chain
+    that kept the old tables longer: half of the packages and sessions and a
+    fifth of the payments there, and notes and descriptions left empty."""
+
+    name: str
+    old_package_share: int  # one package in this many was sold before the switch
+    old_session_share: int
+    old_payment_share: int
+    session_notes: tuple[str | None, ...]
+    assessment_notes: tuple[str, ...]
+    compensations: tuple[str, ...]
+    purchase_description: str  # formatted with the package's id
+    top_up_description: str
+
+
+CHAIN_SHAPES = {
+    shape.name: shape
+    for shape in (
+        ChainShape(
+            name="standard",
+            old_package_share=10,
+            old_session_share=10,
+            old_payment_share=10,
+            session_notes=SESSION_NOTES,
+            assessment_notes=ASSESSMENT_NOTES,
+            compensations=COMPENSATIONS,
+            purchase_description="PT 패키지 {}",
+            top_up_description="추가 결제",
+        ),
+        ChainShape(
+            name="old-half",
+            old_package_share=2,
+            old_session_share=2,
+            old_payment_share=5,
+            session_notes=(None, None, None, "", ""),
+            assessment_notes=("",),
+            compensations=("",),
+            purchase_description="",
+            top_up_description="",
+        ),
+    )
+}
+
+
+@dataclass(frozen=True)
 class ChainCounts:
     """Row counts of a chain file; the old tables get their share only when a
     package can be spared for them, since no package is used on both sides."""
@@ -548,16 +599,20 @@ class ChainCounts:
     payment_records: int
 
     @classmethod
-    def for_sessions(cls, total_sessions: int) -> ChainCounts:
+    def for_sessions(
+        cls, total_sessions: int, shape: ChainShape = CHAIN_SHAPES["standard"]
+    ) -> ChainCounts:
         def scaled(per_scale: int) -> int:
             return round(total_sessions * per_scale / CHAIN_SCALE)
 
         packages = max(1, scaled(PACKAGES_PER_SCALE))
-        old_packages = min(max(1, packages // 10), packages - 1)
-        training_sessions = total_sessions // 10 if old_packages else 0
+        old_packages = min(max(1, packages // shape.old_package_share), packages - 1)
+        training_sessions = total_sessions // shape.old_session_share if old_packages else 0
         # Every package is bought with a payment, so there are at least as many.
         all_payments = max(packages, scaled(PAYMENTS_PER_SCALE))
-        payment_records = max(old_packages, all_payments // 10) if old_packages else 0
+        payment_records = (
+            max(old_packages, all_payments // shape.old_payment_share) if old_packages else 0
+        )
         counts = cls(
             trainers=max(1, scaled(TRAINERS_PER_SCALE)),
             clients=max(1, scaled(CLIENTS_PER_SCALE)),
@@ -681,8 +736,9 @@ def chain_client_rows(
     return rows, client_trainers
 
 
-def random_assessment_profile(rng: random.Random) -> dict[str, object]:
+def random_assessment_profile(rng: random.Random, shape: ChainShape) -> dict[str, object]:
     """The measures of one assessment (everything but who, when and the later scores)."""
+    notes, compensations = shape.assessment_notes, shape.compensations
     scores = [rng.randint(1, 3) for _ in range(4)]
 
     def seconds(high: float) -> float:
@@ -692,23 +748,23 @@ def random_assessment_profile(rng: random.Random) -> dict[str, object]:
         return round(min(100.0, max(0.0, score * 30.0 + rng.uniform(-15.0, 15.0))), 1)
 
     return dict(
-        overhead_squat_score=scores[0], overhead_squat_notes=rng.choice(ASSESSMENT_NOTES),
-        overhead_squat_compensations=rng.choice(COMPENSATIONS),
+        overhead_squat_score=scores[0], overhead_squat_notes=rng.choice(notes),
+        overhead_squat_compensations=rng.choice(compensations),
         push_up_score=scores[1], push_up_reps=rng.randrange(0, 45),
-        push_up_notes=rng.choice(ASSESSMENT_NOTES), push_up_compensations=rng.choice(COMPENSATIONS),
+        push_up_notes=rng.choice(notes), push_up_compensations=rng.choice(compensations),
         single_leg_balance_left_eyes_open=seconds(30.0),
         single_leg_balance_right_eyes_open=seconds(30.0),
         single_leg_balance_left_eyes_closed=seconds(10.0),
         single_leg_balance_right_eyes_closed=seconds(10.0),
-        single_leg_balance_notes=rng.choice(ASSESSMENT_NOTES),
+        single_leg_balance_notes=rng.choice(notes),
         toe_touch_score=scores[2], toe_touch_distance=round(rng.uniform(-20.0, 15.0) * 2) / 2,
-        toe_touch_notes=rng.choice(ASSESSMENT_NOTES), toe_touch_compensations="",
+        toe_touch_notes=rng.choice(notes), toe_touch_compensations="",
         shoulder_mobility_left=round(rng.uniform(2.0, 25.0) * 2) / 2,
         shoulder_mobility_right=round(rng.uniform(2.0, 25.0) * 2) / 2,
         shoulder_mobility_notes="", shoulder_mobility_compensations="",
         farmer_carry_weight=float(rng.choice((10, 12, 16, 20, 24, 28, 32, 40))),
         farmer_carry_distance=float(rng.choice((20, 30, 40, 40))),
-        farmer_carry_notes="", farmer_carry_compensations=rng.choice(COMPENSATIONS),
+        farmer_carry_notes="", farmer_carry_compensations=rng.choice(compensations),
         harvard_step_test_heart_rate=rng.randrange(110, 180),
         # Most finish the 3 minutes; the rest stop early.
         harvard_step_test_duration=rng.choice((180.0, 180.0, round(rng.uniform(60, 179), 1))),
@@ -721,9 +777,9 @@ def random_assessment_profile(rng: random.Random) -> dict[str, object]:
 
 def chain_assessment_rows(
     rng: random.Random, days: DayText, counts: ChainCounts, client_days: list[int],
-    client_trainers: list[int],
+    client_trainers: list[int], shape: ChainShape,
 ) -> TableRows:  # fmt: skip
-    profiles = [random_assessment_profile(rng) for _ in range(ASSESSMENT_PROFILES)]
+    profiles = [random_assessment_profile(rng, shape) for _ in range(ASSESSMENT_PROFILES)]
     measure_columns = tuple(profiles[0])
     profile_rows = [tuple(profile.values()) for profile in profiles]
     rows = []
@@ -769,7 +825,7 @@ def chain_packages(
 
 
 def chain_payments(
-    rng: random.Random, packages: list[ChainPackage], count: int
+    rng: random.Random, packages: list[ChainPackage], count: int, shape: ChainShape
 ) -> list[ChainPayment]:
     """Each package's purchase, then top-ups of random packages, up to `count`."""
     if not packages:
@@ -782,7 +838,7 @@ def chain_payments(
             amount=rng.choice(PACKAGE_SIZES) * package.session_price,
             day=package.day,
             method=rng.choice(PURCHASE_METHODS),
-            description=f"PT 패키지 {package.id}",
+            description=shape.purchase_description.format(package.id),
         )
         for package in packages
     ]
@@ -794,7 +850,7 @@ def chain_payments(
                 amount=rng.choice(TOP_UP_SIZES) * package.session_price,
                 day=min(package.day + rng.randrange(1, 120), last_day),
                 method=rng.choice(TOP_UP_METHODS),
-                description="추가 결제",
+                description=shape.top_up_description,
             )
         )
     return payments
@@ -822,7 +878,13 @@ def chain_payment_tables(
 
 
 def chain_session_columns(
-    rng: random.Random, days: DayText, packages: list[ChainPackage], count: int, *, spread: int
+    rng: random.Random,
+    days: DayText,
+    packages: list[ChainPackage],
+    count: int,
+    *,
+    spread: int,
+    notes: Sequence[str | None],
 ) -> dict[str, Sequence[object] | Iterable[object]]:
     """The columns of `count` sessions on `packages`, each built for all rows at once.
 
@@ -853,7 +915,7 @@ def chain_session_columns(
         "session_duration": rng.choices((60, 60, 60, 60, 60, 60, 50, 90), k=count),
         "session_price": [package.session_price for package in chosen],
         "status": statuses,
-        "notes": rng.choices(SESSION_NOTES, k=count),
+        "notes": rng.choices(notes, k=count),
         "created_at": map(
             "{} {}".format,
             map(dates.__getitem__, booked_days),
@@ -869,15 +931,20 @@ def chain_session_columns(
 
 
 def chain_session_tables(
-    rng: random.Random, days: DayText, packages: list[ChainPackage], counts: ChainCounts
-) -> tuple[list[TableRows], Counter[int]]:
+    rng: random.Random, days: DayText, packages: list[ChainPackage], counts: ChainCounts,
+    shape: ChainShape,
+) -> tuple[list[TableRows], Counter[int]]:  # fmt: skip
     """Both session tables, and how many sessions each package has had."""
     old_packages = packages[: counts.old_packages]
     new_packages = packages[counts.old_packages :]
     old = chain_session_columns(
-        rng, days, old_packages, counts.training_sessions, spread=OLD_SESSION_SPREAD
-    )
-    new = chain_session_columns(rng, days, new_packages, counts.sessions, spread=NEW_SESSION_SPREAD)
+        rng, days, old_packages, counts.training_sessions, spread=OLD_SESSION_SPREAD,
+        notes=shape.session_notes,
+    )  # fmt: skip
+    new = chain_session_columns(
+        rng, days, new_packages, counts.sessions, spread=NEW_SESSION_SPREAD,
+        notes=shape.session_notes,
+    )  # fmt: skip
     sessions_per_package = Counter(old["package_id"]) + Counter(new["package_id"])
     new_trainers = list(new["trainer_id"])
     # The new table's trainer_id may be NULL; the importer infers it from the package.
@@ -931,9 +998,9 @@ def chain_package_rows(
     return TableRows("session_packages", (*PACKAGE_COLUMNS, *PACKAGE_FEE_COLUMNS), rows)
 
 
-def chain_tables(total_sessions: int) -> Iterable[TableRows]:
+def chain_tables(total_sessions: int, shape: ChainShape) -> Iterable[TableRows]:
     """The chain's tables in an order where every row's references are already made."""
-    counts = ChainCounts.for_sessions(total_sessions)
+    counts = ChainCounts.for_sessions(total_sessions, shape)
     rng = random.Random(CHAIN_SEED)
     days = DayText(rng)
     trainer_days = sorted_days(rng, counts.trainers, 0, TRAINERS_UNTIL)
@@ -944,24 +1011,30 @@ def chain_tables(total_sessions: int) -> Iterable[TableRows]:
     )
     client_rows, client_trainers = chain_client_rows(rng, days, client_days, counts.trainers)
     yield TableRows("clients", CHAIN_CLIENT_COLUMNS, client_rows)
-    yield chain_assessment_rows(rng, days, counts, client_days, client_trainers)
+    yield chain_assessment_rows(rng, days, counts, client_days, client_trainers, shape)
     packages = chain_packages(rng, counts, client_days, client_trainers)
-    old_payments = chain_payments(rng, packages[: counts.old_packages], counts.payment_records)
-    new_payments = chain_payments(rng, packages[counts.old_packages :], counts.payments)
-    session_tables, sessions_per_package = chain_session_tables(rng, days, packages, counts)
+    old_payments = chain_payments(
+        rng, packages[: counts.old_packages], counts.payment_records, shape
+    )
+    new_payments = chain_payments(rng, packages[counts.old_packages :], counts.payments, shape)
+    session_tables, sessions_per_package = chain_session_tables(rng, days, packages, counts, shape)
     yield chain_package_rows(days, packages, old_payments + new_payments, sessions_per_package)
     yield from session_tables
     yield from chain_payment_tables(rng, days, old_payments, new_payments)
     yield TableRows("fee_audit_log", (), ())
 
 
-def write_chain_sample(*, output: Path, sessions: int, overwrite: bool = False) -> SampleSummary:
-    """Write a studio chain's file with `sessions` sessions, old and new tables together."""
+def write_chain_sample(
+    *, output: Path, sessions: int, shape: str = "standard", overwrite: bool = False
+) -> SampleSummary:
+    """Write a studio chain's file with `sessions` sessions, old and new tables together,
+    spread as the named shape (`CHAIN_SHAPES`) spreads them."""
     if sessions < 1:
         raise ValueError(f"a chain sample needs at least 1 session, not {sessions}")
+    chain_shape = CHAIN_SHAPES[shape]
 
     def fill(connection: sqlite3.Connection) -> None:
-        for table in chain_tables(sessions):
+        for table in chain_tables(sessions, chain_shape):
             insert_rows(connection, table)
 
     return write_atomically(output=Path(output), overwrite=overwrite, fill=fill)

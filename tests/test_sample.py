@@ -85,6 +85,19 @@ def chain_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return output
 
 
+@pytest.fixture(scope="module")
+def old_half_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    output = tmp_path_factory.mktemp("old-half") / "chain.db"
+    write_chain_sample(output=output, sessions=CHAIN_SESSIONS, shape="old-half")
+    return output
+
+
+@pytest.fixture
+def old_half(old_half_path: Path) -> Iterator[sqlite3.Connection]:
+    with closing(sqlite3.connect(old_half_path)) as connection:
+        yield connection
+
+
 @pytest.fixture
 def production(production_path: Path) -> Iterator[sqlite3.Connection]:
     with closing(sqlite3.connect(production_path)) as connection:
@@ -428,6 +441,64 @@ def test_chain_sample_is_deterministic(chain_path: Path, tmp_path: Path) -> None
     assert table_contents(again.path) == table_contents(chain_path)
 
 
+# --- The old-half chain: the old tables half full, little text --------------------------
+
+
+def test_old_half_puts_half_the_sessions_and_a_fifth_of_the_payments_in_the_old_tables(
+    old_half: sqlite3.Connection,
+) -> None:
+    counts = row_counts(old_half)
+
+    assert counts == {
+        "trainers": 2,
+        "clients": 100,
+        "assessments": 200,
+        "session_packages": 100,
+        "sessions": 1_000,
+        "training_sessions": 1_000,
+        "payments": 400,
+        "payment_records": 100,
+        "fee_audit_log": 0,
+    }
+
+
+def test_old_half_rows_carry_no_notes_or_descriptions(old_half: sqlite3.Connection) -> None:
+    texts = old_half.execute(
+        "SELECT notes FROM sessions UNION SELECT notes FROM training_sessions "
+        "UNION SELECT description FROM payments UNION SELECT description FROM payment_records "
+        "UNION SELECT overhead_squat_notes || push_up_notes || single_leg_balance_notes "
+        "|| toe_touch_notes || overhead_squat_compensations || push_up_compensations "
+        "|| farmer_carry_compensations FROM assessments"
+    ).fetchall()
+
+    assert {text for (text,) in texts} <= {None, ""}
+
+
+def test_old_half_is_whole_clean_and_follows_the_fee_rule(old_half: sqlite3.Connection) -> None:
+    packages = old_half.execute(
+        "SELECT p.gross_amount, p.vat_amount, p.card_fee_amount, p.net_amount, "
+        "(SELECT coalesce(sum(amount), 0) FROM payments WHERE package_id = p.id) + "
+        "(SELECT coalesce(sum(amount), 0) FROM payment_records WHERE package_id = p.id) "
+        "FROM session_packages p"
+    ).fetchall()
+
+    assert dangling_references(old_half) == {}
+    assert rows_on_both_sides(old_half) == (0, 0)
+    for gross, vat, card_fee, net, paid in packages:
+        assert gross == paid
+        assert (vat, card_fee, net) == fee_rule(gross)
+
+
+def test_the_standard_shape_is_the_chain_written_without_one(
+    chain_path: Path, tmp_path: Path
+) -> None:
+    standard = write_chain_sample(
+        output=tmp_path / "standard.db", sessions=CHAIN_SESSIONS, shape="standard"
+    )
+
+    assert table_contents(standard.path) == table_contents(chain_path)
+
+
 # --- The command ----------------------------------------------------------------------
 
 
@@ -441,6 +512,27 @@ def test_command_writes_a_chain_and_prints_a_summary(tmp_path: Path) -> None:
         counts = row_counts(connection)
     assert counts["sessions"] + counts["training_sessions"] == 100
     assert stdout.getvalue() == f"Wrote {output}: 9 tables, {sum(counts.values()):,} rows.\n"
+
+
+def test_command_writes_the_shape_it_is_given(tmp_path: Path) -> None:
+    output = tmp_path / "old-half.db"
+
+    call_command(
+        "make_legacy_sample", "--output", str(output), "--sessions", "100",
+        "--shape", "old-half", stdout=StringIO(),
+    )  # fmt: skip
+
+    with closing(sqlite3.connect(output)) as connection:
+        counts = row_counts(connection)
+    assert counts["sessions"] == counts["training_sessions"] == 50
+
+
+def test_command_refuses_a_shape_without_sessions(tmp_path: Path) -> None:
+    output = tmp_path / "legacy.db"
+
+    with pytest.raises(CommandError, match="--sessions"):
+        call_command("make_legacy_sample", "--output", str(output), "--shape", "old-half")
+    assert not output.exists()
 
 
 def test_command_refuses_an_existing_file_without_force(tmp_path: Path) -> None:

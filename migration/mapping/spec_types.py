@@ -168,3 +168,9 @@ class TablePair:
     old: str
     natural_key: tuple[str, ...]
     content: tuple[str, ...] = field(default=())  # compared when the natural key matches
+    # A column of the natural key whose values the two sides seldom share: only
+    # rows with a value of it found on both sides are matched on the whole key.
+    narrowed_by: str | None = None
+
+    def __post_init__(self) -> None:
+        assert self.narrowed_by is None or self.narrowed_by in self.natural_key, self

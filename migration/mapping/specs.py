@@ -311,18 +311,22 @@ SPECS: dict[str, TableSpec] = {spec.table: spec for spec in IMPORT_ORDER}
 
 # The app switched tables without moving rows. A row present on both sides
 # (same client, package, date, and time or amount) is one session or payment.
+# A package was sold before the switch or after it, so few packages have rows
+# on both sides: matching narrows to those first.
 TABLE_PAIRS: tuple[TablePair, ...] = (
     TablePair(
         new="sessions",
         old="training_sessions",
         natural_key=("client_id", "package_id", "session_date", "session_time"),
         content=("session_duration", "session_cost", "status", "notes"),
+        narrowed_by="package_id",
     ),
     TablePair(
         new="payments",
         old="payment_records",
         natural_key=("client_id", "package_id", "payment_date", "amount"),
         content=("payment_method", "description"),
+        narrowed_by="package_id",
     ),
 )
 

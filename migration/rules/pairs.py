@@ -38,13 +38,25 @@ def match_pair_rows(query: Query, layout: LegacyLayout, pair: TablePair) -> Pair
         return None
     content = tuple(column for column in pair.content if on_both_sides(column))
 
-    def normalised(table: str) -> str:
+    def value(column: str) -> str:
         # '' and NULL meant the same to the legacy app (and to the converters).
+        return f"nullif({quote_identifier(column)}, '')"
+
+    def normalised(table: str) -> str:
         columns = ", ".join(
-            f"nullif({quote_identifier(c)}, '') AS {quote_identifier(c)}"
-            for c in (*pair.natural_key, *content)
+            f"{value(c)} AS {quote_identifier(c)}" for c in (*pair.natural_key, *content)
         )
-        return f"SELECT id, {columns} FROM {quote_identifier(table)}"
+        select = f"SELECT id, {columns} FROM {quote_identifier(table)}"
+        if pair.narrowed_by is None:
+            return select
+        # Only a row whose narrowing value the other side has too can match: the
+        # rest need not be indexed nor looked up. The values are compared as the
+        # whole key compares them (IS: NULL with NULL, 3 with 3.0, '3' not with 3).
+        narrowing = value(pair.narrowed_by)
+        return (
+            f"{select} WHERE {narrowing} IN (SELECT value FROM shared) OR ({narrowing} IS NULL "
+            "AND EXISTS (SELECT 1 FROM shared WHERE value IS NULL))"
+        )
 
     def same(columns) -> str:
         return " AND ".join(f"o.{quote_identifier(c)} IS n.{quote_identifier(c)}" for c in columns)
@@ -55,8 +67,15 @@ def match_pair_rows(query: Query, layout: LegacyLayout, pair: TablePair) -> Pair
     # JOIN makes SQLite scan the larger one.
     side = {"o": pair.old, "n": pair.new}
     indexed, scanned = sorted(side, key=lambda alias: _count(query, side[alias]))
+    shared = (
+        ""
+        if pair.narrowed_by is None
+        else f"shared(value) AS MATERIALIZED (SELECT {value(pair.narrowed_by)} FROM "
+        f"{quote_identifier(pair.old)} INTERSECT SELECT {value(pair.narrowed_by)} FROM "
+        f"{quote_identifier(pair.new)}), "
+    )
     rows = query(
-        f"WITH {indexed} AS MATERIALIZED ({normalised(side[indexed])}), "
+        f"WITH {shared}{indexed} AS MATERIALIZED ({normalised(side[indexed])}), "
         f"{scanned} AS NOT MATERIALIZED ({normalised(side[scanned])}) "
         f"SELECT o.id, n.id, ({same(content) or '1'}) FROM {scanned} CROSS JOIN {indexed} "
         f"ON {same(pair.natural_key)} ORDER BY o.id, n.id"

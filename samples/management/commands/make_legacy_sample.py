@@ -7,7 +7,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from samples.files import SampleSummary, write_chain_sample, write_production_sample
+from samples.files import CHAIN_SHAPES, SampleSummary, write_chain_sample, write_production_sample
 from samples.generations import GENERATION_SAMPLES, write_generation_sample
 
 
@@ -15,7 +15,8 @@ class Command(BaseCommand):
     help = (
         "Write a sample legacy SQLite file with the legacy schema: by default one "
         "shaped like the 42-row production file; with --sessions N, a studio chain "
-        "with N sessions and every other table in proportion; with --generation, the "
+        "with N sessions and every other table in proportion (--shape: how much sits in the "
+        "old tables); with --generation, the "
         "production file's trainers, clients and assessments as an older generation held them."
     )
     # Pure file writing: no project database, models or checks are involved.
@@ -38,6 +39,13 @@ class Command(BaseCommand):
             "or first-unsalted (the app's first days). Default: newest.",
         )
         parser.add_argument(
+            "--shape",
+            choices=CHAIN_SHAPES,
+            help="With --sessions, how the chain's rows are spread: standard (a tenth of "
+            "sessions and payments in the old tables; the default) or old-half (half of the "
+            "sessions and a fifth of the payments there, little text).",
+        )
+        parser.add_argument(
             "--force", action="store_true", help="Overwrite the output file if it exists."
         )
 
@@ -45,14 +53,21 @@ class Command(BaseCommand):
         output: Path = options["output"]
         sessions: int | None = options["sessions"]
         generation: str = options["generation"]
+        shape: str | None = options["shape"]
         if sessions is not None and sessions < 1:
             raise CommandError(f"--sessions must be at least 1, not {sessions}.")
         if sessions is not None and generation != "newest":
             raise CommandError(
                 "--sessions makes a newest-generation chain: leave out --generation."
             )
+        if shape is not None and sessions is None:
+            raise CommandError("--shape shapes a chain: give --sessions N as well.")
         summary = self.write_sample(
-            output=output, sessions=sessions, generation=generation, force=options["force"]
+            output=output,
+            sessions=sessions,
+            generation=generation,
+            shape=shape or "standard",
+            force=options["force"],
         )
         if options["verbosity"] >= 1:
             self.stdout.write(
@@ -63,7 +78,7 @@ class Command(BaseCommand):
             )
 
     def write_sample(
-        self, *, output: Path, sessions: int | None, generation: str, force: bool
+        self, *, output: Path, sessions: int | None, generation: str, shape: str, force: bool
     ) -> SampleSummary:
         try:
             if generation != "newest":
@@ -72,7 +87,9 @@ class Command(BaseCommand):
                 )
             if sessions is None:
                 return write_production_sample(output=output, overwrite=force)
-            return write_chain_sample(output=output, sessions=sessions, overwrite=force)
+            return write_chain_sample(
+                output=output, sessions=sessions, shape=shape, overwrite=force
+            )
         except FileExistsError as error:
             raise CommandError(
                 f"{output} already exists. "
