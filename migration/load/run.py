@@ -26,6 +26,7 @@ import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext, suppress
+from functools import partial
 from itertools import pairwise
 from typing import Any
 
@@ -88,17 +89,18 @@ def import_legacy(
                 "the target already has rows of its own where legacy rows go; nothing was "
                 f"written: {taken[0].fix}",
             )
+        import_tables = partial(
+            _import_tables,
+            source,
+            layout,
+            using,
+            precheck,
+            watch,
+            progress,
+            on_conflict=on_conflict,
+        )
         if not dry_run:
-            return _import_tables(
-                source,
-                layout,
-                using,
-                precheck,
-                watch,
-                progress,
-                dry_run=False,
-                on_conflict=on_conflict,
-            )
+            return import_tables(dry_run=False, on_conflict=on_conflict)
         with transaction.atomic(using=using):
             # The ledger's ids, drawn by COPY, are put back by the rollback too.
             # Safe to hold: only an import takes ledger ids, and this one holds
@@ -106,16 +108,7 @@ def import_legacy(
             # writes every row with its id, never drawing on them, and the app's
             # own inserts must not wait on a dry run.
             sequence_in_this_transaction(using, LedgerEntry)
-            report = _import_tables(
-                source,
-                layout,
-                using,
-                precheck,
-                watch,
-                progress,
-                dry_run=True,
-                on_conflict=on_conflict,
-            )
+            report = import_tables(dry_run=True, on_conflict=on_conflict)
             transaction.set_rollback(True, using=using)
         return report
 
