@@ -20,7 +20,7 @@ from migration.models import LedgerEntry
 from migration.rules.app_validation import checks_of, unknown_rules, value_problem
 from sessions.models import SessionPackage
 from tests.conftest import run_command
-from tests.legacy_files import write_importable_sample
+from tests.legacy_files import FIRST_SALTED, LegacyFile, write_importable_sample
 from tests.test_clean import blocking, clean, logged, query
 
 pytestmark = pytest.mark.usefixtures("legacy_db")
@@ -234,6 +234,21 @@ def test_spaces_around_an_address_are_clean_legacys_to_trim(legacy_file):
     ]
     assert blocking(cleaned) == []
     again, twice = clean(cleaned, cleaned.with_name("twice.db"))
+    assert again.total_changes == 0
+
+
+def test_an_untrimmed_address_another_has_trimmed_is_trimmed_once_unique(tmp_path):
+    # The first generation keeps e-mails UNIQUE: " kim@x" cannot become "kim@x" while
+    # another row has it, so it is trimmed once the duplicates are made unique.
+    first = LegacyFile(tmp_path / "first.db", generation=FIRST_SALTED)
+    first.first_trainer("one-pass-2024!", username="spaced", email=" kim@studio.example")
+    first.first_trainer("two-pass-2024!", username="plain", email="kim@studio.example")
+    source = first.close()
+    _, cleaned = clean(source)
+    emails = dict(query(cleaned, "SELECT username, email FROM trainers"))
+    assert emails == {"spaced": "kim@studio.example", "plain": "kim+plain@studio.example"}
+    assert blocking(cleaned) == []
+    again, _ = clean(cleaned, cleaned.with_name("twice.db"))
     assert again.total_changes == 0
 
 

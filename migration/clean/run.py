@@ -17,7 +17,7 @@ order, each relying on the ones before it:
 1. e-mail addresses with spaces around them trimmed (trimmed_emails.py), then
    duplicate e-mails (emails.py): the account created first keeps the
    address, the others get a plus-address on the same mailbox (or the one
-   given with --email);
+   given with --email); then trimmed again what a UNIQUE column held back;
 2. dates and moments a person typed that read one way only (typed_dates.py:
    `2025/06/08`, `20250608`) written in ISO form, so that step 3 matches rows
    on the dates they hold; one that reads two ways (`03/04/2025`) is left for
@@ -179,6 +179,9 @@ def _clean_copy(
         _step("making text storable", make_text_storable, copy)
         _step("trimming e-mail addresses", trim_emails, copy)
         emails = _step("making e-mails unique", fix_duplicate_emails, copy, explicit_emails)
+        # Where e-mails are UNIQUE (the first generation), an address another row held
+        # trimmed could not be trimmed before the duplicates were made unique.
+        _step("trimming e-mail addresses", trim_emails, copy)
         _step("reading typed dates", read_typed_dates, copy)
         conflicts = _step("removing duplicate pair rows", drop_duplicate_pair_rows, copy)
         _step("inferring trainers", infer_missing_trainers, copy)

@@ -45,7 +45,7 @@ def trim_emails(copy: CopyBeingCleaned) -> None:
                     except sqlite3.IntegrityError:
                         # Another row has the trimmed address (a first-generation file
                         # keeps them unique): the duplicate step gives one of them a
-                        # plus-address; this one is left as it is.
+                        # plus-address, and the run after it trims this one.
                         continue
                     log.append((table, row_id, column, address, trimmed, UNTRIMMED_EMAIL_RULE))
                 copy.log(log)
