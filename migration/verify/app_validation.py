@@ -1,10 +1,9 @@
 """Every imported row valid in the new app: what its forms and admin would refuse.
 
 The app's own validation beyond the database (rules/app_validation.py), on
-the target's values: each field's distinct values among the imported rows are
-judged once (the database groups them; a chain's million sessions hold a few
-statuses), and only a field with a refused value is read for the ids of its
-rows.
+the target's values: each field's distinct values are judged once (the
+database groups them; a chain's million sessions hold a few statuses), and
+only a field with a refused value is read for the ids of its imported rows.
 """
 
 from __future__ import annotations
@@ -34,7 +33,14 @@ def valid_in_the_app(using: str) -> CheckOutcome:
             if not checks:
                 continue
             checked += 1
-            distinct = rows.values_list(field.attname, flat=True).order_by().distinct()
+            # Judged over every row, which the database groups without the ledger;
+            # only a refused value's rows are then narrowed to those imported.
+            distinct = (
+                model.objects.using(using)
+                .values_list(field.attname, flat=True)
+                .order_by()
+                .distinct()
+            )
             refused: dict[Any, str] = {
                 value: problem
                 for value in distinct.iterator()
@@ -47,6 +53,8 @@ def valid_in_the_app(using: str) -> CheckOutcome:
                 .order_by("pk")
                 .values_list("pk", flat=True)
             )
+            if not ids:
+                continue  # held by rows made in the app alone
             example = "" if field.name == "password" else f", e.g. {next(iter(refused))!r}"
             findings.append(
                 finding(
