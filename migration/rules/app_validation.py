@@ -77,7 +77,8 @@ class Check:
 
 
 def _not_blank(field: models.Field, value: Any) -> None:
-    if value in field.empty_values:
+    # The app's forms strip text before they ask for a value: spaces alone are none.
+    if value in field.empty_values or (isinstance(value, str) and not value.strip()):
         raise ValidationError(field.error_messages["blank"], code="blank")
 
 
