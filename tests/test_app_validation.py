@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.core.validators import MinLengthValidator
+from django.forms import modelform_factory
 
 from accounts.models import User
 from clients.models import Client
@@ -66,6 +67,14 @@ def refused_by_full_clean(row) -> set[str]:
 def test_the_rule_refuses_what_full_clean_refuses(model, field, value, refused):
     target = model._meta.get_field(field)
     assert (value_problem(target, value, checks_of(target)) is not None) is refused
+
+
+def test_a_name_of_spaces_alone_is_refused_as_the_admin_form_refuses_it():
+    # full_clean() takes it; the admin's form strips it first, and asks for a name.
+    form_class = modelform_factory(Client, fields=["name"])
+    assert "name" in form_class(data={"name": "   "}).errors
+    target = Client._meta.get_field("name")
+    assert value_problem(target, "   ", checks_of(target)) is not None
 
 
 def test_the_rule_leaves_what_the_database_holds_to_the_database():

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.apps import apps
+from django.db.models import JSONField, Value
 
 from migration.mapping.canonical import fingerprint_form, fingerprint_forms
 from migration.mapping.specs import SPECS
@@ -236,6 +237,15 @@ def test_a_json_value_is_proven_as_postgresql_writes_it(imported, details):
 def test_a_json_value_that_differs_is_never_proven(imported, stored, expected):
     pk = fee_log(stored)
     assert not proven("fee_audit_log", pk, {}, {"calculation_details": expected})
+
+
+@pytest.mark.django_db
+def test_json_null_is_never_proven_as_sql_null(imported):
+    # Django reads both as None; the column holds one or the other.
+    pk = fee_log(None)
+    FeeAuditLog.objects.filter(pk=pk).update(calculation_details=Value(None, JSONField()))
+    assert not FeeAuditLog.objects.filter(pk=pk, calculation_details__isnull=True).exists()
+    assert not proven("fee_audit_log", pk, {})
 
 
 @pytest.mark.django_db

@@ -272,6 +272,16 @@ class TestTrainers:
         assert not t.is_legacy_bcrypt("sha256$salt$abcdef")
         assert not t.is_legacy_bcrypt(valid.encode())
 
+    def test_a_username_is_kept_as_the_new_app_keeps_it(self):
+        # NFKC, as Django's user model and its login form normalise it.
+        assert t.username("kim.trainer") == "kim.trainer"
+        assert t.username("\uff4bim") == "kim"  # a fullwidth k
+        with pytest.raises(LegacyValueError) as refused:
+            t.username("\ufdfa" * 9)  # 9 characters, 162 once normalised
+        assert refused.value.problem is ValueProblem.OUT_OF_RANGE
+        with pytest.raises(LegacyValueError):
+            t.username("")
+
     def test_a_hash_of_no_known_format_becomes_unusable(self):
         # A salt glued to a SHA-256 digest: no generation of the app wrote that.
         password = stored_password(

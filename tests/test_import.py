@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 import bcrypt
 import pytest
 from django.contrib.auth import authenticate
+from django.contrib.auth.forms import AuthenticationForm
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
@@ -1487,6 +1488,22 @@ def test_login_state_is_imported_once_then_kept_by_the_new_app(sample):
     assert trainer.name == "Renamed Trainer"  # synced
     assert trainer.password == upgraded  # the new app's, not the legacy hash again
     assert trainer.failed_login_attempts == 0
+
+
+@ROWS
+def test_a_username_is_imported_as_the_new_app_keeps_it_and_logs_in_as_typed(sample):
+    legacy_sql(
+        sample, "UPDATE trainers SET username = ? WHERE username = 'criminal'", ("\uff43riminal",)
+    )
+    imported(sample)
+    trainer = User.objects.get(username="criminal")  # NFKC: the fullwidth c is a c
+    form = AuthenticationForm(
+        data={"username": "\uff43riminal", "password": SAMPLE_PASSWORDS["criminal"]}
+    )
+    assert form.is_valid(), form.errors
+    assert form.get_user() == trainer
+    code, output = run_command("verify_import", "--source", str(sample))
+    assert code == 0, output
 
 
 def set_legacy_password(path: Path, username: str, password_hash: str) -> None:

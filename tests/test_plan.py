@@ -127,7 +127,7 @@ def test_the_field_mapping_names_column_field_and_converter(sample):
         "it; a legacy digest wrapped in PBKDF2 when the account is made; the ledger keeps "
         "only a digest |"
     ) in section
-    assert "| `username` | `accounts.User.username` | `text` |  |" in section
+    assert "| `username` | `accounts.User.username` | `username` |  |" in section
     payments = lines_under(plan_of(sample), "### payments → training.Payment")
     assert any(
         line.startswith("| `trainer_id` | `training.Payment.trainer_id` | `optional_legacy_id` |")

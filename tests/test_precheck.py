@@ -527,6 +527,15 @@ def test_usernames_in_a_table_that_lost_its_keys_may_repeat(legacy_file):
     assert problems(report) == ["trainers.duplicate-username"]
 
 
+def test_usernames_the_new_app_normalises_alike_are_duplicates(legacy_file, studio):
+    # Django NFKC-normalises a username: a fullwidth 'ｋim' is 'kim' in the new app.
+    fullwidth = legacy_file.trainer(username="\uff4bim")
+    plain = legacy_file.trainer(username="kim")
+    legacy_file.execute("UPDATE trainers SET password_hash = ?", (BCRYPT,))
+    item = the(precheck(legacy_file), "trainers.duplicate-username")
+    assert item.row_ids == (fullwidth, plain)
+
+
 def test_ids_in_a_table_that_lost_its_keys_may_repeat(legacy_file, studio):
     legacy_file.without_keys("clients")
     legacy_file.client(studio["trainer"], id=studio["client"] + 0.0)  # 1.0 is id 1 too

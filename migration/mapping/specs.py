@@ -85,7 +85,7 @@ TRAINERS = TableSpec(
     model="accounts.User",
     columns=(
         col("id", t.legacy_id),
-        col("username", t.text(150)),
+        col("username", t.username),
         col("password_hash", t.legacy_password, to="password", **PASSWORD),
         col("password", t.legacy_password, **PASSWORD),
         col("name", t.text()),

@@ -52,8 +52,9 @@ RUN_VALIDATORS: dict[type, str] = {
 # The model-level cleaning methods the rule knows, each with why it needs no check.
 KNOWN_CLEANS: dict[Callable[..., Any], str] = {
     models.Model.clean: "does nothing",
-    # It lowers an address's domain and NFKC-normalises the username, on save:
-    # a change, never a refusal.
+    # It lowers an address's domain and NFKC-normalises the username: a change,
+    # never a refusal. The username converter gives the normalised form already
+    # (converters.username), so no two collide only once the app saves them.
     AbstractUser.clean: "normalises the e-mail address and the username, refuses nothing",
 }
 # Model methods full_clean() runs: a model that overrides one validates in a way
@@ -76,7 +77,8 @@ class Check:
 
 
 def _not_blank(field: models.Field, value: Any) -> None:
-    if value in field.empty_values:
+    # The app's forms strip text before they ask for a value: spaces alone are none.
+    if value in field.empty_values or (isinstance(value, str) and not value.strip()):
         raise ValidationError(field.error_messages["blank"], code="blank")
 
 

@@ -41,26 +41,28 @@ def valid_in_the_app(using: str) -> CheckOutcome:
                 .order_by()
                 .distinct()
             )
-            refused: dict[Any, str] = {
-                value: problem
+            # Pairs, not a dict: a JSON value cannot be a key.
+            refused: list[tuple[Any, str]] = [
+                (value, problem)
                 for value in distinct.iterator()
                 if (problem := value_problem(field, value, checks)) is not None
-            }
+            ]
             if not refused:
                 continue
             ids = list(
-                rows.filter(_holding(field.attname, list(refused)))
+                rows.filter(_holding(field.attname, [value for value, _ in refused]))
                 .order_by("pk")
                 .values_list("pk", flat=True)
             )
             if not ids:
                 continue  # held by rows made in the app alone
-            example = "" if field.name == "password" else f", e.g. {next(iter(refused))!r}"
+            example = "" if field.name == "password" else f", e.g. {refused[0][0]!r}"
             findings.append(
                 finding(
                     "verify.invalid-in-app",
                     f"{label}.{field.name}: {len(ids):,} imported row(s) the app's own "
-                    f"validation refuses: {'; '.join(sorted(set(refused.values())))}{example}",
+                    f"validation refuses: {'; '.join(sorted({why for _, why in refused}))}"
+                    f"{example}",
                     table=label,
                     column=field.name,
                     row_ids=ids,

@@ -79,7 +79,11 @@ _KINDS: dict[str, tuple[frozenset[type], str]] = {
     "bool": (frozenset({bool}), "CASE WHEN {c} THEN 'true' ELSE 'false' END"),
     # jsonb's own text, which Python writes too (jsonb_text): an equal text is an
     # equal value, as json.loads reads it back.
-    "json": (frozenset({dict, list, str, int, float, bool}), "{c}::text"),
+    "json": (
+        frozenset({dict, list, str, int, float, bool}),
+        # JSON's null is not SQL's NULL (the import writes None as NULL): never proven.
+        "CASE WHEN jsonb_typeof({c}) = 'null' THEN 'x' ELSE {c}::text END",
+    ),
 }
 
 _INTERNAL_KINDS = {
@@ -218,15 +222,22 @@ class TargetChecksum:
 
     def _settings_agree(self) -> bool:
         """PostgreSQL hashes its text as UTF-8, writes floats exactly and dates in ISO form,
-        as Python does."""
+        as Python does; and, from version 14 on, gives a moment's epoch as an exact number
+        (13's is a float, which loses microseconds far from 1970)."""
         if not self._settings_checked:
             with connections[self.using].cursor() as cursor:
                 cursor.execute(
                     "SELECT current_setting('server_encoding'), "
-                    "current_setting('extra_float_digits')::int, current_setting('DateStyle')"
+                    "current_setting('extra_float_digits')::int, current_setting('DateStyle'), "
+                    "current_setting('server_version_num')::int"
                 )
-                encoding, float_digits, date_style = cursor.fetchone()
-            self.usable = encoding == "UTF8" and float_digits >= 1 and date_style.startswith("ISO")
+                encoding, float_digits, date_style, version = cursor.fetchone()
+            self.usable = (
+                encoding == "UTF8"
+                and float_digits >= 1
+                and date_style.startswith("ISO")
+                and version >= 140000
+            )
             self._settings_checked = True
         return self.usable
 

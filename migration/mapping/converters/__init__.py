@@ -61,6 +61,7 @@ from migration.mapping.converters.trainers import (
     legacy_password,
     mailbox_key,
     split_name,
+    username,
 )
 from migration.mapping.passwords import is_legacy_bcrypt
 
@@ -78,6 +79,7 @@ __all__ = [
     "boolean",
     "fee_method",
     "first_name",
+    "username",
     "gender",
     "integer",
     "is_legacy_bcrypt",

@@ -6,6 +6,8 @@ import re
 import unicodedata
 from typing import Any
 
+from django.contrib.auth.base_user import AbstractBaseUser
+
 from migration.mapping import prefilters
 from migration.mapping.converters.base import LegacyValueError, ValueProblem
 from migration.mapping.converters.textual import text
@@ -49,6 +51,27 @@ def legacy_password(password_hash: Any, salt: Any = None) -> str | LegacyDigest:
     """What a legacy hash gives the target's password, with the first generation's salt
     if the file has one (see mapping/passwords.py)."""
     return target_password(password_hash, salt)
+
+
+USERNAME_LENGTH = 150  # Django's username
+
+
+# Printable ASCII and Hangul syllables, all the pre-filter passes, are their own
+# NFKC form: the length it checks is the normalised one's.
+@returns(Domain("text", max_length=USERNAME_LENGTH))
+@prefiltered_by(prefilters.plain_text(USERNAME_LENGTH))
+def username(raw: Any) -> str:
+    """A username as the new app keeps it: NFKC-normalised, as Django's user model does
+    on every full_clean() and its login form to what a trainer types, so that one who
+    typed 'ｋim' in the old app logs in as 'kim' (and two that normalise alike collide
+    before the import, not in the admin)."""
+    normalised = AbstractBaseUser.normalize_username(text()(raw))
+    if len(normalised) > USERNAME_LENGTH:
+        raise LegacyValueError(
+            ValueProblem.OUT_OF_RANGE,
+            f"{len(normalised)} characters once normalised, at most {USERNAME_LENGTH} fit",
+        )
+    return normalised
 
 
 def split_name(name: str) -> tuple[str, str]:
