@@ -7,7 +7,7 @@ each check then turns what it found into one outcome.
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -21,6 +21,7 @@ from migration.legacy import LegacySource
 from migration.mapping.layout import LegacyLayout
 from migration.mapping.quarantine import quarantined_rows
 from migration.mapping.specs import IMPORT_ORDER, PAIRS_BY_TABLE, TableSpec
+from migration.models import LedgerEntry
 from migration.rules.pairs import match_pair_rows
 from migration.verify.fields import shown_value
 from migration.verify.ledger import WITH_OWN_TARGET, Action, ledger_entries
@@ -64,8 +65,11 @@ class TableChecks:
         self.tallies = [TableTally(spec) for spec in IMPORT_ORDER]
         walking = walking_tables(self.source, self.layout, self.using, IMPORT_ORDER, self.progress)
         with walking as walks:
+            # One pass over the ledger for every table's counts, not a pass each.
+            actions = self._ledger_actions()
             for tally in self.tallies:
-                self._count(tally)
+                tally.ledger_actions = actions.get(tally.spec.table, Counter())
+                tally.quarantined_in_file = self._quarantined_in_file(tally.spec.table)
                 # Matched here, beside the walk (in workers on a large file).
                 tally.twins = self._twins(tally.spec)
             yield
@@ -83,16 +87,19 @@ class TableChecks:
                 )
             self._check_merges(tally)
 
-    def _count(self, tally: TableTally) -> None:
-        tally.ledger_actions = Counter(
-            dict(
-                ledger_entries(self.using, tally.spec.table)
-                .values_list("action")
-                .annotate(n=Count("pk"))
-                .values_list("action", "n")
-            )
+    def _ledger_actions(self) -> dict[str, Counter]:
+        """Legacy table -> how many of its ledger entries took each action."""
+        actions: dict[str, Counter] = defaultdict(Counter)
+        counted = (
+            LedgerEntry.objects.using(self.using)
+            .values_list("legacy_table", "action")
+            .annotate(n=Count("pk"))
+            .values_list("legacy_table", "action", "n")
+            .order_by()
         )
-        tally.quarantined_in_file = self._quarantined_in_file(tally.spec.table)
+        for table, action, n in counted:
+            actions[table][action] = n
+        return actions
 
     def _twins(self, spec: TableSpec) -> dict[Any, Any]:
         """An old table's twins, matched afresh from the legacy file (one to one)."""
