@@ -14,6 +14,7 @@ import base64
 import dataclasses
 import json
 import sqlite3
+from collections.abc import Callable
 from contextlib import closing
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -600,16 +601,24 @@ def test_a_conflict_settled_by_keeping_the_django_edit(sample):
     assert run_command("verify_import", "--source", str(sample), "--strict")[0] == 1
 
 
-def session_back_in_the_file_after_an_edit(sample: Path) -> None:
-    """Session 4 deleted in the old app (recorded gone), edited in Django, then back."""
+def session_gone_and_back(sample: Path, *, meanwhile: Callable[[], Any] = lambda: None) -> None:
+    """Session 4 deleted in the old app (an import records it gone), `meanwhile` done,
+    then the row put back as it was."""
     imported(sample)
     row = legacy_rows(sample, "sessions")[4]
     legacy_sql(sample, "DELETE FROM sessions WHERE id = 4")
     imported(sample)
-    Session.objects.filter(pk=4).update(notes="edited in django")
+    meanwhile()
     values = ", ".join("?" for _ in row)
     legacy_sql(
         sample, f"INSERT INTO sessions ({', '.join(row)}) VALUES ({values})", tuple(row.values())
+    )
+
+
+def session_back_in_the_file_after_an_edit(sample: Path) -> None:
+    """Session 4 deleted in the old app (recorded gone), edited in Django, then back."""
+    session_gone_and_back(
+        sample, meanwhile=lambda: Session.objects.filter(pk=4).update(notes="edited in django")
     )
 
 
@@ -819,16 +828,7 @@ def test_a_row_quarantined_after_its_import_keeps_its_target_row(sample, tmp_pat
 
 @ROWS
 def test_a_row_gone_from_the_file_and_back_is_imported_again(sample):
-    imported(sample)
-    row = legacy_rows(sample, "sessions")[4]
-    legacy_sql(sample, "DELETE FROM sessions WHERE id = 4")
-    imported(sample)
-    columns = ", ".join(row)
-    legacy_sql(
-        sample,
-        f"INSERT INTO sessions ({columns}) VALUES ({', '.join('?' for _ in row)})",
-        tuple(row.values()),
-    )
+    session_gone_and_back(sample)
     code, output = run_command("verify_import", "--source", str(sample))
     assert code == 1 and "[verify.legacy-added] sessions: 1 row(s)" in output
     report = imported(sample)

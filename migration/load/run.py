@@ -100,7 +100,7 @@ def import_legacy(
             on_conflict=on_conflict,
         )
         if not dry_run:
-            return import_tables(dry_run=False, on_conflict=on_conflict)
+            return import_tables(dry_run=False)
         with transaction.atomic(using=using):
             # The ledger's ids, drawn by COPY, are put back by the rollback too.
             # Safe to hold: only an import takes ledger ids, and this one holds
@@ -108,7 +108,7 @@ def import_legacy(
             # writes every row with its id, never drawing on them, and the app's
             # own inserts must not wait on a dry run.
             sequence_in_this_transaction(using, LedgerEntry)
-            report = import_tables(dry_run=True, on_conflict=on_conflict)
+            report = import_tables(dry_run=True)
             transaction.set_rollback(True, using=using)
         return report
 

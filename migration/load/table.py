@@ -178,12 +178,16 @@ class TableState:
         if self.ledger_was_empty:
             return 0  # every entry of the table is one of the rows just read
         entries = LedgerEntry.objects.using(self.using).filter(legacy_table=self.spec.table)
-        present = entries.exclude(action__in=(Action.QUARANTINED, Action.GONE))
+        set_aside = (Action.QUARANTINED, Action.GONE)
+        present = entries.exclude(action__in=set_aside)
         # Every row read has its entry by now: any more are of rows gone since. A row
-        # back in the file whose entry stays gone (a conflict) is read yet not counted
-        # present, so then the ids are compared one by one.
-        still_gone = entries.filter(action=Action.GONE).exists()
-        if still_gone or present.count() > self.result.read - self.result.quarantined:
+        # back in the file whose entry stays set aside (a conflict) is read, yet its
+        # entry is not present.
+        held_back = entries.filter(
+            action__in=set_aside,
+            legacy_id__in=[conflict.legacy_id for conflict in self.result.conflicts],
+        ).count()
+        if present.count() > self.result.read - self.result.quarantined - held_back:
             in_file = {row_id for (row_id,) in self.source.rows(self.spec.table, ("id",))}
             own_rows, twins = [], []
             for pk, legacy_id, action in present.values_list("pk", "legacy_id", "action").iterator(

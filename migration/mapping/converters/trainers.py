@@ -54,6 +54,7 @@ def legacy_password(password_hash: Any, salt: Any = None) -> str | LegacyDigest:
 
 
 USERNAME_LENGTH = 150  # Django's username
+_REQUIRED_TEXT = text()
 
 
 # Printable ASCII and Hangul syllables, all the pre-filter passes, are their own
@@ -65,7 +66,7 @@ def username(raw: Any) -> str:
     on every full_clean() and its login form to what a trainer types, so that one who
     typed 'ｋim' in the old app logs in as 'kim' (and two that normalise alike collide
     before the import, not in the admin)."""
-    normalised = AbstractBaseUser.normalize_username(text()(raw))
+    normalised = AbstractBaseUser.normalize_username(_REQUIRED_TEXT(raw))
     if len(normalised) > USERNAME_LENGTH:
         raise LegacyValueError(
             ValueProblem.OUT_OF_RANGE,
