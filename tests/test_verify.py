@@ -23,7 +23,7 @@ from migration.mapping.specs import SPECS, target_models
 from migration.models import LedgerEntry
 from migration.postgres import advance_sequences
 from migration.verify import parts as verify_parts
-from migration.verify.parts import TableParts
+from migration.verify.parts import Part, TableParts, pays_to_fork
 from migration.verify.target_rows import TargetTable, _timestamps_read_in_c
 from migration.verify.walk import EVERY_ID, IdRange, TableWalker
 from samples.files import write_production_sample
@@ -570,6 +570,21 @@ def test_only_a_table_whose_ids_are_its_rowids_is_split(tmp_path, monkeypatch):
             IdRange(8, None, (8, 12)),
         ]
         assert tables.id_ranges(SPECS["assessments"], 6, 2) == [EVERY_ID]
+
+
+def test_tables_of_about_one_size_are_walked_side_by_side_though_none_is_split():
+    # An old table as large as its new one: each under a worker's share, so
+    # neither is split, and the walk must still use both cores.
+    old_half = [
+        Part(SPECS["sessions"], EVERY_ID, 500_000),
+        Part(SPECS["training_sessions"], EVERY_ID, 500_000),
+        Part(SPECS["payments"], EVERY_ID, 40_000),
+    ]
+    assert pays_to_fork(old_half, workers=2)
+    assert not pays_to_fork(old_half, workers=1)
+    assert not pays_to_fork(old_half[:1], workers=2)  # one part: nothing to share
+    studio = [Part(SPECS["sessions"], EVERY_ID, 30), Part(SPECS["clients"], EVERY_ID, 12)]
+    assert not pays_to_fork(studio, workers=2)  # forking costs more than it saves
 
 
 @pytest.mark.django_db(transaction=True)

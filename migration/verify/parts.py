@@ -160,11 +160,22 @@ def _worker_count(using: str) -> int:
 def _walks(
     walker: TableWalker, parts: list[Part], workers: int
 ) -> AbstractContextManager[Iterator[TableWalk]]:
-    """Each part's walk, in order: by worker processes if any table was split."""
-    if all(part.ids == EVERY_ID for part in parts):
+    """Each part's walk, in order: by worker processes when they pay (see pays_to_fork)."""
+    if not pays_to_fork(parts, workers):
         # Here, one part after the other, as the walks are asked for.
         return nullcontext(walker.walk(part.spec, part.ids) for part in parts)
     return _walks_in_workers(walker, parts, workers)
+
+
+def pays_to_fork(parts: Sequence[Part], workers: int) -> bool:
+    """Whether the parts are walked by worker processes: when there are cores for
+    them, and rows enough for two workers' worth.
+
+    Not only when a table was split: a file whose rows lie in several tables of
+    about the same size (an old table as large as its new one) splits none of
+    them, and its tables are walked side by side instead.
+    """
+    return workers > 1 and len(parts) > 1 and sum(part.rows for part in parts) >= 2 * PART_ROWS
 
 
 def _walks_in_workers(
