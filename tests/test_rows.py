@@ -3,7 +3,7 @@
 import hashlib
 import json
 import tracemalloc
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -14,6 +14,7 @@ from migration.mapping.canonical import (
     Fingerprinter,
     canonical_json,
     canonical_row,
+    fingerprint_form,
     raw_row,
     target_fingerprint,
 )
@@ -143,6 +144,20 @@ def test_a_fingerprint_sees_amounts_as_numbers_and_keeps_every_field_apart():
     assert target_fingerprint(values) == target_fingerprint(same)
     assert target_fingerprint(values) != target_fingerprint({**values, "cost": Decimal(300001)})
     assert target_fingerprint({"a": "1", "b": None}) != target_fingerprint({"a": None, "b": "1"})
+
+
+def test_a_fingerprint_writes_each_time_of_day_as_it_is_whatever_it_equals():
+    # Equal aware times in two zones: each written with its own offset, however
+    # often either is seen (days and times are remembered once written).
+    utc = time(10, 0, tzinfo=UTC)
+    seoul = time(19, 0, tzinfo=timezone(timedelta(hours=9)))
+    assert utc == seoul
+    for _ in range(2):
+        assert fingerprint_form([utc, seoul]) == b'["10:00:00+00:00","19:00:00+09:00"]'
+    naive = [time(10, 0), time(10, 0, 0, 5), date(2024, 2, 29), date(2024, 2, 29)]
+    for _ in range(2):
+        written = fingerprint_form(naive)
+        assert written == b'["10:00:00","10:00:00.000005","2024-02-29","2024-02-29"]'
 
 
 def test_a_fingerprinter_gives_target_fingerprint_of_just_its_fields():

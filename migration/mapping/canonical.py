@@ -86,15 +86,17 @@ def canonical_row(
         except orjson.JSONEncodeError:
             pass
         else:
-            # orjson escapes with a backslash: text without one holds no NUL,
-            # and a one-byte search is a memchr.
-            if b"\\" not in data or b"\\u0000" not in data:
+            # orjson escapes with a backslash: text without one holds no NUL.
+            # The byte as an int, a memchr: `bytes in data` first tries its
+            # operand as an int, failing at the cost of an exception each row.
+            if _BACKSLASH not in data or b"\\u0000" not in data:
                 return row, _trimmed(data) if kept else data
     row = raw_row(columns, values)
     return row, canonical_bytes(row)
 
 
 _INFINITIES = frozenset((math.inf, -math.inf))
+_BACKSLASH = ord("\\")
 
 
 class CanonicalRows:
@@ -119,7 +121,7 @@ class CanonicalRows:
             except orjson.JSONEncodeError:
                 pass
             else:
-                if b"\\" not in data or b"\\u0000" not in data:  # as in canonical_row
+                if _BACKSLASH not in data or b"\\u0000" not in data:  # as in canonical_row
                     return row, _trimmed(data) if kept else data
         return canonical_row(self.columns, values, kept=kept)
 
@@ -258,10 +260,22 @@ def _instant(moment: datetime) -> int | str:
 
 # The canonical form of each target value JSON has no type for, by exact type:
 # one dict look-up a value.
+@lru_cache(maxsize=4096)
+def _naive_time_text(value: time) -> str:
+    return value.isoformat()
+
+
+def _time_text(value: time) -> str:
+    # Equal aware times in two zones are written differently: not one text for both.
+    return _naive_time_text(value) if value.tzinfo is None else value.isoformat()
+
+
+# A chain's days and times of day repeat over millions of rows, and isoformat()
+# costs several look-ups in a bounded cache (as decimal_text).
 _FINGERPRINT_FORMS = {
     datetime: _instant,
-    date: date.isoformat,
-    time: time.isoformat,
+    date: lru_cache(maxsize=4096)(date.isoformat),
+    time: _time_text,
     Decimal: decimal_text,
 }
 
