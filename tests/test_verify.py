@@ -195,6 +195,17 @@ def test_a_row_an_import_found_gone_from_the_file_is_listed_not_failed(imported)
     assert Session.objects.filter(pk=4).exists()
 
 
+def test_a_row_kept_after_its_legacy_row_left_the_file_is_held_to_the_app_and_counted(imported):
+    legacy_sql(imported, "DELETE FROM clients WHERE id = 7")  # a client with no rows of its own
+    assert run_command("import_legacy", "--source", str(imported))[0] == 0  # recorded gone
+    Client.objects.filter(pk=7).update(email="not an address")
+    code, report = verify(imported)
+    assert code == 1
+    (item,) = findings_with(report, "verify.invalid-in-app")
+    assert (item["table"], item["column"], item["row_ids"]) == ("clients.Client", "email", [7])
+    assert "verify.target-extra" not in codes(report)  # it came from the file
+
+
 def test_a_deleted_target_row_is_missing(imported):
     Session.objects.filter(pk=2).delete()
     code, report = verify(imported)

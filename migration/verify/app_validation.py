@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Q
 
 from migration.findings import finding
 from migration.mapping.specs import target_models
-from migration.models import LedgerEntry
 from migration.rules.app_validation import checks_of, value_problem
-from migration.verify.ledger import WITH_OWN_TARGET
+from migration.verify.ledger import came_from_the_file
 from migration.verify.report import CheckOutcome
 
 
@@ -24,10 +23,8 @@ def valid_in_the_app(using: str) -> CheckOutcome:
     findings, checked = [], 0
     for model in target_models():
         label = model._meta.label
-        imported = LedgerEntry.objects.using(using).filter(
-            target_model=label, action__in=WITH_OWN_TARGET, target_id=OuterRef("pk")
-        )
-        rows = model.objects.using(using).filter(Exists(imported))
+        # Rows kept after their legacy row left the file are the app's to show too.
+        rows = model.objects.using(using).filter(came_from_the_file(using, model))
         for field in model._meta.concrete_fields:
             checks = checks_of(field)
             if not checks:

@@ -27,10 +27,9 @@ from migration.mapping.passwords import (
 )
 from migration.mapping.reading import password_columns, row_reader
 from migration.mapping.specs import IMPORT_ORDER, SPECS, target_models
-from migration.models import LedgerEntry
 from migration.postgres import on_postgresql, sequence_positions
 from migration.rules.references import TrainerLookup
-from migration.verify.ledger import WITH_OWN_TARGET, Action, ledger_entries
+from migration.verify.ledger import WITH_OWN_TARGET, came_from_the_file, ledger_entries
 from migration.verify.report import EXAMPLES, CheckOutcome
 from migration.verify.target_rows import is_won
 
@@ -55,18 +54,10 @@ def reverse_counts(using: str) -> CheckOutcome:
     findings, lines = [], []
     for model in target_models():
         label = model._meta.label
-        # Rows gone from the file since, or quarantined after their import, came from it too.
-        imported = LedgerEntry.objects.using(using).filter(
-            target_model=label,
-            action__in=(*WITH_OWN_TARGET, Action.GONE, Action.QUARANTINED),
-            target_id=OuterRef("pk"),
-        )
         rows = model.objects.using(using)
         present = rows.count()
         lines.append(f"{label} {present:,}")
-        # NOT EXISTS, which PostgreSQL runs as one anti-join: NOT IN over a
-        # chain's million ids is a hash the planner may not dare to build.
-        extra = rows.filter(~Exists(imported)).count()
+        extra = rows.filter(~came_from_the_file(using, model)).count()
         if extra > 0:
             findings.append(
                 finding(
@@ -131,7 +122,7 @@ def relations(using: str) -> CheckOutcome:
             dangling = list(
                 model.objects.using(using)
                 .filter(**{f"{field_.attname}__isnull": False})
-                .filter(~Exists(parent))  # an anti-join, as in reverse_counts
+                .filter(~Exists(parent))  # an anti-join (see ledger.came_from_the_file)
                 .order_by("pk")
                 .values_list("pk", flat=True)[:EXAMPLES]
             )
