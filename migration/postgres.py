@@ -1,5 +1,6 @@
 """What the import and verify ask of PostgreSQL itself: id sequences, planner
-statistics, and the lock that keeps one import at a time.
+statistics, queries without parallel workers, and the lock that keeps one
+import at a time.
 
 On any other target (SQLite, the demo's) there is nothing of the kind to do:
 SQLite keeps its own id counters up to date, plans without statistics the
@@ -201,6 +202,39 @@ def analyzing(using: str, models: Iterable[type[Model]]) -> Iterator[None]:
             raise
         analyze_what_is_left()
         analyzed.result()
+
+
+# --- queries beside worker processes ---------------------------------------
+
+_PARALLEL_WORKERS = "max_parallel_workers_per_gather"
+
+
+@contextmanager
+def without_parallel_workers(using: str) -> Iterator[None]:
+    """Within the block, each query of this connection runs in its own backend alone.
+
+    For queries beside worker processes that keep every core busy already:
+    PostgreSQL's parallel workers would save them no time, and cost CPU of
+    their own (verify's checks of the target took half again as much). The
+    setting is put back at the end of the block (an autocommit connection's:
+    inside a transaction that failed, putting it back would fail too). On
+    SQLite, nothing.
+    """
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT current_setting(%s), set_config(%s, '0', false)",
+            [_PARALLEL_WORKERS, _PARALLEL_WORKERS],
+        )
+        (before, _) = cursor.fetchone()
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config(%s, %s, false)", [_PARALLEL_WORKERS, before])
 
 
 # --- one import at a time -------------------------------------------------

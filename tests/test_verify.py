@@ -567,6 +567,33 @@ def test_walking_ranges_of_ids_in_worker_processes_finds_what_one_walk_finds(tmp
     }
 
 
+@pytest.mark.django_db(transaction=True)  # worker processes see only what is committed
+@pytest.mark.skipif("connection.vendor != 'postgresql'")
+def test_queries_beside_the_walks_workers_run_without_parallel_workers(tmp_path, monkeypatch):
+    # The workers keep every core busy: PostgreSQL's own parallel workers would
+    # only add their cost to the checks this process runs meanwhile.
+    path = write_importable_sample(tmp_path / "legacy.db")
+    assert run_command("import_legacy", "--source", str(path))[0] == 0
+    monkeypatch.setattr("migration.verify.parts.PART_ROWS", 2)
+
+    def parallel_workers() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW max_parallel_workers_per_gather")
+            return cursor.fetchone()[0]
+
+    before = parallel_workers()
+    assert before != "0"
+    seen = {}
+    with open_legacy(path) as source:
+        layout = LegacyLayout.read(source)
+        for workers in (2, 1):
+            monkeypatch.setattr("migration.verify.parts._worker_count", lambda using, n=workers: n)
+            with verify_parts.walking_tables(source, layout, "default", list(SPECS.values())):
+                seen[workers] = parallel_workers()
+            assert parallel_workers() == before
+    assert seen == {2: "0", 1: before}  # in one process, the walk is this connection's own
+
+
 def test_only_a_table_whose_ids_are_its_rowids_is_split(tmp_path, monkeypatch):
     path = write_importable_sample(tmp_path / "legacy.db")
     legacy_sql(path, "DELETE FROM assessments WHERE id = 1")

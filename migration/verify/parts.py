@@ -20,6 +20,7 @@ from django.db import connections
 from migration.legacy import LegacySource, quote_identifier
 from migration.mapping.layout import LegacyLayout
 from migration.mapping.specs import SPECS, TableSpec
+from migration.postgres import without_parallel_workers
 from migration.verify.walk import EVERY_ID, IdRange, TableWalk, TableWalker
 from migration.workers import can_fork, cores, results_in_workers
 
@@ -54,7 +55,11 @@ def walking_tables(
     walks = {spec.table: TableWalk() for spec in specs}
     workers = _worker_count(using)
     parts = TableParts(source, layout).parts(specs, workers)
-    with _walks(TableWalker(source, layout, using), parts, workers) as walked:
+    in_workers = pays_to_fork(parts, workers)
+    # The block's own queries then run beside workers that use every core.
+    beside_workers = without_parallel_workers(using) if in_workers else nullcontext()
+    walker = TableWalker(source, layout, using)
+    with _walks(walker, parts, in_workers, workers) as walked, beside_workers:
         yield walks
         told = _PartsTold(parts, progress)
         for part, walk in zip(told, walked, strict=True):
@@ -158,10 +163,10 @@ def _worker_count(using: str) -> int:
 
 
 def _walks(
-    walker: TableWalker, parts: list[Part], workers: int
+    walker: TableWalker, parts: list[Part], in_workers: bool, workers: int
 ) -> AbstractContextManager[Iterator[TableWalk]]:
-    """Each part's walk, in order: by worker processes when they pay (see pays_to_fork)."""
-    if not pays_to_fork(parts, workers):
+    """Each part's walk, in order: by worker processes if `in_workers` (pays_to_fork)."""
+    if not in_workers:
         # Here, one part after the other, as the walks are asked for.
         return nullcontext(walker.walk(part.spec, part.ids) for part in parts)
     return _walks_in_workers(walker, parts, workers)
