@@ -156,23 +156,19 @@ class TableWalker:
         if checksum.proves(expected_rows, [entry for _, _, entry in rows]):
             # Every row there, as expected and unedited (see checksums.py).
             found.compared += len(rows)
-            for index, name in target.money:
-                found.expected_money[name] += sum(
-                    expected[index] for expected in expected_rows if expected[index] is not None
-                )
+            _add_money(found, target, expected_rows)
             return
         current_rows = target.rows([entry.target_id for _, _, entry in rows])
+        present = []  # the expected rows whose target row is there
         for (legacy_id, _, entry), expected in zip(rows, expected_rows, strict=True):
             current = current_rows.get(entry.target_id)
             if current is None:
                 found.target_missing.append(legacy_id)
                 continue
-            for index, name in target.money:
-                if expected[index] is not None:
-                    found.expected_money[name] += expected[index]
+            present.append(expected)
             if target.fingerprint(current) != entry.target_hash:
                 # Edited in Django since: reported as drift, not compared field by field.
-                # Its money still counts below: totals must match the legacy file to the won.
+                # Its money still counts: totals must match the legacy file to the won.
                 found.drifted.append(legacy_id)
                 continue
             found.compared += 1
@@ -181,6 +177,7 @@ class TableWalker:
             # field by field, by same_value's own rules.
             if expected != current:
                 _compare_fields(found, target.fields, legacy_id, expected, current)
+        _add_money(found, target, present)
 
     def _references(self, spec: TableSpec, rows: list[dict[str, Any]]) -> dict[str, dict[Any, Any]]:
         """Legacy id -> target id, from the ledger, for references to renumbered tables
@@ -195,6 +192,14 @@ class TableWalker:
                     .values_list("legacy_id", "target_id")
                 )
         return maps
+
+
+def _add_money(found: TableWalk, target: TargetTable, expected_rows: list[tuple]) -> None:
+    """The expected rows' amounts added to the walk's totals."""
+    for index, name in target.money:
+        found.expected_money[name] += sum(
+            expected[index] for expected in expected_rows if expected[index] is not None
+        )
 
 
 def _compare_fields(
