@@ -10,6 +10,8 @@ CLEANED := var/legacy-cleaned.db
 TARGET := env -u DATABASE_URL $(BIN)/python manage.py
 # The suite runs against PostgreSQL, never silently against SQLite.
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
+# One test process a core (pytest-xdist), each with a test database of its own.
+PYTEST_ARGS ?= -n auto
 
 .PHONY: install demo test lint bench
 
