@@ -218,7 +218,7 @@ def waiting_on_a_lock(monitor: psycopg.Connection) -> list[int]:
         pid
         for (pid,) in monitor.execute(
             "SELECT pid FROM pg_stat_activity WHERE application_name = %s "
-            "AND wait_event_type = 'Lock'",
+            "AND datname = current_database() AND wait_event_type = 'Lock'",
             [RUN_NAME],
         )
     ]
@@ -266,7 +266,11 @@ def assert_all_gone(processes: set[tuple[int, int]]) -> None:
 def assert_no_session_left(monitor: psycopg.Connection) -> None:
     """No PostgreSQL session of the run, and nothing it held still held."""
     deadline = time.monotonic() + LETS_GO_WITHIN
-    sql = "SELECT pid, state, wait_event FROM pg_stat_activity WHERE application_name = %s"
+    # This test database's only: another test process runs its own commands by that name.
+    sql = (
+        "SELECT pid, state, wait_event FROM pg_stat_activity "
+        "WHERE application_name = %s AND datname = current_database()"
+    )
     while (left := monitor.execute(sql, [RUN_NAME]).fetchall()) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not left, f"sessions of the run left {LETS_GO_WITHIN} s after the stop: {left}"
