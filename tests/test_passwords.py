@@ -26,37 +26,25 @@ HMAC = hmac_sha256_hex(PASSWORD, SALT)
 BCRYPT = bcrypt_hash(PASSWORD)
 
 
+# Each case named, not identified by its values: a bcrypt hash is salted afresh
+# each run, and every process collecting the suite must see the same tests.
 @pytest.mark.parametrize(
     ("password_hash", "salt", "expected"),
     [
-        (BCRYPT, None, PasswordFormat.BCRYPT),
-        (BCRYPT, SALT, PasswordFormat.BCRYPT),
-        (SHA256, None, PasswordFormat.SHA256),
-        (SHA256, "", PasswordFormat.SHA256),
-        (HMAC, SALT, PasswordFormat.HMAC_SHA256),
-        (HMAC, "0011", PasswordFormat.UNKNOWN),  # a salt the app never made
-        (SHA256.upper(), None, PasswordFormat.UNKNOWN),  # hexdigest() is lower case
-        (SHA256[:-1], None, PasswordFormat.UNKNOWN),
-        (f"f3a9c1${SHA256}", None, PasswordFormat.UNKNOWN),
-        ("", None, PasswordFormat.UNKNOWN),
-        (None, None, PasswordFormat.UNKNOWN),
-        (12345, None, PasswordFormat.UNKNOWN),
-    ],
-    # Named, not by their values: a bcrypt hash is salted afresh each run, and
-    # every process collecting the suite must see the same tests.
-    ids=[
-        "bcrypt",
-        "bcrypt-beside-a-salt",
-        "sha256",
-        "sha256-empty-salt",
-        "hmac-sha256",
-        "hmac-sha256-short-salt",
-        "sha256-upper-case",
-        "sha256-short",
-        "sha256-prefixed",
-        "empty",
-        "null",
-        "integer",
+        pytest.param(BCRYPT, None, PasswordFormat.BCRYPT, id="bcrypt"),
+        pytest.param(BCRYPT, SALT, PasswordFormat.BCRYPT, id="bcrypt-beside-a-salt"),
+        pytest.param(SHA256, None, PasswordFormat.SHA256, id="sha256"),
+        pytest.param(SHA256, "", PasswordFormat.SHA256, id="sha256-empty-salt"),
+        pytest.param(HMAC, SALT, PasswordFormat.HMAC_SHA256, id="hmac-sha256"),
+        # a salt the app never made
+        pytest.param(HMAC, "0011", PasswordFormat.UNKNOWN, id="hmac-sha256-short-salt"),
+        # hexdigest() is lower case
+        pytest.param(SHA256.upper(), None, PasswordFormat.UNKNOWN, id="sha256-upper-case"),
+        pytest.param(SHA256[:-1], None, PasswordFormat.UNKNOWN, id="sha256-short"),
+        pytest.param(f"f3a9c1${SHA256}", None, PasswordFormat.UNKNOWN, id="sha256-prefixed"),
+        pytest.param("", None, PasswordFormat.UNKNOWN, id="empty"),
+        pytest.param(None, None, PasswordFormat.UNKNOWN, id="null"),
+        pytest.param(12345, None, PasswordFormat.UNKNOWN, id="integer"),
     ],
 )
 def test_a_hash_is_known_by_its_shape(password_hash, salt, expected):
