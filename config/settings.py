@@ -79,6 +79,13 @@ DATABASE_ROUTERS = ["migration.routers.LegacyRouter"]
 # The legacy app wrote `datetime.now()` values in the studio's local time.
 LEGACY_TIME_ZONE = "Asia/Seoul"
 
+# Where precheck records which checks a file's exact bytes passed, so that an
+# import of the same bytes need not run them again (migration/precheck/passed.py).
+PRECHECK_RECORDS_DIR = Path(
+    os.environ.get("PRECHECK_RECORDS_DIR")
+    or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "studio-migration"
+)
+
 AUTH_USER_MODEL = "accounts.User"
 
 # Django's default hasher comes first, so that a carried-over legacy hash (bcrypt,

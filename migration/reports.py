@@ -105,6 +105,13 @@ def _import_text(report: ImportReport) -> Iterator[str]:
     yield title
     elapsed = (report.finished_at - report.started_at).total_seconds() if report.finished_at else 0
     yield f"  sha256 {report.sha256}, run {report.run_id}, {elapsed:.1f} s"
+    precheck = f"  precheck: {report.checks_run:,} checks run"
+    if report.checks_recalled:
+        precheck += (
+            f", {report.checks_recalled:,} passed in a precheck of these same bytes "
+            "and not run again"
+        )
+    yield precheck
     yield ""
     width = max([len(t.table) for t in report.tables] + [5]) + 2
     header = "".join(f"{name:>12}" for name in (*report.COUNTS, "conflicts", "seconds", "rows/s"))

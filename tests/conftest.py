@@ -16,6 +16,14 @@ def pytest_configure(config):
         raise pytest.UsageError("CI runs the suite on PostgreSQL: set DATABASE_URL=postgres://...")
 
 
+@pytest.fixture(autouse=True)
+def precheck_records(settings, tmp_path_factory) -> Path:
+    """Each test's records of passed checks in a folder of its own, apart from its files:
+    what one test prechecked never spares another's import its checks."""
+    settings.PRECHECK_RECORDS_DIR = tmp_path_factory.mktemp("precheck-records")
+    return settings.PRECHECK_RECORDS_DIR
+
+
 @pytest.fixture
 def legacy_file(tmp_path: Path):
     """A new legacy file with the real schema and no rows; call .close() before reading it."""

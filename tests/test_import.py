@@ -1622,8 +1622,8 @@ def test_a_reference_to_a_row_never_imported_stops_the_table_by_name(legacy_file
     path = legacy_file.close()
     real_precheck = importer.run_precheck
 
-    def no_blocking(source):
-        return dataclasses.replace(real_precheck(source), findings=())
+    def no_blocking(source, **options):
+        return dataclasses.replace(real_precheck(source, **options), findings=())
 
     monkeypatch.setattr(importer, "run_precheck", no_blocking)
     with open_legacy(path) as source, pytest.raises(ImportFailed, match="fee_audit_log rows 1"):

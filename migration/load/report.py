@@ -105,6 +105,10 @@ class ImportReport:
     # What precheck warned of is carried over as it is (e.g. trainers whose
     # password could not be kept and who need a reset): said again here.
     warnings: list[Finding] = field(default_factory=list)
+    # The checks of the import's precheck taken as passed from a precheck of the
+    # same bytes (migration/precheck/passed.py), and how many ran.
+    checks_recalled: int = 0
+    checks_run: int = 0
 
     COUNTS = ("read", "created", "updated", "unchanged", "merged", "quarantined")
 
@@ -136,4 +140,5 @@ class ImportReport:
             "totals": self.totals(),
             "sequences": self.sequences,
             "warnings": [item.to_dict() for item in self.warnings],
+            "precheck": {"checks_run": self.checks_run, "checks_recalled": self.checks_recalled},
         }

@@ -75,7 +75,7 @@ def import_legacy(
         if not alone:
             raise ImportBusy(_busy_message(using))
         watch = FileWatch(source.path)  # before anything is read
-        precheck = run_precheck(source)
+        precheck = run_precheck(source, recall_passed=True)
         if precheck.blocking:
             raise ImportRefused(
                 precheck.blocking,
@@ -172,6 +172,8 @@ def _import_tables(
         on_conflict,
         run.started_at,
         warnings=warnings,
+        checks_run=precheck.checks_run,
+        checks_recalled=precheck.checks_recalled,
     )
     tables = _TablesImport(source, layout, using, precheck, watch, run, report)
     try:

@@ -45,6 +45,10 @@ class PrecheckReport:
     pair_matches: dict[str, PairMatches] = field(default_factory=dict, repr=False, compare=False)
     # The file's layout as precheck read it, for the importer likewise.
     layout: LegacyLayout | None = field(default=None, repr=False, compare=False)
+    # How many check jobs ran, and how many were taken as passed from a record of
+    # these bytes instead (passed.py).
+    checks_run: int = field(default=0, compare=False)
+    checks_recalled: int = field(default=0, compare=False)
 
     @property
     def legacy_tables(self) -> list[TableInventory]:

@@ -17,9 +17,12 @@ from functools import partial
 from itertools import chain
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
+
 from migration.findings import Finding, finding
 from migration.legacy import LegacySource, file_sha256
 from migration.mapping.layout import LegacyLayout
+from migration.precheck import passed
 from migration.precheck.app_validation import check_app_validation
 from migration.precheck.fees import check_fees
 from migration.precheck.generations import generation_statuses
@@ -66,34 +69,61 @@ CHECKS: tuple[Check | EachTable, ...] = (
 
 
 def run_precheck(
-    source: LegacySource, progress: Callable[[str, int, int], None] | None = None
+    source: LegacySource,
+    progress: Callable[[str, int, int], None] | None = None,
+    *,
+    recall_passed: bool = False,
 ) -> PrecheckReport:
-    """The report; `progress`, if given, is told of each check job as it ends."""
+    """The report; `progress`, if given, is told of each check job as it ends.
+
+    With `recall_passed` (the import's precheck), the checks that a precheck by
+    this tool found nothing in, in these very bytes, are taken as passed, not run
+    again (see passed.py). Either way, the checks that find nothing are recorded.
+    """
     layout = LegacyLayout.read(source)
     pair_matches: dict[str, PairMatches] = {}
-    jobs = [source.integrity_check, *_check_jobs(source, layout, pair_matches)]
+    jobs = _named_jobs(source, layout, pair_matches)
+    sha256 = file_sha256(source.path)
+    contents = passed.contents_sha256(source, sha256)
+    recalled = passed.recall(contents) if recall_passed else None
+    skipped = recalled.jobs - ALWAYS_RUN if recalled else frozenset()
     with ThreadPoolExecutor(PRECHECK_WORKERS) as pool:
-        # The file's hash beside the checks (hashlib lets go of Python's lock too).
-        sha256 = pool.submit(file_sha256, source.path)
-        running = [pool.submit(_on_own_connection, source, job) for job in jobs]
+        running = {
+            name: pool.submit(_on_own_connection, source, job)
+            for name, job in jobs.items()
+            if name not in skipped
+        }
         if progress:
             progress("checks", 0, len(running))  # the checks start: their clock starts
-        for done, _ in enumerate(as_completed(running), start=1):
+        for done, _ in enumerate(as_completed(running.values()), start=1):
             if progress:
                 progress("checks", done, len(running))
-        integrity_messages, *found = (job.result() for job in running)
-    integrity = tuple(integrity_messages)
+        results = {name: job.result() for name, job in running.items()}
+    integrity = tuple(results.pop(INTEGRITY, ["ok"]))  # not run: a record says "ok"
+    found = {name: results.get(name, []) for name in jobs if name != INTEGRITY}
+    nothing_found = {name for name, findings in found.items() if not findings}
+    if integrity == ("ok",):
+        nothing_found.add(INTEGRITY)
+    if not recalled or nothing_found != recalled.jobs:
+        passed.remember(contents, nothing_found, source=source)
     return PrecheckReport(
         source=str(source.path),
         size_bytes=source.path.stat().st_size,
-        sha256=sha256.result(),
+        sha256=sha256,
         integrity=integrity,
         tables=tuple(table_inventory(source, layout)),
         generations=tuple(generation_statuses(layout)),
-        findings=(*_integrity_findings(integrity), *chain.from_iterable(found)),
+        findings=(*_integrity_findings(integrity), *chain.from_iterable(found.values())),
         pair_matches=pair_matches,
         layout=layout,
+        checks_run=len(running),
+        checks_recalled=len(skipped),
     )
+
+
+INTEGRITY = "integrity_check"  # SQLite's own, a job beside the checks of CHECKS
+# The checks that run whatever a record says: what hands its results to the import.
+ALWAYS_RUN = frozenset({"check_table_pairs"})
 
 
 # SQLite does nearly all of precheck's work, and lets go of Python's lock while
@@ -113,18 +143,37 @@ PRECHECK_PAGE_CACHE_KIB = 16 * 1024
 
 def _check_jobs(
     source: LegacySource, layout: LegacyLayout, pair_matches: dict[str, PairMatches]
-) -> Iterator[Callable[[], list[Finding]]]:
-    """Every check of CHECKS as the jobs that run it, in CHECKS' order: a check of
-    one table as a job for each table the file has."""
+) -> Iterator[tuple[str, Callable[[], list[Finding]]]]:
+    """Every check of CHECKS as the jobs that run it, by name, in CHECKS' order: a check
+    of one table as a job for each table the file has ("check_values[sessions]")."""
     for check in CHECKS:
         if isinstance(check, EachTable):
             shared = () if check.shared is None else (check.shared(source, layout),)
             for spec in specs_present(layout):
-                yield partial(_findings, check.check, source, layout, spec, *shared)
+                yield (
+                    f"{check.check.__name__}[{spec.table}]",
+                    partial(_findings, check.check, source, layout, spec, *shared),
+                )
         elif check is check_table_pairs:  # it hands its matches over: matched once
-            yield partial(_findings, check_table_pairs, source, layout, matched=pair_matches)
+            yield (
+                check.__name__,
+                partial(_findings, check_table_pairs, source, layout, matched=pair_matches),
+            )
         else:
-            yield partial(_findings, check, source, layout)
+            yield check.__name__, partial(_findings, check, source, layout)
+
+
+def _named_jobs(
+    source: LegacySource, layout: LegacyLayout, pair_matches: dict[str, PairMatches]
+) -> dict[str, Callable[[], Any]]:
+    """SQLite's integrity check and the jobs of CHECKS, each by a name of its own: the
+    name a record of passed checks knows it by."""
+    jobs: dict[str, Callable[[], Any]] = {INTEGRITY: source.integrity_check}
+    for name, job in _check_jobs(source, layout, pair_matches):
+        if name in jobs:
+            raise ImproperlyConfigured(f"two precheck jobs are named {name}: rename a check")
+        jobs[name] = job
+    return jobs
 
 
 def _findings(check: Callable[..., Iterator[Finding]], *args: Any, **kwargs: Any) -> list[Finding]:

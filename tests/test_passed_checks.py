@@ -1,0 +1,287 @@
+"""The checks a file's exact bytes passed, remembered by precheck and taken by the import
+(migration/precheck/passed.py): taken only for those bytes, by this tool, from a sound record."""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+
+import pytest
+
+from migration.legacy import open_legacy
+from migration.load.report import ImportRefused
+from migration.load.run import import_legacy
+from migration.mapping.layout import LegacyLayout
+from migration.precheck import passed
+from migration.precheck import run as precheck_run
+from migration.precheck.run import CHECKS, EachTable, run_precheck
+from migration.precheck.values import check_values
+from tests.conftest import run_command, sha256_of
+from tests.legacy_files import LegacyFile, legacy_sql, write_importable_sample
+
+pytestmark = pytest.mark.usefixtures("legacy_db")
+
+
+def prechecked(path: Path):
+    with open_legacy(path) as source:
+        return run_precheck(source)
+
+
+def recalled(path: Path):
+    with open_legacy(path) as source:
+        return run_precheck(source, recall_passed=True)
+
+
+def the_record(records: Path) -> dict:
+    (record,) = records.glob("*.json")
+    return json.loads(record.read_text())
+
+
+def job_names(path: Path) -> list[str]:
+    with open_legacy(path) as source:
+        return [*precheck_run._named_jobs(source, LegacyLayout.read(source), {})]
+
+
+@pytest.fixture
+def values_checked(monkeypatch) -> list[str]:
+    """The tables whose values precheck's value check read, in the order it read them."""
+    tables: list[str] = []
+
+    @functools.wraps(check_values)
+    def counted(source, layout, spec, *shared):
+        tables.append(spec.table)
+        return check_values(source, layout, spec, *shared)
+
+    spied = tuple(
+        EachTable(counted) if isinstance(c, EachTable) and c.check is check_values else c
+        for c in CHECKS
+    )
+    monkeypatch.setattr(precheck_run, "CHECKS", spied)
+    return tables
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_import_after_precheck_runs_only_the_checks_that_found_something(
+    tmp_path, values_checked
+):
+    path = write_importable_sample(tmp_path / "legacy.db")
+    cold = prechecked(path)
+    assert values_checked and cold.checks_recalled == 0
+    values_checked.clear()
+
+    with open_legacy(path) as source:
+        report = import_legacy(source=source, using="default")
+
+    assert values_checked == []  # every table's values passed a moment ago
+    assert report.checks_recalled == cold.checks_run - report.checks_run > 0
+    # The checks that found something ran again, and what they found is said again.
+    assert {item.code for item in report.warnings} == {
+        item.code for item in cold.findings if str(item.severity) == "warning"
+    }
+
+
+@pytest.mark.parametrize(
+    "writes",
+    [
+        pytest.param(lambda f: f.small_studio(), id="a file that needs nothing"),
+        pytest.param(
+            lambda f: (f.small_studio(), f.execute("UPDATE clients SET email = 'not-an-address'")),
+            id="a value the app refuses",
+        ),
+        pytest.param(
+            lambda f: (f.small_studio(), f.execute("UPDATE sessions SET client_id = 999")),
+            id="a reference to no row",
+        ),
+    ],
+)
+def test_a_report_from_a_record_is_the_report_every_check_gives(writes, legacy_file):
+    # The self-check: findings, integrity and inventory alike, whatever was taken as passed.
+    writes(legacy_file)
+    path = legacy_file.close()
+    cold = prechecked(path)
+    warm = recalled(path)
+    assert warm.checks_recalled > 0
+    assert warm == cold
+    assert warm.findings == cold.findings
+
+
+def test_a_changed_value_is_checked_again(legacy_file, values_checked):
+    legacy_file.small_studio()
+    path = legacy_file.close()
+    assert not prechecked(path).blocking
+    legacy_sql(path, "UPDATE sessions SET session_date = 'next tuesday'")
+    values_checked.clear()
+
+    report = recalled(path)
+
+    assert report.checks_recalled == 0
+    assert "sessions" in values_checked
+    assert any(item.table == "sessions" for item in report.blocking)
+
+
+def test_a_journal_of_new_rows_is_checked_again(tmp_path, values_checked):
+    # A WAL-mode file's rows may live in its journal: the same file, a longer journal, is new.
+    app = LegacyFile(tmp_path / "legacy.db")
+    app.small_studio()
+    app.use_wal()
+    app.trainer(username="kim")
+    assert not prechecked(app.path).blocking
+    app.trainer(username="lee", email="not-an-address")
+    values_checked.clear()
+
+    report = recalled(app.path)
+    app.close()
+
+    assert report.checks_recalled == 0 and "trainers" in values_checked
+    assert report.blocking
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_edited_record_is_not_taken(legacy_file, precheck_records):
+    legacy_file.small_studio()
+    legacy_file.execute("UPDATE clients SET email = 'not-an-address'")
+    path = legacy_file.close()
+    assert prechecked(path).blocking
+    record_file = next(precheck_records.glob("*.json"))
+    record = json.loads(record_file.read_text())
+    record_file.write_text(json.dumps({**record, "jobs": job_names(path)}))  # "all passed"
+
+    with open_legacy(path) as source, pytest.raises(ImportRefused, match="blocking issue"):
+        import_legacy(source=source, using="default")
+
+
+def test_a_record_signed_with_another_key_is_not_taken(legacy_file, settings, values_checked):
+    legacy_file.small_studio()
+    path = legacy_file.close()
+    prechecked(path)
+    settings.SECRET_KEY = "the key of another installation"
+    values_checked.clear()
+
+    assert recalled(path).checks_recalled == 0
+    assert values_checked
+
+
+def test_a_record_of_another_version_of_the_tool_is_not_taken(
+    legacy_file, monkeypatch, values_checked
+):
+    legacy_file.small_studio()
+    path = legacy_file.close()
+    prechecked(path)
+    monkeypatch.setattr(passed, "tool_digest", lambda: "0" * 64)  # the code, a package, a zone
+    values_checked.clear()
+
+    assert recalled(path).checks_recalled == 0
+    assert values_checked
+
+
+def test_the_tool_digest_follows_the_settings_the_checks_read(settings):
+    before = passed.tool_digest()
+    passed.tool_digest.cache_clear()
+    settings.LEGACY_TIME_ZONE = "Europe/Berlin"
+    try:
+        assert passed.tool_digest() != before
+    finally:
+        passed.tool_digest.cache_clear()
+
+
+def test_a_record_holds_no_data_of_the_file(tmp_path, precheck_records):
+    path = write_importable_sample(tmp_path / "legacy.db")
+    prechecked(path)
+    record = the_record(precheck_records)
+    assert set(record) == {"contents", "jobs", "checked_at", "signature"}
+    assert record["contents"] == sha256_of(path)
+    text = json.dumps(record)
+    with open_legacy(path) as source:
+        for username, email in source.query("SELECT username, email FROM trainers"):
+            assert username not in text and email not in text
+
+
+def test_a_precheck_whose_record_cannot_be_written_reports_as_ever(legacy_file, settings, tmp_path):
+    legacy_file.small_studio()
+    path = legacy_file.close()
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")
+    settings.PRECHECK_RECORDS_DIR = blocked / "records"
+
+    code, output = run_command("precheck", "--source", str(path))
+
+    assert code == 0, output
+    assert recalled(path).checks_recalled == 0
+
+
+def test_a_record_named_like_the_legacy_file_never_writes_it(legacy_file, settings):
+    # A hostile setting: the records' folder is the legacy file's, and the file bears the
+    # name its record would take. The guard every written path passes refuses it.
+    legacy_file.small_studio()
+    path = legacy_file.close()
+    record_path = passed._record_path(sha256_of(path))
+    settings.PRECHECK_RECORDS_DIR = path.parent
+    named_as_record = path.rename(path.parent / record_path.name)
+    before = sha256_of(named_as_record)
+
+    report = prechecked(named_as_record)
+
+    assert not report.blocking
+    assert sha256_of(named_as_record) == before
+    assert [p.name for p in path.parent.iterdir()] == [named_as_record.name]
+
+
+def test_a_precheck_that_fails_records_nothing(legacy_file, monkeypatch, precheck_records):
+    legacy_file.small_studio()
+    path = legacy_file.close()
+
+    def broken(source, layout, spec, *shared):
+        raise RuntimeError("a check broke")
+
+    failing = tuple(
+        EachTable(broken) if isinstance(c, EachTable) and c.check is check_values else c
+        for c in CHECKS
+    )
+    monkeypatch.setattr(precheck_run, "CHECKS", failing)
+    with pytest.raises(RuntimeError):
+        prechecked(path)
+    assert list(precheck_records.iterdir()) == []
+
+
+def test_every_job_has_a_name_of_its_own(legacy_file):
+    # Two jobs of one name would be one job in a record: the second never run, or never
+    # taken as passed. _named_jobs refuses them; here, that no check of CHECKS is one.
+    legacy_file.small_studio()
+    path = legacy_file.close()
+    with open_legacy(path) as source:
+        named = [
+            name for name, _ in precheck_run._check_jobs(source, LegacyLayout.read(source), {})
+        ]
+    assert len(named) == len(set(named)) and precheck_run.INTEGRITY not in named
+    assert set(named) >= precheck_run.ALWAYS_RUN
+
+
+def test_precheck_itself_runs_every_check_every_time(legacy_file, values_checked):
+    # precheck is the proof an operator asks for: it never answers from a record.
+    legacy_file.small_studio()
+    path = legacy_file.close()
+    for _ in range(2):
+        values_checked.clear()
+        code, output = run_command("precheck", "--source", str(path))
+        assert code == 0, output
+        assert "sessions" in values_checked
+
+
+def test_the_pair_matches_the_import_takes_are_made_whatever_a_record_says(legacy_file):
+    ids = legacy_file.small_studio()
+    old = legacy_file.training_session(  # the twin of small_studio's session
+        ids["client"], ids["package"], ids["trainer"],
+        session_date="2024-03-05", session_time="10:00:25.813560",
+    )  # fmt: skip
+    path = legacy_file.close()
+    cold = prechecked(path)
+    assert cold.pair_matches["training_sessions"].duplicates == {old: ids["session"]}
+    every_job = job_names(path)
+    with open_legacy(path) as source:  # a sound record that says every check passed
+        passed.remember(sha256_of(path), every_job, source=source)
+
+    warm = recalled(path)
+
+    assert warm.checks_recalled == len(every_job) - len(precheck_run.ALWAYS_RUN)
+    assert warm.pair_matches == cold.pair_matches
