@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -285,3 +286,11 @@ def test_the_pair_matches_the_import_takes_are_made_whatever_a_record_says(legac
 
     assert warm.checks_recalled == len(every_job) - len(precheck_run.ALWAYS_RUN)
     assert warm.pair_matches == cold.pair_matches
+
+
+def test_a_pipe_where_a_record_would_be_holds_nothing_up(legacy_file, precheck_records):
+    legacy_file.small_studio()
+    path = legacy_file.close()
+    os.mkfifo(passed._record_path(sha256_of(path)))  # opened for reading, it would block
+
+    assert recalled(path).checks_recalled == 0

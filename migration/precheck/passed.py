@@ -44,6 +44,7 @@ from migration.legacy.wal import wal_path
 # What a check's verdict depends on besides the file and the code.
 _SETTINGS_READ = ("LEGACY_TIME_ZONE", "TIME_ZONE", "USE_TZ", "PASSWORD_HASHERS")
 _SIGNATURE_SALT = "migration.precheck.passed"
+_LARGEST_RECORD = 1 << 20  # bytes; a record of every check of a file is a few thousand
 
 
 @dataclass(frozen=True)
@@ -69,8 +70,12 @@ def contents_sha256(source: LegacySource, file_sha256: str) -> str:
 
 def recall(contents: str) -> PassedChecks | None:
     """What a precheck by this tool recorded of these bytes, if it did and the record is sound."""
+    path = _record_path(contents)
     try:
-        record = json.loads(_record_path(contents).read_text(encoding="utf-8"))
+        # Not a pipe or a device, which would hold the import up reading it.
+        if not path.is_file() or path.stat().st_size > _LARGEST_RECORD:
+            return None
+        record = json.loads(path.read_text(encoding="utf-8"))
         passed = PassedChecks(record["contents"], frozenset(record["jobs"]), record["checked_at"])
         signature = record["signature"]
     except (OSError, ValueError, KeyError, TypeError):
