@@ -10,10 +10,13 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
+import sqlite3
 import struct
 import subprocess
 import sys
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -336,8 +339,28 @@ def closed_in_wal_mode(tmp_path: Path) -> Path:
     return path
 
 
+def journal_beside_rollback_mode(studio: Path, sql: str = "UPDATE trainers SET username = 'kim'"):
+    """A file in rollback mode with a WAL journal beside it (copied there, say), holding
+    `sql`'s write: SQLite replays a journal it finds, whatever the file's header says."""
+    legacy = LegacyFile(studio / "legacy.db")
+    legacy.small_studio()
+    path = legacy.close()
+    maker = studio.parent / "journal-maker.db"
+    shutil.copyfile(path, maker)
+    with closing(sqlite3.connect(maker)) as app:
+        app.execute("PRAGMA journal_mode = WAL")
+        app.execute("PRAGMA wal_autocheckpoint = 0")
+        app.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        app.execute(sql)
+        app.commit()
+        shutil.copyfile(wal_path(maker), wal_path(path))
+    assert path.read_bytes()[18:20] == b"\x01\x01"  # rollback mode, by its header
+    return path
+
+
 BESIDE = {
     "WAL mode, closed": closed_in_wal_mode,
+    "rollback mode with a journal beside it": journal_beside_rollback_mode,
     "a killed app with its -shm": lambda tmp: killed_app(tmp, shm=True),
     "a killed app without its -shm": lambda tmp: killed_app(tmp, shm=False),
 }
@@ -363,6 +386,11 @@ def test_no_command_creates_or_changes_a_file_beside_a_wal_mode_source(command, 
     code, output = run_command(command, "--source", str(path), *options)
     assert code == 0, output
     assert folder_state(studio) == before
+
+
+def test_a_journal_beside_a_rollback_mode_file_is_read_as_sqlite_reads_it(tmp_path):
+    path = journal_beside_rollback_mode(tmp_path)
+    assert usernames(path) == ["kim"]
 
 
 def test_a_wal_mode_file_is_read_with_its_journal_from_a_copy_that_goes_afterwards(
@@ -424,7 +452,7 @@ def test_a_copy_that_cannot_be_made_is_one_line_saying_where_to_make_room(tmp_pa
     with pytest.raises(LegacyFileError) as refused, open_legacy(path):
         pass
     message = str(refused.value)
-    assert message.startswith(f"{path}: it is in WAL mode and is read from a copy in ")
+    assert message.startswith(f"{path}: it is read through its WAL journal, from a copy in ")
     assert message.endswith(
         "(No space left on device): set TMPDIR to a folder with room for the file"
     )

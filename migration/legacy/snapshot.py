@@ -7,7 +7,8 @@ in the studio's own folder, next to the only copy of its history. A file in
 the older rollback mode needs neither.
 
 So a WAL-mode file, with its journal if it has one, is copied into a private
-temporary folder and read there: SQLite replays the same journal into the
+temporary folder and read there, as is a file with a journal beside it whatever
+its header says (SQLite replays a `-wal` it finds, and then reads in WAL mode): SQLite replays the same journal into the
 same rows, and the folder goes when the command ends. A command killed before
 it could remove its folder leaves it, a copy of the studio's data: the folder
 is named for its process, and the next copy made removes those of processes
@@ -44,14 +45,14 @@ class SnapshotError(OSError):
 
 @contextmanager
 def readable_copy(path: Path) -> Iterator[Path]:
-    """The path to read `path` by: itself, or for a WAL-mode file a private copy of it
-    and its journal, removed when the block ends.
+    """The path to read `path` by: itself, or for a file SQLite would read through a WAL
+    journal a private copy of it and its journal, removed when the block ends.
 
     A write of the app's own during the copy would mix two states of the
     file: the caller watches for it.
     """
     _remove_left_behind()  # by any command that reads a file, WAL-mode or not
-    if not is_wal_mode(path):
+    if not (is_wal_mode(path) or wal_path(path).exists()):  # read in rollback mode
         yield path
         return
     with tempfile.TemporaryDirectory(prefix=f"{FOLDER_PREFIX}{os.getpid()}-") as folder:
@@ -63,8 +64,8 @@ def readable_copy(path: Path) -> Iterator[Path]:
                 shutil.copyfile(journal, wal_path(copy))
         except OSError as error:
             raise SnapshotError(
-                f"it is in WAL mode and is read from a copy in {folder}, which could not be "
-                f"made ({error.strerror}): set TMPDIR to a folder with room for the file"
+                f"it is read through its WAL journal, from a copy in {folder}, which could "
+                f"not be made ({error.strerror}): set TMPDIR to a folder with room for the file"
             ) from error
         yield copy
 
