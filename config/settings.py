@@ -81,10 +81,8 @@ LEGACY_TIME_ZONE = "Asia/Seoul"
 
 # Where precheck records which checks a file's exact bytes passed, so that an
 # import of the same bytes need not run them again (migration/precheck/passed.py).
-PRECHECK_RECORDS_DIR = Path(
-    os.environ.get("PRECHECK_RECORDS_DIR")
-    or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "studio-migration"
-)
+# Unset: $XDG_CACHE_HOME/studio-migration, else ~/.cache/studio-migration.
+PRECHECK_RECORDS_DIR = os.environ.get("PRECHECK_RECORDS_DIR") or None
 
 AUTH_USER_MODEL = "accounts.User"
 

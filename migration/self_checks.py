@@ -9,6 +9,8 @@ twin in precheck (twins.py): a constraint added to a model without one fails
 the same way, instead of a file precheck passed failing the import. And every
 validator and model-level clean() must be one the app's validation rule knows
 (rules/app_validation.py), instead of imported rows the app cannot save.
+And every check of precheck has a name of its own, which a record of passed
+checks knows it by.
 """
 
 from django.apps import apps
@@ -94,3 +96,17 @@ def app_validation_rule_knows_the_models(app_configs=None, **kwargs) -> list[che
     from migration.rules.app_validation import unknown_rules
 
     return [checks.Error(problem, id="migration.E011") for problem in unknown_rules()]
+
+
+@checks.register()
+def precheck_jobs_have_names_of_their_own(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """Each check of precheck has a name no other has (SQLite's integrity check's
+    included): a record of passed checks knows a check by its name alone, so two of one
+    name would let a record vouch for a check that never ran (precheck/passed.py)."""
+    from migration.precheck.run import INTEGRITY, names_of_checks
+
+    names = [INTEGRITY, *names_of_checks()]
+    return [
+        checks.Error(f"two checks of precheck are named {name}: rename one", id="migration.E012")
+        for name in sorted({name for name in names if names.count(name) > 1})
+    ]

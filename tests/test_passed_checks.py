@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from migration.legacy import open_legacy
+from migration.legacy.wal import wal_path
 from migration.load.report import ImportRefused
 from migration.load.run import import_legacy
 from migration.mapping.layout import LegacyLayout
@@ -18,8 +19,10 @@ from migration.precheck import passed
 from migration.precheck import run as precheck_run
 from migration.precheck.run import CHECKS, EachTable, run_precheck
 from migration.precheck.values import check_values
+from migration.self_checks import precheck_jobs_have_names_of_their_own
 from tests.conftest import run_command, sha256_of
 from tests.legacy_files import LegacyFile, legacy_sql, write_importable_sample
+from tests.test_wal import journal_beside_rollback_mode
 
 pytestmark = pytest.mark.usefixtures("legacy_db")
 
@@ -41,7 +44,7 @@ def the_record(records: Path) -> dict:
 
 def job_names(path: Path) -> list[str]:
     with open_legacy(path) as source:
-        return [*precheck_run._named_jobs(source, LegacyLayout.read(source), {})]
+        return [name for name, _ in precheck_run._named_jobs(source, LegacyLayout.read(source), {})]
 
 
 @pytest.fixture
@@ -190,8 +193,8 @@ def test_a_record_holds_no_data_of_the_file(tmp_path, precheck_records):
     path = write_importable_sample(tmp_path / "legacy.db")
     prechecked(path)
     record = the_record(precheck_records)
-    assert set(record) == {"contents", "jobs", "checked_at", "signature"}
-    assert record["contents"] == sha256_of(path)
+    assert set(record) == {"contents_sha256", "jobs", "checked_at", "signature"}
+    assert record["contents_sha256"] == sha256_of(path)
     text = json.dumps(record)
     with open_legacy(path) as source:
         for username, email in source.query("SELECT username, email FROM trainers"):
@@ -245,17 +248,20 @@ def test_a_precheck_that_fails_records_nothing(legacy_file, monkeypatch, prechec
     assert list(precheck_records.iterdir()) == []
 
 
-def test_every_job_has_a_name_of_its_own(legacy_file):
-    # Two jobs of one name would be one job in a record: the second never run, or never
-    # taken as passed. _named_jobs refuses them; here, that no check of CHECKS is one.
-    legacy_file.small_studio()
-    path = legacy_file.close()
-    with open_legacy(path) as source:
-        named = [
-            name for name, _ in precheck_run._check_jobs(source, LegacyLayout.read(source), {})
-        ]
-    assert len(named) == len(set(named)) and precheck_run.INTEGRITY not in named
-    assert set(named) >= precheck_run.ALWAYS_RUN
+def test_two_checks_of_one_name_fail_the_projects_checks(monkeypatch):
+    # A record knows a check by its name: two of one name, and it would vouch for both.
+    assert precheck_jobs_have_names_of_their_own() == []
+
+    @functools.wraps(check_values)
+    def check_values_again(*args):
+        return check_values(*args)
+
+    monkeypatch.setattr(precheck_run, "CHECKS", (*CHECKS, EachTable(check_values_again)))
+    (error,) = precheck_jobs_have_names_of_their_own()
+    assert (error.id, error.msg) == (
+        "migration.E012",
+        "two checks of precheck are named check_values: rename one",
+    )
 
 
 def test_precheck_itself_runs_every_check_every_time(legacy_file, values_checked):
@@ -293,4 +299,63 @@ def test_a_pipe_where_a_record_would_be_holds_nothing_up(legacy_file, precheck_r
     path = legacy_file.close()
     os.mkfifo(passed._record_path(sha256_of(path)))  # opened for reading, it would block
 
+    assert recalled(path).checks_recalled == 0
+
+
+DEEP = "[" * 50_000 + "]" * 50_000  # JSON Python's parser cannot follow down
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        pytest.param({"checked_at": 5}, id="a moment that is no text"),
+        pytest.param({"jobs": [1, "check_values[sessions]"]}, id="a job that is no name"),
+        pytest.param({"jobs": "check_values[sessions]"}, id="jobs that are no list"),
+        pytest.param({"signature": None}, id="no signature"),
+        pytest.param({"jobs": DEEP}, id="nested too deep"),
+    ],
+)
+def test_a_record_not_of_our_making_is_no_record(damage, legacy_file, precheck_records):
+    legacy_file.small_studio()
+    path = legacy_file.close()
+    prechecked(path)
+    (record_file,) = precheck_records.glob("*.json")
+    text = json.dumps({**json.loads(record_file.read_text()), **damage})
+    record_file.write_text(text.replace(json.dumps(DEEP), DEEP))
+
+    assert recalled(path).checks_recalled == 0
+
+
+def test_a_journal_beside_a_rollback_mode_file_is_part_of_what_was_checked(tmp_path):
+    studio = tmp_path / "studio"
+    studio.mkdir()
+    path = journal_beside_rollback_mode(studio, "UPDATE trainers SET email = 'not-an-address'")
+    journal = wal_path(path).read_bytes()
+    wal_path(path).unlink()
+    assert not prechecked(path).blocking  # the file alone passes
+    wal_path(path).write_bytes(journal)  # its bytes unchanged, but SQLite reads this too
+
+    report = recalled(path)
+
+    assert report.checks_recalled == 0 and report.blocking
+
+
+def test_the_tool_digest_covers_the_schemas_the_checks_read():
+    digested = {name for name, _ in passed._tool_files()}
+    assert {"migration/legacy/schema.sql", "migration/precheck/run.py"} <= digested
+    assert not any("__pycache__" in name for name in digested)
+
+
+def test_a_user_without_a_home_imports_with_every_check(legacy_file, settings, monkeypatch):
+    legacy_file.small_studio()
+    path = legacy_file.close()
+    settings.PRECHECK_RECORDS_DIR = None
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+
+    def no_home():
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.setattr(Path, "home", no_home)
+    assert passed.records_folder() is None
+    assert prechecked(path).checks_run > 0
     assert recalled(path).checks_recalled == 0

@@ -63,12 +63,12 @@ from migration.clean.trainers import infer_missing_trainers, quarantine_orphans
 from migration.clean.trimmed_emails import trim_emails
 from migration.clean.typed_dates import read_typed_dates
 from migration.clean.unlogged import find_unlogged_change
+from migration.guard import check_written
 from migration.legacy import FileWatch, LegacyFileError, LegacySource, file_sha256
-from migration.legacy.lineage import recorded_sources
 from migration.legacy.schema import TOOL_TABLES_SQL, newest_schema, optional_tables
 from migration.legacy.source import decode_legacy_text
 from migration.legacy.stored_code import VIEW, of_kind, stored_code
-from migration.paths import Output, check_outputs, renamed_over, temporary_beside
+from migration.paths import Output, renamed_over, temporary_beside
 
 
 def clean_legacy(
@@ -77,12 +77,7 @@ def clean_legacy(
     """Write a cleaned copy of the source to `output`, which is replaced only on success."""
     output = Path(output).absolute()
     # The command checked its outputs before it began; checked again here, where it is written.
-    cleaned_from = recorded_sources(source.path)
-    check_outputs(
-        source=source.path,
-        outputs=[Output("--output", output, database=True)],
-        cleaned_from=cleaned_from,
-    )
+    check_written(source.path, [Output("--output", output, database=True)])
     _refuse_incomplete_file(source)
     _refuse_damaged_file(source)
     started = CleanReport(
@@ -103,11 +98,7 @@ def clean_legacy(
     except OSError as error:
         raise CleanError(f"{output}: cannot write there ({error.strerror})") from error
     with renamed_over(output, temporary):
-        check_outputs(
-            source=source.path,
-            outputs=[Output("the copy", temporary, database=True)],
-            cleaned_from=cleaned_from,
-        )
+        check_written(source.path, [Output("the copy", temporary, database=True)])
         _copy(source, temporary)
         report, first_change = _clean_copy(temporary, started, explicit_emails)
         _refuse_unlogged_changes(source, temporary, first_change, watch)

@@ -30,13 +30,13 @@ from migration.errors import (
     first_line,
     kept_on_one_line,
 )
+from migration.guard import check_written
 from migration.legacy import LegacySource, open_legacy
-from migration.legacy.lineage import recorded_sources
-from migration.paths import Output, check_outputs, renamed_over, temporary_beside
+from migration.paths import Output, renamed_over, temporary_beside
 from migration.redaction import redact_finding, redact_line, redacted
 from migration.reports import FORMATS
 from migration.stops import stopped_in_one_line
-from migration.target import check_target, database_files
+from migration.target import check_target
 
 __all__ = ["EXIT_FINDINGS", "EXIT_UNREADABLE", "ReportCommand"]
 
@@ -82,12 +82,7 @@ class ReportCommand(BaseCommand):
             return super().execute(*args, **options)
 
     def check_boundary(self, options) -> None:
-        check_outputs(
-            source=options["source"],
-            outputs=self.outputs(options),
-            databases=database_files(),
-            cleaned_from=recorded_sources(options["source"]),
-        )
+        check_written(options["source"], self.outputs(options))
         if self.target_action:
             check_target(options["database"])
 

@@ -17,8 +17,6 @@ from functools import partial
 from itertools import chain
 from typing import Any
 
-from django.core.exceptions import ImproperlyConfigured
-
 from migration.findings import Finding, finding
 from migration.legacy import LegacySource, file_sha256
 from migration.mapping.layout import LegacyLayout
@@ -68,6 +66,12 @@ CHECKS: tuple[Check | EachTable, ...] = (
 )
 
 
+# SQLite's own integrity check, a job beside those of CHECKS, by this name.
+INTEGRITY = "integrity_check"
+# What runs whatever a record says: it hands its matches to the import.
+ALWAYS_RUN = frozenset({check_table_pairs.__name__})
+
+
 def run_precheck(
     source: LegacySource,
     progress: Callable[[str, int, int], None] | None = None,
@@ -82,12 +86,16 @@ def run_precheck(
     """
     layout = LegacyLayout.read(source)
     pair_matches: dict[str, PairMatches] = {}
-    jobs = _named_jobs(source, layout, pair_matches)
-    sha256 = file_sha256(source.path)
-    contents = passed.contents_sha256(source, sha256)
-    recalled = passed.recall(contents) if recall_passed else None
+    jobs = dict(_named_jobs(source, layout, pair_matches))
+    sha256 = contents_sha256 = recalled = None
+    if recall_passed:  # the file's hash first, to know what to run
+        sha256 = file_sha256(source.path)
+        contents_sha256 = passed.sha256_of_contents(source, sha256)
+        recalled = passed.recall(contents_sha256)
     skipped = recalled.jobs - ALWAYS_RUN if recalled else frozenset()
     with ThreadPoolExecutor(PRECHECK_WORKERS) as pool:
+        # Otherwise the file's hash beside the checks (hashlib lets go of Python's lock too).
+        hashing = None if sha256 else pool.submit(file_sha256, source.path)
         running = {
             name: pool.submit(_on_own_connection, source, job)
             for name, job in jobs.items()
@@ -99,13 +107,15 @@ def run_precheck(
             if progress:
                 progress("checks", done, len(running))
         results = {name: job.result() for name, job in running.items()}
+        sha256 = sha256 or hashing.result()
     integrity = tuple(results.pop(INTEGRITY, ["ok"]))  # not run: a record says "ok"
     found = {name: results.get(name, []) for name in jobs if name != INTEGRITY}
     nothing_found = {name for name, findings in found.items() if not findings}
     if integrity == ("ok",):
         nothing_found.add(INTEGRITY)
     if not recalled or nothing_found != recalled.jobs:
-        passed.remember(contents, nothing_found, source=source)
+        contents_sha256 = contents_sha256 or passed.sha256_of_contents(source, sha256)
+        passed.remember(contents_sha256, nothing_found, source=source)
     return PrecheckReport(
         source=str(source.path),
         size_bytes=source.path.stat().st_size,
@@ -119,11 +129,6 @@ def run_precheck(
         checks_run=len(running),
         checks_recalled=len(skipped),
     )
-
-
-INTEGRITY = "integrity_check"  # SQLite's own, a job beside the checks of CHECKS
-# The checks that run whatever a record says: what hands its results to the import.
-ALWAYS_RUN = frozenset({"check_table_pairs"})
 
 
 # SQLite does nearly all of precheck's work, and lets go of Python's lock while
@@ -165,15 +170,16 @@ def _check_jobs(
 
 def _named_jobs(
     source: LegacySource, layout: LegacyLayout, pair_matches: dict[str, PairMatches]
-) -> dict[str, Callable[[], Any]]:
-    """SQLite's integrity check and the jobs of CHECKS, each by a name of its own: the
-    name a record of passed checks knows it by."""
-    jobs: dict[str, Callable[[], Any]] = {INTEGRITY: source.integrity_check}
-    for name, job in _check_jobs(source, layout, pair_matches):
-        if name in jobs:
-            raise ImproperlyConfigured(f"two precheck jobs are named {name}: rename a check")
-        jobs[name] = job
-    return jobs
+) -> Iterator[tuple[str, Callable[[], Any]]]:
+    """SQLite's integrity check and the jobs of CHECKS, each by the name a record of
+    passed checks knows it by (each its own: see self_checks.py)."""
+    yield INTEGRITY, source.integrity_check
+    yield from _check_jobs(source, layout, pair_matches)
+
+
+def names_of_checks() -> list[str]:
+    """The name of each check of CHECKS, as its jobs are named."""
+    return [(check.check if isinstance(check, EachTable) else check).__name__ for check in CHECKS]
 
 
 def _findings(check: Callable[..., Iterator[Finding]], *args: Any, **kwargs: Any) -> list[Finding]:
