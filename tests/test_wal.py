@@ -20,6 +20,8 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
+from django.conf import settings
+from django.db import connection
 
 from accounts.models import User
 from migration.legacy import LegacyFileError, open_legacy
@@ -456,3 +458,39 @@ def test_a_copy_that_cannot_be_made_is_one_line_saying_where_to_make_room(tmp_pa
     assert message.endswith(
         "(No space left on device): set TMPDIR to a folder with room for the file"
     )
+
+
+JOURNALS_NOT_FILES = {
+    "a pipe named as its WAL journal": ("-wal", os.mkfifo),
+    "a pipe named as its rollback journal": ("-journal", os.mkfifo),
+    "a folder named as its WAL journal": ("-wal", os.mkdir),
+}
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("kind", JOURNALS_NOT_FILES)
+@pytest.mark.django_db
+def test_a_journal_that_is_no_file_is_refused_in_one_line(command, kind, legacy_file, tmp_path):
+    # SQLite would wait for ever on a pipe (so the command runs in a process of its own,
+    # which a hang cannot keep), and fail on a folder in its own words.
+    legacy_file.small_studio()
+    path = legacy_file.close()
+    suffix, make = JOURNALS_NOT_FILES[kind]
+    make(f"{path}{suffix}")
+    options = [option.format(tmp=tmp_path) for option in COMMANDS[command]]
+    database = connection.settings_dict
+    url = f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
+
+    ended = subprocess.run(
+        [sys.executable, "manage.py", command, "--source", str(path), *options],
+        cwd=settings.BASE_DIR,
+        env={**os.environ, "DATABASE_URL": url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert ended.returncode == 2, ended.stderr
+    (line,) = ended.stderr.strip().splitlines()
+    assert line.startswith(f"CommandError: {path}{suffix}: not a file (a pipe, a device or a ")
+    assert line.endswith("move it away, then run this again")

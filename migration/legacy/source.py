@@ -13,6 +13,7 @@ the file and the problem.
 from __future__ import annotations
 
 import hashlib
+import stat
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from migration.errors import InputError
 from migration.legacy.paging import DEFAULT_BATCH_SIZE, pages
 from migration.legacy.snapshot import SnapshotError, readable_copy
 from migration.legacy.wal import wal_damage, wal_path
+from migration.paths import SIDECARS
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 # SQLite's names for a table's rowid; a column of the same name hides that one.
@@ -360,6 +362,24 @@ def _check_is_sqlite_file(path: Path) -> None:
         raise LegacyFileError(f"{path}: not a SQLite database (wrong file header)")
 
 
+def _check_journals_are_files(path: Path) -> None:
+    """Each journal SQLite may open beside the file is a file, if it is there: a pipe
+    would hold every read up for ever, a folder fail it in SQLite's own words."""
+    for suffix in ("-wal", "-journal"):
+        journal = Path(f"{path}{suffix}")
+        try:
+            mode = journal.stat().st_mode
+        except FileNotFoundError:
+            continue
+        except OSError as error:
+            raise LegacyFileError(f"{journal}: cannot be looked at ({error.strerror})") from error
+        if not stat.S_ISREG(mode):
+            raise LegacyFileError(
+                f"{journal}: not a file (a pipe, a device or a folder) where SQLite keeps "
+                f"{path.name}'s {SIDECARS[suffix]}: move it away, then run this again"
+            )
+
+
 def _check_journal_is_whole(path: Path) -> None:
     """The file's WAL journal, if it has one, is one SQLite can replay in full.
 
@@ -430,6 +450,7 @@ def open_legacy(path: str | Path) -> Iterator[LegacySource]:
             f"{path}: a loop of symbolic links that names no file; check the --source path"
         ) from error
     _check_is_sqlite_file(path)
+    _check_journals_are_files(path)
     _check_journal_is_whole(path)
     alias = settings.LEGACY_DATABASE_ALIAS
     if alias in connections.settings:
