@@ -15,7 +15,10 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 # The tool runs from a terminal; there is no public site to protect, but Django
 # still needs a key for the admin's sessions.
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "insecure-local-only-key")
+# Everyone knows this one: what is signed with it proves nothing (see
+# migration/precheck/passed.py, which keeps no record signed with it).
+LOCAL_ONLY_SECRET_KEY = "insecure-local-only-key"
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", LOCAL_ONLY_SECRET_KEY)
 DEBUG = os.environ.get("DJANGO_DEBUG", "") == "1"
 ALLOWED_HOSTS = os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1").split(",")
 

@@ -45,6 +45,8 @@ class Output:
     database: bool = False
     # Whether an existing file there may be replaced (clean_legacy's --output needs --force).
     replaces: bool = True
+    # Whether its folder is made if missing (private to the user), once the path is allowed.
+    makes_folder: bool = False
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,14 @@ def check_outputs(
                     f"{output.option} {output.path}: that is {other.what}; "
                     f"{output.option} must {other.advice}"
                 )
+            # A folder made on the way would take the file's name.
+            if output.makes_folder and other.path in real.parents:
+                raise PathRefused(
+                    f"{output.option} {output.path}: that is inside {other.what}; "
+                    f"{output.option} must {other.advice}"
+                )
+        if output.makes_folder:
+            _make_folder(output)
         _check_writable(output)
         claimed += _files_of(
             output.path,
@@ -135,6 +145,16 @@ def _same(path: Path, real: Path, other: _Claimed) -> bool:
         return os.path.samefile(path, other.path)  # a hard link
     except OSError:
         return False  # one of them does not exist (yet)
+
+
+def _make_folder(output: Output) -> None:
+    try:
+        output.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as error:
+        raise PathRefused(
+            f"{output.option} {output.path}: its folder cannot be made ({error.strerror}); "
+            f"choose another {output.option}"
+        ) from error
 
 
 def _check_writable(output: Output) -> None:

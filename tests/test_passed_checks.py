@@ -24,7 +24,14 @@ from tests.conftest import run_command, sha256_of
 from tests.legacy_files import LegacyFile, legacy_sql, write_importable_sample
 from tests.test_wal import journal_beside_rollback_mode
 
-pytestmark = pytest.mark.usefixtures("legacy_db")
+pytestmark = pytest.mark.usefixtures("legacy_db", "a_key_of_its_own")
+
+
+@pytest.fixture
+def a_key_of_its_own(settings):
+    """A secret key of the installation's own, as a cutover has: with the key everyone
+    knows, precheck keeps no record (see test_no_record_is_signed_with_the_key_all_know)."""
+    settings.SECRET_KEY = "this installation's own key"
 
 
 def prechecked(path: Path):
@@ -358,4 +365,52 @@ def test_a_user_without_a_home_imports_with_every_check(legacy_file, settings, m
     monkeypatch.setattr(Path, "home", no_home)
     assert passed.records_folder() is None
     assert prechecked(path).checks_run > 0
+    assert recalled(path).checks_recalled == 0
+
+
+def test_no_record_is_signed_with_the_key_all_know(legacy_file, settings, precheck_records):
+    # Anyone could forge a record with settings' local default key: none is kept or taken.
+    legacy_file.small_studio()
+    path = legacy_file.close()
+    settings.SECRET_KEY = settings.LOCAL_ONLY_SECRET_KEY
+    prechecked(path)
+    assert list(precheck_records.iterdir()) == []
+    every_job = job_names(path)
+    with open_legacy(path) as source:  # what a forger would write
+        passed.remember(sha256_of(path), every_job, source=source)
+    assert list(precheck_records.iterdir()) == []
+    settings.SECRET_KEY = "a key for a moment"
+    with open_legacy(path) as source:  # and one written with a key of one's own
+        passed.remember(sha256_of(path), every_job, source=source)
+    settings.SECRET_KEY = settings.LOCAL_ONLY_SECRET_KEY
+
+    assert recalled(path).checks_recalled == 0
+
+
+def test_a_records_folder_named_like_the_files_journal_is_never_made(legacy_file, settings):
+    # A folder made there would stand where SQLite keeps the file's journal.
+    legacy_file.small_studio()
+    path = legacy_file.close()
+    settings.PRECHECK_RECORDS_DIR = wal_path(path)
+
+    report = prechecked(path)
+
+    assert not report.blocking
+    assert [p.name for p in path.parent.iterdir()] == [path.name]
+    assert not prechecked(path).blocking  # and the file is read as before
+
+
+@pytest.mark.parametrize("kind", ["a link to a sound record", "an empty file"])
+def test_a_record_that_is_not_a_file_of_ours_is_not_read(kind, legacy_file, precheck_records):
+    # A link could lead to a pipe or to /proc (which says it is a regular file, of size 0).
+    legacy_file.small_studio()
+    path = legacy_file.close()
+    prechecked(path)
+    (record_file,) = precheck_records.glob("*.json")
+    if kind == "an empty file":
+        record_file.write_text("")
+    else:
+        elsewhere = record_file.rename(record_file.with_name("elsewhere"))
+        record_file.symlink_to(elsewhere)
+
     assert recalled(path).checks_recalled == 0

@@ -14,9 +14,10 @@ spend a fifth of its time proving again what precheck just proved.
 
 A record holds no data from the file: its digest, the names of the checks
 that found nothing, and when. It is signed with the project's SECRET_KEY, so
-an edited or foreign record is ignored, as is one of another tool. Anything
-amiss with a record, or with writing one, costs the next import its full
-precheck, nothing else.
+an edited or forged record is ignored, as is one of another tool; with the
+key everyone knows (settings' local default), none is kept. Anything amiss
+with a record, or with writing one, costs the next import its full precheck,
+nothing else.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import hashlib
 import json
 import os
 import sqlite3
+import stat
 import sys
 import zoneinfo
 from collections.abc import Iterable, Iterator
@@ -75,8 +77,9 @@ def recall(contents_sha256: str) -> PassedChecks | None:
     """What a precheck by this tool recorded of these bytes, if it did and the record is sound."""
     try:
         path = _record_path(contents_sha256)
-        # Not a pipe or a device, which would hold the import up reading it.
-        if path is None or not path.is_file() or path.stat().st_size > _LARGEST_RECORD:
+        # A file as remember() writes it: not a link (to a pipe, a device, or a file of
+        # /proc, each of which could hold the import up reading it), not empty, small.
+        if path is None or not _is_a_record_file(path):
             return None
         record = json.loads(path.read_text(encoding="utf-8"))
         passed = PassedChecks(
@@ -103,8 +106,8 @@ def remember(contents_sha256: str, jobs: Iterable[str], *, source: LegacySource)
             "checked_at": passed.checked_at,
             "signature": _signature(passed),
         }
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        guard.check_written(source.path, [paths.Output("the precheck record", path)])
+        record_output = paths.Output("the precheck record", path, makes_folder=True)
+        guard.check_written(source.path, [record_output])
         with paths.renamed_over(path, paths.temporary_beside(path)) as temporary:
             temporary.write_text(json.dumps(record), encoding="utf-8")
     except (OSError, paths.PathRefused):
@@ -112,7 +115,10 @@ def remember(contents_sha256: str, jobs: Iterable[str], *, source: LegacySource)
 
 
 def records_folder() -> Path | None:
-    """PRECHECK_RECORDS_DIR, else the user's cache folder; None for a user without a home."""
+    """PRECHECK_RECORDS_DIR, else the user's cache folder; None, so no records, for a user
+    without a home, or without a secret key of the project's own to sign them with."""
+    if getattr(settings, "LOCAL_ONLY_SECRET_KEY", None) == settings.SECRET_KEY:
+        return None
     if configured := getattr(settings, "PRECHECK_RECORDS_DIR", None):
         return Path(configured)
     if cache_home := os.environ.get("XDG_CACHE_HOME"):
@@ -121,6 +127,14 @@ def records_folder() -> Path | None:
         return Path.home() / ".cache" / "studio-migration"
     except RuntimeError:  # no HOME, and no entry in the password database
         return None
+
+
+def _is_a_record_file(path: Path) -> bool:
+    try:
+        found = path.lstat()
+    except FileNotFoundError:
+        return False
+    return stat.S_ISREG(found.st_mode) and 0 < found.st_size <= _LARGEST_RECORD
 
 
 def _record_path(contents_sha256: str) -> Path | None:
