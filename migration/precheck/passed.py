@@ -6,14 +6,15 @@ journal it reads through when there is one), on the tool (the project's code
 and data files, its settings module, the packages installed, Python's and
 SQLite's versions, the legacy time zone's rules), and on nothing else: no
 check reads the target, the clock or the command's options. A precheck records
-which of its checks found nothing, under a digest of those bytes and one of
-the tool; an import or dry run of the same bytes, by the same tool, takes
-those checks as passed and runs only the rest. During a cutover the operator
+which of its checks passed (found nothing that blocks an import or warns of
+something), under a digest of those bytes and one of the tool; an import or
+dry run of the same bytes, by the same tool, takes those checks as passed and
+runs only the rest. During a cutover the operator
 prechecks the final file, then imports it: without this, the import would
 spend a fifth of its time proving again what precheck just proved.
 
 A record holds no data from the file: its digest, the names of the checks
-that found nothing, and when. It is signed with the project's SECRET_KEY, so
+that passed, and when. It is signed with the project's SECRET_KEY, so
 an edited or forged record is ignored, as is one of another tool; with the
 key everyone knows (settings' local default), none is kept. Anything amiss
 with a record, or with writing one, costs the next import its full precheck,
@@ -54,7 +55,7 @@ _LARGEST_RECORD = 1 << 20  # bytes; a record of every check of a file is a few t
 
 @dataclass(frozen=True)
 class PassedChecks:
-    """The checks (by job name) that found nothing in the bytes whose digest is given."""
+    """The checks (by job name) that passed in the bytes whose digest is given."""
 
     contents_sha256: str
     jobs: frozenset[str]
@@ -94,7 +95,7 @@ def recall(contents_sha256: str) -> PassedChecks | None:
 
 
 def remember(contents_sha256: str, jobs: Iterable[str], *, source: LegacySource) -> None:
-    """Record that the checks `jobs` found nothing in the bytes of that digest."""
+    """Record that the checks `jobs` passed in the bytes of that digest."""
     try:
         path = _record_path(contents_sha256)
         if path is None:

@@ -17,7 +17,7 @@ from functools import partial
 from itertools import chain
 from typing import Any
 
-from migration.findings import Finding, finding
+from migration.findings import Finding, Severity, finding
 from migration.legacy import LegacySource, file_sha256
 from migration.mapping.layout import LegacyLayout
 from migration.precheck import passed
@@ -80,9 +80,12 @@ def run_precheck(
 ) -> PrecheckReport:
     """The report; `progress`, if given, is told of each check job as it ends.
 
-    With `recall_passed` (the import's precheck), the checks that a precheck by
-    this tool found nothing in, in these very bytes, are taken as passed, not run
-    again (see passed.py). Either way, the checks that find nothing are recorded.
+    A check passes when it finds nothing that blocks an import or warns of
+    something; it may still say something for information. With `recall_passed`
+    (the import's precheck), the checks that passed a precheck by this tool of
+    these very bytes are taken as passed, not run again (see passed.py), and add
+    no finding: what they said for information, the import has no use for.
+    Either way, the checks that pass are recorded.
     """
     layout = LegacyLayout.read(source)
     pair_matches: dict[str, PairMatches] = {}
@@ -110,12 +113,12 @@ def run_precheck(
         sha256 = sha256 or hashing.result()
     integrity = tuple(results.pop(INTEGRITY, ["ok"]))  # not run: a record says "ok"
     found = {name: results.get(name, []) for name in jobs if name != INTEGRITY}
-    nothing_found = {name for name, findings in found.items() if not findings}
+    passing = {name for name, findings in found.items() if _passes(findings)}
     if integrity == ("ok",):
-        nothing_found.add(INTEGRITY)
-    if not recalled or nothing_found != recalled.jobs:
+        passing.add(INTEGRITY)
+    if not recalled or passing != recalled.jobs:
         contents_sha256 = contents_sha256 or passed.sha256_of_contents(source, sha256)
-        passed.remember(contents_sha256, nothing_found, source=source)
+        passed.remember(contents_sha256, passing, source=source)
     return PrecheckReport(
         source=str(source.path),
         size_bytes=source.path.stat().st_size,
@@ -180,6 +183,10 @@ def _named_jobs(
 def names_of_checks() -> list[str]:
     """The name of each check of CHECKS, as its jobs are named."""
     return [(check.check if isinstance(check, EachTable) else check).__name__ for check in CHECKS]
+
+
+def _passes(findings: list[Finding]) -> bool:
+    return all(item.severity == Severity.INFO for item in findings)
 
 
 def _findings(check: Callable[..., Iterator[Finding]], *args: Any, **kwargs: Any) -> list[Finding]:
