@@ -9,15 +9,15 @@ check reads the target, the clock or the command's options. A precheck records
 which of its checks passed (found nothing that blocks an import or warns of
 something), under a digest of those bytes and one of the tool; an import or
 dry run of the same bytes, by the same tool, takes those checks as passed and
-runs only the rest. During a cutover the operator
-prechecks the final file, then imports it: without this, the import would
-spend a fifth of its time proving again what precheck just proved.
+runs only the rest. During a cutover the operator prechecks the final file,
+then imports it: without this, the import would spend a fifth of its time
+proving again what precheck just proved.
 
 A record holds no data from the file: its digest, the names of the checks
-that passed, and when. It is signed with the project's SECRET_KEY, so
-an edited or forged record is ignored, as is one of another tool; with the
-key everyone knows (settings' local default), none is kept. Anything amiss
-with a record, or with writing one, costs the next import its full precheck,
+that passed, and when. It is signed with the project's SECRET_KEY, so an
+edited or forged record is ignored, as is one of another tool; with the key
+everyone knows (settings' local default), none is kept. Anything amiss with
+a record, or with writing one, costs the next import its full precheck,
 nothing else.
 """
 
