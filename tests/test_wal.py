@@ -26,6 +26,7 @@ from django.db import connection
 from accounts.models import User
 from migration.legacy import LegacyFileError, open_legacy
 from migration.legacy import source as source_module
+from migration.legacy.snapshot import MARK
 from migration.legacy.wal import (
     FRAME_HEADER_SIZE,
     HEADER_SIZE,
@@ -436,12 +437,18 @@ def test_a_copy_left_by_a_killed_run_is_removed_by_the_next_one(tmp_path, monkey
     assert left.exists() and left.parent == private
     alive = private / f"legacy-read-{os.getpid()}-reading"  # a run still reading: kept
     alive.mkdir()
+    (alive / MARK).touch()
+    # A folder of the user's that only bears such a name, say a backup: never removed.
+    backup = private / "legacy-read-2024-backup"
+    backup.mkdir()
+    shutil.copyfile(path, backup / "studio.db")
     # Removed by the next command that reads any file: the cleaned copy is not in WAL mode.
     plain = LegacyFile(tmp_path / "cleaned.db")
     plain.small_studio()
     with open_legacy(plain.close()):
         assert not left.exists()
-    assert list(private.iterdir()) == [alive]
+    assert sorted(private.iterdir()) == [backup, alive]
+    assert (backup / "studio.db").read_bytes() == path.read_bytes()
 
 
 def test_a_copy_that_cannot_be_made_is_one_line_saying_where_to_make_room(tmp_path, monkeypatch):
@@ -494,3 +501,34 @@ def test_a_journal_that_is_no_file_is_refused_in_one_line(command, kind, legacy_
     (line,) = ended.stderr.strip().splitlines()
     assert line.startswith(f"CommandError: {path}{suffix}: not a file (a pipe, a device or a ")
     assert line.endswith("move it away, then run this again")
+
+
+def test_a_write_the_app_never_finished_is_refused_saying_how_to_roll_it_back(tmp_path):
+    # The app killed mid-write leaves a hot rollback journal, which only a writer can undo.
+    legacy = LegacyFile(tmp_path / "legacy.db")
+    legacy.small_studio()
+    path = legacy.close()
+    killed_mid_write = (
+        "import os, sqlite3, sys\n"
+        "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+        "c.execute('PRAGMA cache_size = 1')\n"
+        "c.execute('BEGIN')\n"
+        "c.execute('CREATE TABLE filler (x)')\n"
+        "c.execute('INSERT INTO filler SELECT randomblob(1000) FROM "
+        "(WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000) "
+        "SELECT i FROM n)')\n"
+        "c.execute('UPDATE trainers SET username = username || 1')\n"
+        "os._exit(0)\n"
+    )
+    subprocess.run([sys.executable, "-c", killed_mid_write, str(path)], check=True)
+    assert Path(f"{path}-journal").stat().st_size > 0
+    before = (sha256_of(path), sha256_of(Path(f"{path}-journal")))
+
+    with pytest.raises(LegacyFileError) as refused:
+        open_legacy(path).__enter__()
+
+    assert str(refused.value).startswith(
+        f"{path}: its rollback journal legacy.db-journal holds a write the app never finished"
+    )
+    assert str(refused.value).endswith("then run this on the copy")
+    assert (sha256_of(path), sha256_of(Path(f"{path}-journal"))) == before

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,6 +33,9 @@ from migration.paths import process_is_alive
 _FORMAT_VERSIONS = slice(18, 20)
 WAL_MODE = b"\x02\x02"
 FOLDER_PREFIX = "legacy-read-"
+# The empty file a private copy's folder holds first, so that only such folders are
+# ever removed as left behind.
+MARK = ".studio-migration-private-copy"
 
 
 def is_wal_mode(path: Path) -> bool:
@@ -58,6 +62,7 @@ def readable_copy(path: Path) -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix=f"{FOLDER_PREFIX}{os.getpid()}-") as folder:
         copy = Path(folder) / path.name
         try:
+            (Path(folder) / MARK).touch()  # before the data: a folder without it is not ours
             shutil.copyfile(path, copy)
             journal = wal_path(path)
             if journal.exists():
@@ -78,5 +83,21 @@ def _remove_left_behind() -> None:
         return  # making the copy says why, in words
     for folder in folders:
         owner = folder.name[len(FOLDER_PREFIX) :].split("-", 1)[0]
-        if owner.isdigit() and not process_is_alive(int(owner)):
+        if owner.isdigit() and not process_is_alive(int(owner)) and _made_here(folder):
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def _made_here(folder: Path) -> bool:
+    """Whether `folder` is a private copy's, made by readable_copy for this user: a folder
+    of another's that only bears such a name (a backup, say) is never removed."""
+    try:
+        found = folder.lstat()
+        mark = (folder / MARK).lstat()
+    except OSError:
+        return False
+    return (
+        stat.S_ISDIR(found.st_mode)
+        and found.st_uid == os.getuid()
+        and stat.S_ISREG(mark.st_mode)
+        and mark.st_size == 0
+    )

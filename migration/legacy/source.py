@@ -405,6 +405,13 @@ def _check_journal_is_whole(path: Path) -> None:
     )
 
 
+# SQLite rolls a hot journal back when it opens the file, a write: read-only, it cannot.
+_UNFINISHED_WRITE = (
+    "{path}: its rollback journal {path.name}-journal holds a write the app never finished "
+    "(it was stopped mid-write), which SQLite must roll back before the file can be read: "
+    "copy the file and its -journal together into another folder, open the copy once with "
+    "sqlite3 (which rolls the write back), then run this on the copy"
+)
 _WRITING = (
     "{path}: another program is writing to it ({error}): stop the legacy app (or wait for it), "
     "then run this again"
@@ -494,6 +501,8 @@ def _opened(path: Path, readable: Path, alias: str) -> Iterator[LegacySource]:
                 raise LegacyFileError(_WRITING.format(path=path, error=error)) from error
             if _is_damage(error):
                 raise _damaged(path, "cannot be read", error) from error
+            if "readonly" in str(error) and Path(f"{path}-journal").exists():
+                raise LegacyFileError(_UNFINISHED_WRITE.format(path=path)) from error
             raise LegacyFileError(f"{path}: cannot be read as SQLite ({error})") from error
         yield source
     finally:
