@@ -10,7 +10,7 @@ the same way, instead of a file precheck passed failing the import. And every
 validator and model-level clean() must be one the app's validation rule knows
 (rules/app_validation.py), instead of imported rows the app cannot save.
 And every check of precheck has a name of its own, which a record of passed
-checks knows it by.
+checks knows it by; and LEGACY_TIME_ZONE is a zone the machine knows.
 """
 
 from django.apps import apps
@@ -110,3 +110,25 @@ def precheck_jobs_have_names_of_their_own(app_configs=None, **kwargs) -> list[ch
         checks.Error(f"two checks of precheck are named {name}: rename one", id="migration.E012")
         for name in sorted({name for name in names if names.count(name) > 1})
     ]
+
+
+@checks.register()
+def legacy_time_zone_is_known(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """LEGACY_TIME_ZONE names a zone this machine has rules for: the converters read every
+    local timestamp in it, so an unknown one would pass precheck's checks (which
+    read timestamps in SQLite) and fail the import at its first."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from django.conf import settings
+
+    try:
+        ZoneInfo(settings.LEGACY_TIME_ZONE)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        return [
+            checks.Error(
+                f"LEGACY_TIME_ZONE {settings.LEGACY_TIME_ZONE!r} is no time zone this machine "
+                "knows: set it to the studio's zone, such as 'Asia/Seoul'",
+                id="migration.E013",
+            )
+        ]
+    return []

@@ -140,3 +140,15 @@ def test_a_unique_rule_twinning_a_constraint_the_model_no_longer_has_fails_the_c
 ):
     monkeypatch.setattr(User._meta, "constraints", [])
     assert "twins 'accounts_user_email_unique_ci', which the model no longer has" in check_errors()
+
+
+def test_a_legacy_time_zone_the_machine_does_not_know_fails_every_command(settings, tmp_path):
+    # precheck reads timestamps in SQLite and would pass; the import would fail at the first.
+    settings.LEGACY_TIME_ZONE = "Mars/Base"
+    with pytest.raises(SystemCheckError, match="migration.E013.*'Mars/Base' is no time zone"):
+        call_command(  # as from the command line, which runs the project's checks first
+            "precheck", "--source", str(tmp_path / "legacy.db"), stdout=StringIO(),
+            skip_checks=False,
+        )  # fmt: skip
+    settings.LEGACY_TIME_ZONE = "Asia/Seoul"
+    call_command("check", stdout=StringIO())
