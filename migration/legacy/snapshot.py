@@ -11,8 +11,9 @@ temporary folder and read there, as is a file with a journal beside it whatever
 its header says (SQLite replays a `-wal` it finds, and then reads in WAL mode).
 SQLite replays the same journal into the same rows, and the folder goes when
 the command ends. A command killed before it could remove its folder leaves
-it, a copy of the studio's data: the folder is named for its process, and the
-next copy made removes those of processes no longer alive.
+it, a copy of the studio's data: the folder is named for its process and
+marked as a copy's, and the next command removes the marked folders of
+processes no longer alive (never a folder that only bears such a name).
 """
 
 from __future__ import annotations
