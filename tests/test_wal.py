@@ -532,3 +532,16 @@ def test_a_write_the_app_never_finished_is_refused_saying_how_to_roll_it_back(tm
     )
     assert str(refused.value).endswith("then run this on the copy")
     assert (sha256_of(path), sha256_of(Path(f"{path}-journal"))) == before
+
+
+def test_a_private_copy_never_goes_beside_the_file(tmp_path, monkeypatch):
+    # TMPDIR set to the studio's own folder would put a copy of its data beside the file.
+    path = killed_app(tmp_path)
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr("tempfile.tempdir", None)  # TMPDIR is read again
+    before = folder_state(tmp_path)
+
+    with pytest.raises(LegacyFileError, match="TMPDIR is its own folder; set TMPDIR to another"):
+        open_legacy(path).__enter__()
+
+    assert folder_state(tmp_path) == before

@@ -60,6 +60,11 @@ def readable_copy(path: Path) -> Iterator[Path]:
     if not (is_wal_mode(path) or wal_path(path).exists()):  # read in rollback mode
         yield path
         return
+    if Path(tempfile.gettempdir()).resolve() == path.resolve().parent:
+        raise SnapshotError(
+            "it is read through its WAL journal, from a private copy, which would go beside "
+            "it: TMPDIR is its own folder; set TMPDIR to another folder"
+        )
     with tempfile.TemporaryDirectory(prefix=f"{FOLDER_PREFIX}{os.getpid()}-") as folder:
         copy = Path(folder) / path.name
         try:
