@@ -20,8 +20,6 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from django.conf import settings
-from django.db import connection
 
 from accounts.models import User
 from migration.legacy import LegacyFileError, open_legacy
@@ -38,6 +36,7 @@ from migration.legacy.wal import (
 from migration.models import ImportRun, LedgerEntry
 from tests.conftest import run_command, sha256_of
 from tests.legacy_files import LegacyFile
+from tests.test_faults import CommandProcess
 
 pytestmark = pytest.mark.usefixtures("legacy_db")
 
@@ -485,20 +484,15 @@ def test_a_journal_that_is_no_file_is_refused_in_one_line(command, kind, legacy_
     suffix, make = JOURNALS_NOT_FILES[kind]
     make(f"{path}{suffix}")
     options = [option.format(tmp=tmp_path) for option in COMMANDS[command]]
-    database = connection.settings_dict
-    url = f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
 
-    ended = subprocess.run(
-        [sys.executable, "manage.py", command, "--source", str(path), *options],
-        cwd=settings.BASE_DIR,
-        env={**os.environ, "DATABASE_URL": url},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    run = CommandProcess(command, path, *options)
+    try:
+        _, stderr = run.communicate(timeout=60)
+    finally:
+        run.end()
 
-    assert ended.returncode == 2, ended.stderr
-    (line,) = ended.stderr.strip().splitlines()
+    assert run.returncode == 2, stderr
+    (line,) = stderr.decode().strip().splitlines()
     assert line.startswith(f"CommandError: {path}{suffix}: not a file (a pipe, a device or a ")
     assert line.endswith("move it away, then run this again")
 
@@ -524,8 +518,8 @@ def test_a_write_the_app_never_finished_is_refused_saying_how_to_roll_it_back(tm
     assert Path(f"{path}-journal").stat().st_size > 0
     before = (sha256_of(path), sha256_of(Path(f"{path}-journal")))
 
-    with pytest.raises(LegacyFileError) as refused:
-        open_legacy(path).__enter__()
+    with pytest.raises(LegacyFileError) as refused, open_legacy(path):
+        pass
 
     assert str(refused.value).startswith(
         f"{path}: its rollback journal legacy.db-journal holds a write the app never finished"
@@ -541,7 +535,10 @@ def test_a_private_copy_never_goes_beside_the_file(tmp_path, monkeypatch):
     monkeypatch.setattr("tempfile.tempdir", None)  # TMPDIR is read again
     before = folder_state(tmp_path)
 
-    with pytest.raises(LegacyFileError, match="TMPDIR is its own folder; set TMPDIR to another"):
-        open_legacy(path).__enter__()
+    with (
+        pytest.raises(LegacyFileError, match="TMPDIR is its own folder; set TMPDIR to another"),
+        open_legacy(path),
+    ):
+        pass
 
     assert folder_state(tmp_path) == before

@@ -159,16 +159,16 @@ def _check_jobs(
             shared = () if check.shared is None else (check.shared(source, layout),)
             for spec in specs_present(layout):
                 yield (
-                    f"{check.check.__name__}[{spec.table}]",
+                    f"{_name_of(check)}[{spec.table}]",
                     partial(_findings, check.check, source, layout, spec, *shared),
                 )
         elif check is check_table_pairs:  # it hands its matches over: matched once
             yield (
-                check.__name__,
+                _name_of(check),
                 partial(_findings, check_table_pairs, source, layout, matched=pair_matches),
             )
         else:
-            yield check.__name__, partial(_findings, check, source, layout)
+            yield _name_of(check), partial(_findings, check, source, layout)
 
 
 def _named_jobs(
@@ -182,7 +182,12 @@ def _named_jobs(
 
 def names_of_checks() -> list[str]:
     """The name of each check of CHECKS, as its jobs are named."""
-    return [(check.check if isinstance(check, EachTable) else check).__name__ for check in CHECKS]
+    return [_name_of(check) for check in CHECKS]
+
+
+def _name_of(check: Check | EachTable) -> str:
+    """A check's name: its jobs' (a table's job adds "[table]")."""
+    return (check.check if isinstance(check, EachTable) else check).__name__
 
 
 def _passes(findings: list[Finding]) -> bool:
