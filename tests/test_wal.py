@@ -497,6 +497,39 @@ def test_a_journal_that_is_no_file_is_refused_in_one_line(command, kind, legacy_
     assert line.endswith("move it away, then run this again")
 
 
+@pytest.mark.parametrize("suffix", ["-wal", "-journal"])
+@pytest.mark.django_db
+def test_a_journal_linked_into_the_kernels_files_is_refused_in_one_line(suffix, legacy_file):
+    # /proc/kmsg's reads wait for ever, past the signal to stop; /proc/self/environ
+    # ends, but is no more SQLite's journal, and says no more of what a read gives.
+    legacy_file.small_studio()
+    path = legacy_file.close()
+    os.symlink("/proc/self/environ", f"{path}{suffix}")
+
+    with pytest.raises(LegacyFileError) as refused, open_legacy(path):
+        pass
+
+    message = str(refused.value)
+    assert message.startswith(f"{path}{suffix}: a file the kernel makes as it is read (in /proc)")
+    assert message.endswith("move it away, then run this again")
+
+
+@pytest.mark.django_db
+def test_a_source_linked_into_the_kernels_files_is_refused_in_one_line(tmp_path):
+    # Refused before anything reads it, whatever it would give (/proc/kmsg: a wait for ever).
+    path = tmp_path / "legacy.db"
+    os.symlink("/proc/self/environ", path)
+
+    with pytest.raises(LegacyFileError) as refused, open_legacy(path):
+        pass
+
+    # Named as the link resolves, as every message names the source.
+    assert str(refused.value) == (
+        f"{path.resolve()}: a file the kernel makes as it is read (in /proc), not a legacy "
+        "database; --source takes the legacy .db file"
+    )
+
+
 def test_a_write_the_app_never_finished_is_refused_saying_how_to_roll_it_back(tmp_path):
     # The app killed mid-write leaves a hot rollback journal, which only a writer can undo.
     legacy = LegacyFile(tmp_path / "legacy.db")

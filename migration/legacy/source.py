@@ -351,6 +351,11 @@ def _check_is_sqlite_file(path: Path) -> None:
         raise LegacyFileError(f"{path}: no such file; check the --source path")
     if not path.is_file():
         raise LegacyFileError(f"{path}: not a file; --source takes the legacy .db file")
+    if folder := _kernel_folder(path):
+        raise LegacyFileError(
+            f"{path}: a file the kernel makes as it is read (in {folder}), not a legacy "
+            "database; --source takes the legacy .db file"
+        )
     try:
         with path.open("rb") as file:
             header = file.read(len(SQLITE_HEADER))
@@ -378,6 +383,24 @@ def _check_journals_are_files(path: Path) -> None:
                 f"{journal}: not a file (a pipe, a device or a folder) where SQLite keeps "
                 f"{path.name}'s {SIDECARS[suffix]}: move it away, then run this again"
             )
+        if folder := _kernel_folder(journal):
+            raise LegacyFileError(
+                f"{journal}: a file the kernel makes as it is read (in {folder}) where "
+                f"SQLite keeps {path.name}'s {SIDECARS[suffix]}: move it away, then run "
+                "this again"
+            )
+
+
+# Where the kernel makes files as they are read: their size says nothing of what a
+# read gives, and a read may wait for ever (/proc/kmsg), past any signal to stop.
+# No app keeps a database there.
+_KERNEL_FOLDERS = (Path("/proc"), Path("/sys"))
+
+
+def _kernel_folder(path: Path) -> Path | None:
+    """The kernel's folder `path` is in, links followed; None for any other file."""
+    resolved = path.resolve()
+    return next((folder for folder in _KERNEL_FOLDERS if resolved.is_relative_to(folder)), None)
 
 
 def _check_journal_is_whole(path: Path) -> None:
