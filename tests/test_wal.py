@@ -500,8 +500,8 @@ def test_a_journal_that_is_no_file_is_refused_in_one_line(command, kind, legacy_
 @pytest.mark.parametrize("suffix", ["-wal", "-journal"])
 @pytest.mark.django_db
 def test_a_journal_linked_into_the_kernels_files_is_refused_in_one_line(suffix, legacy_file):
-    # /proc/kmsg's reads wait for ever, past the signal to stop; /proc/self/environ
-    # ends, but is no more SQLite's journal, and says no more of what a read gives.
+    # Linked to /proc/self/environ, whose read ends: a link to /proc/kmsg, whose read
+    # waits for ever past the signal to stop, is refused by the same check.
     legacy_file.small_studio()
     path = legacy_file.close()
     os.symlink("/proc/self/environ", f"{path}{suffix}")
